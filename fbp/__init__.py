@@ -1,0 +1,84 @@
+"""fbp: flow-based programming on asyncio, where the dataflow graph is a causal graph.
+
+Components are Python classes with typed ports; networks wire them with bounded
+channels; a graph spec (.fbp, FBP JSON or YAML) names them. Every IP has an identity and
+a lineage, so a traced run is data for the causal layer (:mod:`fbp.causal`).
+
+The layers that pull in heavy libraries are separate modules, imported on demand:
+:mod:`fbp.graph` (loading graph specs), :mod:`fbp.tracing` (the trace store),
+:mod:`fbp.causal` (dowhy), :mod:`fbp.testing` (helpers for tests).
+"""
+
+from ._core._channel import Channel as Channel
+from ._core._channel import ChannelStatistics as ChannelStatistics
+from ._core._channel import open_channel as open_channel
+from ._core._component import Component as Component
+from ._core._component import ComponentDefinitionError as ComponentDefinitionError
+from ._core._component import ComponentSpec as ComponentSpec
+from ._core._exceptions import CausalModelError as CausalModelError
+from ._core._exceptions import ComponentNotFoundError as ComponentNotFoundError
+from ._core._exceptions import DeadlockError as DeadlockError
+from ._core._exceptions import EndOfStream as EndOfStream
+from ._core._exceptions import FbpError as FbpError
+from ._core._exceptions import GraphError as GraphError
+from ._core._exceptions import GraphIssue as GraphIssue
+from ._core._exceptions import GraphSyntaxError as GraphSyntaxError
+from ._core._exceptions import GraphValidationError as GraphValidationError
+from ._core._exceptions import NetworkError as NetworkError
+from ._core._exceptions import NetworkInterrupted as NetworkInterrupted
+from ._core._exceptions import PacketTypeError as PacketTypeError
+from ._core._exceptions import PortClosedError as PortClosedError
+from ._core._exceptions import PortError as PortError
+from ._core._exceptions import ProcessError as ProcessError
+from ._core._exceptions import SourceLocation as SourceLocation
+from ._core._exceptions import WouldBlock as WouldBlock
+from ._core._ip import IP as IP
+from ._core._network import DEFAULT_CAPACITY as DEFAULT_CAPACITY
+from ._core._network import Network as Network
+from ._core._network import RunResult as RunResult
+from ._core._ports import ArrayInPort as ArrayInPort
+from ._core._ports import ArrayOutPort as ArrayOutPort
+from ._core._ports import DownstreamClosed as DownstreamClosed
+from ._core._ports import InPort as InPort
+from ._core._ports import OutPort as OutPort
+from ._core._ports import port as port
+from ._core._process import DeadLetter as DeadLetter
+
+__version__ = "0.1.0"
+
+__all__ = (
+    "DEFAULT_CAPACITY",
+    "IP",
+    "ArrayInPort",
+    "ArrayOutPort",
+    "CausalModelError",
+    "Channel",
+    "ChannelStatistics",
+    "Component",
+    "ComponentDefinitionError",
+    "ComponentNotFoundError",
+    "ComponentSpec",
+    "DeadLetter",
+    "DeadlockError",
+    "DownstreamClosed",
+    "EndOfStream",
+    "FbpError",
+    "GraphError",
+    "GraphIssue",
+    "GraphSyntaxError",
+    "GraphValidationError",
+    "InPort",
+    "Network",
+    "NetworkError",
+    "NetworkInterrupted",
+    "OutPort",
+    "PacketTypeError",
+    "PortClosedError",
+    "PortError",
+    "ProcessError",
+    "RunResult",
+    "SourceLocation",
+    "WouldBlock",
+    "open_channel",
+    "port",
+)

@@ -1,0 +1,366 @@
+"""Bounded channels: the edges of a network.
+
+A channel carries items from one or more senders (fan-in) to exactly one receiver. It
+holds at most ``capacity`` items; a sender that finds it full waits (back-pressure),
+unless the channel drops its oldest item instead (``overflow="drop_oldest"``, as in
+classical FBP). Capacity 0 is a rendezvous: a send completes when the receiver takes the
+item.
+
+The hot path is synchronous: ``send_nowait``/``receive_nowait`` complete without touching
+the event loop whenever the buffer allows, and only a sender facing a full channel or a
+receiver facing an empty one awaits. Waiters are woken with a signal and retry, which
+keeps one code path for every capacity.
+
+Closing is end of stream: when the last sender closes, the receiver drains what is
+buffered and then gets :class:`EndOfStream`. When the receiver closes, items sent later
+are discarded and senders learn it from ``receiver_closed``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Generic, Literal, TypeVar, final
+
+from ._exceptions import EndOfStream, WouldBlock
+
+__all__ = ("Channel", "ChannelStatistics", "Overflow", "Waiter", "open_channel")
+
+T = TypeVar("T")
+Overflow = Literal["block", "drop_oldest"]
+
+
+class Waiter:
+    """What a blocked party looks like to the deadlock detector.
+
+    A process sets ``waiting`` to a description of the channel operation it is blocked
+    in; the party that wakes it clears it at once, so "every live process is waiting" is
+    exact at any instant.
+    """
+
+    __slots__ = ("waiting",)
+
+    def __init__(self) -> None:
+        self.waiting: tuple[Channel[Any], str] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelStatistics:
+    """A snapshot of a channel, for observers (progress display, deadlock reports)."""
+
+    #: Items buffered now.
+    current_buffer_used: int
+    #: The most items ever buffered at once.
+    peak_buffer_used: int
+    #: The channel's capacity.
+    capacity: int
+    #: Items accepted by the channel since it opened.
+    items_sent: int
+    #: Items taken by the receiver.
+    items_received: int
+    #: Items dropped by the drop-oldest policy or because the receiver had closed.
+    items_dropped: int
+    #: Senders that have not closed yet.
+    open_senders: int
+    #: Senders waiting for room.
+    tasks_waiting_send: int
+    #: Whether the receiver is waiting for an item.
+    receiver_waiting: bool
+    #: Whether the receiver has closed.
+    receiver_closed: bool
+
+
+@final
+class Channel(Generic[T]):
+    """A bounded multi-sender, single-receiver channel. Made by :func:`open_channel`."""
+
+    __slots__ = (
+        "_accepted",
+        "_buf",
+        "_evicted",
+        "_peak",
+        "_recv_signal",
+        "_room",
+        "_send_waiters",
+        "capacity",
+        "drop_oldest",
+        "dropped",
+        "feeders",
+        "name",
+        "on_drop",
+        "open_senders",
+        "receiver",
+        "receiver_closed",
+    )
+
+    def __init__(self, capacity: int, overflow: Overflow = "block", name: str = "") -> None:
+        if capacity < 0:
+            msg = f"capacity must be >= 0, got {capacity}"
+            raise ValueError(msg)
+        if overflow not in ("block", "drop_oldest"):
+            msg = f"overflow must be 'block' or 'drop_oldest', got {overflow!r}"
+            raise ValueError(msg)
+        if overflow == "drop_oldest" and capacity == 0:
+            msg = "overflow 'drop_oldest' needs a capacity of at least 1"
+            raise ValueError(msg)
+        self._buf: deque[T] = deque()
+        self._peak = 0
+        self.capacity = capacity
+        # What the send fast path compares the buffer length with: the capacity while
+        # the receiver is open, -1 once it has closed (so the fast path never takes it).
+        self._room = capacity
+        self.drop_oldest = overflow == "drop_oldest"
+        self.name = name
+        # The receiver's wake-up signal, set while it waits for an item.
+        self._recv_signal: asyncio.Future[None] | None = None
+        # Senders waiting for room, with the item each wants to put.
+        self._send_waiters: deque[tuple[asyncio.Future[None], T, Waiter | None]] = deque()
+        self.open_senders = 0
+        self.receiver_closed = False
+        #: The party that receives (a process), for deadlock reports.
+        self.receiver: Waiter | None = None
+        #: Called with every item the drop-oldest policy discards.
+        self.on_drop: Callable[[T], None] | None = None
+        # Items that entered through the channel's own methods; output ports that take
+        # the send fast path count their items themselves (``sent_fast``), and the
+        # channel adds those up from ``feeders`` when asked.
+        self._accepted = 0
+        self.feeders: list[Any] = []
+        # Items accepted into the buffer and then discarded (drop-oldest, receiver closed).
+        self._evicted = 0
+        self.dropped = 0
+
+    def __repr__(self) -> str:
+        return f"<Channel {self.name or hex(id(self))} {len(self._buf)}/{self.capacity}>"
+
+    # -- senders -------------------------------------------------------------------
+
+    def add_sender(self) -> None:
+        """Register one more sender; the stream ends when every sender has closed."""
+        self.open_senders += 1
+
+    def close_sender(self) -> None:
+        """Close one sender. After the last one, the receiver sees end of stream."""
+        if self.open_senders <= 0:
+            msg = f"channel {self.name}: more senders closed than were added"
+            raise RuntimeError(msg)
+        self.open_senders -= 1
+        if self.open_senders == 0:
+            self._wake_receiver()
+
+    def send_nowait(self, item: T) -> None:
+        """Put an item without waiting.
+
+        Raises:
+            WouldBlock: the channel is full (or has capacity 0 and no receiver waiting).
+        """
+        if self.receiver_closed:
+            self.dropped += 1
+            return
+        buf = self._buf
+        if len(buf) < self.capacity:
+            buf.append(item)
+            self._accepted += 1
+            if self._recv_signal is not None:
+                self._wake_receiver()
+            return
+        if self.drop_oldest:
+            old = buf.popleft()
+            buf.append(item)
+            self._accepted += 1
+            self._peak = self.capacity
+            self._evicted += 1
+            self.dropped += 1
+            if self.on_drop is not None:
+                self.on_drop(old)
+            return
+        raise WouldBlock
+
+    async def send(self, item: T, waiter: Waiter | None = None) -> None:
+        """Put an item, waiting for room while the channel is full."""
+        try:
+            self.send_nowait(item)
+        except WouldBlock:
+            await self.wait_send(item, waiter)
+
+    async def wait_send(self, item: T, waiter: Waiter | None = None) -> None:
+        """The slow path of :meth:`send`: queue up with the item and wait to be taken."""
+        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        if len(self._buf) > self._peak:
+            self._peak = len(self._buf)
+        entry = (fut, item, waiter)
+        self._send_waiters.append(entry)
+        if waiter is not None:
+            waiter.waiting = (self, "send")
+        # A rendezvous receiver may be waiting for exactly this sender.
+        if self._recv_signal is not None:
+            self._wake_receiver()
+        try:
+            await fut
+        except BaseException:
+            if not fut.done():
+                fut.cancel()
+            # The receiver may have taken the item just before the cancellation.
+            with contextlib.suppress(ValueError):
+                self._send_waiters.remove(entry)
+            if waiter is not None:
+                waiter.waiting = None
+            raise
+
+    # -- receiver ------------------------------------------------------------------
+
+    def receive_nowait(self) -> T:
+        """Take the next item without waiting.
+
+        Raises:
+            WouldBlock: no item is available yet.
+            EndOfStream: every sender has closed and the buffer is empty.
+        """
+        buf = self._buf
+        if buf:
+            item = buf.popleft()
+            if self._send_waiters:
+                self._admit_sender()
+            return item
+        if self._send_waiters:  # capacity 0: take straight from a waiting sender
+            fut, item, w = self._send_waiters.popleft()
+            self._accepted += 1
+            if w is not None:
+                w.waiting = None
+            if not fut.done():
+                fut.set_result(None)
+            return item
+        if self.open_senders == 0:
+            raise EndOfStream
+        raise WouldBlock
+
+    async def receive(self) -> T:
+        """Take the next item, waiting while the channel is empty.
+
+        Raises:
+            EndOfStream: every sender has closed and the buffer is empty.
+        """
+        while True:
+            try:
+                return self.receive_nowait()
+            except WouldBlock:
+                await self.wait_receivable()
+
+    async def wait_receivable(self) -> None:
+        """Wait until an item may be available or the stream has ended."""
+        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._recv_signal = fut
+        w = self.receiver
+        if w is not None:
+            w.waiting = (self, "receive")
+        try:
+            await fut
+        finally:
+            if self._recv_signal is fut:
+                self._recv_signal = None
+            if w is not None:
+                w.waiting = None
+
+    def close_receiver(self) -> int:
+        """Close the receiving side; return how many buffered items were discarded."""
+        self.receiver_closed = True
+        self._room = -1
+        n = len(self._buf)
+        self._evicted += n
+        self.dropped += n
+        self._buf.clear()
+        while self._send_waiters:
+            fut, _item, w = self._send_waiters.popleft()
+            self.dropped += 1
+            n += 1
+            if w is not None:
+                w.waiting = None
+            if not fut.done():
+                fut.set_result(None)
+        return n
+
+    # -- internals -----------------------------------------------------------------
+
+    def _admit_sender(self) -> None:
+        fut, item, w = self._send_waiters.popleft()
+        self._buf.append(item)
+        self._accepted += 1
+        if w is not None:
+            w.waiting = None
+        if not fut.done():
+            fut.set_result(None)
+
+    def _wake_receiver(self) -> None:
+        fut = self._recv_signal
+        if fut is not None:
+            self._recv_signal = None
+            if self.receiver is not None:
+                self.receiver.waiting = None
+            if not fut.done():
+                fut.set_result(None)
+
+    def set_shared_signal(self, fut: asyncio.Future[None] | None) -> None:
+        """Install a wake-up signal shared with other channels (waiting on any of several)."""
+        self._recv_signal = fut
+
+    def put_initial(self, item: T) -> None:
+        """Place an initial item (an IIP) in the buffer, whatever the capacity."""
+        self._buf.append(item)
+        self._accepted += 1
+
+    @property
+    def sent(self) -> int:
+        """Items the channel has accepted (received, buffered, or discarded from it)."""
+        fast: int = sum(f.sent_fast for f in self.feeders)
+        return self._accepted + fast
+
+    @property
+    def received(self) -> int:
+        """Items the receiver has taken."""
+        return self.sent - len(self._buf) - self._evicted
+
+    @property
+    def receiver_waiting(self) -> bool:
+        """Whether the receiver is waiting for an item."""
+        return self._recv_signal is not None
+
+    @property
+    def senders_waiting(self) -> int:
+        """How many senders wait for room."""
+        return len(self._send_waiters)
+
+    def __len__(self) -> int:
+        return len(self._buf)
+
+    def statistics(self) -> ChannelStatistics:
+        """Return a snapshot of the channel's state."""
+        n = len(self._buf)
+        self._peak = max(self._peak, n)
+        return ChannelStatistics(
+            current_buffer_used=n,
+            peak_buffer_used=self._peak,
+            capacity=self.capacity,
+            items_sent=self.sent,
+            items_received=self.received,
+            items_dropped=self.dropped,
+            open_senders=self.open_senders,
+            tasks_waiting_send=len(self._send_waiters),
+            receiver_waiting=self._recv_signal is not None,
+            receiver_closed=self.receiver_closed,
+        )
+
+
+def open_channel(capacity: int, overflow: Overflow = "block", name: str = "") -> Channel[Any]:
+    """Open a bounded channel with one sender registered.
+
+    Args:
+        capacity: how many items it buffers; 0 makes every send a rendezvous.
+        overflow: ``"block"`` (senders wait, the default) or ``"drop_oldest"``.
+        name: shown in messages, usually the edge ``a.OUT -> b.IN``.
+    """
+    ch: Channel[Any] = Channel(capacity, overflow, name)
+    ch.add_sender()
+    return ch

@@ -1,0 +1,503 @@
+"""Networks: processes wired by channels, run under structured concurrency.
+
+This is the low-level wiring API; :mod:`fbp.graph` builds networks from graph specs and
+checks them first. A network runs once: every process runs as a task in one task
+group, and the run ends when every process has ended, when one fails (the others are
+cancelled, and the error names the process, port and IP), on a deadlock (detected by a
+watchdog, reported with its wait-for cycle) or on cancellation (Ctrl-C).
+"""
+
+from __future__ import annotations
+
+import itertools
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import anyio
+import structlog
+
+from ._channel import Channel, Overflow
+from ._component import Component
+from ._deadlock import find_deadlock, progress_mark
+from ._exceptions import (
+    DeadlockError,
+    NetworkError,
+    ProcessError,
+    SourceLocation,
+)
+from ._ip import DATA, IP
+from ._ports import ArrayInPort, ArrayOutPort, InPort, OutPort, address
+from ._process import Process
+from ._tracehook import KIND_DROP, KIND_IIP, PortInfo, RunInfo, RunStatus, TraceSink
+from ._types import Compat, Validator, compatibility, type_name
+
+__all__ = ("DEFAULT_CAPACITY", "EdgeStats", "Network", "ProcessStats", "RunResult")
+
+#: Capacity of an edge whose metadata does not set one.
+DEFAULT_CAPACITY = 32
+
+log = structlog.get_logger("fbp")
+
+
+@dataclass(frozen=True, slots=True)
+class ProcessStats:
+    """What a process did: IPs received and sent, and whether it has ended."""
+
+    name: str
+    component: str
+    received: int
+    sent: int
+    ended: bool
+
+
+@dataclass(frozen=True, slots=True)
+class EdgeStats:
+    """An edge's traffic: IPs sent by its source port, and its buffer."""
+
+    src: str
+    tgt: str
+    ips: int
+    buffered: int
+    capacity: int
+    peak: int
+    dropped: int
+
+
+@dataclass(frozen=True, slots=True)
+class RunResult:
+    """The outcome of a run."""
+
+    name: str
+    run_id: str
+    status: RunStatus
+    duration_s: float
+    processes: tuple[ProcessStats, ...]
+    edges: tuple[EdgeStats, ...]
+    error: str | None = None
+
+    @property
+    def ips(self) -> int:
+        """IPs sent by all processes."""
+        return sum(p.sent for p in self.processes)
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-able form (``python -m fbp run --json``)."""
+        return {
+            "name": self.name,
+            "run_id": self.run_id,
+            "status": self.status,
+            "duration_s": round(self.duration_s, 6),
+            "ips": self.ips,
+            "error": self.error,
+            "processes": [vars_of(p) for p in self.processes],
+            "edges": [vars_of(e) for e in self.edges],
+        }
+
+
+def vars_of(obj: Any) -> dict[str, Any]:
+    """The fields of a slotted dataclass, as a dict."""
+    return {k: getattr(obj, k) for k in obj.__slots__}
+
+
+@dataclass
+class _Edge:
+    src: OutPort[Any]
+    tgt: InPort[Any]
+    capacity: int | None
+    overflow: Overflow
+    location: SourceLocation | None
+
+
+@dataclass
+class _Initial:
+    tgt: InPort[Any]
+    value: Any
+    location: SourceLocation | None
+
+
+@dataclass
+class _Wiring:
+    edges: list[_Edge] = field(default_factory=list)
+    initials: list[_Initial] = field(default_factory=list)
+
+
+class Network:
+    """Processes wired by bounded channels.
+
+    Args:
+        name: shown in logs, errors and traces.
+        capacity: capacity of every edge whose own capacity is not set.
+        validate: check every IP a process sends against its port's type. Off, only
+            edges from a looser type into a stricter one (``Any`` into a model) are
+            checked, as the receiver could not work otherwise.
+        trace: where to record every IP (see :mod:`fbp.tracing`), or None.
+        graph: the graph spec as FBP JSON, stored with the trace.
+        settings: run settings stored with the trace (``--set`` values and such).
+        deadlock_interval: seconds between two looks of the deadlock watchdog; a
+            deadlock is reported after two looks that see the same blocked state.
+    """
+
+    def __init__(
+        self,
+        name: str = "network",
+        *,
+        capacity: int = DEFAULT_CAPACITY,
+        validate: bool = True,
+        trace: TraceSink | None = None,
+        graph: dict[str, Any] | None = None,
+        settings: dict[str, Any] | None = None,
+        deadlock_interval: float = 0.25,
+    ) -> None:
+        if capacity < 0:
+            msg = f"capacity must be >= 0, got {capacity}"
+            raise ValueError(msg)
+        self.name = name
+        self.capacity = capacity
+        self.validate = validate
+        self.sink = trace
+        self.graph = graph or {}
+        self.settings = settings or {}
+        self.deadlock_interval = deadlock_interval
+        self.run_id = uuid.uuid4().hex
+        self.processes: dict[str, Process] = {}
+        self.ids = itertools.count(1)
+        self.activations = itertools.count(1)
+        self.trace_batch = trace.batch_size if trace is not None else 1 << 62
+        self.trace_buf: list[Any] = []
+        self._wiring = _Wiring()
+        self._channels: list[Channel[Any]] = []
+        self._senders: dict[Channel[Any], list[Process]] = {}
+        self._edges_out: list[_Edge] = []
+        self._error: NetworkError | None = None
+        self._status: RunStatus = "completed"
+        self._scope: anyio.CancelScope | None = None
+        self._state: Literal["new", "running", "done"] = "new"
+        self._started = 0.0
+        self._ended = 0.0
+
+    def __repr__(self) -> str:
+        return f"<Network {self.name} {len(self.processes)} processes>"
+
+    # -- building -----------------------------------------------------------------------
+
+    def add_process(
+        self,
+        name: str,
+        cls: type[Component],
+        *,
+        component_name: str | None = None,
+        location: SourceLocation | None = None,
+        array_sizes: dict[str, int] | None = None,
+    ) -> Process:
+        """Add a process running a new instance of ``cls``."""
+        self._check_new()
+        if name in self.processes:
+            msg = f"a process named {name!r} already exists"
+            raise ValueError(msg)
+        proc = Process(
+            self,
+            name,
+            cls,
+            component_name=component_name,
+            location=location,
+            array_sizes=array_sizes,
+        )
+        self.processes[name] = proc
+        return proc
+
+    def _in(self, proc: str, port: str, index: int | None) -> InPort[Any]:
+        p = self.processes[proc].inports.get(port.lower())
+        if p is None:
+            msg = f"{address(proc, port)} is not an input port"
+            raise ValueError(msg)
+        if isinstance(p, ArrayInPort):
+            if index is None or not 0 <= index < len(p):
+                msg = f"{address(proc, port)} is an array port of {len(p)}; give an index"
+                raise ValueError(msg)
+            return p[index]
+        if index is not None:
+            msg = f"{address(proc, port)} is not an array port; drop the index [{index}]"
+            raise ValueError(msg)
+        return p
+
+    def _out(self, proc: str, port: str, index: int | None) -> OutPort[Any]:
+        p = self.processes[proc].outports.get(port.lower())
+        if p is None:
+            msg = f"{address(proc, port)} is not an output port"
+            raise ValueError(msg)
+        if isinstance(p, ArrayOutPort):
+            if index is None or not 0 <= index < len(p):
+                msg = f"{address(proc, port)} is an array port of {len(p)}; give an index"
+                raise ValueError(msg)
+            return p[index]
+        if index is not None:
+            msg = f"{address(proc, port)} is not an array port; drop the index [{index}]"
+            raise ValueError(msg)
+        return p
+
+    def connect(
+        self,
+        src: tuple[str, str, int | None],
+        tgt: tuple[str, str, int | None],
+        *,
+        capacity: int | None = None,
+        overflow: Overflow = "block",
+        location: SourceLocation | None = None,
+    ) -> None:
+        """Connect an output port to an input port: ``(process, port, index)`` each."""
+        self._check_new()
+        out = self._out(*src)
+        inp = self._in(*tgt)
+        compat = compatibility(out.spec.tp, inp.spec.tp)
+        if compat is Compat.NEVER:
+            msg = (
+                f"edge {out.address} -> {inp.address}: {inp.address} accepts"
+                f" {type_name(inp.spec.tp)} but {out.address} sends {type_name(out.spec.tp)}"
+            )
+            raise TypeError(msg)
+        self._wiring.edges.append(_Edge(out, inp, capacity, overflow, location))
+
+    def add_initial(
+        self,
+        tgt: tuple[str, str, int | None],
+        value: Any,
+        *,
+        location: SourceLocation | None = None,
+    ) -> None:
+        """Give an input port an initial information packet (IIP)."""
+        self._check_new()
+        inp = self._in(*tgt)
+        value = Validator(inp.spec.tp, inp.address).check(value)
+        self._wiring.initials.append(_Initial(inp, value, location))
+
+    def _check_new(self) -> None:
+        if self._state != "new":
+            msg = f"network {self.name!r} has already run; build a new one to run again"
+            raise RuntimeError(msg)
+
+    # -- wiring -------------------------------------------------------------------------
+
+    def _wire(self) -> None:
+        by_target: dict[InPort[Any], list[_Edge]] = {}
+        for e in self._wiring.edges:
+            by_target.setdefault(e.tgt, []).append(e)
+        iips: dict[InPort[Any], list[_Initial]] = {}
+        for i in self._wiring.initials:
+            iips.setdefault(i.tgt, []).append(i)
+        for proc in self.processes.values():
+            for inp in proc.in_list:
+                if inp.spec.has_default and inp not in by_target and inp not in iips:
+                    iips[inp] = [_Initial(inp, inp.spec.default, None)]
+        ports: list[PortInfo] = []
+        targets: dict[OutPort[Any], list[str]] = {}
+        for e in self._wiring.edges:
+            targets.setdefault(e.src, []).append(e.tgt.address)
+        for proc in self.processes.values():
+            for inp in proc.in_list:
+                inp.port_id = len(ports)
+                ports.append(_port_info(proc, inp, "in", ()))
+            for op in proc.out_list:
+                op.port_id = len(ports)
+                ports.append(_port_info(proc, op, "out", tuple(targets.get(op, ()))))
+                if self.validate:
+                    op._validator = Validator(op.spec.tp, op.address)
+        for inp in set(by_target) | set(iips):
+            edges = by_target.get(inp, [])
+            caps = [e.capacity for e in edges if e.capacity is not None]
+            overflow: Overflow = (
+                "drop_oldest" if any(e.overflow == "drop_oldest" for e in edges) else "block"
+            )
+            cap = max(caps) if caps else self.capacity
+            if overflow == "drop_oldest":
+                cap = max(cap, 1)
+            ch = inp._attach(cap, overflow)
+            self._channels.append(ch)
+            senders = self._senders.setdefault(ch, [])
+            for e in edges:
+                e.src._attach(ch)
+                senders.append(e.src._proc)
+                if compatibility(e.src.spec.tp, inp.spec.tp) is Compat.CHECK:
+                    inp._validator = Validator(inp.spec.tp, inp.address)
+            for init in iips.get(inp, []):
+                if self.sink is not None:
+                    ip = IP(next(self.ids), DATA, init.value)
+                    ch.put_initial(ip)
+                    self.trace_buf.append(
+                        (ip.id, KIND_IIP, inp.port_id, 0, time.perf_counter_ns(), (), ip.payload)
+                    )
+                else:
+                    ch.put_initial(init.value)
+            inp.static = not edges
+            if self.sink is not None and overflow == "drop_oldest":
+                pid = inp.port_id
+                ch.on_drop = lambda old, pid=pid: self._record_drop(old, pid)
+        self._edges_out = list(self._wiring.edges)
+        self._port_infos = tuple(ports)
+        if self.sink is not None:
+            for proc in self.processes.values():
+                proc.trace = self.trace_buf
+                for op in proc.out_list:
+                    op._traced = True
+
+    def _record_drop(self, ip: Any, port_id: int) -> None:
+        self.trace_buf.append((ip.id, KIND_DROP, port_id, 0, time.perf_counter_ns(), (), None))
+
+    def flush_trace(self) -> None:
+        """Hand the buffered trace records to the sink."""
+        if self.sink is not None and self.trace_buf:
+            batch = self.trace_buf[:]
+            self.trace_buf.clear()
+            self.sink.write(batch)
+
+    # -- running ------------------------------------------------------------------------
+
+    async def run(self) -> RunResult:
+        """Run the network until every process ends; return what happened.
+
+        Raises:
+            ProcessError: a component raised (and no ERROR port took the failure).
+            DeadlockError: every live process was blocked on a channel.
+        """
+        self._check_new()
+        self._wire()
+        self._state = "running"
+        self._started = time.perf_counter()
+        if self.sink is not None:
+            self.sink.start_run(
+                RunInfo(
+                    run_id=self.run_id,
+                    graph_name=self.name,
+                    graph=self.graph,
+                    ports=self._port_infos,
+                    t0_wall_ns=time.time_ns(),
+                    t0_perf_ns=time.perf_counter_ns(),
+                    settings=self.settings,
+                )
+            )
+        try:
+            async with anyio.create_task_group() as tg:
+                self._scope = tg.cancel_scope
+                tg.start_soon(self._watch)
+                async with anyio.create_task_group() as procs:
+                    for proc in self.processes.values():
+                        procs.start_soon(proc.main, name=f"fbp:{proc.name}")
+                tg.cancel_scope.cancel()
+        except BaseException:
+            self._status = "interrupted"
+            raise
+        finally:
+            self._state = "done"
+            self._ended = time.perf_counter()
+            if self._error is not None:
+                self._status = "deadlock" if isinstance(self._error, DeadlockError) else "failed"
+            self._finish_trace()
+        if self._error is not None:
+            raise self._error
+        return self.result()
+
+    def _finish_trace(self) -> None:
+        if self.sink is None:
+            return
+        self.flush_trace()
+        self.sink.finish_run(
+            self._status,
+            str(self._error) if self._error is not None else None,
+            self.result().to_dict(),
+        )
+
+    async def _watch(self) -> None:
+        procs = list(self.processes.values())
+        mark: int | None = None
+        while True:
+            await anyio.sleep(self.deadlock_interval)
+            dl = find_deadlock(procs, self._senders)
+            if dl is None:
+                mark = None
+                continue
+            now = progress_mark(self._channels)
+            if mark == now:
+                self._fail(dl)
+                return
+            mark = now
+
+    def process_failed(self, proc: Process, exc: Exception) -> None:
+        """Stop the network because ``proc`` raised ``exc``."""
+        last = proc.last_input()
+        err = ProcessError(
+            proc.name,
+            proc.component_name,
+            exc,
+            port=last.address if last is not None else None,
+            ip=repr(last.last_ip) if last is not None and last.last_ip is not None else None,
+            location=proc.location,
+        )
+        err.__cause__ = exc
+        log.error("process failed", process=proc.name, error=f"{type(exc).__name__}: {exc}")
+        self._fail(err)
+
+    def _fail(self, err: NetworkError) -> None:
+        if self._error is None:
+            self._error = err
+        if self._scope is not None:
+            self._scope.cancel()
+
+    # -- observing ----------------------------------------------------------------------
+
+    @property
+    def status(self) -> str:
+        """``new``, ``running`` or ``done``."""
+        return self._state
+
+    def result(self) -> RunResult:
+        """What the network has done so far (complete once the run is over)."""
+        end = self._ended or time.perf_counter()
+        procs = tuple(
+            ProcessStats(
+                name=p.name,
+                component=p.component_name,
+                received=sum(inp._chan.received for inp in p.in_list),
+                sent=sum(op.sent for op in p.out_list),
+                ended=p.ended,
+            )
+            for p in self.processes.values()
+        )
+        edges = tuple(
+            EdgeStats(
+                src=e.src.address,
+                tgt=e.tgt.address,
+                ips=e.src.sent,
+                buffered=len(e.tgt._chan),
+                capacity=e.tgt._chan.capacity,
+                peak=e.tgt._chan._peak,
+                dropped=e.tgt._chan.dropped,
+            )
+            for e in self._edges_out
+        )
+        return RunResult(
+            name=self.name,
+            run_id=self.run_id,
+            status=self._status if self._state == "done" else "completed",
+            duration_s=(end - self._started) if self._started else 0.0,
+            processes=procs,
+            edges=edges,
+            error=str(self._error) if self._error is not None else None,
+        )
+
+
+def _port_info(
+    proc: Process,
+    port: InPort[Any] | OutPort[Any],
+    direction: Literal["in", "out"],
+    targets: tuple[str, ...],
+) -> PortInfo:
+    return PortInfo(
+        process=proc.name,
+        component=proc.component_name,
+        port=port.spec.display,
+        index=port.index,
+        direction=direction,
+        type_name=type_name(port.spec.tp),
+        targets=targets,
+    )

@@ -1,0 +1,577 @@
+"""Ports: the typed ends of a process.
+
+A component declares its ports as annotated class attributes::
+
+    class Scale(Component):
+        in_: InPort[Reading]
+        factor: InPort[float] = port(description="multiplier, usually an IIP")
+        out: OutPort[Reading]
+
+The runtime gives every process its own port objects when the network is built. An
+input port reads from one channel (fan-in: every edge into the port shares it); an
+output port writes to the channels of every edge it has (fan-out: each receiver gets the
+same IP, and a send waits until every receiver has room).
+
+Lineage: every IP sent records its parents. In a non-looper (``process()``) the parents
+are the IPs consumed by the activation that sent it. In a looper (``run()``) they are,
+by default, the latest data IP received on each input port; ``send(..., parents=...)``
+names them explicitly (IP ids, or IPs from :meth:`InPort.receive_packet`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar
+
+from ._channel import Channel, Overflow
+from ._exceptions import EndOfStream, PortClosedError, WouldBlock
+from ._ip import CLOSE, DATA, IP, OPEN
+from ._types import Validator
+
+if TYPE_CHECKING:
+    from ._process import Process
+
+__all__ = (
+    "ArrayInPort",
+    "ArrayOutPort",
+    "DownstreamClosed",
+    "InPort",
+    "OutPort",
+    "PortSpec",
+    "port",
+)
+
+T = TypeVar("T")
+T_co = TypeVar("T_co", covariant=True)
+
+
+class DownstreamClosed(Exception):
+    """Every receiver of an output port has ended; nothing sent there can be used.
+
+    Raised by :meth:`OutPort.send`. If it escapes ``run()``, the process ends normally,
+    the way a Unix program ends on a closed pipe: a source feeding a consumer that has
+    taken all it wants stops without error.
+    """
+
+
+class _Missing:
+    def __repr__(self) -> str:
+        return "MISSING"
+
+
+MISSING: Any = _Missing()
+_NOTHING: Any = object()
+
+
+@dataclass(frozen=True, slots=True)
+class PortSpec:
+    """A port as a component declares it (read from the class's annotations)."""
+
+    name: str
+    attr: str
+    direction: Literal["in", "out"]
+    tp: Any
+    array: bool = False
+    optional: bool = False
+    description: str = ""
+    default: Any = MISSING
+    fixed_size: int | None = None
+
+    @property
+    def has_default(self) -> bool:
+        """Whether an unconnected input port reads a default value."""
+        return self.default is not MISSING
+
+    @property
+    def display(self) -> str:
+        """The port's name as addresses show it (``IN``)."""
+        return self.name.upper()
+
+
+@dataclass(frozen=True, slots=True)
+class _PortOptions:
+    description: str
+    optional: bool
+    default: Any
+    fixed_size: int | None
+
+
+def port(
+    *,
+    description: str = "",
+    optional: bool = False,
+    default: Any = MISSING,
+    fixed_size: int | None = None,
+) -> Any:
+    """Describe a port declared by annotation.
+
+    Args:
+        description: one line that ``python -m fbp components`` shows.
+        optional: an input port that need not be connected (it ends at once), or an
+            output port whose IPs may be discarded. Input ports are required by default.
+        default: for an input port, the value it reads (as an IIP) when the graph gives
+            it neither an edge nor an IIP. Implies ``optional``.
+        fixed_size: for an array port, the exact number of elements it must have.
+
+    Returns:
+        A marker the component class reads when it is defined.
+    """
+    return _PortOptions(description, optional or default is not MISSING, default, fixed_size)
+
+
+def address(process: str, name: str, index: int | None = None) -> str:
+    """Format a port address ``process.PORT[index]``."""
+    base = f"{process}.{name.upper()}"
+    return base if index is None else f"{base}[{index}]"
+
+
+class InPort(Generic[T_co]):
+    """An input port: receive IPs with ``await port.receive()`` or ``async for``.
+
+    Iteration ends when every sender upstream has closed. Brackets arriving on a port
+    read with ``receive()`` or ``async for`` are forwarded to all the process's
+    output ports, so that substreams keep their shape through simple components; read
+    :meth:`packets` to handle brackets yourself.
+    """
+
+    __slots__ = (
+        "_chan",
+        "_last",
+        "_proc",
+        "_validator",
+        "address",
+        "index",
+        "port_id",
+        "spec",
+        "static",
+    )
+
+    def __init__(self, spec: PortSpec, proc: Process, index: int | None = None) -> None:
+        self.spec = spec
+        self.index = index
+        self._proc = proc
+        self.address = address(proc.name, spec.name, index)
+        # Unconnected until wired: a channel with no sender ends at once.
+        self._chan: Channel[Any] = Channel(1, name=self.address)
+        self._chan.receiver = proc.waiter
+        self._validator: Validator | None = None
+        # The last data item received: an IP when the network is traced, else the payload.
+        self._last: Any = _NOTHING
+        #: True when the port is fed only by an IIP (or a default): a constant.
+        self.static = False
+        self.port_id = -1
+
+    def __repr__(self) -> str:
+        return f"<InPort {self.address}>"
+
+    # -- wiring (runtime only) --------------------------------------------------------
+
+    def _attach(self, capacity: int, overflow: Overflow) -> Channel[Any]:
+        ch: Channel[Any] = Channel(capacity, overflow, name=self.address)
+        ch.receiver = self._proc.waiter
+        self._chan = ch
+        return ch
+
+    # -- receiving --------------------------------------------------------------------
+    #
+    # Channels carry IP objects when the network is traced, and bare payloads otherwise
+    # (brackets are always IPs): identity costs nothing where nobody records it.
+
+    @property
+    def is_connected(self) -> bool:
+        """Whether any edge or IIP feeds this port."""
+        return self._chan.open_senders > 0 or len(self._chan) > 0
+
+    @property
+    def last_ip(self) -> IP | None:
+        """The last data IP received here (its ``id`` names it as a parent).
+
+        IPs carry ids when the network is traced; otherwise the id is 0.
+        """
+        last = self._last
+        if last is _NOTHING:
+            return None
+        return last if type(last) is IP else IP(0, DATA, last)
+
+    async def _next_item(self) -> Any:
+        ch = self._chan
+        while True:
+            try:
+                return ch.receive_nowait()
+            except WouldBlock:
+                await ch.wait_receivable()
+
+    async def receive_packet(self) -> IP:
+        """Receive the next IP, bracket or data, as an :class:`IP`.
+
+        Raises:
+            EndOfStream: every sender has closed and nothing is left.
+        """
+        item = await self._next_item()
+        if type(item) is IP:
+            if item.kind != DATA:
+                return item
+            self._last = item
+            v = self._validator
+            # Fan-out shares the IP object: give this receiver its own checked copy.
+            return item if v is None else IP(item.id, DATA, v.check(item.payload))
+        self._last = item
+        v = self._validator
+        return IP(0, DATA, item if v is None else v.check(item))
+
+    async def receive(self) -> T_co:
+        """Receive the next data payload, forwarding any brackets before it.
+
+        Raises:
+            EndOfStream: every sender has closed and nothing is left.
+        """
+        while True:
+            item = await self._next_item()
+            if type(item) is not IP:
+                value = item
+                break
+            if item.kind == DATA:
+                value = item.payload
+                break
+            await self._proc.forward_bracket(item)
+        self._last = item
+        v = self._validator
+        return value if v is None else v.check(value)  # type: ignore[no-any-return]
+
+    def receive_nowait(self) -> T_co:
+        """Receive the next data payload if one is buffered.
+
+        Raises:
+            WouldBlock: nothing is buffered, or a bracket is next (use ``receive``).
+            EndOfStream: every sender has closed and nothing is left.
+        """
+        ch = self._chan
+        buf = ch._buf
+        if buf and type(buf[0]) is IP and buf[0].kind != DATA:
+            raise WouldBlock
+        item = ch.receive_nowait()
+        self._last = item
+        value = item.payload if type(item) is IP else item
+        v = self._validator
+        return value if v is None else v.check(value)  # type: ignore[no-any-return]
+
+    def __aiter__(self) -> InPort[T_co]:
+        return self
+
+    async def __anext__(self) -> T_co:
+        ch = self._chan
+        buf = ch._buf
+        while True:
+            # The fast path, inlined from Channel.receive_nowait: an item is buffered.
+            if buf:
+                item = buf.popleft()
+                if ch._send_waiters:
+                    ch._admit_sender()
+            else:
+                try:
+                    item = await self._next_item()
+                except EndOfStream:
+                    raise StopAsyncIteration from None
+            if type(item) is not IP:
+                value = item
+                break
+            if item.kind == DATA:
+                value = item.payload
+                break
+            await self._proc.forward_bracket(item)
+        self._last = item
+        v = self._validator
+        return value if v is None else v.check(value)  # type: ignore[no-any-return]
+
+    async def packets(self) -> AsyncIterator[IP]:
+        """Iterate over every IP, brackets included, until the port ends."""
+        while True:
+            try:
+                yield await self.receive_packet()
+            except EndOfStream:
+                return
+
+    async def collect(self) -> list[T_co]:
+        """Receive every remaining data payload into a list."""
+        return [x async for x in self]
+
+    def _close(self) -> int:
+        return self._chan.close_receiver()
+
+    def statistics(self) -> Any:
+        """The statistics of the channel feeding this port."""
+        return self._chan.statistics()
+
+
+class OutPort(Generic[T]):
+    """An output port: ``await port.send(value)``; brackets delimit substreams."""
+
+    __slots__ = (
+        "_chan",
+        "_chans",
+        "_closed",
+        "_proc",
+        "_sent_slow",
+        "_traced",
+        "_validator",
+        "address",
+        "index",
+        "port_id",
+        "sent_fast",
+        "spec",
+    )
+
+    def __init__(self, spec: PortSpec, proc: Process, index: int | None = None) -> None:
+        self.spec = spec
+        self.index = index
+        self._proc = proc
+        self.address = address(proc.name, spec.name, index)
+        self._chans: tuple[Channel[Any], ...] = ()
+        # The only channel, when there is exactly one and the port is open: the fast path.
+        self._chan: Channel[Any] | None = None
+        self._closed = False
+        self._traced = False
+        self._validator: Validator | None = None
+        self.port_id = -1
+        #: IPs sent by the fast path (one receiver with room); see ``sent``.
+        self.sent_fast = 0
+        self._sent_slow = 0
+
+    def __repr__(self) -> str:
+        return f"<OutPort {self.address}>"
+
+    @property
+    def sent(self) -> int:
+        """IPs sent through this port."""
+        return self.sent_fast + self._sent_slow
+
+    def _attach(self, ch: Channel[Any]) -> None:
+        ch.add_sender()
+        ch.feeders.append(self)
+        self._chans = (*self._chans, ch)
+        self._chan = self._chans[0] if len(self._chans) == 1 else None
+
+    @property
+    def is_connected(self) -> bool:
+        """Whether any edge leaves this port."""
+        return bool(self._chans)
+
+    @property
+    def is_closed(self) -> bool:
+        """Whether this port is closed, or every receiver behind it has ended."""
+        return self._closed or (bool(self._chans) and all(c.receiver_closed for c in self._chans))
+
+    async def send(self, value: T, *, parents: Iterable[int | IP] | None = None) -> None:
+        """Send a data IP carrying ``value``, waiting while a receiver is full.
+
+        Args:
+            value: the payload; validated against the port's type unless the network
+                runs with validation off.
+            parents: the IPs (or their ids) that caused this one, overriding the
+                default lineage rule.
+
+        Raises:
+            DownstreamClosed: every receiver has ended.
+            PortClosedError: this port was closed.
+            PacketTypeError: the value does not match the port's type.
+        """
+        v = self._validator
+        if v is not None:
+            value = v.check(value)
+        ch = self._chan
+        if ch is not None:
+            # The fast path, inlined from Channel.send_nowait: one receiver with room.
+            buf = ch._buf
+            if len(buf) < ch._room:
+                item: Any = value
+                if self._traced:
+                    proc = self._proc
+                    item = IP(next(proc.ids), DATA, value)
+                    proc.record(item, self.port_id, parents)
+                self.sent_fast += 1
+                buf.append(item)
+                if ch._recv_signal is not None:
+                    ch._wake_receiver()
+                return
+        proc = self._proc
+        item = IP(next(proc.ids), DATA, value) if proc.trace is not None else value
+        await self._send_item(item, parents)
+
+    async def _send_item(self, item: Any, parents: Iterable[int | IP] | None) -> None:
+        """Send an IP (a bracket, or data when traced) or a bare payload to every edge."""
+        if self._closed:
+            msg = f"{self.address} is closed; it cannot send {item!r}"
+            raise PortClosedError(msg)
+        chans = self._chans
+        if chans and all(c.receiver_closed for c in chans):
+            raise DownstreamClosed(self.address)
+        proc = self._proc
+        if proc.trace is not None:
+            proc.record(item, self.port_id, parents)
+        self._sent_slow += 1
+        for ch in chans:
+            try:
+                ch.send_nowait(item)
+            except WouldBlock:
+                await ch.wait_send(item, proc.waiter)
+
+    async def open_bracket(
+        self, tag: Any = None, *, parents: Iterable[int | IP] | None = None
+    ) -> None:
+        """Send an open bracket: the start of a substream, with an optional tag."""
+        await self._send_item(IP(next(self._proc.ids), OPEN, tag), parents)
+
+    async def close_bracket(
+        self, tag: Any = None, *, parents: Iterable[int | IP] | None = None
+    ) -> None:
+        """Send a close bracket: the end of the current substream."""
+        await self._send_item(IP(next(self._proc.ids), CLOSE, tag), parents)
+
+    @asynccontextmanager
+    async def substream(self, tag: Any = None) -> AsyncIterator[None]:
+        """Wrap the sends inside the block in an open/close bracket pair."""
+        await self.open_bracket(tag)
+        yield
+        await self.close_bracket(tag)
+
+    def close(self) -> None:
+        """Close the port: receivers see end of stream once every other sender closes."""
+        if self._closed:
+            return
+        self._closed = True
+        self._chan = None
+        for ch in self._chans:
+            ch.close_sender()
+
+    def statistics(self) -> dict[str, int]:
+        """Counts for observers: IPs sent through this port."""
+        return {"sent": self.sent}
+
+
+class ArrayInPort(Generic[T_co]):
+    """An array input port: numbered elements ``port[0]``, ``port[1]``, ...
+
+    Each element is an :class:`InPort` with its own channel. ``async for index, value in
+    port`` merges the elements as IPs arrive (fairly, round-robin when several are
+    ready) until all have ended.
+    """
+
+    __slots__ = ("_next", "_proc", "address", "elements", "spec")
+
+    def __init__(self, spec: PortSpec, proc: Process, size: int) -> None:
+        self.spec = spec
+        self._proc = proc
+        self.address = address(proc.name, spec.name)
+        self.elements: list[InPort[T_co]] = [InPort(spec, proc, i) for i in range(size)]
+        self._next = 0
+
+    def __repr__(self) -> str:
+        return f"<ArrayInPort {self.address} x{len(self.elements)}>"
+
+    def __len__(self) -> int:
+        return len(self.elements)
+
+    def __getitem__(self, index: int) -> InPort[T_co]:
+        return self.elements[index]
+
+    def __iter__(self) -> Iterator[InPort[T_co]]:
+        return iter(self.elements)
+
+    async def receive_any(self) -> tuple[int, T_co]:
+        """Receive a data payload from whichever element has one first.
+
+        Raises:
+            EndOfStream: every element has ended.
+        """
+        elements = self.elements
+        n = len(elements)
+        while True:
+            live = 0
+            for k in range(n):
+                i = (self._next + k) % n
+                el = elements[i]
+                try:
+                    value = el.receive_nowait()
+                except WouldBlock:
+                    if el._chan._buf:  # a bracket is next on this element
+                        value = await el.receive()
+                    else:
+                        live += 1
+                        continue
+                except EndOfStream:
+                    continue
+                self._next = (i + 1) % n
+                return i, value
+            if live == 0:
+                raise EndOfStream
+            await self._wait_any()
+
+    async def _wait_any(self) -> None:
+        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        chans = [el._chan for el in self.elements]
+        for ch in chans:
+            ch.set_shared_signal(fut)
+        waiter = self._proc.waiter
+        waiter.waiting = (chans[0], "receive")
+        try:
+            await fut
+        finally:
+            waiter.waiting = None
+            for ch in chans:
+                if ch._recv_signal is fut:
+                    ch.set_shared_signal(None)
+
+    def __aiter__(self) -> AsyncIterator[tuple[int, T_co]]:
+        return self._merged()
+
+    async def _merged(self) -> AsyncIterator[tuple[int, T_co]]:
+        while True:
+            try:
+                yield await self.receive_any()
+            except EndOfStream:
+                return
+
+    @property
+    def connected(self) -> list[int]:
+        """Indices of the elements that have an edge or IIP."""
+        return [i for i, el in enumerate(self.elements) if el.is_connected]
+
+
+class ArrayOutPort(Generic[T]):
+    """An array output port: numbered elements ``port[0]``, ``port[1]``, ..."""
+
+    __slots__ = ("address", "elements", "spec")
+
+    def __init__(self, spec: PortSpec, proc: Process, size: int) -> None:
+        self.spec = spec
+        self.address = address(proc.name, spec.name)
+        self.elements: list[OutPort[T]] = [OutPort(spec, proc, i) for i in range(size)]
+
+    def __repr__(self) -> str:
+        return f"<ArrayOutPort {self.address} x{len(self.elements)}>"
+
+    def __len__(self) -> int:
+        return len(self.elements)
+
+    def __getitem__(self, index: int) -> OutPort[T]:
+        return self.elements[index]
+
+    def __iter__(self) -> Iterator[OutPort[T]]:
+        return iter(self.elements)
+
+    @property
+    def connected(self) -> list[int]:
+        """Indices of the elements that have an edge."""
+        return [i for i, el in enumerate(self.elements) if el.is_connected]
+
+    async def send_all(self, value: T, *, parents: Sequence[int | IP] | None = None) -> None:
+        """Send ``value`` to every connected element."""
+        for el in self.elements:
+            if el.is_connected:
+                await el.send(value, parents=parents)
+
+
+PortObject = InPort[Any] | OutPort[Any] | ArrayInPort[Any] | ArrayOutPort[Any]

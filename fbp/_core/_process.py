@@ -1,0 +1,266 @@
+"""A process: one component instance running in a network, and its driver."""
+
+from __future__ import annotations
+
+import traceback
+from collections.abc import Iterable
+from time import perf_counter_ns
+from typing import TYPE_CHECKING, Any
+
+import structlog
+from pydantic import BaseModel
+
+from ._channel import Waiter
+from ._component import Component, ComponentSpec
+from ._exceptions import EndOfStream, SourceLocation
+from ._ip import DATA, IP
+from ._ports import ArrayInPort, ArrayOutPort, DownstreamClosed, InPort, OutPort
+from ._tracehook import KIND_DEAD
+
+if TYPE_CHECKING:
+    from ._network import Network
+
+__all__ = ("DeadLetter", "Process")
+
+
+class DeadLetter(BaseModel):
+    """What a process's ERROR port receives when an activation raises.
+
+    A non-looper whose ``error`` output port is connected does not stop the network
+    when ``process()`` raises: the inputs of the failed activation go out on ``ERROR``
+    as a dead letter, with the error, and the process goes on with the next activation.
+    """
+
+    process: str
+    component: str
+    error_type: str
+    message: str
+    traceback: str
+    #: The payloads of the failed activation, by input port name.
+    inputs: dict[str, Any]
+    #: The ids of the IPs consumed by the failed activation.
+    input_ids: list[int]
+
+
+class Process(Waiter):
+    """A running component: its ports, its lineage state and its driver."""
+
+    __slots__ = (
+        "activation",
+        "component",
+        "component_name",
+        "consumed",
+        "ended",
+        "ids",
+        "in_list",
+        "inports",
+        "location",
+        "looper",
+        "name",
+        "net",
+        "out_list",
+        "outports",
+        "spec",
+        "trace",
+        "waiter",
+    )
+
+    def __init__(
+        self,
+        net: Network,
+        name: str,
+        cls: type[Component],
+        *,
+        component_name: str | None = None,
+        location: SourceLocation | None = None,
+        array_sizes: dict[str, int] | None = None,
+    ) -> None:
+        super().__init__()
+        self.net = net
+        self.name = name
+        self.spec: ComponentSpec = cls.spec()
+        self.component_name = component_name or self.spec.qualname
+        self.location = location
+        self.looper = self.spec.looper
+        self.waiter: Waiter = self
+        self.ids = net.ids
+        self.trace: list[Any] | None = None
+        self.activation = 0
+        self.consumed: tuple[int, ...] = ()
+        self.ended = False
+        comp = cls()
+        comp.name = name
+        comp.log = structlog.get_logger("fbp").bind(process=name)
+        self.component = comp
+        sizes = array_sizes or {}
+        self.inports: dict[str, InPort[Any] | ArrayInPort[Any]] = {}
+        self.outports: dict[str, OutPort[Any] | ArrayOutPort[Any]] = {}
+        for ps in self.spec.inports:
+            ip_obj: InPort[Any] | ArrayInPort[Any] = (
+                ArrayInPort(ps, self, sizes.get(ps.name, 0)) if ps.array else InPort(ps, self)
+            )
+            self.inports[ps.name] = ip_obj
+            setattr(comp, ps.attr, ip_obj)
+        for ps in self.spec.outports:
+            op_obj: OutPort[Any] | ArrayOutPort[Any] = (
+                ArrayOutPort(ps, self, sizes.get(ps.name, 0)) if ps.array else OutPort(ps, self)
+            )
+            self.outports[ps.name] = op_obj
+            setattr(comp, ps.attr, op_obj)
+        self.in_list: list[InPort[Any]] = [
+            el for p in self.inports.values() for el in (p if isinstance(p, ArrayInPort) else [p])
+        ]
+        self.out_list: list[OutPort[Any]] = [
+            el for p in self.outports.values() for el in (p if isinstance(p, ArrayOutPort) else [p])
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.component_name})"
+
+    def __repr__(self) -> str:
+        return f"<Process {self}>"
+
+    def last_input(self) -> InPort[Any] | None:
+        """The input port that received the most recent data IP (for error reports)."""
+        received = [p for p in self.in_list if p.last_ip is not None]
+        if not received:
+            return None
+        return max(received, key=lambda p: p.last_ip.id)  # type: ignore[union-attr]
+
+    # -- lineage -----------------------------------------------------------------------
+
+    def record(self, ip: IP, port_id: int, parents: Iterable[int | IP] | None) -> None:
+        """Append the trace record of an IP this process sends."""
+        if parents is None:
+            if self.looper:
+                ps = tuple(p._last.id for p in self.in_list if type(p._last) is IP)
+            else:
+                ps = self.consumed
+        else:
+            ps = tuple(p.id if isinstance(p, IP) else int(p) for p in parents)
+        buf = self.trace
+        assert buf is not None
+        buf.append((ip.id, ip.kind, port_id, self.activation, perf_counter_ns(), ps, ip.payload))
+        if len(buf) >= self.net.trace_batch:
+            self.net.flush_trace()
+
+    async def forward_bracket(self, ip: IP) -> None:
+        """Pass a bracket received on an input port to every live output port."""
+        if not self.looper and not self.spec.cls.forward_brackets:
+            return
+        for op in self.out_list:
+            if op.is_connected and not op.is_closed:
+                await op._send_item(IP(next(self.ids), ip.kind, ip.payload), (ip.id,))
+
+    # -- driver ------------------------------------------------------------------------
+
+    async def main(self) -> None:
+        """Run the component to its end, then close its ports."""
+        try:
+            if self.looper:
+                self.activation = next(self.net.activations)
+                await self.component.run()
+            else:
+                await self._run_nonlooper()
+        except (EndOfStream, DownstreamClosed):
+            pass  # normal ends: an input ran dry, or every receiver has gone
+        except Exception as e:
+            self.net.process_failed(self, e)
+        finally:
+            self.ended = True
+            self.waiting = None
+            self.close_ports()
+
+    def close_ports(self) -> None:
+        """Close every output port (ending streams downstream) and input port."""
+        for op in self.out_list:
+            op.close()
+        for inp in self.in_list:
+            n = inp._close()
+            if n:
+                self.component.log.warning("unconsumed IPs discarded", port=inp.address, count=n)
+
+    async def _run_nonlooper(self) -> None:
+        comp = self.component
+        spec = self.spec
+        ports: list[tuple[str, InPort[Any]]] = []
+        for name in spec.activation_ports:
+            p = self.inports[name]
+            assert isinstance(p, InPort)
+            ports.append((p.spec.attr, p))
+        statics: dict[str, tuple[Any, int | None]] = {}
+        for attr, p in ports:
+            if p.static:
+                try:
+                    value = await p.receive()
+                    last = p._last
+                    statics[attr] = (value, last.id if type(last) is IP else None)
+                except EndOfStream:
+                    statics[attr] = (None, None)
+        only_static = len(statics) == len(ports)
+        process = comp.process  # type: ignore[attr-defined]
+        error_port = self.outports.get("error")
+        traced = self.trace is not None
+        while True:
+            kwargs: dict[str, Any] = {}
+            consumed: list[int] = []
+            for attr, p in ports:
+                st = statics.get(attr)
+                if st is not None:
+                    kwargs[attr] = st[0]
+                    if st[1] is not None:
+                        consumed.append(st[1])
+                    continue
+                try:
+                    kwargs[attr] = await p.receive()
+                except EndOfStream:
+                    await comp.finish()
+                    return
+                if traced:
+                    consumed.append(p._last.id)
+            self.activation = next(self.net.activations)
+            self.consumed = tuple(consumed)
+            try:
+                await process(**kwargs)
+            except DownstreamClosed:
+                raise
+            except Exception as e:
+                if isinstance(error_port, OutPort) and error_port.is_connected:
+                    await self._dead_letter(error_port, e, kwargs)
+                else:
+                    raise
+            if only_static:
+                await comp.finish()
+                return
+
+    async def _dead_letter(self, port: OutPort[Any], e: Exception, inputs: dict[str, Any]) -> None:
+        letter = DeadLetter(
+            process=self.name,
+            component=self.component_name,
+            error_type=type(e).__name__,
+            message=str(e),
+            traceback="".join(traceback.format_exception(e)),
+            inputs={k.rstrip("_"): v for k, v in inputs.items()},
+            input_ids=list(self.consumed),
+        )
+        item: Any = letter
+        if self.trace is not None:
+            item = IP(next(self.ids), DATA, letter)
+            self.trace.append(
+                (
+                    item.id,
+                    KIND_DEAD,
+                    port.port_id,
+                    self.activation,
+                    perf_counter_ns(),
+                    self.consumed,
+                    None,
+                )
+            )
+        self.component.log.warning(
+            "activation failed; dead letter sent",
+            error=f"{type(e).__name__}: {e}",
+            port=port.address,
+            ip_ids=list(self.consumed),
+        )
+        await port._send_item(item, None)

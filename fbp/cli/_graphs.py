@@ -1,0 +1,149 @@
+"""``validate``, ``show``, ``convert`` and ``components``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from .._core._component import Component
+from ._common import CliError, load
+
+__all__ = ("add_graph_commands",)
+
+
+def add_graph_commands(sub: Any) -> None:
+    """Add the graph commands to the command parser."""
+    p = sub.add_parser(
+        "validate",
+        help="check a network without running it",
+        description="Check a network completely; report every problem.",
+    )
+    p.add_argument("network")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=validate_command)
+
+    p = sub.add_parser("show", help="draw a network as text, DOT or mermaid")
+    p.add_argument("network")
+    p.add_argument("--format", choices=("text", "dot", "mermaid"), default="text")
+    p.set_defaults(func=show_command)
+
+    p = sub.add_parser("convert", help="convert a network between .fbp, JSON and YAML")
+    p.add_argument("network")
+    p.add_argument("--to", choices=("json", "fbp", "yaml"), required=True)
+    p.set_defaults(func=convert_command)
+
+    p = sub.add_parser("components", help="list the components that can be used")
+    p.add_argument("--json", action="store_true")
+    p.add_argument("filter", nargs="?", help="only names containing this text")
+    p.set_defaults(func=components_command)
+
+
+def validate_command(args: argparse.Namespace) -> int:
+    """Check a graph and print every problem."""
+    from .._core._exceptions import GraphError
+    from ..graph import check_graph, load_graph
+
+    path = Path(args.network)
+    if not path.exists():
+        msg = f"{args.network}: no such file"
+        raise CliError(msg)
+    issues: list[Any]
+    try:
+        graph = load_graph(path)
+        flat = check_graph(graph)
+        issues = list(flat.issues)
+        summary = {
+            "processes": len(flat.processes),
+            "edges": len(flat.edges),
+            "iips": len(flat.initials),
+        }
+    except GraphError as e:
+        issues = list(getattr(e, "issues", [])) or [e]
+        summary = {}
+    if args.json:
+        print(
+            json.dumps(
+                {
+                    "network": args.network,
+                    "valid": not issues,
+                    **summary,
+                    "issues": [
+                        {
+                            "message": getattr(i, "msg", str(i)),
+                            "location": str(getattr(i, "location", "")),
+                            "hint": getattr(i, "hint", ""),
+                        }
+                        for i in issues
+                    ],
+                }
+            )
+        )
+    elif issues:
+        print(
+            f"{args.network}: {len(issues)} problem{'s' if len(issues) != 1 else ''}",
+            file=sys.stderr,
+        )
+        for i in issues:
+            print(f"  - {i}", file=sys.stderr)
+    else:
+        print(
+            f"{args.network}: valid ({summary['processes']} processes,"
+            f" {summary['edges']} edges, {summary['iips']} IIPs)"
+        )
+    return 1 if issues else 0
+
+
+def show_command(args: argparse.Namespace) -> int:
+    """Print a drawing of the graph."""
+    from ..graph._render import render_graph
+
+    sys.stdout.write(render_graph(load(args.network), args.format))
+    return 0
+
+
+def convert_command(args: argparse.Namespace) -> int:
+    """Print the graph in another format."""
+    from ..graph import dump_graph
+
+    graph = load(args.network)
+    try:
+        sys.stdout.write(dump_graph(graph, args.to))
+    except Exception as e:
+        if type(e).__name__ == "NotExpressibleError":
+            raise CliError(str(e), code=1) from None
+        raise
+    return 0
+
+
+def components_command(args: argparse.Namespace) -> int:
+    """List every component with its ports and types."""
+    from ..graph import Registry
+
+    found = Registry().all_components()
+    rows: list[dict[str, Any]] = []
+    for name, obj in found.items():
+        if args.filter and args.filter.lower() not in name.lower():
+            continue
+        if isinstance(obj, type) and issubclass(obj, Component):
+            d = obj.spec().to_dict()
+            d["name"] = name
+            d["import_path"] = obj.spec().qualname
+        else:
+            d = {"name": name, "graph": str(obj), "description": "subnet"}
+        rows.append(d)
+    if args.json:
+        print(json.dumps(rows, indent=2, default=str))
+        return 0
+    for d in rows:
+        print(f"{d['name']}  {d.get('description', '')}")
+        for kind in ("inports", "outports"):
+            for p in d.get(kind, []):
+                arrow = "<-" if kind == "inports" else "->"
+                extra = "" if p["required"] else " (optional)"
+                arr = "[]" if p["array"] else ""
+                desc = f"  {p['description']}" if p["description"] else ""
+                print(f"    {arrow} {p['name'].upper()}{arr}: {p['type']}{extra}{desc}")
+    return 0

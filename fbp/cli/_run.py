@@ -1,0 +1,203 @@
+"""``python -m fbp run``: run a network, with live progress on a terminal."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import sys
+import time
+from typing import Any
+
+import anyio
+
+from .._core._exceptions import DeadlockError, GraphError, NetworkError
+from .._core._network import DEFAULT_CAPACITY, Network, RunResult
+from ._common import CliError, configure_logging, load, parse_set
+
+__all__ = ("add_run_command",)
+
+
+def add_run_command(sub: Any) -> None:
+    """Add ``run`` to the command parser."""
+    p: argparse.ArgumentParser = sub.add_parser(
+        "run",
+        help="run a network to its end",
+        description="Run a network (.fbp, .json or .yaml) until every process has ended.",
+    )
+    p.add_argument("network", help="the graph file")
+    p.add_argument(
+        "--set",
+        action="append",
+        metavar="PROC.PORT=JSON",
+        dest="set_values",
+        help="give an input port a value (replaces its IIPs and cuts its edges); repeatable",
+    )
+    p.add_argument("--trace", metavar="FILE", help="record every IP and its lineage in FILE")
+    p.add_argument(
+        "--capacity",
+        type=int,
+        default=DEFAULT_CAPACITY,
+        help=f"default edge capacity (default {DEFAULT_CAPACITY})",
+    )
+    p.add_argument(
+        "--no-validate",
+        action="store_true",
+        help="skip type checks on edges whose types already match",
+    )
+    p.add_argument("--json", action="store_true", help="print the run summary as JSON")
+    p.add_argument(
+        "--progress",
+        choices=("auto", "on", "off"),
+        default="auto",
+        help="live progress on stderr (default: when stderr is a terminal)",
+    )
+    p.add_argument("--log-format", choices=("auto", "console", "json"), default="auto")
+    p.add_argument("--log-level", default="warning")
+    p.set_defaults(func=run_command)
+
+
+def _make_sink(path: str | None) -> Any:
+    if path is None:
+        return None
+    import importlib
+
+    try:
+        tracing = importlib.import_module("fbp.tracing")
+        return tracing.TraceWriter(path)
+    except (ImportError, AttributeError) as e:  # pragma: no cover - tracing ships with fbp
+        msg = f"--trace needs the tracing layer: {e}"
+        raise CliError(msg) from e
+
+
+def run_command(args: argparse.Namespace) -> int:
+    """Run the network named on the command line."""
+    configure_logging(args.log_format, args.log_level)
+    graph = load(args.network)
+    set_values = parse_set(args.set_values)
+    sink = _make_sink(args.trace)
+    from ..graph._run import prepare
+
+    try:
+        net = prepare(
+            graph,
+            set_values=set_values,
+            capacity=args.capacity,
+            validate=not args.no_validate,
+            trace=sink,
+        )
+    except GraphError as e:
+        raise CliError(str(e), code=1) from None
+    except ValueError as e:
+        raise CliError(str(e)) from None
+    show = args.progress == "on" or (
+        args.progress == "auto" and sys.stderr.isatty() and not args.json
+    )
+    outcome: dict[str, Any] = {}
+    try:
+        anyio.run(_run, net, show, outcome)
+    except KeyboardInterrupt:
+        outcome["interrupted"] = True
+    finally:
+        if sink is not None:
+            sink.close()
+    result = net.result()
+    err = outcome.get("error")
+    if outcome.get("interrupted"):
+        _report(result, args, "interrupted")
+        print(
+            f"interrupted: network {net.name!r} stopped cleanly after {result.ips} IPs"
+            + (f"; trace kept in {args.trace}" if args.trace else ""),
+            file=sys.stderr,
+        )
+        return 130
+    if err is not None:
+        _report(result, args, result.status)
+        print(f"error: {err}", file=sys.stderr)
+        if args.trace:
+            print(f"the trace of the run up to the failure is in {args.trace}", file=sys.stderr)
+        return 3 if isinstance(err, DeadlockError) else 1
+    _report(result, args, "completed")
+    return 0
+
+
+async def _run(net: Network, show: bool, outcome: dict[str, Any]) -> None:
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(_on_sigterm, tg.cancel_scope, outcome)
+        if show:
+            tg.start_soon(_progress, net)
+        try:
+            await net.run()
+        except NetworkError as e:
+            outcome["error"] = e
+        finally:
+            tg.cancel_scope.cancel()
+
+
+async def _on_sigterm(scope: anyio.CancelScope, outcome: dict[str, Any]) -> None:
+    with anyio.open_signal_receiver(signal.SIGTERM) as signals:
+        async for _ in signals:
+            outcome["interrupted"] = True
+            scope.cancel()
+            return
+
+
+async def _progress(net: Network) -> None:
+    from rich.console import Console
+    from rich.live import Live
+
+    console = Console(stderr=True)
+    last: dict[str, int] = {}
+    last_t = time.perf_counter()
+    with Live(console=console, refresh_per_second=4, transient=True) as live:
+        while True:
+            await anyio.sleep(0.5)
+            now = time.perf_counter()
+            result = net.result()
+            rates = {
+                p.name: (p.sent - last.get(p.name, 0)) / max(now - last_t, 1e-9)
+                for p in result.processes
+            }
+            last = {p.name: p.sent for p in result.processes}
+            last_t = now
+            live.update(_table(result, rates))
+
+
+def _table(result: RunResult, rates: dict[str, float] | None = None) -> Any:
+    from rich.table import Table
+
+    t = Table(
+        title=f"{result.name}: {result.ips} IPs in {result.duration_s:.2f} s", title_justify="left"
+    )
+    t.add_column("process")
+    t.add_column("component")
+    t.add_column("received", justify="right")
+    t.add_column("sent", justify="right")
+    t.add_column("IPs/s" if rates is not None else "state", justify="right")
+    for p in result.processes:
+        last = (
+            f"{rates.get(p.name, 0):,.0f}"
+            if rates is not None
+            else ("ended" if p.ended else "running")
+        )
+        t.add_row(p.name, p.component, f"{p.received:,}", f"{p.sent:,}", last)
+    return t
+
+
+def _report(result: RunResult, args: argparse.Namespace, status: str) -> None:
+    if args.json:
+        d = result.to_dict()
+        d["status"] = status
+        print(json.dumps(d))
+        return
+    if sys.stderr.isatty() or args.progress == "on":
+        from rich.console import Console
+
+        Console(stderr=True).print(_table(result))
+    else:
+        rate = result.ips / result.duration_s if result.duration_s > 0 else 0.0
+        print(
+            f"{status}: {result.name}: {len(result.processes)} processes, {result.ips} IPs"
+            f" in {result.duration_s:.3f} s ({rate:,.0f} IPs/s)",
+            file=sys.stderr,
+        )

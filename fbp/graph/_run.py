@@ -1,0 +1,66 @@
+"""Running a graph in one call."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import anyio
+
+from .._core._network import DEFAULT_CAPACITY, Network, RunResult
+from .._core._tracehook import TraceSink
+from ._load import load_graph
+from ._model import Graph
+from ._registry import Registry
+from ._wiring import build_network
+
+__all__ = ("prepare", "run", "run_async")
+
+
+def prepare(
+    graph: Graph | str | Path,
+    *,
+    set_values: dict[str, Any] | None = None,
+    registry: Registry | None = None,
+    capacity: int = DEFAULT_CAPACITY,
+    validate: bool = True,
+    trace: TraceSink | None = None,
+) -> Network:
+    """Load (if needed), apply ``--set`` values, check and wire a graph.
+
+    ``set_values`` maps input port addresses (``proc.PORT``) to values: each replaces
+    the port's IIPs, and cuts the edges into that port, which is what an intervention
+    ``do(port = value)`` means.
+    """
+    g = graph if isinstance(graph, Graph) else load_graph(graph)
+    settings: dict[str, Any] = {}
+    if set_values:
+        g = g.copy()
+        for addr, value in set_values.items():
+            g.set_initial(addr, value)
+            t = g.connections[-1].tgt
+            g.connections = [
+                c
+                for c in g.connections
+                if not (
+                    hasattr(c, "src")
+                    and c.tgt.process == t.process
+                    and c.tgt.port.lower() == t.port.lower()
+                    and c.tgt.index == t.index
+                )
+            ]
+        settings["set"] = dict(set_values)
+    return build_network(
+        g, registry=registry, capacity=capacity, validate=validate, trace=trace, settings=settings
+    )
+
+
+async def run_async(graph: Graph | str | Path, **options: Any) -> RunResult:
+    """Load, check, wire and run a graph; see :func:`prepare` for the options."""
+    net = prepare(graph, **options)
+    return await net.run()
+
+
+def run(graph: Graph | str | Path, **options: Any) -> RunResult:
+    """Run a graph to its end from synchronous code (starts an event loop)."""
+    return anyio.run(lambda: run_async(graph, **options))
