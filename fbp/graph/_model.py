@@ -17,6 +17,7 @@ import copy
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, TypeAlias
 
 from .._core._component import Component
@@ -385,7 +386,9 @@ class _Reader:
         props = root.get("properties", {})
         if self.obj(props, "properties") is not None:
             g.properties = copy.deepcopy(props)
-            g.properties.setdefault("name", "graph")
+        default_name = Path(self.source).stem if self.source else "graph"
+        if not g.properties.get("name"):
+            g.properties["name"] = default_name
         cs = root.get("caseSensitive", True)
         g.case_sensitive = bool(cs)
         procs = root.get("processes", {})

@@ -25,7 +25,7 @@ from typing import Any
 from .._core._component import Component
 from .._core._exceptions import ComponentNotFoundError
 
-__all__ = ("GRAPH_SUFFIXES", "Registry")
+__all__ = ("GRAPH_SUFFIXES", "Registry", "suggest")
 
 GRAPH_SUFFIXES = (".fbp", ".json", ".yaml", ".yml")
 
@@ -38,6 +38,18 @@ _BUILTIN = {
     "math": "fbp_components.math",
     "examples": "fbp_components.examples",
 }
+
+
+def suggest(word: str, candidates: list[str], n: int = 3) -> list[str]:
+    """The candidates closest to ``word``: the best match and any nearly as good."""
+    scored = sorted(
+        ((difflib.SequenceMatcher(None, word.lower(), c.lower()).ratio(), c) for c in candidates),
+        reverse=True,
+    )
+    if not scored or scored[0][0] < 0.6:
+        return []
+    best = scored[0][0]
+    return [c for score, c in scored[:n] if score >= best - 0.05]
 
 
 class Registry:
@@ -139,13 +151,18 @@ class Registry:
             if not members and coll not in self.collections():
                 raise ComponentNotFoundError(
                     name,
-                    difflib.get_close_matches(name, list(self.all_components()), n=3),
+                    suggest(name, list(self.all_components())),
                     detail=f"no collection {coll!r}; collections: "
                     + ", ".join(sorted(self.collections())),
                 )
-        raise ComponentNotFoundError(
-            name, difflib.get_close_matches(name, list(self.all_components()), n=3, cutoff=0.5)
-        )
+        hint = ""
+        if "/" not in name and ":" not in name:
+            hint = (
+                "write a collection path such as core/Repeat, or an import path"
+                " package.module:Class (in JSON or YAML graphs; the .fbp syntax has no"
+                " room for ':' in a component name)"
+            )
+        raise ComponentNotFoundError(name, suggest(name, list(self.all_components())), hint)
 
     def _graph_file(self, name: str, base_dir: Path | None) -> Path:
         if not self.allow_imports:

@@ -341,9 +341,11 @@ def check_graph(
         src = _port_of(flat, e.src, "out", where)
         tgt = _port_of(flat, e.tgt, "in", where)
         _settings(e.metadata, f"edge {e}", where, issues)
+        if tgt is not None:
+            # Counted even when the source end is wrong: that is reported once, above.
+            fed[(e.tgt.process, tgt[1].name, e.tgt.index)] = 1
         if src is None or tgt is None:
             continue
-        fed[(e.tgt.process, tgt[1].name, e.tgt.index)] = 1
         if compatibility(src[1].tp, tgt[1].tp) is Compat.NEVER:
             issues.append(
                 GraphIssue(
