@@ -44,7 +44,9 @@ class Waiter:
     __slots__ = ("waiting",)
 
     def __init__(self) -> None:
-        self.waiting: tuple[Channel[Any], str] | None = None
+        #: ``(channels, "send" | "receive")`` while blocked; several channels when a
+        #: process waits for whichever of them delivers first.
+        self.waiting: tuple[tuple[Channel[Any], ...], str] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -194,7 +196,7 @@ class Channel(Generic[T]):
         entry = (fut, item, waiter)
         self._send_waiters.append(entry)
         if waiter is not None:
-            waiter.waiting = (self, "send")
+            waiter.waiting = ((self,), "send")
         # A rendezvous receiver may be waiting for exactly this sender.
         if self._recv_signal is not None:
             self._wake_receiver()
@@ -255,7 +257,7 @@ class Channel(Generic[T]):
         self._recv_signal = fut
         w = self.receiver
         if w is not None:
-            w.waiting = (self, "receive")
+            w.waiting = ((self,), "receive")
         try:
             await fut
         finally:

@@ -39,15 +39,20 @@ def find_deadlock(
     described: dict[Process, str] = {}
     for p in live:
         assert p.waiting is not None
-        ch, op = p.waiting
+        chans, op = p.waiting
+        names = ", ".join(ch.name for ch in chans)
         if op == "receive":
-            others = [s for s in senders.get(ch, ()) if not s.ended]
+            others = sorted(
+                {s for ch in chans for s in senders.get(ch, ()) if not s.ended},
+                key=lambda x: x.name,
+            )
             stats = f"empty; open senders: {', '.join(s.name for s in others) or 'none'}"
-            described[p] = f"{p.name} waits to receive on {ch.name} ({stats})"
+            described[p] = f"{p.name} waits to receive on {names} ({stats})"
         else:
+            ch = chans[0]
             owner = ch.receiver
             others = [owner] if owner in live_set else []  # type: ignore[list-item]
-            described[p] = f"{p.name} waits to send on {ch.name} (full {len(ch)}/{ch.capacity})"
+            described[p] = f"{p.name} waits to send on {names} (full {len(ch)}/{ch.capacity})"
         waits_for[p] = others
     cycle = _cycle(waits_for)
     return DeadlockError(

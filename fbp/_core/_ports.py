@@ -515,7 +515,7 @@ class ArrayInPort(Generic[T_co]):
         for ch in chans:
             ch.set_shared_signal(fut)
         waiter = self._proc.waiter
-        waiter.waiting = (chans[0], "receive")
+        waiter.waiting = (tuple(chans), "receive")
         try:
             await fut
         finally:
