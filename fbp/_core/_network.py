@@ -301,8 +301,10 @@ class Network:
             for op in proc.out_list:
                 op.port_id = len(ports)
                 ports.append(_port_info(proc, op, "out", tuple(targets.get(op, ()))))
-                if self.validate:
-                    op._validator = Validator(op.spec.tp, op.address)
+                op._enable_checks(
+                    Validator(op.spec.tp, op.address) if self.validate else None,
+                    traced=self.sink is not None,
+                )
         for inp in set(by_target) | set(iips):
             edges = by_target.get(inp, [])
             caps = [e.capacity for e in edges if e.capacity is not None]
@@ -319,7 +321,7 @@ class Network:
                 e.src._attach(ch)
                 senders.append(e.src._proc)
                 if compatibility(e.src.spec.tp, inp.spec.tp) is Compat.CHECK:
-                    inp._validator = Validator(inp.spec.tp, inp.address)
+                    inp._enable_checks(Validator(inp.spec.tp, inp.address))
             for init in iips.get(inp, []):
                 if self.sink is not None:
                     ip = IP(next(self.ids), DATA, init.value)
@@ -338,8 +340,6 @@ class Network:
         if self.sink is not None:
             for proc in self.processes.values():
                 proc.trace = self.trace_buf
-                for op in proc.out_list:
-                    op._traced = True
 
     def _record_drop(self, ip: Any, port_id: int) -> None:
         self.trace_buf.append((ip.id, KIND_DROP, port_id, 0, time.perf_counter_ns(), (), None))

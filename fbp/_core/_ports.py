@@ -169,6 +169,10 @@ class InPort(Generic[T_co]):
 
     # -- wiring (runtime only) --------------------------------------------------------
 
+    def _enable_checks(self, validator: Validator) -> None:
+        self._validator = validator
+        self.__class__ = _CheckedInPort
+
     def _attach(self, capacity: int, overflow: Overflow) -> Channel[Any]:
         ch: Channel[Any] = Channel(capacity, overflow, name=self.address)
         ch.receiver = self._proc.waiter
@@ -283,8 +287,7 @@ class InPort(Generic[T_co]):
                 break
             await self._proc.forward_bracket(item)
         self._last = item
-        v = self._validator
-        return value if v is None else v.check(value)  # type: ignore[no-any-return]
+        return value  # type: ignore[no-any-return]
 
     async def packets(self) -> AsyncIterator[IP]:
         """Iterate over every IP, brackets included, until the port ends."""
@@ -343,6 +346,12 @@ class OutPort(Generic[T]):
     def __repr__(self) -> str:
         return f"<OutPort {self.address}>"
 
+    def _enable_checks(self, validator: Validator | None, traced: bool) -> None:
+        self._validator = validator
+        self._traced = traced
+        if validator is not None or traced:
+            self.__class__ = _CheckedOutPort
+
     @property
     def sent(self) -> int:
         """IPs sent through this port."""
@@ -378,24 +387,23 @@ class OutPort(Generic[T]):
             PortClosedError: this port was closed.
             PacketTypeError: the value does not match the port's type.
         """
-        v = self._validator
-        if v is not None:
-            value = v.check(value)
+        # This is the hot path of an unchecked, untraced port: see _CheckedOutPort.send.
         ch = self._chan
         if ch is not None:
-            # The fast path, inlined from Channel.send_nowait: one receiver with room.
+            # Inlined from Channel.send_nowait: one receiver with room.
             buf = ch._buf
             if len(buf) < ch._room:
-                item: Any = value
-                if self._traced:
-                    proc = self._proc
-                    item = IP(next(proc.ids), DATA, value)
-                    proc.record(item, self.port_id, parents)
                 self.sent_fast += 1
-                buf.append(item)
+                buf.append(value)
                 if ch._recv_signal is not None:
                     ch._wake_receiver()
                 return
+        await self._send_slow(value, parents)
+
+    async def _send_slow(self, value: T, parents: Iterable[int | IP] | None) -> None:
+        v = self._validator
+        if v is not None:
+            value = v.check(value)
         proc = self._proc
         item = IP(next(proc.ids), DATA, value) if proc.trace is not None else value
         await self._send_item(item, parents)
@@ -449,6 +457,53 @@ class OutPort(Generic[T]):
     def statistics(self) -> dict[str, int]:
         """Counts for observers: IPs sent through this port."""
         return {"sent": self.sent}
+
+
+class _CheckedOutPort(OutPort[T]):
+    """An output port that validates what it sends or records it in a trace.
+
+    The network turns a port into this class when it is wired with validation or
+    tracing on, so that the plain :meth:`OutPort.send` stays free of both checks.
+    """
+
+    __slots__ = ()
+
+    async def send(self, value: T, *, parents: Iterable[int | IP] | None = None) -> None:
+        v = self._validator
+        if v is not None:
+            value = v.check(value)
+        ch = self._chan
+        if ch is not None:
+            buf = ch._buf
+            if len(buf) < ch._room:
+                item: Any = value
+                if self._traced:
+                    proc = self._proc
+                    item = IP(next(proc.ids), DATA, value)
+                    proc.record(item, self.port_id, parents)
+                self.sent_fast += 1
+                buf.append(item)
+                if ch._recv_signal is not None:
+                    ch._wake_receiver()
+                return
+        proc = self._proc
+        item = IP(next(proc.ids), DATA, value) if proc.trace is not None else value
+        await self._send_item(item, parents)
+
+
+class _CheckedInPort(InPort[T_co]):
+    """An input port that validates what it receives (edges from a looser type).
+
+    The network turns a port into this class when it needs checking, so that the
+    plain :meth:`InPort.__anext__` stays free of the check.
+    """
+
+    __slots__ = ()
+
+    async def __anext__(self) -> T_co:
+        value = await InPort.__anext__(self)
+        v = self._validator
+        return value if v is None else v.check(value)  # type: ignore[no-any-return]
 
 
 class ArrayInPort(Generic[T_co]):
