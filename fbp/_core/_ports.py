@@ -503,7 +503,7 @@ class _CheckedInPort(InPort[T_co]):
     async def __anext__(self) -> T_co:
         value = await InPort.__anext__(self)
         v = self._validator
-        return value if v is None else v.check(value)  # type: ignore[no-any-return]
+        return value if v is None else v.check(value)
 
 
 class ArrayInPort(Generic[T_co]):

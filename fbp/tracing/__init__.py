@@ -1,0 +1,56 @@
+"""Record every IP a network moves, and read the records back.
+
+Write with a :class:`TraceWriter`, the runtime's trace sink; it stores runs in an
+SQLite file (the schema is in :mod:`fbp.tracing._schema` and ``docs/tracing.md``)::
+
+    with TraceWriter("runs.trace") as sink:
+        ...  # run a network with trace=sink
+
+Read with :func:`open_trace`::
+
+    run = open_trace("runs.trace").run()          # the latest run
+    run.edges()                                   # IP counts per edge
+    df = run.ips("Scale.OUT")                     # a DataFrame of IPs and payloads
+    run.lineage(42)                               # where IP #42 came from and went
+    run.roots_of(df.ip_id)                        # the source IPs of each one
+
+and export for the FBP ecosystem's tools with :func:`export_flowtrace`. pandas is
+needed only for :meth:`TracedRun.ips`.
+"""
+
+from ._errors import TraceError, TraceFileError, TraceLookupError, TraceWriterError
+from ._flowtrace import export_flowtrace
+from ._payload import PayloadMode, PayloadSetting
+from ._reader import Trace, TracedRun, open_trace
+from ._records import (
+    EdgeSummary,
+    Lineage,
+    ProcessSummary,
+    RunState,
+    RunSummary,
+    TracedIP,
+    TracedPort,
+)
+from ._writer import TraceWriter, WriterStatistics
+
+__all__ = (
+    "EdgeSummary",
+    "Lineage",
+    "PayloadMode",
+    "PayloadSetting",
+    "ProcessSummary",
+    "RunState",
+    "RunSummary",
+    "Trace",
+    "TraceError",
+    "TraceFileError",
+    "TraceLookupError",
+    "TraceWriter",
+    "TraceWriterError",
+    "TracedIP",
+    "TracedPort",
+    "TracedRun",
+    "WriterStatistics",
+    "export_flowtrace",
+    "open_trace",
+)
