@@ -41,6 +41,7 @@ from ._core._ports import ArrayOutPort as ArrayOutPort
 from ._core._ports import DownstreamClosed as DownstreamClosed
 from ._core._ports import InPort as InPort
 from ._core._ports import OutPort as OutPort
+from ._core._ports import merge as merge
 from ._core._ports import port as port
 from ._core._process import DeadLetter as DeadLetter
 
@@ -79,6 +80,7 @@ __all__ = (
     "RunResult",
     "SourceLocation",
     "WouldBlock",
+    "merge",
     "open_channel",
     "port",
 )

@@ -227,6 +227,7 @@ def _build_spec(cls: type[Component]) -> ComponentSpec:
             description=opts.description if opts else "",
             default=opts.default if opts else MISSING,
             fixed_size=opts.fixed_size if opts else None,
+            causal=opts.causal if opts else True,
         )
         (inports if direction == "in" else outports).append(spec)
     doc = inspect.getdoc(cls) or ""

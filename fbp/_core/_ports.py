@@ -41,7 +41,9 @@ __all__ = (
     "InPort",
     "OutPort",
     "PortSpec",
+    "merge",
     "port",
+    "receive_any",
 )
 
 T = TypeVar("T")
@@ -79,6 +81,7 @@ class PortSpec:
     description: str = ""
     default: Any = MISSING
     fixed_size: int | None = None
+    causal: bool = True
 
     @property
     def has_default(self) -> bool:
@@ -97,6 +100,7 @@ class _PortOptions:
     optional: bool
     default: Any
     fixed_size: int | None
+    causal: bool
 
 
 def port(
@@ -105,6 +109,7 @@ def port(
     optional: bool = False,
     default: Any = MISSING,
     fixed_size: int | None = None,
+    causal: bool = True,
 ) -> Any:
     """Describe a port declared by annotation.
 
@@ -115,11 +120,16 @@ def port(
         default: for an input port, the value it reads (as an IIP) when the graph gives
             it neither an edge nor an IIP. Implies ``optional``.
         fixed_size: for an array port, the exact number of elements it must have.
+        causal: False for a switch that stands for a code change rather than for data
+            (a fault-injection knob, a debug flag): the causal layer leaves it out of
+            the model, so that what it changes is found in the mechanisms it affects.
 
     Returns:
         A marker the component class reads when it is defined.
     """
-    return _PortOptions(description, optional or default is not MISSING, default, fixed_size)
+    return _PortOptions(
+        description, optional or default is not MISSING, default, fixed_size, causal
+    )
 
 
 def address(process: str, name: str, index: int | None = None) -> str:
@@ -506,6 +516,73 @@ class _CheckedInPort(InPort[T_co]):
         return value if v is None else v.check(value)
 
 
+async def receive_any(ports: Sequence[InPort[T_co]], start: int = 0) -> tuple[int, T_co]:
+    """Receive a data payload from whichever of ``ports`` has one first.
+
+    Ports are tried in turn from ``start``, so a caller that moves ``start`` past the
+    last winner gets round-robin fairness. Brackets met on the way are forwarded as
+    ``receive()`` forwards them.
+
+    Returns:
+        The position of the port in ``ports`` and the payload.
+
+    Raises:
+        EndOfStream: every port has ended.
+    """
+    n = len(ports)
+    while True:
+        live = 0
+        for k in range(n):
+            i = (start + k) % n
+            el = ports[i]
+            try:
+                return i, el.receive_nowait()
+            except WouldBlock:
+                buf = el._chan._buf
+                if buf:  # a bracket is next on this port: pass it on, then look again
+                    await el._proc.forward_bracket(el._chan.receive_nowait())
+                    return await receive_any(ports, i)
+                live += 1
+            except EndOfStream:
+                continue
+        if live == 0:
+            raise EndOfStream
+        await _wait_any(ports)
+
+
+async def _wait_any(ports: Sequence[InPort[Any]]) -> None:
+    fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+    chans = tuple(p._chan for p in ports)
+    for ch in chans:
+        ch.set_shared_signal(fut)
+    waiter = ports[0]._proc.waiter
+    waiter.waiting = (chans, "receive")
+    try:
+        await fut
+    finally:
+        waiter.waiting = None
+        for ch in chans:
+            if ch._recv_signal is fut:
+                ch.set_shared_signal(None)
+
+
+async def merge(*ports: InPort[T_co]) -> AsyncIterator[tuple[InPort[T_co], T_co]]:
+    """Iterate over ``(port, payload)`` from several input ports as IPs arrive.
+
+    Ends when every port has ended. A looper that merges should name the parent of
+    what it sends (``send(x, parents=[port.last_ip])``), since the default rule, the
+    latest IP on *each* input port, would tie unrelated IPs together.
+    """
+    nxt = 0
+    while True:
+        try:
+            i, value = await receive_any(ports, nxt)
+        except EndOfStream:
+            return
+        nxt = (i + 1) % len(ports)
+        yield ports[i], value
+
+
 class ArrayInPort(Generic[T_co]):
     """An array input port: numbered elements ``port[0]``, ``port[1]``, ...
 
@@ -541,43 +618,9 @@ class ArrayInPort(Generic[T_co]):
         Raises:
             EndOfStream: every element has ended.
         """
-        elements = self.elements
-        n = len(elements)
-        while True:
-            live = 0
-            for k in range(n):
-                i = (self._next + k) % n
-                el = elements[i]
-                try:
-                    value = el.receive_nowait()
-                except WouldBlock:
-                    if el._chan._buf:  # a bracket is next on this element
-                        value = await el.receive()
-                    else:
-                        live += 1
-                        continue
-                except EndOfStream:
-                    continue
-                self._next = (i + 1) % n
-                return i, value
-            if live == 0:
-                raise EndOfStream
-            await self._wait_any()
-
-    async def _wait_any(self) -> None:
-        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        chans = [el._chan for el in self.elements]
-        for ch in chans:
-            ch.set_shared_signal(fut)
-        waiter = self._proc.waiter
-        waiter.waiting = (tuple(chans), "receive")
-        try:
-            await fut
-        finally:
-            waiter.waiting = None
-            for ch in chans:
-                if ch._recv_signal is fut:
-                    ch.set_shared_signal(None)
+        i, value = await receive_any(self.elements, self._next)
+        self._next = (i + 1) % len(self.elements)
+        return i, value
 
     def __aiter__(self) -> AsyncIterator[tuple[int, T_co]]:
         return self._merged()

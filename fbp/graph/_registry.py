@@ -37,6 +37,7 @@ _BUILTIN = {
     "flow": "fbp_components.flow",
     "math": "fbp_components.math",
     "examples": "fbp_components.examples",
+    "scenarios": "fbp_components.scenarios",
 }
 
 
