@@ -117,7 +117,7 @@ class Component:
 
     #: Set on the process instance by the runtime.
     name: str
-    log: structlog.typing.FilteringBoundLogger
+    log: structlog.stdlib.BoundLogger
 
     #: Non-loopers only: forward brackets from input to output ports (default True).
     forward_brackets: ClassVar[bool] = True

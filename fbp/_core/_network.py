@@ -16,7 +16,6 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import anyio
-import structlog
 
 from ._channel import Channel, Overflow
 from ._component import Component
@@ -28,6 +27,7 @@ from ._exceptions import (
     SourceLocation,
 )
 from ._ip import DATA, IP
+from ._log import get_logger
 from ._ports import ArrayInPort, ArrayOutPort, InPort, OutPort, address
 from ._process import Process
 from ._tracehook import KIND_DROP, KIND_IIP, PortInfo, RunInfo, RunStatus, TraceSink
@@ -38,7 +38,7 @@ __all__ = ("DEFAULT_CAPACITY", "EdgeStats", "Network", "ProcessStats", "RunResul
 #: Capacity of an edge whose metadata does not set one.
 DEFAULT_CAPACITY = 32
 
-log = structlog.get_logger("fbp")
+log = get_logger()
 
 
 @dataclass(frozen=True, slots=True)

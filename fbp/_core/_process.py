@@ -7,13 +7,13 @@ from collections.abc import Iterable
 from time import perf_counter_ns
 from typing import TYPE_CHECKING, Any
 
-import structlog
 from pydantic import BaseModel
 
 from ._channel import Waiter
 from ._component import Component, ComponentSpec
 from ._exceptions import EndOfStream, SourceLocation
 from ._ip import DATA, IP
+from ._log import get_logger
 from ._ports import ArrayInPort, ArrayOutPort, DownstreamClosed, InPort, OutPort
 from ._tracehook import KIND_DEAD
 
@@ -90,7 +90,7 @@ class Process(Waiter):
         self.ended = False
         comp = cls()
         comp.name = name
-        comp.log = structlog.get_logger("fbp").bind(process=name)
+        comp.log = get_logger(process=name)
         self.component = comp
         sizes = array_sizes or {}
         self.inports: dict[str, InPort[Any] | ArrayInPort[Any]] = {}

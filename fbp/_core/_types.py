@@ -188,10 +188,10 @@ class Validator:
         self.tp = tp
         self.address = address
         self._adapter: TypeAdapter[Any] | None = None
-        stripped = _strip(tp)
         # Fast exit for plain classes: an instance of the exact class needs no work.
+        # Not for Annotated types, whose constraints must run on every value.
         self._plain: type | None = (
-            stripped if isinstance(stripped, type) and typing.get_origin(stripped) is None else None
+            tp if isinstance(tp, type) and typing.get_origin(tp) is None else None
         )
 
     @property
@@ -211,14 +211,17 @@ class Validator:
         try:
             return self.adapter.validate_python(value)
         except ValidationError as first:
+            errors = first
             if isinstance(value, (str, bytes)) and not _accepts_text(self.tp):
                 try:
                     return self.adapter.validate_json(value)
-                except ValidationError:
-                    pass
+                except ValidationError as second:
+                    # Valid JSON that does not fit says more than "not a dict".
+                    if not any(e["type"] == "json_invalid" for e in second.errors()):
+                        errors = second
             detail = "; ".join(
                 f"{'.'.join(str(p) for p in e['loc']) or 'value'}: {e['msg']}"
-                for e in first.errors()[:3]
+                for e in errors.errors()[:3]
             )
             raise PacketTypeError(
                 self.address, type_name(self.tp), describe_value(value), detail

@@ -24,25 +24,26 @@ class CliError(Exception):
 
 
 def configure_logging(fmt: str = "auto", level: str = "warning") -> None:
-    """Send fbp's structlog logs to stderr: console on a terminal, JSON otherwise."""
+    """Send fbp's logs to stderr: console on a terminal, JSON lines otherwise."""
     use_json = fmt == "json" or (fmt == "auto" and not sys.stderr.isatty())
     renderer: Any = (
         structlog.processors.JSONRenderer()
         if use_json
         else structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty())
     )
-    structlog.configure(
-        processors=[
-            structlog.processors.add_log_level,
-            structlog.processors.TimeStamper(fmt="iso"),
-            renderer,
-        ],
-        wrapper_class=structlog.make_filtering_bound_logger(
-            getattr(logging, level.upper(), logging.WARNING)
-        ),
-        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
-        cache_logger_on_first_use=False,
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(
+        structlog.stdlib.ProcessorFormatter(
+            processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, renderer],
+        )
     )
+    logger = logging.getLogger("fbp")
+    for h in list(logger.handlers):
+        if not isinstance(h, logging.NullHandler):
+            logger.removeHandler(h)
+    logger.addHandler(handler)
+    logger.setLevel(getattr(logging, level.upper(), logging.WARNING))
+    logger.propagate = False
 
 
 def load(path: str) -> Any:

@@ -132,7 +132,13 @@ def components_command(args: argparse.Namespace) -> int:
             d["name"] = name
             d["import_path"] = obj.spec().qualname
         else:
-            d = {"name": name, "graph": str(obj), "description": "subnet"}
+            from ..graph import load_graph
+
+            try:
+                desc = str(load_graph(obj).properties.get("description") or "")
+            except Exception as e:  # a broken subnet file is listed, not fatal
+                desc = f"(cannot load: {e})"
+            d = {"name": name, "graph": str(obj), "description": f"subnet. {desc}".strip()}
         rows.append(d)
     if args.json:
         print(json.dumps(rows, indent=2, default=str))
