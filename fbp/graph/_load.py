@@ -56,7 +56,7 @@ def load_graph(path: str | Path) -> Graph:
         FileNotFoundError: there is no such file.
     """
     p = Path(path)
-    text = p.read_text(encoding="utf-8")
+    text = p.read_bytes().decode("utf-8")
     return loads_graph(text, format_of(p), source=str(p))
 
 
