@@ -278,17 +278,21 @@ class InPort(Generic[T_co]):
     async def __anext__(self) -> T_co:
         ch = self._chan
         buf = ch._buf
+        # The fast path, inlined from Channel.receive_nowait: a bare payload is buffered.
+        if buf:
+            item = buf.popleft()
+            if ch._send_waiters:
+                ch._admit_sender()
+            if type(item) is not IP:
+                self._last = item
+                return item  # type: ignore[no-any-return]
+        else:
+            try:
+                item = await self._next_item()
+            except EndOfStream:
+                raise StopAsyncIteration from None
+        # An IP (the network is traced, or a bracket), or the wait for one.
         while True:
-            # The fast path, inlined from Channel.receive_nowait: an item is buffered.
-            if buf:
-                item = buf.popleft()
-                if ch._send_waiters:
-                    ch._admit_sender()
-            else:
-                try:
-                    item = await self._next_item()
-                except EndOfStream:
-                    raise StopAsyncIteration from None
             if type(item) is not IP:
                 value = item
                 break
@@ -296,6 +300,10 @@ class InPort(Generic[T_co]):
                 value = item.payload
                 break
             await self._proc.forward_bracket(item)
+            try:
+                item = await self._next_item()
+            except EndOfStream:
+                raise StopAsyncIteration from None
         self._last = item
         return value  # type: ignore[no-any-return]
 
@@ -480,7 +488,7 @@ class _CheckedOutPort(OutPort[T]):
 
     async def send(self, value: T, *, parents: Iterable[int | IP] | None = None) -> None:
         v = self._validator
-        if v is not None:
+        if v is not None and type(value) is not v._plain:
             value = v.check(value)
         ch = self._chan
         if ch is not None:
