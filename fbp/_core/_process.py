@@ -62,6 +62,7 @@ class Process(Waiter):
         "outports",
         "spec",
         "trace",
+        "trace_batch",
         "waiter",
     )
 
@@ -85,6 +86,7 @@ class Process(Waiter):
         self.waiter: Waiter = self
         self.ids = net.ids
         self.trace: list[Any] | None = None
+        self.trace_batch = net.trace_batch
         self.activation = 0
         self.consumed: tuple[int, ...] = ()
         self.ended = False
@@ -131,17 +133,27 @@ class Process(Waiter):
 
     def record(self, ip: IP, port_id: int, parents: Iterable[int | IP] | None) -> None:
         """Append the trace record of an IP this process sends."""
-        if parents is None:
-            if self.looper:
-                ps = tuple(p._last.id for p in self.in_list if type(p._last) is IP)
-            else:
-                ps = self.consumed
+        ps: tuple[int, ...]
+        if parents is not None:
+            ps = tuple(p.id if type(p) is IP else int(p) for p in parents)
+        elif not self.looper:
+            ps = self.consumed
         else:
-            ps = tuple(p.id if isinstance(p, IP) else int(p) for p in parents)
+            # The looper rule: the latest data IP received on each input port.
+            ins = self.in_list
+            if len(ins) == 1:
+                last = ins[0]._last
+                ps = (last.id,) if type(last) is IP else ()
+            else:
+                found = []
+                for p in ins:
+                    last = p._last
+                    if type(last) is IP:
+                        found.append(last.id)
+                ps = tuple(found)
         buf = self.trace
-        assert buf is not None
-        buf.append((ip.id, ip.kind, port_id, self.activation, perf_counter_ns(), ps, ip.payload))
-        if len(buf) >= self.net.trace_batch:
+        buf.append((ip.id, ip.kind, port_id, self.activation, perf_counter_ns(), ps, ip.payload))  # type: ignore[union-attr]
+        if len(buf) >= self.trace_batch:  # type: ignore[arg-type]
             self.net.flush_trace()
 
     async def forward_bracket(self, ip: IP) -> None:
