@@ -435,6 +435,9 @@ class Network:
         mark: int | None = None
         while True:
             await anyio.sleep(self.deadlock_interval)
+            # Hand records over at least this often, so that a run killed outright
+            # (SIGKILL, power loss) loses at most the last interval's records.
+            self.flush_trace()
             dl = find_deadlock(procs, self._senders)
             if dl is None:
                 mark = None

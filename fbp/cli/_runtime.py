@@ -21,11 +21,13 @@ __all__ = ("add_parser", "runtime_command")
 
 _SECRET_ENV = "FBP_PROTOCOL_SECRET"
 
+# fbp.protocol.DEFAULT_PORT; not imported here, so that building the command line does
+# not need the runtime's optional dependency (websockets).
+_DEFAULT_PORT = 3569
+
 
 def add_parser(sub: Any) -> None:
     """Add ``runtime`` to the command parser."""
-    from ..protocol import DEFAULT_PORT, DEFAULT_QUEUE
-
     p: argparse.ArgumentParser = sub.add_parser(
         "runtime",
         help="serve the FBP network protocol (for noflo-ui/Flowhub and fbp-test)",
@@ -37,8 +39,8 @@ def add_parser(sub: Any) -> None:
     p.add_argument(
         "--port",
         type=int,
-        default=DEFAULT_PORT,
-        help=f"TCP port ({DEFAULT_PORT}; 0 picks a free one, printed on start)",
+        default=_DEFAULT_PORT,
+        help=f"TCP port ({_DEFAULT_PORT}; 0 picks a free one, printed on start)",
     )
     p.add_argument(
         "--secret",
@@ -65,9 +67,7 @@ def add_parser(sub: Any) -> None:
     p.add_argument(
         "--queue-size",
         type=int,
-        default=DEFAULT_QUEUE,
-        help=f"messages each client's send queue holds before data events are dropped"
-        f" ({DEFAULT_QUEUE})",
+        help="messages each client's send queue holds before data events are dropped (1000)",
     )
     p.add_argument(
         "--capacity",
@@ -82,7 +82,11 @@ def add_parser(sub: Any) -> None:
 
 def runtime_command(args: argparse.Namespace) -> int:
     """Run the server until Ctrl-C or SIGTERM; return the exit code."""
-    from ..protocol import RuntimeConfigError, RuntimeOptions
+    try:
+        from ..protocol import RuntimeConfigError, RuntimeOptions
+    except ImportError as e:
+        msg = f"the runtime needs its optional dependencies ({e}); install fbp-causal[runtime]"
+        raise CliError(msg) from None
 
     configure_logging(args.log_format, args.log_level)
     options = RuntimeOptions(
@@ -91,9 +95,10 @@ def runtime_command(args: argparse.Namespace) -> int:
         secret=args.secret,
         allow_imports=args.allow_imports,
         collections=tuple(args.collections) if args.collections else None,
-        queue_size=args.queue_size,
         capacity=args.capacity,
     )
+    if args.queue_size is not None:
+        options.queue_size = args.queue_size
     if args.label:
         options.label = args.label
     if args.runtime_id:

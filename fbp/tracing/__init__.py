@@ -21,7 +21,7 @@ needed only for :meth:`TracedRun.ips`.
 from ._errors import TraceError, TraceFileError, TraceLookupError, TraceWriterError
 from ._flowtrace import export_flowtrace
 from ._payload import PayloadMode, PayloadSetting
-from ._reader import Trace, TracedRun, open_trace
+from ._reader import Trace, open_trace
 from ._records import (
     EdgeSummary,
     Lineage,
@@ -31,6 +31,7 @@ from ._records import (
     TracedIP,
     TracedPort,
 )
+from ._run import TracedRun
 from ._writer import TraceWriter, WriterStatistics
 
 __all__ = (

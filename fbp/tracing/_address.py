@@ -1,0 +1,38 @@
+"""Port and edge addresses: ``process.PORT``, ``process.PORT[i]``, ``a.OUT -> b.IN[1]``."""
+
+from __future__ import annotations
+
+import re
+
+__all__ = ("format_address", "parse_address", "parse_edge")
+
+_ADDRESS = re.compile(r"^\s*([^.\s\[\]]+)\.([A-Za-z_][A-Za-z0-9_.]*?)\s*(?:\[\s*(\d+)\s*\])?\s*$")
+
+
+def format_address(process: str, port: str, index: int | None) -> str:
+    """Format a port address the way the runtime does: ``process.PORT[index]``."""
+    base = f"{process}.{port.upper()}"
+    return base if index is None else f"{base}[{index}]"
+
+
+def parse_address(text: str) -> tuple[str, str, int | None] | None:
+    """Split ``process.PORT[i]`` into ``(process, PORT, i)``; None if it is not one.
+
+    The port name is upper-cased, as addresses spell it.
+    """
+    m = _ADDRESS.match(text)
+    if m is None:
+        return None
+    process, port, index = m.groups()
+    return process, port.upper(), None if index is None else int(index)
+
+
+def parse_edge(text: str) -> tuple[str, str] | None:
+    """Split ``src -> tgt`` into its two normalised addresses; None if it is not one."""
+    if "->" not in text:
+        return None
+    left, _, right = text.partition("->")
+    src, tgt = parse_address(left), parse_address(right)
+    if src is None or tgt is None:
+        return None
+    return format_address(*src), format_address(*tgt)

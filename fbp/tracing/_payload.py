@@ -1,0 +1,281 @@
+"""Payload settings and payload serialisation for the trace writer.
+
+A setting says what to keep of the payloads a port sends: ``"all"`` (the default),
+``"none"``, or a list of field names (for dict, pydantic-model and dataclass payloads;
+the payload of any other type is then not recorded). Settings apply per network
+(``"*"``) and per port (``"proc.OUT"`` for every element of an array port,
+``"proc.OUT[1]"`` for one element), the most specific winning::
+
+    TraceWriter("run.trace", payload={"*": "all", "Split.OUT": ["word"], "Auth.OUT": "none"})
+
+Payloads are serialised to JSON in the writer's thread, a whole batch at a time, with
+``pydantic_core.to_json``: pydantic models and dataclasses as their fields, plain JSON
+values as they are, NaN and infinities as null, bytes as base64. Anything else is stored
+as ``{"$repr": repr(x), "$type": "module.Class"}``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import itertools
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Final, Literal, TypeAlias
+
+import pydantic_core
+
+from fbp._core._tracehook import PortInfo, TraceRecord
+
+from ._address import format_address, parse_address
+from ._errors import suggest
+
+__all__ = (
+    "NONE",
+    "OMITTED",
+    "EncodedBatch",
+    "PayloadMode",
+    "PayloadSetting",
+    "Selection",
+    "check_setting",
+    "encode_batch",
+    "encode_json",
+    "resolve_payload_modes",
+)
+
+PayloadMode: TypeAlias = Literal["all", "none"] | Sequence[str]
+PayloadSetting: TypeAlias = PayloadMode | Mapping[str, PayloadMode]
+
+#: A resolved mode: None for "all", NONE, or the field names to keep.
+Mode: TypeAlias = str | tuple[str, ...] | None
+#: A port as settings name it: (process, PORT, index or None for every element).
+PortKey: TypeAlias = tuple[str, str, int | None]
+
+#: What a port keeps, once resolved (ports keeping everything are left out): NONE
+#: or the field names.
+Selection: TypeAlias = str | tuple[str, ...]
+
+#: The resolved mode of a port that records no payload.
+NONE: Final = "none"
+
+_REPR_LIMIT = 4096
+_BRACKETS = (1, 2)
+
+
+def _check_mode(mode: object, where: str) -> Mode:
+    """Normalise one mode: None for "all", NONE, or a tuple of field names."""
+    if mode == "all":
+        return None
+    if mode == "none":
+        return NONE
+    if isinstance(mode, Sequence) and not isinstance(mode, str | bytes):
+        fields = tuple(mode)
+        if fields and all(isinstance(f, str) for f in fields):
+            return fields
+    msg = (
+        f"payload setting for {where} is {mode!r}; use 'all', 'none' or a non-empty"
+        " list of field names"
+    )
+    raise ValueError(msg)
+
+
+def check_setting(setting: PayloadSetting) -> tuple[Mode, dict[PortKey, Mode]]:
+    """Check a payload setting's shape; return its default mode and per-port modes.
+
+    Raises:
+        ValueError: a mode or a port address is malformed.
+    """
+    if not isinstance(setting, Mapping):
+        return _check_mode(setting, "every port"), {}
+    default = _check_mode(setting.get("*", "all"), "'*'")
+    by_port: dict[PortKey, Mode] = {}
+    for key, mode in setting.items():
+        if key == "*":
+            continue
+        parsed = parse_address(key) if isinstance(key, str) else None
+        if parsed is None:
+            msg = f"payload setting key {key!r} is not '*' or a port address like 'proc.OUT'"
+            raise ValueError(msg)
+        by_port[parsed] = _check_mode(mode, repr(key))
+    return default, by_port
+
+
+def resolve_payload_modes(
+    setting: PayloadSetting, ports: Sequence[PortInfo]
+) -> dict[int, Selection]:
+    """Resolve a payload setting against a run's ports.
+
+    Args:
+        setting: a mode for every port, or a mapping from ``"*"`` and port addresses
+            to modes.
+        ports: the run's ports, indexed by port id.
+
+    Returns:
+        The port ids whose mode is not "all", with their mode (NONE or field names).
+
+    Raises:
+        ValueError: a mode is malformed, or an address names no port of the run.
+    """
+    default, by_port = check_setting(setting)
+    known = {(p.process, p.port.upper(), p.index) for p in ports}
+    known |= {(p.process, p.port.upper(), None) for p in ports}
+    for key in by_port:
+        if key not in known:
+            name = format_address(*key)
+            names = {format_address(*k) for k in known if (k[2] is None) == (key[2] is None)}
+            hint = suggest(name, sorted(names))
+            msg = f"payload setting names {name!r}, which is not a port of this network"
+            if hint:
+                msg += "; did you mean " + " or ".join(repr(h) for h in hint) + "?"
+            raise ValueError(msg)
+    modes: dict[int, Selection] = {}
+    for port_id, p in enumerate(ports):
+        exact = (p.process, p.port.upper(), p.index)
+        whole = (p.process, p.port.upper(), None)
+        if exact in by_port:
+            mode = by_port[exact]
+        elif whole in by_port:
+            mode = by_port[whole]
+        else:
+            mode = default
+        if mode is not None:
+            modes[port_id] = mode
+    return modes
+
+
+def _safe_repr(obj: object) -> str:
+    try:
+        text = repr(obj)
+    except Exception as exc:  # a broken __repr__ must not lose the record
+        text = f"<{type(obj).__qualname__} object; repr() raised {exc!r}>"
+    if len(text) > _REPR_LIMIT:
+        text = text[: _REPR_LIMIT - 3] + "..."
+    return text
+
+
+def _type_name(obj: object) -> str:
+    tp = type(obj)
+    return f"{tp.__module__}.{tp.__qualname__}"
+
+
+def _fallback(obj: Any) -> Any:
+    """Turn a value JSON cannot encode into something it can."""
+    tolist = getattr(obj, "tolist", None)  # numpy arrays and scalars
+    if callable(tolist):
+        try:
+            return tolist()
+        except Exception:  # a failing tolist() falls through to the repr
+            pass
+    return {"$repr": _safe_repr(obj), "$type": _type_name(obj)}
+
+
+def encode_json(value: Any) -> bytes:
+    """Encode one value as JSON the way the writer does, never raising."""
+    try:
+        return pydantic_core.to_json(
+            value, inf_nan_mode="null", bytes_mode="base64", fallback=_fallback
+        )
+    except Exception as exc:
+        marker = {"$repr": _safe_repr(value), "$type": _type_name(value), "$error": repr(exc)}
+        return pydantic_core.to_json(marker)
+
+
+def _select(payload: Any, fields: tuple[str, ...]) -> tuple[bool, Any]:
+    """Keep only ``fields`` of a payload; (False, None) if it has no fields."""
+    if isinstance(payload, Mapping):
+        return True, {f: payload[f] for f in fields if f in payload}
+    if getattr(type(payload), "__pydantic_fields__", None) is not None or (
+        dataclasses.is_dataclass(payload) and not isinstance(payload, type)
+    ):
+        return True, {f: getattr(payload, f) for f in fields if hasattr(payload, f)}
+    return False, None
+
+
+class _Omitted:
+    """The payload of a record whose port keeps none."""
+
+    def __repr__(self) -> str:
+        return "OMITTED"
+
+
+OMITTED: Final = _Omitted()
+
+_SCALARS = frozenset({int, float, str, bool, type(None)})
+
+_to_json = functools.partial(
+    pydantic_core.to_json, inf_nan_mode="null", bytes_mode="base64", fallback=_fallback
+)
+
+
+def _apply_modes(
+    records: list[TraceRecord], modes: Mapping[int, Selection]
+) -> list[tuple[Any, ...]]:
+    out: list[tuple[Any, ...]] = []
+    get = modes.get
+    for r in records:
+        mode = get(r[2])
+        if mode is None:
+            out.append(r)
+        elif mode == NONE:
+            out.append((*r[:6], OMITTED))
+        elif r[1] in _BRACKETS:
+            out.append(r)  # a bracket's tag is structure, not data
+        else:
+            keep, value = _select(r[6], mode)  # type: ignore[arg-type]
+            out.append((*r[:6], value if keep else OMITTED))
+    return out
+
+
+def _encode_payloads(payloads: Sequence[Any]) -> list[bytes]:
+    """Each payload's JSON (empty for OMITTED); one bad payload gets a marker."""
+    try:
+        if any(p is OMITTED for p in payloads):
+            return [b"" if p is OMITTED else _to_json(p) for p in payloads]
+        return list(map(_to_json, payloads))
+    except Exception:
+        return [b"" if p is OMITTED else encode_json(p) for p in payloads]
+
+
+@dataclass(frozen=True, slots=True)
+class EncodedBatch:
+    """A batch of records ready for SQLite.
+
+    ``rows`` is a JSON array with one array per record, ``[ip_id, kind, port_id,
+    activation, t_ns, [parents...], ...]``. When ``payloads`` is None the payload
+    follows (or nothing, when it is not recorded); otherwise the 1-based offset and
+    the length of the payload's JSON in ``payloads`` follow (length 0: not recorded).
+    """
+
+    rows: str
+    payloads: bytes | None
+
+
+def encode_batch(
+    records: list[TraceRecord], modes: Mapping[int, Selection], *, split: bool = False
+) -> EncodedBatch:
+    """Encode a batch of records, applying the ports' payload settings.
+
+    By default payloads stay inside the rows' JSON: one ``to_json`` call for the
+    batch, the least time holding the GIL. With ``split``, payloads other than
+    scalars are serialised one by one into a separate byte string that the rows
+    point into: SQLite then copies their JSON instead of parsing it, several times
+    cheaper for large objects, at the price of more time in Python. (The writer
+    splits when it is falling behind.) A payload that cannot be encoded is replaced
+    by a ``$repr`` marker, so one bad payload never loses the batch.
+    """
+    rows: list[tuple[Any, ...]] = _apply_modes(records, modes) if modes else records
+    ids, kinds, ports, acts, times, parents, payloads = zip(*rows, strict=True)
+    types = set(map(type, payloads))
+    if not split or types <= _SCALARS:
+        inline = rows
+        if _Omitted in types:
+            inline = [r[:6] if r[6] is OMITTED else r for r in rows]
+        try:
+            return EncodedBatch(_to_json(inline).decode(), None)
+        except Exception:  # a payload JSON cannot encode: isolate it below
+            pass
+    parts = _encode_payloads(payloads)
+    lens = list(map(len, parts))
+    offsets = itertools.accumulate(lens, initial=1)
+    heads = list(zip(ids, kinds, ports, acts, times, parents, offsets, lens, strict=False))
+    return EncodedBatch(_to_json(heads).decode(), b"".join(parts))

@@ -1,0 +1,350 @@
+"""The trace writer: a :class:`~fbp._core._tracehook.TraceSink` that stores records.
+
+The runtime calls :meth:`TraceWriter.write` with batches of records from its event
+loop. The writer hands each batch to a background thread through a bounded queue and
+returns at once; when the thread falls behind and the queue is full, ``write()``
+blocks until there is room (back-pressure: memory stays bounded and no record is ever
+dropped). The thread serialises a whole batch to JSON in one call and inserts it with
+two SQL statements that unpack the JSON inside SQLite, which runs without the GIL, so
+the event loop's thread keeps running while a batch is stored.
+
+The thread commits whenever its queue runs empty (and at least every
+``65536`` records), so a killed process loses only the records still queued.
+:meth:`TraceWriter.flush` and :meth:`TraceWriter.finish_run` wait until everything
+written before them is committed.
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import os
+import queue
+import sqlite3
+import threading
+import time
+import weakref
+from concurrent.futures import Future
+from concurrent.futures import TimeoutError as FutureTimeout
+from dataclasses import dataclass
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, Final, get_args
+
+from fbp._core._tracehook import RunInfo, RunStatus, TraceRecord, TraceSink
+
+from ._errors import TraceError, TraceWriterError
+from ._payload import PayloadSetting, check_setting, resolve_payload_modes
+from ._schema import connect_writer
+from ._store import RunStore
+
+__all__ = ("TraceWriter", "WriterStatistics")
+
+_COMMIT_EVERY: Final = 65536
+_LIVENESS_S: Final = 0.5
+_STATUSES: Final = frozenset(get_args(RunStatus))
+
+
+@dataclass(frozen=True, slots=True)
+class WriterStatistics:
+    """Counters of a :class:`TraceWriter`, for observers and benchmarks."""
+
+    #: Records handed to :meth:`TraceWriter.write`.
+    received: int
+    #: Records committed to the file.
+    stored: int
+    #: Batches waiting in the queue.
+    pending: int
+    #: The queue's capacity, in batches.
+    max_pending: int
+    #: Calls to ``write()`` that had to wait for room in the queue.
+    blocked_writes: int
+    #: Seconds the writer thread spent serialising batches to JSON (holding the GIL).
+    encode_seconds: float
+    #: Seconds the writer thread spent in SQLite (mostly without the GIL).
+    store_seconds: float
+
+
+_live_writers: weakref.WeakSet[TraceWriter] = weakref.WeakSet()
+
+
+@atexit.register
+def _close_live_writers() -> None:
+    for writer in list(_live_writers):
+        try:
+            writer.close()
+        except Exception:  # best effort at interpreter exit
+            continue
+
+
+class TraceWriter:
+    """Store the records of one or more runs in a trace file.
+
+    Implements the runtime's ``TraceSink``; use it as a context manager, or call
+    :meth:`close` when done::
+
+        with TraceWriter("runs.trace", payload={"*": "all", "Auth.OUT": "none"}) as sink:
+            await network.run(trace=sink)
+
+    Args:
+        path: the trace file; created if missing. Runs are added to an existing file.
+        batch_size: how many records the runtime buffers before calling ``write()``.
+        payload: what to keep of payloads: ``"all"``, ``"none"``, a list of field
+            names, or a mapping from ``"*"`` and port addresses (``"proc.OUT"``,
+            ``"proc.OUT[1]"``) to one of those.
+        max_pending: how many batches may wait for the writer thread before
+            ``write()`` blocks.
+
+    Raises:
+        TraceFileError: the file exists and is not a trace, or cannot be written.
+        ValueError: a payload setting is malformed.
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        batch_size: int = 4096,
+        payload: PayloadSetting = "all",
+        max_pending: int = 8,
+    ) -> None:
+        if batch_size < 1 or max_pending < 1:
+            msg = f"batch_size and max_pending must be >= 1, not {batch_size} and {max_pending}"
+            raise ValueError(msg)
+        check_setting(payload)
+        self.batch_size = batch_size
+        self.path = os.fspath(path)
+        self._setting = payload
+        self._queue: queue.Queue[list[TraceRecord] | tuple[str, Future[Any], tuple[Any, ...]]]
+        self._queue = queue.Queue(maxsize=max_pending)
+        self._max_pending = max_pending
+        self._failure: BaseException | None = None
+        self._failure_reported = False
+        self._closed = False
+        self._run_id: str | None = None
+        self._received = 0
+        self._blocked = 0
+        self._store = RunStore(connect_writer(path), self.path)  # the thread's alone
+        self._thread = threading.Thread(
+            target=self._main, name=f"fbp-trace-writer {self.path}", daemon=True
+        )
+        self._thread.start()
+        _live_writers.add(self)
+
+    def __repr__(self) -> str:
+        state = "closed" if self._closed else f"run {self._run_id!r}" if self._run_id else "idle"
+        return f"<TraceWriter {self.path!r} {state}>"
+
+    # -- the TraceSink protocol ---------------------------------------------------------
+
+    def start_run(self, info: RunInfo) -> None:
+        """Begin a run: store its graph and ports. Called before any record.
+
+        Raises:
+            ValueError: the payload setting names a port this network does not have.
+            TraceError: a run is already in progress, or the run id is already in the file.
+        """
+        self._check_usable()
+        if self._run_id is not None:
+            msg = (
+                f"start_run({info.run_id!r}) while run {self._run_id!r} is in progress;"
+                " call finish_run() first"
+            )
+            raise TraceError(msg)
+        modes = resolve_payload_modes(self._setting, info.ports)
+        self._call("start", info, modes)
+        self._run_id = info.run_id
+
+    def write(self, records: list[TraceRecord]) -> None:
+        """Take a batch of records; blocks while the writer thread is behind.
+
+        The list is copied, so the caller may reuse it.
+
+        Raises:
+            TraceWriterError: the writer thread has failed (the cause is chained).
+            TraceError: no run was started.
+        """
+        if self._failure is not None:
+            raise self._dead()
+        if self._run_id is None:
+            self._check_usable()
+            msg = "write() before start_run(); the writer needs the run's ports first"
+            raise TraceError(msg)
+        if not records:
+            return
+        batch = list(records)
+        self._received += len(batch)
+        try:
+            self._queue.put_nowait(batch)
+        except queue.Full:
+            self._blocked += 1
+            self._put(batch)
+
+    def finish_run(self, status: RunStatus, error: str | None, stats: dict[str, Any]) -> None:
+        """End the run; returns once every record written so far is durable on disk.
+
+        Raises:
+            ValueError: ``status`` is not a run status.
+            TraceWriterError: the writer thread has failed.
+        """
+        if status not in _STATUSES:
+            msg = f"finish_run() status must be one of {sorted(_STATUSES)}, not {status!r}"
+            raise ValueError(msg)
+        self._check_usable()
+        if self._run_id is None:
+            msg = "finish_run() without a run in progress; call start_run() first"
+            raise TraceError(msg)
+        self._run_id = None
+        self._call("finish", status, error, stats, time.time_ns())
+
+    # -- extras -------------------------------------------------------------------------
+
+    def flush(self) -> None:
+        """Wait until every record written so far is committed to the file.
+
+        Committed records survive the process being killed; :meth:`finish_run` also
+        makes them survive a power cut.
+        """
+        self._check_usable()
+        self._call("flush")
+
+    def close(self) -> None:
+        """Finish any run still in progress as ``interrupted``, then stop the thread.
+
+        Raises:
+            TraceWriterError: the writer thread failed and no call reported it yet.
+        """
+        if self._closed:
+            return
+        try:
+            if self._failure is None and self._run_id is not None:
+                self.finish_run("interrupted", "the trace writer was closed during the run", {})
+            if self._failure is None:
+                self._call("close")
+        finally:
+            self._closed = True
+            _live_writers.discard(self)
+            self._thread.join()  # a failed thread ends on its own after releasing callers
+        if self._failure is not None and not self._failure_reported:
+            raise self._dead()
+
+    def statistics(self) -> WriterStatistics:
+        """The writer's counters now."""
+        return WriterStatistics(
+            received=self._received,
+            stored=self._store.stored,
+            pending=self._queue.qsize(),
+            max_pending=self._max_pending,
+            blocked_writes=self._blocked,
+            encode_seconds=self._store.encode_seconds,
+            store_seconds=self._store.store_seconds,
+        )
+
+    def __enter__(self) -> TraceWriter:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if exc is None:
+            self.close()
+            return
+        with contextlib.suppress(TraceWriterError):  # the exception in flight matters more
+            self.close()
+
+    # -- the caller's side ----------------------------------------------------------------
+
+    def _check_usable(self) -> None:
+        if self._failure is not None:
+            raise self._dead()
+        if self._closed:
+            msg = f"the trace writer for {self.path!r} is closed"
+            raise TraceError(msg)
+
+    def _dead(self) -> TraceWriterError:
+        self._failure_reported = True
+        return self._failure_error()
+
+    def _failure_error(self) -> TraceWriterError:
+        failure = self._failure
+        msg = (
+            f"the trace writer for {self.path!r} failed and stored nothing more:"
+            f" {type(failure).__name__}: {failure}"
+        )
+        err = TraceWriterError(msg)
+        err.__cause__ = failure
+        return err
+
+    def _put(self, item: Any) -> None:
+        while True:
+            try:
+                self._queue.put(item, timeout=_LIVENESS_S)
+                return
+            except queue.Full:
+                if not self._thread.is_alive():
+                    err = self._dead()
+                    raise err from err.__cause__
+
+    def _call(self, op: str, *args: Any) -> Any:
+        fut: Future[Any] = Future()
+        self._put((op, fut, args))
+        while True:
+            try:
+                return fut.result(timeout=_LIVENESS_S)
+            except FutureTimeout:
+                if not self._thread.is_alive() and not fut.done():
+                    err = self._dead()
+                    raise err from err.__cause__
+
+    # -- the writer thread ----------------------------------------------------------------
+
+    def _main(self) -> None:
+        try:
+            self._serve()
+        except BaseException as exc:
+            self._failure = exc
+            self._fail_queued()
+        finally:
+            with contextlib.suppress(sqlite3.Error):
+                self._store.close()
+
+    def _fail_queued(self) -> None:
+        """Release every caller waiting on the queue after the thread failed."""
+        while True:
+            try:
+                item = self._queue.get_nowait()
+            except queue.Empty:
+                return
+            if isinstance(item, tuple):
+                item[1].set_exception(self._failure_error())
+
+    def _serve(self) -> None:
+        store, q = self._store, self._queue
+        while True:
+            item = q.get()
+            if isinstance(item, list):
+                store.ingest(item, behind=not q.empty())
+                if store.uncommitted >= _COMMIT_EVERY or q.empty():
+                    store.commit()
+                continue
+            op, fut, args = item
+            store.commit()
+            if op == "close":
+                fut.set_result(None)
+                return
+            try:
+                if op == "start":
+                    store.start(*args)
+                elif op == "finish":
+                    store.finish(*args)
+            except Exception as exc:
+                store.rollback()
+                fut.set_exception(exc)
+            else:
+                fut.set_result(None)
+
+
+if TYPE_CHECKING:  # the runtime's contract, checked by mypy
+    _sink: type[TraceSink] = TraceWriter

@@ -1,0 +1,370 @@
+"""TraceWriter: round trip, payload settings, failures, back-pressure, crashes."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import signal
+import sqlite3
+import subprocess
+import sys
+import textwrap
+import threading
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from pydantic import BaseModel, field_serializer
+from test_trace_support import T0_PERF, dag_records, run_info, write_dag
+
+from fbp._core._tracehook import KIND_DATA, PortInfo
+from fbp.tracing import (
+    TraceError,
+    TraceFileError,
+    TraceWriter,
+    TraceWriterError,
+    _payload,
+    _store,
+    open_trace,
+)
+from fbp.tracing._schema import KIND_NAMES
+
+
+@pytest.fixture(params=[False, True], ids=["inline", "split"])
+def split(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> bool:
+    """Store payloads inside the rows' JSON, or apart (as a writer that is behind does)."""
+    forced = bool(request.param)
+    encode = _payload.encode_batch
+
+    def encode_batch(batch: Any, modes: Any, *, split: bool = False) -> Any:
+        return encode(batch, modes, split=forced)
+
+    monkeypatch.setattr(_store, "encode_batch", encode_batch)
+    return forced
+
+
+@pytest.mark.usefixtures("split")
+def test_records_round_trip_exactly(tmp_path: Path) -> None:
+    path = write_dag(tmp_path / "t.trace", batch_size=5)
+    with open_trace(path) as trace:
+        run = trace.run()
+        got = list(run.records())
+    want = dag_records()
+    # Parents belong to the IP: the drop marker of IP 11 reads back IP 11's parents.
+    parents_of = {r[0]: r[5] for r in want if r[5]}
+    assert len(got) == len(want)
+    for ip, (ip_id, kind, port_id, activation, t_ns, _, payload) in zip(got, want, strict=True):
+        assert ip.ip_id == ip_id
+        assert ip.kind == KIND_NAMES[kind]
+        assert ip.port_id == port_id
+        assert ip.activation == activation
+        assert ip.t == (t_ns - T0_PERF) / 1e9
+        assert ip.parents == parents_of.get(ip_id, ())  # in order: IP 10 has (8, 2)
+        assert ip.payload == payload
+
+
+def test_run_summary_graph_and_settings_are_stored(tmp_path: Path) -> None:
+    path = write_dag(tmp_path / "t.trace")
+    with open_trace(path) as trace:
+        (summary,) = trace.runs()
+        run = trace.run("run-1")
+        assert run.graph["processes"]["Join"] == {"component": "t/Join"}
+        assert run.settings == {"capacity": 4}
+    assert summary.status == "completed"
+    assert summary.records == len(dag_records())
+    assert summary.stats == {"ips": len(dag_records())}
+    assert summary.error is None
+    assert summary.started == datetime.fromtimestamp(1_700_000_000, tz=UTC)
+    assert summary.duration is not None
+
+
+def test_a_file_holds_many_runs(tmp_path: Path) -> None:
+    path = tmp_path / "t.trace"
+    write_dag(path, "run-1")
+    write_dag(path, "run-2")
+    with open_trace(path) as trace:
+        assert [r.run_id for r in trace.runs()] == ["run-1", "run-2"]
+        assert trace.run().run_id == "run-2"
+        for run_id in ("run-1", "run-2"):
+            run = trace.run(run_id)
+            assert [ip.ip_id for ip in run.records()] == [r[0] for r in dag_records()]
+
+
+def test_a_run_id_is_used_once_per_file(tmp_path: Path) -> None:
+    path = write_dag(tmp_path / "t.trace")
+    with TraceWriter(path) as w:
+        with pytest.raises(TraceError, match="run 'run-1' is already in trace"):
+            w.start_run(run_info("run-1"))
+        w.start_run(run_info("run-2"))  # the writer is still usable
+        w.finish_run("completed", None, {})
+
+
+@pytest.mark.usefixtures("split")
+def test_payload_settings_apply_per_port(tmp_path: Path) -> None:
+    setting = {
+        "*": "all",
+        "Gen.OUT": ["x"],  # ints have no fields: not recorded, but brackets keep their tags
+        "Split.OUT": "none",  # every element of the array port...
+        "Split.OUT[1]": ["x"],  # ...except this one
+        "Left.OUT": ["missing"],
+        "Join.out": "none",  # the port part of an address is not case-sensitive
+    }
+    path = write_dag(tmp_path / "t.trace", payload=setting)
+    with open_trace(path) as trace:
+        got = {(ip.ip_id, ip.kind): ip for ip in trace.run().records()}
+    assert got[1, "iip"].payload == 2
+    assert got[3, "open"].payload == "batch"
+    assert not got[4, "data"].payload_recorded
+    assert got[4, "data"].payload is None
+    assert not got[7, "data"].payload_recorded
+    assert got[8, "data"].payload == {"x": 20}
+    assert got[9, "data"].payload == {}
+    assert got[10, "data"].payload == {"x": 20.5, "side": "R"}
+    assert not got[11, "data"].payload_recorded
+
+
+@pytest.mark.usefixtures("split")
+def test_payload_none_keeps_no_payload(tmp_path: Path) -> None:
+    path = write_dag(tmp_path / "t.trace", payload="none")
+    with open_trace(path) as trace:
+        assert not any(ip.payload_recorded for ip in trace.run().records())
+
+
+def test_payload_setting_naming_no_port_is_refused_with_a_suggestion(tmp_path: Path) -> None:
+    w = TraceWriter(tmp_path / "t.trace", payload={"Split.OUTT": "none"})
+    with pytest.raises(ValueError, match=r"'Split\.OUTT'.*did you mean 'Split\.OUT'\?"):
+        w.start_run(run_info())
+    w.close()
+
+
+@pytest.mark.parametrize(
+    ("setting", "match"),
+    [
+        ("some", "use 'all', 'none' or a non-empty list"),
+        ([], "use 'all', 'none' or a non-empty list"),
+        ({"Gen": "all"}, "not '\\*' or a port address"),
+    ],
+)
+def test_malformed_payload_settings_are_refused(tmp_path: Path, setting: Any, match: str) -> None:
+    with pytest.raises(ValueError, match=match):
+        TraceWriter(tmp_path / "t.trace", payload=setting)
+
+
+class Broken:
+    def __repr__(self) -> str:
+        raise RuntimeError("no repr today")
+
+
+class Failing(BaseModel):
+    a: int
+
+    @field_serializer("a")
+    def _fail(self, a: int) -> int:
+        raise ValueError("cannot serialise a")
+
+
+class Point(BaseModel):
+    x: float
+    label: str
+
+
+@dataclasses.dataclass
+class Pair:
+    left: int
+    right: int
+
+
+@pytest.mark.usefixtures("split")
+def test_payloads_json_cannot_encode_are_kept_as_repr(tmp_path: Path) -> None:
+    cycle: list[Any] = [1]
+    cycle.append(cycle)
+    payloads: list[Any] = [
+        Point(x=1.5, label="p"),
+        Pair(1, 2),
+        b"\x00\xff",
+        math.nan,
+        {"when": datetime(2024, 1, 2, tzinfo=UTC), "tags": {"a"}},
+        object(),
+        Broken(),
+        Failing(a=1),
+        cycle,
+    ]
+    port = PortInfo("P", "t/P", "OUT", None, "out", "Any")
+    records = [(i, KIND_DATA, 0, i, T0_PERF + i, (), p) for i, p in enumerate(payloads, 1)]
+    with TraceWriter(tmp_path / "t.trace") as w:
+        w.start_run(run_info(ports=[port]))
+        w.write(records)
+        # Scalars only: stored inside the rows' JSON, one bad string isolated all the same.
+        w.write([(98, KIND_DATA, 0, 98, T0_PERF + 98, (), "lone \ud800 surrogate")])
+        w.write([(99, KIND_DATA, 0, 99, T0_PERF + 99, (), "after")])  # the thread lives on
+        w.finish_run("completed", None, {})
+    with open_trace(tmp_path / "t.trace") as trace:
+        got = [ip.payload for ip in trace.run().records()]
+    assert got[0] == {"x": 1.5, "label": "p"}
+    assert got[1] == {"left": 1, "right": 2}
+    assert got[2] == "AP8="
+    assert got[3] is None
+    assert got[4] == {"when": "2024-01-02T00:00:00Z", "tags": ["a"]}
+    assert got[5]["$type"] == "builtins.object"
+    assert got[5]["$repr"].startswith("<object object at")
+    assert "repr() raised RuntimeError('no repr today')" in got[6]["$repr"]
+    assert got[7]["$type"].endswith("Failing")
+    assert "cannot serialise a" in got[7]["$error"]
+    assert got[8]["$repr"] == "[1, [...]]"
+    assert got[9]["$repr"] == "'lone \\ud800 surrogate'"
+    assert got[10] == "after"
+
+
+def test_a_failed_writer_thread_makes_the_next_call_raise_with_the_cause(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(_store, "_INSERT_LINKS", "INSERT INTO no_such_table VALUES (?1, ?2)")
+    w = TraceWriter(tmp_path / "t.trace")
+    w.start_run(run_info())
+    w.write(dag_records())
+    with pytest.raises(TraceWriterError, match="no such table: no_such_table") as info:
+        w.flush()
+    assert isinstance(info.value.__cause__, sqlite3.OperationalError)
+    with pytest.raises(TraceWriterError) as again:
+        w.write(dag_records())
+    assert isinstance(again.value.__cause__, sqlite3.OperationalError)
+    w.close()  # already reported: closing does not raise again
+    assert not w._thread.is_alive()
+
+
+def test_write_blocks_while_the_writer_is_behind(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    gate, busy, blocking, returned = (threading.Event() for _ in range(4))
+    encode = _store.encode_batch
+
+    def slow_encode(batch: Any, modes: Any, **kwargs: Any) -> Any:
+        busy.set()
+        assert gate.wait(timeout=30)
+        return encode(batch, modes, **kwargs)
+
+    monkeypatch.setattr(_store, "encode_batch", slow_encode)
+    records = dag_records()
+    w = TraceWriter(tmp_path / "t.trace", max_pending=1)
+    w.start_run(run_info())
+    put = TraceWriter._put
+
+    def watched_put(self: TraceWriter, item: Any) -> None:
+        blocking.set()
+        put(self, item)
+
+    monkeypatch.setattr(TraceWriter, "_put", watched_put)
+    w.write(records[:4])
+    assert busy.wait(timeout=30)  # the thread holds batch 1 and cannot go on
+    w.write(records[4:8])  # batch 2 fills the queue
+
+    def third() -> None:
+        w.write(records[8:])
+        returned.set()
+
+    t = threading.Thread(target=third)
+    t.start()
+    assert blocking.wait(timeout=30)  # batch 3 found the queue full...
+    t.join(timeout=0.2)
+    assert not returned.is_set()  # ...and waits rather than queueing more
+    stats = w.statistics()
+    assert (stats.pending, stats.max_pending, stats.blocked_writes) == (1, 1, 1)
+    gate.set()
+    t.join(timeout=30)
+    assert returned.is_set()
+    w.finish_run("completed", None, {})
+    w.close()
+    with open_trace(tmp_path / "t.trace") as trace:
+        assert [ip.ip_id for ip in trace.run().records()] == [r[0] for r in records]
+
+
+CRASHER = textwrap.dedent(
+    """
+    import os, signal, sys
+    sys.path.insert(0, sys.argv[2])
+    from test_trace_support import dag_records, run_info
+    from fbp.tracing import TraceWriter
+
+    w = TraceWriter(sys.argv[1])
+    w.start_run(run_info("crash"))
+    records = dag_records()
+    w.write(records[:5])
+    w.write(records[5:10])
+    w.flush()
+    os.kill(os.getpid(), signal.SIGKILL)
+    """
+)
+
+
+def test_a_killed_writer_leaves_a_crashed_run_with_every_flushed_record(tmp_path: Path) -> None:
+    path = tmp_path / "t.trace"
+    proc = subprocess.run(
+        [sys.executable, "-c", CRASHER, str(path), str(Path(__file__).parent)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert proc.returncode == -signal.SIGKILL, proc.stderr
+    with open_trace(path) as trace:
+        run = trace.run("crash")
+        assert run.summary.status == "crashed"
+        assert run.summary.records == 10
+        assert run.summary.ended_ns is None
+        got = [(ip.ip_id, ip.port_id, ip.parents) for ip in run.records()]
+    assert got == [(r[0], r[2], r[5]) for r in dag_records()[:10]]
+
+
+def test_a_live_run_reads_as_running(tmp_path: Path) -> None:
+    with TraceWriter(tmp_path / "t.trace") as w:
+        w.start_run(run_info())
+        w.write(dag_records()[:3])
+        w.flush()
+        with open_trace(tmp_path / "t.trace") as trace:
+            assert trace.run().summary.status == "running"
+            assert trace.run().summary.records == 3
+        w.finish_run("failed", "boom", {})
+    with open_trace(tmp_path / "t.trace") as trace:
+        assert (trace.run().summary.status, trace.run().summary.error) == ("failed", "boom")
+
+
+def test_closing_during_a_run_finishes_it_as_interrupted(tmp_path: Path) -> None:
+    with TraceWriter(tmp_path / "t.trace") as w:
+        w.start_run(run_info())
+        w.write(dag_records())
+    with open_trace(tmp_path / "t.trace") as trace:
+        s = trace.run().summary
+    assert (s.status, s.records) == ("interrupted", len(dag_records()))
+    assert s.error == "the trace writer was closed during the run"
+
+
+def test_misuse_is_reported_with_the_fix(tmp_path: Path) -> None:
+    w = TraceWriter(tmp_path / "t.trace")
+    with pytest.raises(TraceError, match="write\\(\\) before start_run\\(\\)"):
+        w.write(dag_records())
+    with pytest.raises(TraceError, match="call start_run\\(\\) first"):
+        w.finish_run("completed", None, {})
+    w.start_run(run_info())
+    with pytest.raises(TraceError, match="call finish_run\\(\\) first"):
+        w.start_run(run_info("other"))
+    with pytest.raises(ValueError, match="status must be one of"):
+        w.finish_run("done", None, {})  # type: ignore[arg-type]
+    w.finish_run("completed", None, {})
+    w.close()
+    with pytest.raises(TraceError, match="is closed"):
+        w.start_run(run_info("late"))
+
+
+def test_the_writer_refuses_a_file_that_is_not_a_trace(tmp_path: Path) -> None:
+    junk = tmp_path / "notes.txt"
+    junk.write_text("hello, this is text and not a database at all" * 50)
+    with pytest.raises(TraceFileError, match="is not an fbp trace file"):
+        TraceWriter(junk)
+    other = tmp_path / "other.db"
+    with sqlite3.connect(other) as con:
+        con.execute("CREATE TABLE t (x)")
+    with pytest.raises(TraceFileError, match="database of another application"):
+        TraceWriter(other)
+    with pytest.raises(TraceFileError, match="does not exist"):
+        TraceWriter(tmp_path / "missing" / "t.trace")
