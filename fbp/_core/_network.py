@@ -366,7 +366,7 @@ class Network:
         self.trace_buf.append((ip.id, KIND_DROP, port_id, 0, time.perf_counter_ns(), (), None))
 
     def flush_trace(self) -> None:
-        """Hand the buffered trace records to the sink."""
+        """Hand the buffered trace records to the sink (which then owns the list)."""
         if self.sink is not None and self.trace_buf:
             batch = self.trace_buf[:]
             self.trace_buf.clear()
@@ -382,6 +382,8 @@ class Network:
             DeadlockError: every live process was blocked on a channel.
         """
         self._check_new()
+        # Anchor trace times before wiring, which records the IIPs.
+        t0_wall, t0_perf = time.time_ns(), time.perf_counter_ns()
         self._wire()
         self._state = "running"
         self._started = time.perf_counter()
@@ -392,8 +394,8 @@ class Network:
                     graph_name=self.name,
                     graph=self.graph,
                     ports=self._port_infos,
-                    t0_wall_ns=time.time_ns(),
-                    t0_perf_ns=time.perf_counter_ns(),
+                    t0_wall_ns=t0_wall,
+                    t0_perf_ns=t0_perf,
                     settings=self.settings,
                 )
             )

@@ -1,0 +1,99 @@
+"""Causal questions about a network's runs: structural causal models over its dataflow graph.
+
+An ``fbp`` network is a complete causal graph: one variable per output port (stream)
+of a process, edges from every stream a process reads to every stream it writes, and
+IIPs / parameters as exogenous roots. Given that graph and the runs of the network as
+DataFrames (one row per unit of work), this module answers:
+
+* :func:`shift`: which component's change explains the change of a target between two
+  runs (a deployed bug, an input data shift);
+* :func:`anomaly` and :func:`worst`: why particular units are anomalous at the target;
+* :func:`whatif`: the target's distribution if a port is set to a value;
+* :func:`influence`: which variables drive the target (arrow strength, intrinsic
+  influence).
+
+Every answer is a ranking with bootstrap intervals, per variable and per process, and
+every call takes a ``seed`` that makes it reproducible. Models are fitted with dowhy.gcm
+(:func:`fit`); :func:`shift` has its own vectorised engine and a ``method="dowhy"`` path.
+
+Importing this package is cheap: each name is imported on first use (pandas and scipy
+with the queries, dowhy only when a model is fitted or a dowhy method is asked for).
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ._anomaly import AnomalyResult as AnomalyResult
+    from ._anomaly import anomaly as anomaly
+    from ._anomaly import worst as worst
+    from ._influence import InfluenceResult as InfluenceResult
+    from ._influence import influence as influence
+    from ._model import FittedModel as FittedModel
+    from ._model import fit as fit
+    from ._quality import NodeQuality as NodeQuality
+    from ._quality import QualityReport as QualityReport
+    from ._results import ProcessScore as ProcessScore
+    from ._results import Ranking as Ranking
+    from ._results import VariableScore as VariableScore
+    from ._shift import ShiftResult as ShiftResult
+    from ._shift import shift as shift
+    from ._whatif import WhatIfComparison as WhatIfComparison
+    from ._whatif import WhatIfResult as WhatIfResult
+    from ._whatif import whatif as whatif
+
+__all__ = (
+    "AnomalyResult",
+    "FittedModel",
+    "InfluenceResult",
+    "NodeQuality",
+    "ProcessScore",
+    "QualityReport",
+    "Ranking",
+    "ShiftResult",
+    "VariableScore",
+    "WhatIfComparison",
+    "WhatIfResult",
+    "anomaly",
+    "fit",
+    "influence",
+    "shift",
+    "whatif",
+    "worst",
+)
+
+_EXPORTS = {
+    "AnomalyResult": "._anomaly",
+    "anomaly": "._anomaly",
+    "worst": "._anomaly",
+    "InfluenceResult": "._influence",
+    "influence": "._influence",
+    "FittedModel": "._model",
+    "fit": "._model",
+    "NodeQuality": "._quality",
+    "QualityReport": "._quality",
+    "ProcessScore": "._results",
+    "Ranking": "._results",
+    "VariableScore": "._results",
+    "ShiftResult": "._shift",
+    "shift": "._shift",
+    "WhatIfComparison": "._whatif",
+    "WhatIfResult": "._whatif",
+    "whatif": "._whatif",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        msg = f"module 'fbp.causal' has no attribute {name!r}"
+        raise AttributeError(msg)
+    value = getattr(importlib.import_module(module, __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})
