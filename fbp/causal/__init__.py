@@ -90,7 +90,14 @@ def __getattr__(name: str) -> Any:
     if module is None:
         msg = f"module 'fbp.causal' has no attribute {name!r}"
         raise AttributeError(msg)
-    value = getattr(importlib.import_module(module, __name__), name)
+    try:
+        loaded = importlib.import_module(module, __name__)
+    except ModuleNotFoundError as exc:
+        from ._deps import INSTALL_HINT
+
+        msg = f"fbp.causal needs {exc.name!r}, which is not installed; {INSTALL_HINT}"
+        raise ImportError(msg) from exc
+    value = getattr(loaded, name)
     globals()[name] = value
     return value
 

@@ -1,0 +1,256 @@
+"""Ranked attributions with uncertainty, per variable and per process.
+
+Every query returns a ranking of variables (ports) and, next to it, the same ranking
+summed per process, because a change is made to a component (which may write several
+ports) and that is what a user fixes. Intervals of process sums come from the same
+bootstrap replicates as the variables', so they account for the correlation between
+the ports of one process.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, fields
+from typing import Any
+
+import numpy as np
+
+from ._graph import CausalGraph
+from ._stats import percentile_interval
+
+__all__ = (
+    "ProcessScore",
+    "Ranking",
+    "VariableScore",
+    "fmt",
+    "fmt_p",
+    "jsonable",
+    "rank",
+    "table",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class VariableScore:
+    """The score of one variable (an output port), with its interval.
+
+    Attributes:
+        node: the variable name (``"Classify.SIMPLE"``).
+        process: the process that writes it.
+        port: the port it is read from.
+        role: ``"stream"``, ``"parameter"`` or ``"indicator"``.
+        value: the point estimate.
+        ci_low: lower end of the bootstrap interval (``None`` without bootstrap).
+        ci_high: upper end of the bootstrap interval.
+        p_value: the raw p-value of the variable's own test, if the query has one.
+        p_adjusted: that p-value after the multiple-testing correction.
+        changed: whether the test rejected (after correction).
+        significant: whether the query counts the variable as a finding.
+    """
+
+    node: str
+    process: str
+    port: str
+    role: str
+    value: float
+    ci_low: float | None = None
+    ci_high: float | None = None
+    p_value: float | None = None
+    p_adjusted: float | None = None
+    changed: bool | None = None
+    significant: bool | None = None
+
+    @property
+    def ci_excludes_zero(self) -> bool:
+        """Return whether the interval lies strictly on one side of zero."""
+        if self.ci_low is None or self.ci_high is None:
+            return self.value != 0.0
+        return self.ci_low > 0.0 or self.ci_high < 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class ProcessScore:
+    """The sum of the scores of the variables one process writes.
+
+    Attributes:
+        process: the process.
+        value: the summed point estimate.
+        ci_low: lower end of the bootstrap interval of the sum.
+        ci_high: upper end of that interval.
+        variables: the variables summed.
+        significant: whether any of them is a finding (``None`` if not tested).
+    """
+
+    process: str
+    value: float
+    ci_low: float | None
+    ci_high: float | None
+    variables: tuple[str, ...]
+    significant: bool | None = None
+
+
+def _order(values: Sequence[float], names: Sequence[str]) -> list[int]:
+    return sorted(range(len(values)), key=lambda i: (-abs(values[i]), names[i]))
+
+
+@dataclass(frozen=True, slots=True)
+class Ranking:
+    """Variables and processes ranked by the size of their score (largest first)."""
+
+    variables: tuple[VariableScore, ...]
+    processes: tuple[ProcessScore, ...]
+
+    @property
+    def nodes(self) -> tuple[str, ...]:
+        """Return the variable names, best first."""
+        return tuple(v.node for v in self.variables)
+
+    @property
+    def process_names(self) -> tuple[str, ...]:
+        """Return the process names, best first."""
+        return tuple(p.process for p in self.processes)
+
+    def variable(self, node: str) -> VariableScore:
+        """Return the score of ``node``."""
+        for v in self.variables:
+            if v.node == node:
+                return v
+        msg = f"{node!r} is not in this ranking; it has {list(self.nodes)[:5]}..."
+        raise KeyError(msg)
+
+
+def rank(
+    cg: CausalGraph,
+    nodes: Sequence[str],
+    values: np.ndarray,
+    replicates: np.ndarray | None,
+    confidence: float,
+    extra: Mapping[str, Mapping[str, Any]] | None = None,
+) -> Ranking:
+    """Build a :class:`Ranking` from point estimates and bootstrap replicates.
+
+    Args:
+        cg: the causal graph (for process, port and role).
+        nodes: the variables scored, one per entry of ``values``.
+        values: point estimates.
+        replicates: ``(bootstrap, len(nodes))`` replicates, or ``None``.
+        confidence: the interval's coverage, e.g. ``0.95``.
+        extra: per-variable extra fields (``p_value``, ``changed``, ``significant``).
+    """
+    extra = extra or {}
+    lo = hi = None
+    if replicates is not None and len(replicates) > 0:
+        lo, hi = percentile_interval(replicates, confidence)
+    scores = []
+    for i, node in enumerate(nodes):
+        info = cg.info[node]
+        scores.append(
+            VariableScore(
+                node=node,
+                process=info.process,
+                port=info.port,
+                role=info.role,
+                value=float(values[i]),
+                ci_low=None if lo is None else float(lo[i]),
+                ci_high=None if hi is None else float(hi[i]),
+                **extra.get(node, {}),
+            )
+        )
+    order = _order([s.value for s in scores], list(nodes))
+    variables = tuple(scores[i] for i in order)
+
+    groups: dict[str, list[int]] = {}
+    for i, node in enumerate(nodes):
+        groups.setdefault(cg.info[node].process, []).append(i)
+    procs = []
+    for proc, idx in groups.items():
+        total = float(np.sum(values[idx]))
+        plo = phi = None
+        if replicates is not None and len(replicates) > 0:
+            a, b = percentile_interval(replicates[:, idx].sum(axis=1, keepdims=True), confidence)
+            plo, phi = float(a[0]), float(b[0])
+        flags = [scores[i].significant for i in idx]
+        sig = None if all(f is None for f in flags) else any(bool(f) for f in flags)
+        procs.append(ProcessScore(proc, total, plo, phi, tuple(nodes[i] for i in idx), sig))
+    porder = _order([p.value for p in procs], [p.process for p in procs])
+    return Ranking(variables, tuple(procs[i] for i in porder))
+
+
+def fmt(x: float | None, signed: bool = True) -> str:
+    """Format a number for a table: 4 significant digits, ``-`` for missing."""
+    if x is None or (isinstance(x, float) and math.isnan(x)):
+        return "-"
+    return f"{x:+.4g}" if signed else f"{x:.4g}"
+
+
+def fmt_p(p: float | None) -> str:
+    """Format a p-value."""
+    if p is None:
+        return "-"
+    return "<1e-16" if p < 1e-16 else f"{p:.2g}"
+
+
+def jsonable(obj: Any) -> Any:
+    """Convert dataclasses, tuples, numpy scalars and NaN into JSON-able values."""
+    if hasattr(obj, "__dataclass_fields__"):
+        return {f.name: jsonable(getattr(obj, f.name)) for f in fields(obj)}
+    if isinstance(obj, Mapping):
+        return {str(k): jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [jsonable(v) for v in obj]
+    if isinstance(obj, np.ndarray):
+        return [jsonable(v) for v in obj.tolist()]
+    if isinstance(obj, (np.floating, float)):
+        f = float(obj)
+        return None if math.isnan(f) or math.isinf(f) else f
+    if isinstance(obj, np.integer):
+        return int(obj)
+    if isinstance(obj, np.bool_):
+        return bool(obj)
+    return obj
+
+
+def table(
+    header: str,
+    ranking: Ranking,
+    *,
+    top: int,
+    unit: str,
+    tested: bool,
+) -> str:
+    """Render a ranking as aligned text: variables, then processes."""
+    lines = [header, ""]
+    cols = ["rank", "variable", "process", unit, "interval"]
+    if tested:
+        cols += ["p (adj.)", "changed", "signif."]
+    rows = []
+    for i, v in enumerate(ranking.variables[:top], 1):
+        interval = f"[{fmt(v.ci_low)}, {fmt(v.ci_high)}]" if v.ci_low is not None else "-"
+        row = [str(i), v.node, v.process, fmt(v.value), interval]
+        if tested:
+            row += [
+                fmt_p(v.p_adjusted),
+                "-" if v.changed is None else ("yes" if v.changed else "no"),
+                "*" if v.significant else "",
+            ]
+        rows.append(row)
+    lines += _align(cols, rows)
+    hidden = len(ranking.variables) - top
+    if hidden > 0:
+        lines.append(f"... {hidden} more variable(s)")
+    lines += ["", "by process"]
+    prow = []
+    for i, p in enumerate(ranking.processes[:top], 1):
+        interval = f"[{fmt(p.ci_low)}, {fmt(p.ci_high)}]" if p.ci_low is not None else "-"
+        prow.append([str(i), p.process, fmt(p.value), interval, "*" if p.significant else ""])
+    lines += _align(["rank", "process", unit, "interval", ""], prow)
+    return "\n".join(line.rstrip() for line in lines)
+
+
+def _align(header: Sequence[str], rows: Iterable[Sequence[str]]) -> list[str]:
+    body = [list(r) for r in rows]
+    widths = [max([len(h)] + [len(r[j]) for r in body]) for j, h in enumerate(header)]
+    out = ["  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True))]
+    out += ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) for r in body]
+    return out

@@ -1,0 +1,364 @@
+"""Which mechanism changes explain the change of a target between two runs.
+
+The method is dowhy's ``distribution_change`` (Budhathoki et al., "Why did the
+distribution change?", AISTATS 2021): test every ancestor of the target for a change
+of its mechanism, keep the unchanged ones fitted on both runs, and split the change of
+the target between the changed ones with Shapley values over "which mechanisms are the
+new ones". ``method="fast"`` computes it with closed-form tests and fits and a
+vectorised simulator; ``method="dowhy"`` calls ``gcm.distribution_change`` itself.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from typing import Any, Literal
+
+import networkx as nx
+import numpy as np
+import pandas as pd
+
+from fbp._core._exceptions import CausalModelError
+
+from ._attribution import Rows, attribute, mean_game, sampled_game
+from ._changes import test_mechanisms
+from ._data import to_dowhy_frame
+from ._deps import require
+from ._model import FittedModel, build_scm, seeded
+from ._problem import Problem, problem, subsample
+from ._shift_result import ShiftResult, build_result
+from ._stats import Correction, adjust, distribution_test
+from ._threads import one_blas_thread
+
+__all__ = ("Measure", "ShiftResult", "shift")
+
+Measure = Literal["mean", "kl"] | Callable[[np.ndarray, np.ndarray], float]
+_CORRECTIONS = ("holm", "bh", "bonferroni", "none")
+
+
+def _check_options(
+    method: str, confidence: float, alpha: float, correction: str, n_bootstrap: int
+) -> None:
+    if method not in ("fast", "dowhy"):
+        msg = f"unknown method {method!r}; use 'fast' or 'dowhy'"
+        raise CausalModelError(msg)
+    if not 0.0 < confidence < 1.0:
+        msg = f"confidence must be between 0 and 1, got {confidence}; use e.g. 0.95"
+        raise CausalModelError(msg)
+    if not 0.0 < alpha < 1.0:
+        msg = f"alpha must be between 0 and 1, got {alpha}; use e.g. 0.05"
+        raise CausalModelError(msg)
+    if correction not in _CORRECTIONS:
+        msg = f"unknown correction {correction!r}; use one of {', '.join(map(repr, _CORRECTIONS))}"
+        raise CausalModelError(msg)
+    if n_bootstrap < 0:
+        msg = f"n_bootstrap must be >= 0, got {n_bootstrap}"
+        raise CausalModelError(msg)
+
+
+def _measure_fn(
+    measure: Measure, categorical: bool, target: str, levels: int
+) -> tuple[str, Callable[[np.ndarray, np.ndarray], np.ndarray]]:
+    """Return the measure's name and a batched ``(base (N,), rows (C, N)) -> (C,)``."""
+    if measure == "mean":
+        if categorical:
+            msg = (
+                f"target {target!r} is categorical, so its mean is meaningless; "
+                "use measure='kl' or a callable"
+            )
+            raise CausalModelError(msg)
+        return "mean", lambda base, rows: rows.mean(axis=1) - base.mean()
+    if measure == "kl":
+        if categorical:
+
+            def kl_discrete(base: np.ndarray, rows: np.ndarray) -> np.ndarray:
+                p = np.bincount(base.astype(int), minlength=levels) + 0.5
+                p = p / p.sum()
+                out = []
+                for r in rows:
+                    q = np.bincount(r.astype(int), minlength=levels) + 0.5
+                    q = q / q.sum()
+                    out.append(float(np.sum(p * np.log(p / q))))
+                return np.asarray(out)
+
+            return "kl", kl_discrete
+        auto_estimate_kl_divergence = require("dowhy.gcm.divergence").auto_estimate_kl_divergence
+
+        def kl(base: np.ndarray, rows: np.ndarray) -> np.ndarray:
+            return np.asarray([float(auto_estimate_kl_divergence(base, r)) for r in rows])
+
+        return "kl", kl
+    if callable(measure):
+        fn = measure
+        name = getattr(fn, "__name__", "custom")
+        return name, lambda base, rows: np.asarray([float(fn(base, r)) for r in rows])
+    msg = f"unknown measure {measure!r}; use 'mean', 'kl' or a callable(before, after) -> float"
+    raise CausalModelError(msg)
+
+
+def shift(
+    graph_or_model: nx.DiGraph | FittedModel,
+    before: pd.DataFrame,
+    after: pd.DataFrame,
+    target: str,
+    *,
+    measure: Measure = "mean",
+    method: Literal["fast", "dowhy"] = "fast",
+    seed: int = 0,
+    confidence: float = 0.95,
+    n_bootstrap: int = 30,
+    alpha: float = 0.05,
+    correction: Correction = "holm",
+    num_samples: int = 4000,
+    max_rows: int = 20_000,
+    dowhy_options: Mapping[str, Any] | None = None,
+) -> ShiftResult:
+    """Explain the change of ``target`` between ``before`` and ``after``.
+
+    Every ancestor of the target is tested for a change of its mechanism (roots: of
+    their distribution), on all rows. The changed ones are the players of a Shapley
+    game whose value is the change of the target when those players switch to their
+    "after" mechanism; the attributions add up to the modelled change.
+
+    Args:
+        graph_or_model: the causal graph, or a :class:`FittedModel` (its graph is used;
+            mechanisms are refitted on ``before`` and ``after``).
+        before: one row per unit of work of the reference run.
+        after: the same columns for the run to explain.
+        target: the variable whose change is explained.
+        measure: ``"mean"`` (default; attributions in the target's units, summing to
+            the change of its mean), ``"kl"`` (KL divergence of the target's
+            distributions; needed for a categorical target), or a callable
+            ``(before_samples, after_samples) -> float``.
+        method: ``"fast"`` (closed-form tests and fits, vectorised simulation) or
+            ``"dowhy"`` (``gcm.distribution_change`` with regression-based tests, for
+            cross-checking; much slower).
+        seed: makes the result reproducible.
+        confidence: coverage of the bootstrap intervals.
+        n_bootstrap: bootstrap replicates (0 for none).
+        alpha: significance level of the mechanism tests and of the shift gate.
+        correction: multiple-testing correction of the mechanism tests: ``"holm"``
+            (family-wise error, default), ``"bh"`` (false discovery rate),
+            ``"bonferroni"`` or ``"none"``.
+        num_samples: samples drawn per coalition for a measure other than the mean
+            (the mean of the linear model is computed exactly).
+        max_rows: rows per run used to fit the mechanisms for the attribution. The
+            linear screen of the mechanism tests uses every row, its flexible
+            confirmation up to 50,000 per run.
+        dowhy_options: extra keyword arguments for ``gcm.distribution_change``.
+
+    Raises:
+        CausalModelError: unknown target, invalid graph, unusable columns, too few
+            rows, or a model whose mechanisms the fast method cannot reproduce.
+    """
+    _check_options(method, confidence, alpha, correction, n_bootstrap)
+    t0 = time.perf_counter()
+    pb, model = problem(graph_or_model, before, after, target)
+    cat_target = pb.levels[-1] > 0
+    name, measure_fn = _measure_fn(measure, cat_target, pb.target, pb.levels[-1])
+    old, new = pb.enc.arrays
+    gate = distribution_test(old[:, -1], new[:, -1], categorical=cat_target)
+    obs_rng = np.random.default_rng(seed)
+    observed = float(
+        measure_fn(
+            subsample(old[:, -1:], max_rows, obs_rng)[:, 0],
+            subsample(new[:, -1:], max_rows, obs_rng)[:, 0][None, :],
+        )[0]
+    )
+    if method == "dowhy":
+        return _shift_dowhy(
+            pb,
+            model,
+            before,
+            after,
+            name,
+            measure_fn,
+            seed=seed,
+            confidence=confidence,
+            n_bootstrap=n_bootstrap,
+            alpha=alpha,
+            correction=correction,
+            num_samples=num_samples,
+            gate=gate,
+            observed=observed,
+            t0=t0,
+            options=dowhy_options or {},
+        )
+    if model is not None:
+        model.require_fast_compatible(pb.nodes)
+    with one_blas_thread():
+        return _shift_fast(
+            pb,
+            name,
+            measure_fn,
+            seed=seed,
+            confidence=confidence,
+            n_bootstrap=n_bootstrap,
+            alpha=alpha,
+            correction=correction,
+            num_samples=num_samples,
+            max_rows=max_rows,
+            gate=gate,
+            observed=observed,
+            t0=t0,
+        )
+
+
+def _shift_fast(
+    pb: Problem,
+    name: str,
+    measure_fn: Callable[[np.ndarray, np.ndarray], np.ndarray],
+    *,
+    seed: int,
+    confidence: float,
+    n_bootstrap: int,
+    alpha: float,
+    correction: Correction,
+    num_samples: int,
+    max_rows: int,
+    gate: float,
+    observed: float | None,
+    t0: float,
+) -> ShiftResult:
+    old, new = pb.enc.arrays
+    p_raw = test_mechanisms(pb, seed, alpha)
+    p_adj = adjust(p_raw, correction)
+    changed = [p < alpha for p in p_adj]
+    players = [i for i, c in enumerate(changed) if c]
+    t_test = time.perf_counter()
+
+    rng = np.random.default_rng(seed)
+    old_s, new_s = subsample(old, max_rows, rng), subsample(new, max_rows, rng)
+    reps = np.zeros((n_bootstrap, len(pb.nodes)))
+    children = np.random.SeedSequence(seed).spawn(n_bootstrap)
+    if name == "mean":
+        # The mean of a linear model is exact in closed form: no sampling, no noise,
+        # and each bootstrap replicate only reweighs the rows of prebuilt designs.
+        rows = Rows.build(pb, old_s, new_s)
+        ones_o, ones_n = np.ones(len(old_s)), np.ones(len(new_s))
+        phi = attribute(mean_game(pb, rows, players, ones_o, ones_n), None, num_samples, rng)
+        t_attr = time.perf_counter()
+        for b, child in enumerate(children if players else []):
+            brng = np.random.default_rng(child)
+            wo = np.bincount(brng.integers(0, len(old_s), len(old_s)), minlength=len(old_s))
+            wn = np.bincount(brng.integers(0, len(new_s), len(new_s)), minlength=len(new_s))
+            boot = mean_game(pb, rows, players, wo.astype(np.float64), wn.astype(np.float64))
+            reps[b, players] = attribute(boot, None, num_samples, brng)
+    else:
+        phi = attribute(sampled_game(pb, old_s, new_s, players), measure_fn, num_samples, rng)
+        t_attr = time.perf_counter()
+        for b, child in enumerate(children if players else []):
+            brng = np.random.default_rng(child)
+            ob = old_s[brng.integers(0, len(old_s), len(old_s))]
+            nb = new_s[brng.integers(0, len(new_s), len(new_s))]
+            reps[b, players] = attribute(
+                sampled_game(pb, ob, nb, players), measure_fn, num_samples, brng
+            )
+    t_boot = time.perf_counter()
+
+    values = np.zeros(len(pb.nodes))
+    values[players] = phi
+    return build_result(
+        pb,
+        name,
+        "fast",
+        values,
+        reps if n_bootstrap else None,
+        p_raw,
+        p_adj,
+        changed,
+        gate=gate,
+        observed=observed,
+        alpha=alpha,
+        correction=correction,
+        confidence=confidence,
+        n_bootstrap=n_bootstrap,
+        seed=seed,
+        timings={
+            "test": t_test - t0,
+            "attribution": t_attr - t_test,
+            "bootstrap": t_boot - t_attr,
+            "total": t_boot - t0,
+        },
+    )
+
+
+def _shift_dowhy(
+    pb: Problem,
+    model: FittedModel | None,
+    before: pd.DataFrame,
+    after: pd.DataFrame,
+    name: str,
+    measure_fn: Callable[[np.ndarray, np.ndarray], np.ndarray],
+    *,
+    seed: int,
+    confidence: float,
+    n_bootstrap: int,
+    alpha: float,
+    correction: str,
+    num_samples: int,
+    gate: float,
+    observed: float | None,
+    t0: float,
+    options: Mapping[str, Any],
+) -> ShiftResult:
+    gcm = require("dowhy.gcm")
+    from dowhy.gcm.shapley import ShapleyConfig
+
+    old = to_dowhy_frame(before, pb.nodes)
+    new = to_dowhy_frame(after, pb.nodes)
+    fdr = {"holm": "holm", "bh": "fdr_bh", "bonferroni": "bonferroni", "none": None}[correction]
+
+    def diff(a: np.ndarray, b: np.ndarray) -> float:
+        return float(measure_fn(np.ravel(a), np.ravel(b)[None, :])[0])
+
+    kwargs: dict[str, Any] = {
+        "num_samples": num_samples,
+        "difference_estimation_func": diff,
+        "independence_test": gcm.regression_based,
+        "conditional_independence_test": gcm.regression_based,
+        "mechanism_change_test_significance_level": alpha,
+        "mechanism_change_test_fdr_control_method": fdr,
+        "shapley_config": ShapleyConfig(n_jobs=1),
+        "return_additional_info": True,
+    }
+    kwargs.update(options)
+
+    def run(o: pd.DataFrame, n: pd.DataFrame) -> tuple[np.ndarray, list[bool]]:
+        scm = build_scm(pb.cg, pb.nodes, o, model)
+        attr, flags, _, _ = gcm.distribution_change(scm, o, n, pb.target, **kwargs)
+        return (
+            np.array([float(attr.get(x, 0.0)) for x in pb.nodes]),
+            [bool(flags.get(x, False)) for x in pb.nodes],
+        )
+
+    with seeded(seed):
+        values, changed = run(old, new)
+    t_attr = time.perf_counter()
+    reps = np.zeros((n_bootstrap, len(pb.nodes)))
+    for b in range(n_bootstrap):
+        rng = np.random.default_rng([seed, b])
+        ob = old.iloc[rng.integers(0, len(old), len(old))].reset_index(drop=True)
+        nb = new.iloc[rng.integers(0, len(new), len(new))].reset_index(drop=True)
+        with seeded(seed + 1 + b):
+            reps[b] = run(ob, nb)[0]
+    t_boot = time.perf_counter()
+    none: list[float | None] = [None] * len(pb.nodes)
+    return build_result(
+        pb,
+        name,
+        "dowhy",
+        values,
+        reps if n_bootstrap else None,
+        none,
+        none,
+        changed,
+        gate=gate,
+        observed=observed,
+        alpha=alpha,
+        correction=correction,
+        confidence=confidence,
+        n_bootstrap=n_bootstrap,
+        seed=seed,
+        timings={"attribution": t_attr - t0, "bootstrap": t_boot - t_attr, "total": t_boot - t0},
+    )
