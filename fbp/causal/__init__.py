@@ -33,6 +33,11 @@ if TYPE_CHECKING:
     from ._influence import influence as influence
     from ._model import FittedModel as FittedModel
     from ._model import fit as fit
+    from ._network_api import CausalTables as CausalTables
+    from ._network_api import causal_graph as causal_graph
+    from ._network_api import fit_traces as fit_traces
+    from ._network_api import shift_between as shift_between
+    from ._network_api import tables as tables
     from ._quality import NodeQuality as NodeQuality
     from ._quality import QualityReport as QualityReport
     from ._results import ProcessScore as ProcessScore
@@ -46,6 +51,7 @@ if TYPE_CHECKING:
 
 __all__ = (
     "AnomalyResult",
+    "CausalTables",
     "FittedModel",
     "InfluenceResult",
     "NodeQuality",
@@ -57,9 +63,13 @@ __all__ = (
     "WhatIfComparison",
     "WhatIfResult",
     "anomaly",
+    "causal_graph",
     "fit",
+    "fit_traces",
     "influence",
     "shift",
+    "shift_between",
+    "tables",
     "whatif",
     "worst",
 )
@@ -82,6 +92,11 @@ _EXPORTS = {
     "WhatIfComparison": "._whatif",
     "WhatIfResult": "._whatif",
     "whatif": "._whatif",
+    "CausalTables": "._network_api",
+    "causal_graph": "._network_api",
+    "fit_traces": "._network_api",
+    "shift_between": "._network_api",
+    "tables": "._network_api",
 }
 
 

@@ -158,10 +158,12 @@ def assemble(
                 if r not in unit_set:
                     linked.setdefault(r, mine[0])
     cells: dict[tuple[int, str], list[Any]] = {}
+    fired: dict[str, set[int]] = {}
     for port, roots, payload in records:
         rows = {r for r in roots if r in unit_set} or {linked[r] for r in roots if r in linked}
         if not rows:
             continue
+        fired.setdefault(port, set()).update(rows)
         for v in by_port[port]:
             x = _value(v, payload)
             if x is None:
@@ -190,23 +192,28 @@ def assemble(
     kept: list[str] = []
     for v in stream_vars:
         s = frame[v.name]
-        missing = s.isna()
-        if missing.all():
+        if s.isna().all():
             frame = frame.drop(columns=v.name)
             notes.append(f"{v.name}: no values for any unit; left out")
             continue
         kept.append(v.name)
-        if missing.any():
+        on = frame.index.isin(sorted(fired.get(v.address, ())))
+        if not on.all():
+            # The port did not fire for some units: a branch not taken.
             ind = f"{v.address}.fired"
             if ind not in frame.columns:
-                frame[ind] = (~missing).astype(float)
+                frame[ind] = on.astype(float)
                 indicators.append(ind)
-            if v.kind == "categorical":
-                frame[v.name] = s.fillna("<none>")
-            else:
-                frame[v.name] = s.fillna(0.0)
+        gaps = s.isna() & on
+        if gaps.any():
+            notes.append(f"{v.name}: {int(gaps.sum())} IPs had no value; filled with the median")
         if v.kind == "categorical":
-            frame[v.name] = frame[v.name].astype("category")
+            present = s[on].dropna()
+            fill: Any = present.mode().iloc[0] if len(present) else "<none>"
+            frame[v.name] = s.where(~gaps, fill).where(on, "<none>").astype("category")
+        else:
+            median = float(s[on].median()) if s[on].notna().any() else 0.0
+            frame[v.name] = s.where(~gaps, median).where(on, 0.0).astype(float)
     for v in nv.variables.values():
         if v.role != "parameter":
             continue
@@ -259,16 +266,6 @@ def assemble_windows(run: TracedRun, ports: Iterable[str], *, window: float = 1.
     return Dataset(frame=frame, unit_port=None, variables=list(frame.columns))
 
 
-_ID_NAMES = ("id", "uuid", "key")
-
-
-def _is_id_field(path: str | None) -> bool:
-    if path is None:
-        return False
-    last = path.rsplit(".", 1)[-1].lower()
-    return last in _ID_NAMES or last.endswith(("_id", "_uuid", "_key"))
-
-
 def model_inputs(
     nv: NetworkVariables, datasets: list[Dataset]
 ) -> tuple[Any, list[pd.DataFrame], list[str]]:
@@ -277,7 +274,6 @@ def model_inputs(
     Steps, each reported in the returned notes:
 
     - keep the variables present in every dataset, with the indicators any has;
-    - leave out identifier fields (``id``, ``*_id``, ``uuid``, ``key``);
     - leave out **copies**: a field a process passes on unchanged (the same field of
       one of its inputs, equal for every unit where both are present) carries no new
       information; its children are wired to the original and to its port's
@@ -331,11 +327,6 @@ def model_inputs(
             for child in list(g.successors(n)):
                 if child != ind:
                     g.add_edge(ind, child)
-    for n in list(g.nodes):
-        v = nv.variables.get(n)
-        if v is not None and v.role == "stream" and _is_id_field(v.field):
-            _drop(g, n, [])
-            notes.append(f"{n}: an identifier, left out")
     for n in list(nx.topological_sort(g)):
         v = nv.variables.get(n)
         if v is None or v.role != "stream" or n not in g:

@@ -17,7 +17,8 @@ naming the loop: cut the loop by giving the fed-back port an IIP or restructure 
 
 Numeric projection, chosen from the port's declared type: ``int``/``float`` as they are,
 ``bool`` as 0/1, ``Literal``/``Enum``/``str`` as categorical, a pydantic model as its
-numeric, bool and categorical fields (nested models one level, as ``outer_inner``).
+numeric, bool and categorical fields (nested models one level, as ``outer.inner``),
+identifiers (``id``, ``*_id``) left out.
 Override per port with a projection map (``{"Model.OUT": "score"}``, ``"value"`` for
 the payload itself, ``"none"`` to leave the port out), from graph metadata
 (``processes.P.metadata.causal = {"OUT": "score"}``) or ``--field Model.OUT=score``.
@@ -108,8 +109,20 @@ def _kind(tp: Any) -> Kind | None:
     return None
 
 
+_ID_NAMES = ("id", "uuid", "key")
+
+
+def is_identifier(name: str) -> bool:
+    """Whether a field name looks like an identifier (``id``, ``*_id``, ``uuid``, ``key``)."""
+    last = name.rsplit(".", 1)[-1].lower()
+    return last in _ID_NAMES or last.endswith(("_id", "_uuid", "_key"))
+
+
 def projection_of(tp: Any) -> list[tuple[str | None, Kind]]:
-    """The default projection of a payload type: ``(field path, kind)`` pairs."""
+    """The default projection of a payload type: ``(field path, kind)`` pairs.
+
+    Identifier fields are left out: they label units, they do not cause anything.
+    """
     k = _kind(tp)
     if k is not None:
         return [(None, k)]
@@ -117,6 +130,8 @@ def projection_of(tp: Any) -> list[tuple[str | None, Kind]]:
     if isinstance(tp, type) and issubclass(tp, BaseModel):
         out: list[tuple[str | None, Kind]] = []
         for fname, finfo in tp.model_fields.items():
+            if is_identifier(fname):
+                continue
             fk = _kind(finfo.annotation)
             if fk is not None:
                 out.append((fname, fk))
@@ -196,6 +211,13 @@ def network_causal_graph(
         key = (i.tgt.process, i.tgt.port.lower(), i.tgt.index)
         if key not in fed_by_edge:
             static[key] = i.data
+    # An unconnected input port with a default reads it as an IIP: a parameter too.
+    fed_by_iip = {(i.tgt.process, i.tgt.port.lower(), i.tgt.index) for i in flat.initials}
+    for p in flat.processes.values():
+        for ps in p.spec.inports:
+            key = (p.name, ps.name, None)
+            if ps.has_default and not ps.array and key not in fed_by_edge | fed_by_iip:
+                static[key] = ps.default
     reads: dict[str, list[str]] = {}
     for e in flat.edges:
         src_vars = port_vars.get((e.src.process, e.src.port.lower(), e.src.index), [])
