@@ -76,7 +76,7 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--after", required=True, metavar="TRACE", help="FILE or FILE@RUN_ID")
     p.add_argument("--measure", choices=("mean", "kl"), default="mean")
     p.add_argument("--bootstrap", type=int, default=30, help="bootstrap replicates")
-    p.add_argument("--alpha", type=float, default=0.05)
+    p.add_argument("--alpha", type=float, default=0.01, help="significance level (default 0.01)")
     p.add_argument("--method", choices=("fast", "dowhy"), default="fast")
     _common(p)
     p.set_defaults(func=_shift)

@@ -206,14 +206,13 @@ def assemble(
                 indicators.append(ind)
         gaps = s.isna() & on
         if gaps.any():
-            notes.append(f"{v.name}: {int(gaps.sum())} IPs had no value; filled with the median")
+            # A fixed fill, the same in every run: a per-run statistic would itself differ
+            # between runs and look like a shift.
+            notes.append(f"{v.name}: {int(gaps.sum())} IPs had no value; filled with 0")
         if v.kind == "categorical":
-            present = s[on].dropna()
-            fill: Any = present.mode().iloc[0] if len(present) else "<none>"
-            frame[v.name] = s.where(~gaps, fill).where(on, "<none>").astype("category")
+            frame[v.name] = s.where(~gaps, "<none>").where(on, "<none>").astype("category")
         else:
-            median = float(s[on].median()) if s[on].notna().any() else 0.0
-            frame[v.name] = s.where(~gaps, median).where(on, 0.0).astype(float)
+            frame[v.name] = s.where(~gaps, 0.0).where(on, 0.0).astype(float)
     for v in nv.variables.values():
         if v.role != "parameter":
             continue

@@ -107,7 +107,7 @@ def shift(
     seed: int = 0,
     confidence: float = 0.95,
     n_bootstrap: int = 30,
-    alpha: float = 0.05,
+    alpha: float = 0.01,
     correction: Correction = "holm",
     num_samples: int = 4000,
     max_rows: int = 20_000,
