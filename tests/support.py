@@ -271,3 +271,14 @@ class Forever(Component):
     async def run(self) -> None:
         await self.out.send(1)
         await anyio.sleep_forever()
+
+
+class IncBatch(Component):
+    """Add one, a batch at a time."""
+
+    in_: InPort[int]
+    out: OutPort[int]
+
+    async def run(self) -> None:
+        async for batch in self.in_.batches():
+            await self.out.send_batch([x + 1 for x in batch])

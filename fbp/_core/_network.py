@@ -59,6 +59,7 @@ def _gc_exit() -> None:
     if _running == 0:
         gc.unfreeze()
 
+
 log = get_logger()
 
 

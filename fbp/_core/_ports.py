@@ -319,6 +319,53 @@ class InPort(Generic[T_co]):
         """Receive every remaining data payload into a list."""
         return [x async for x in self]
 
+    async def receive_batch(self, max_items: int = 1024) -> list[T_co]:
+        """Receive every data payload buffered now, at least one and at most ``max_items``.
+
+        The batched form of :meth:`receive`: one await moves many IPs, which makes the
+        per-IP cost several times smaller in tight pipelines. IPs keep their identity
+        and lineage: with :meth:`OutPort.send_batch`, the i-th payload sent has the i-th
+        payload received as its parent. A bracket ends a batch; it is forwarded before
+        the next batch begins.
+
+        Raises:
+            EndOfStream: every sender has closed and nothing is left.
+        """
+        ch = self._chan
+        first = await self._next_item()
+        while type(first) is IP and first.kind != DATA:
+            await self._proc.forward_bracket(first)
+            first = await self._next_item()
+        items = [first]
+        buf = ch._buf
+        take = buf.popleft
+        for _ in range(min(len(buf), max_items - 1)):
+            head = buf[0]
+            if type(head) is IP and head.kind != DATA:
+                break
+            items.append(take())
+        while ch._send_waiters and len(buf) < ch.capacity:
+            ch._admit_sender()
+        self._last = items[-1]
+        if type(first) is IP:
+            self._proc.last_batch = items
+            values = [ip.payload for ip in items]
+        else:
+            values = items
+        v = self._validator
+        return values if v is None else [v.check(x) for x in values]
+
+    def batches(self, max_items: int = 1024) -> AsyncIterator[list[T_co]]:
+        """Iterate over batches (:meth:`receive_batch`) until the port ends."""
+        return self._batches(max_items)
+
+    async def _batches(self, max_items: int) -> AsyncIterator[list[T_co]]:
+        while True:
+            try:
+                yield await self.receive_batch(max_items)
+            except EndOfStream:
+                return
+
     def _close(self) -> int:
         return self._chan.close_receiver()
 
@@ -426,7 +473,61 @@ class OutPort(Generic[T]):
         item = IP(next(proc.ids), DATA, value) if proc.trace is not None else value
         await self._send_item(item, parents)
 
-    async def _send_item(self, item: Any, parents: Iterable[int | IP] | None) -> None:
+    async def send_batch(
+        self, values: Sequence[T], *, parents: Iterable[int | IP] | None = None
+    ) -> None:
+        """Send many data IPs with one await (the batched form of :meth:`send`).
+
+        Each value is its own IP. Lineage: given ``parents``, every IP has them; else,
+        when the process's last :meth:`InPort.receive_batch` returned as many payloads,
+        the i-th IP's parent is the i-th IP received (with the latest IP of the
+        process's other input ports, as the looper rule has it); else the default rule.
+        """
+        if not values:
+            return
+        v = self._validator
+        if v is not None:
+            plain = v._plain
+            values = [x if type(x) is plain else v.check(x) for x in values]
+        proc = self._proc
+        items: list[Any]
+        if proc.trace is not None:
+            items = [IP(next(proc.ids), DATA, x) for x in values]
+            pairs = proc.batch_parents(len(items)) if parents is None else None
+            fixed = None if parents is None else list(parents)
+            for k, ip in enumerate(items):
+                proc.record(ip, self.port_id, pairs[k] if pairs is not None else fixed)
+        else:
+            items = list(values)
+        ch = self._chan
+        if ch is None:
+            for item in items:
+                await self._send_item(item, None, record=False)
+            return
+        buf = ch._buf
+        start, n = 0, len(items)
+        while start < n:
+            # Put in what fits at once; then wait for room for the next one.
+            room = ch._room - len(buf)
+            if room > 0:
+                chunk = items[start : start + room]
+                buf.extend(chunk)
+                self.sent_fast += len(chunk)
+                start += len(chunk)
+                if ch._recv_signal is not None:
+                    ch._wake_receiver()
+                continue
+            if self._chan is None or ch.receiver_closed:
+                for item in items[start:]:
+                    await self._send_item(item, None, record=False)
+                return
+            self._sent_slow += 1
+            await ch.wait_send(items[start], proc.waiter)
+            start += 1
+
+    async def _send_item(
+        self, item: Any, parents: Iterable[int | IP] | None, *, record: bool = True
+    ) -> None:
         """Send an IP (a bracket, or data when traced) or a bare payload to every edge."""
         if self._closed:
             msg = f"{self.address} is closed; it cannot send {item!r}"
@@ -435,7 +536,7 @@ class OutPort(Generic[T]):
         if chans and all(c.receiver_closed for c in chans):
             raise DownstreamClosed(self.address)
         proc = self._proc
-        if proc.trace is not None:
+        if record and proc.trace is not None:
             proc.record(item, self.port_id, parents)
         self._sent_slow += 1
         for ch in chans:

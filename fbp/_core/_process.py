@@ -54,6 +54,7 @@ class Process(Waiter):
         "ids",
         "in_list",
         "inports",
+        "last_batch",
         "location",
         "looper",
         "name",
@@ -89,6 +90,8 @@ class Process(Waiter):
         self.trace_batch = net.trace_batch
         self.activation = 0
         self.consumed: tuple[int, ...] = ()
+        #: The IPs of the last InPort.receive_batch (traced networks), for send_batch.
+        self.last_batch: list[IP] | None = None
         self.ended = False
         comp = cls()
         comp.name = name
@@ -155,6 +158,17 @@ class Process(Waiter):
         buf.append((ip.id, ip.kind, port_id, self.activation, perf_counter_ns(), ps, ip.payload))  # type: ignore[union-attr]
         if len(buf) >= self.trace_batch:  # type: ignore[arg-type]
             self.net.flush_trace()
+
+    def batch_parents(self, n: int) -> list[tuple[int, ...]] | None:
+        """Element-wise parents for a batch of ``n`` sends, or None to use the rule."""
+        batch = self.last_batch
+        if batch is None or len(batch) != n:
+            return None
+        port_of_batch = next((p for p in self.in_list if p._last is batch[-1]), None)
+        others = tuple(
+            p._last.id for p in self.in_list if p is not port_of_batch and type(p._last) is IP
+        )
+        return [(ip.id, *others) for ip in batch]
 
     async def forward_bracket(self, ip: IP) -> None:
         """Pass a bracket received on an input port to every live output port."""
