@@ -282,3 +282,35 @@ class IncBatch(Component):
     async def run(self) -> None:
         async for batch in self.in_.batches():
             await self.out.send_batch([x + 1 for x in batch])
+
+
+class Slow(Component):
+    """Pass IPs on, sleeping DELAY seconds for each (a performance fault knob)."""
+
+    in_: InPort[int]
+    delay: InPort[float] = port(default=0.0, causal=False)
+    out: OutPort[int]
+
+    async def process(self, in_: int, delay: float) -> None:
+        if delay:
+            await anyio.sleep(delay)
+        else:
+            await anyio.lowlevel.checkpoint()
+        await self.out.send(in_)
+
+
+class Paced(Component):
+    """Emit 0..N-1 at about RATE IPs per second."""
+
+    n: InPort[int]
+    rate: InPort[float] = port(default=2000.0, causal=False)
+    out: OutPort[int]
+
+    async def run(self) -> None:
+        n, rate = await self.n.receive(), await self.rate.receive()
+        loop_start = anyio.current_time()
+        for i in range(n):
+            wait = loop_start + i / rate - anyio.current_time()
+            if wait > 0:
+                await anyio.sleep(wait)
+            await self.out.send(i)

@@ -78,6 +78,13 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--bootstrap", type=int, default=30, help="bootstrap replicates")
     p.add_argument("--alpha", type=float, default=0.01, help="significance level (default 0.01)")
     p.add_argument("--method", choices=("fast", "dowhy"), default="fast")
+    p.add_argument(
+        "--windows",
+        type=float,
+        metavar="SECONDS",
+        help="rows are time windows of this length; variables are per-port IP"
+        " counts and latencies (for throughput and latency questions)",
+    )
     _common(p)
     p.set_defaults(func=_shift)
 
@@ -219,6 +226,7 @@ def _shift(args: argparse.Namespace) -> int:
             args.target,
             unit=args.unit,
             projections=_fields(args.field),
+            window=args.windows,
             seed=args.seed,
             measure=args.measure,
             n_bootstrap=args.bootstrap,

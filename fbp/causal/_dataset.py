@@ -25,10 +25,14 @@ How each pattern lands in the table:
 Parameters (IIPs) are constant within a run: a column holding the run's value, which
 differs between runs when ``--set`` changed it.
 
-**Windows.** For performance questions, ``mode="window"`` makes one row per time window
-instead: per output port, the number of IPs sent (``PORT.count``) and the mean time from
-the latest parent to the send (``PORT.latency``, seconds; a process's work plus its
-waits).
+**Windows.** For performance questions, :func:`assemble_windows` makes one row per time
+window instead: per output port, the number of IPs sent (``PORT.count``) and the mean
+time from the latest data parent's send to this send (``PORT.latency``, seconds: the
+wait in the input queue plus the process's work). Under back-pressure a slow process
+also slows everything upstream of it (their sends wait for room), an effect that runs
+against the arrows of the dataflow graph: window-mode attributions then name the slow
+process together with the ones upstream of it. They are sound for changes that flow
+with the data (a source's rate, a stage's work when its input queue is not full).
 """
 
 from __future__ import annotations
@@ -242,10 +246,11 @@ def assemble_windows(run: TracedRun, ports: Iterable[str], *, window: float = 1.
     sent_at: dict[int, float] = {}
     rows: list[tuple[str, int, float]] = []
     for rec in run.records():
-        if rec.kind not in ("data", "iip"):
+        if rec.kind != "data":
             continue
         sent_at[rec.ip_id] = rec.t
-        if rec.kind == "data" and rec.port in wanted:
+        if rec.port in wanted:
+            # From the latest data parent (IIPs are not work): a source has no latency.
             before = [sent_at[p] for p in rec.parents if p in sent_at]
             latency = rec.t - max(before) if before else 0.0
             rows.append((rec.port, int(rec.t // window), latency))

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from .._core._exceptions import CausalModelError
 from ..graph import Graph, load_graph
-from ._dataset import Dataset, assemble, model_inputs
+from ._dataset import Dataset, assemble, assemble_windows, model_inputs
 from ._from_network import NetworkVariables, network_causal_graph
 
 if TYPE_CHECKING:
@@ -108,6 +108,55 @@ def tables(
     return CausalTables(graph=graph, frames=frames, datasets=datasets, notes=notes)
 
 
+def window_tables(
+    network: NetworkLike | NetworkVariables,
+    traces: Sequence[TraceRef],
+    *,
+    window: float = 1.0,
+) -> CausalTables:
+    """Per-window tables for performance questions: one row per time window.
+
+    The variables are, per output port, ``PORT.count`` (IPs sent in the window) and
+    ``PORT.latency`` (mean seconds from an IP's latest parent to its send: the process's
+    work and waits). They follow the wiring: a port's count and latency depend on the
+    counts and latencies of the ports feeding its process. Windows of one run are not
+    independent draws (a slow window delays the next), which the models assume; prefer
+    windows several times longer than a process's longest wait.
+    """
+    import networkx as nx
+    import pandas as pd
+
+    nv = network if isinstance(network, NetworkVariables) else causal_graph(network)
+    port_of = {name: v.address for name, v in nv.variables.items() if v.role == "stream"}
+    ports = sorted(set(port_of.values()))
+    g = nx.DiGraph()
+    for addr in ports:
+        proc = addr.split(".", 1)[0]
+        for kind in ("count", "latency"):
+            g.add_node(f"{addr}.{kind}", process=proc, port=addr.split(".", 1)[1], role="stream")
+    for a, b in nv.graph.edges:
+        if a in port_of and b in port_of and port_of[a] != port_of[b]:
+            x, y = port_of[a], port_of[b]
+            g.add_edge(f"{x}.count", f"{y}.count")
+            g.add_edge(f"{x}.count", f"{y}.latency")
+            g.add_edge(f"{x}.latency", f"{y}.latency")
+    datasets: list[Dataset] = []
+    for ref in traces:
+        trace, run = _open_run(ref)
+        try:
+            datasets.append(assemble_windows(run, ports, window=window))
+        finally:
+            trace.close()
+    cols = [n for n in nx.topological_sort(g)]
+    frames = [d.frame.reindex(columns=cols, fill_value=0.0).astype(float) for d in datasets]
+    keep = [c for c in cols if any(f[c].nunique() > 1 for f in frames)]
+    notes = [f"{c}: constant, left out" for c in cols if c not in keep]
+    g = g.subgraph(keep).copy()
+    return CausalTables(
+        graph=g, frames=[pd.DataFrame(f[keep]) for f in frames], datasets=datasets, notes=notes
+    )
+
+
 def resolve_target(target: str, graph: nx.DiGraph) -> str:
     """Turn ``Payout.OUT`` (or ``Payout.out``, or a full variable name) into a variable.
 
@@ -149,15 +198,22 @@ def shift_between(
     *,
     unit: str | None = None,
     projections: Mapping[str, Any] | None = None,
+    window: float | None = None,
     **options: Any,
 ) -> ShiftResult:
     """Which components explain the change of ``target`` between two traced runs.
 
-    ``options`` go to :func:`fbp.causal.shift` (``seed``, ``measure``, ``n_bootstrap``...).
+    With ``window`` (seconds), rows are time windows and the variables per-port counts
+    and latencies (:func:`window_tables`), for performance questions. ``options`` go to
+    :func:`fbp.causal.shift` (``seed``, ``measure``, ``n_bootstrap``...).
     """
     from ._shift import shift
 
-    t = tables(network, [before, after], unit=unit, projections=projections)
+    t = (
+        window_tables(network, [before, after], window=window)
+        if window is not None
+        else tables(network, [before, after], unit=unit, projections=projections)
+    )
     return shift(t.graph, t.frames[0], t.frames[1], resolve_target(target, t.graph), **options)
 
 
