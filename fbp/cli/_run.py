@@ -143,7 +143,7 @@ async def _on_sigterm(scope: anyio.CancelScope, outcome: dict[str, Any]) -> None
 
 
 async def _progress(net: Network) -> None:
-    from rich.console import Console
+    from rich.console import Console, Group
     from rich.live import Live
 
     console = Console(stderr=True)
@@ -160,7 +160,7 @@ async def _progress(net: Network) -> None:
             }
             last = {p.name: p.sent for p in result.processes}
             last_t = now
-            live.update(_table(result, rates))
+            live.update(Group(_table(result, rates), _edges(result)))
 
 
 def _table(result: RunResult, rates: dict[str, float] | None = None) -> Any:
@@ -181,6 +181,21 @@ def _table(result: RunResult, rates: dict[str, float] | None = None) -> Any:
             else ("ended" if p.ended else "running")
         )
         t.add_row(p.name, p.component, f"{p.received:,}", f"{p.sent:,}", last)
+    return t
+
+
+def _edges(result: RunResult) -> Any:
+    from rich.table import Table
+
+    t = Table(title="edges", title_justify="left")
+    t.add_column("edge")
+    t.add_column("IPs", justify="right")
+    t.add_column("buffered", justify="right")
+    t.add_column("dropped", justify="right")
+    for e in result.edges:
+        t.add_row(
+            f"{e.src} -> {e.tgt}", f"{e.ips:,}", f"{e.buffered}/{e.capacity}", f"{e.dropped:,}"
+        )
     return t
 
 
