@@ -10,7 +10,7 @@ import anyio
 from .._core._network import DEFAULT_CAPACITY, Network, RunResult
 from .._core._tracehook import TraceSink
 from ._load import load_graph
-from ._model import Graph
+from ._model import Connection, Graph
 from ._registry import Registry
 from ._wiring import build_network
 
@@ -43,7 +43,7 @@ def prepare(
                 c
                 for c in g.connections
                 if not (
-                    hasattr(c, "src")
+                    isinstance(c, Connection)
                     and c.tgt.process == t.process
                     and c.tgt.port.lower() == t.port.lower()
                     and c.tgt.index == t.index
