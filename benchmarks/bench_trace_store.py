@@ -5,14 +5,16 @@ Run: ``python benchmarks/bench_trace_store.py`` (``--quick`` for a short run).
 Three measurements, printed as tables:
 
 1. The writer alone: batches of records handed to ``write()`` as fast as possible,
-   with int payloads and with 20-field pydantic payloads. Reports records/s, the
-   writer thread's CPU per record, split into JSON encoding (holds the GIL) and SQLite
-   (runs mostly without the GIL), and the caller's CPU per record in ``write()``.
+   with int payloads and with 20-field pydantic payloads. Reports records/s until
+   ``finish_run()`` returns, the writer thread's CPU per record during the run, split
+   into JSON encoding (holds the GIL) and appending to the file (SQLite, without the
+   GIL), the caller's CPU per record in ``write()``, then the indexing that
+   ``close()`` does after the run (records/s and time per record) and the file size.
 2. The cost to a busy event loop: a producer that spends a fixed amount of Python
    work per record, run without tracing and with tracing; the difference is what
    tracing costs the runtime's thread per IP (GIL contention included).
 3. Memory over a long run (5 million records by default): RSS and tracemalloc's
-   traced memory, sampled as the run goes; flat means bounded.
+   traced memory, sampled as the run goes, then after indexing; flat means bounded.
 """
 
 from __future__ import annotations
@@ -109,18 +111,22 @@ def fresh(folder: Path, name: str) -> Path:
 def bench_writer(folder: Path, n: int, label: str, payload: Callable[[int], Any]) -> list[str]:
     pre = list(batches(n, payload))  # build records first: measure the writer alone
     path = fresh(folder, f"writer-{label}.trace")
-    with TraceWriter(path) as w:
-        w.start_run(run_info(label))
-        cpu0 = thread_cpu(w)
-        caller0 = time.thread_time()
-        t0 = time.perf_counter()
-        for b in pre:
-            w.write(b)
-        caller = time.thread_time() - caller0
-        w.finish_run("completed", None, {})
-        wall = time.perf_counter() - t0
-        cpu = thread_cpu(w) - cpu0
-        st = w.statistics()
+    w = TraceWriter(path)
+    w.start_run(run_info(label))
+    cpu0 = thread_cpu(w)
+    caller0 = time.thread_time()
+    t0 = time.perf_counter()
+    for b in pre:
+        w.write(b)
+    caller = time.thread_time() - caller0
+    w.finish_run("completed", None, {})
+    wall = time.perf_counter() - t0
+    cpu = thread_cpu(w) - cpu0
+    st = w.statistics()
+    t1 = time.perf_counter()
+    w.close()  # indexes the run
+    index_wall = time.perf_counter() - t1
+    index_time = w.statistics().index_seconds  # inside the thread, which has the GIL to itself
     size = path.stat().st_size / n
     return [
         label,
@@ -129,6 +135,8 @@ def bench_writer(folder: Path, n: int, label: str, payload: Callable[[int], Any]
         f"{1e6 * st.encode_seconds / n:.2f}",
         f"{1e6 * st.store_seconds / n:.2f}",
         f"{1e6 * caller / n:.2f}",
+        f"{n / index_wall:,.0f}",
+        f"{1e6 * index_time / n:.2f}",
         f"{size:.0f}",
     ]
 
@@ -191,25 +199,32 @@ def bench_memory(folder: Path, n: int) -> list[list[str]]:
     path = fresh(folder, "memory.trace")
     rows: list[list[str]] = []
     step = max(n // 10, BATCH)
+
+    def sample(label: str, t0: float) -> None:
+        traced, _ = tracemalloc.get_traced_memory()
+        rows.append(
+            [
+                label,
+                f"{rss_mib():.1f}",
+                f"{traced / 2**20:.1f}",
+                f"{time.perf_counter() - t0:.1f}",
+            ]
+        )
+
     tracemalloc.start()
-    with TraceWriter(path) as w:
-        w.start_run(run_info("memory"))
-        done = 0
-        t0 = time.perf_counter()
-        for b in batches(n, lambda i: {"i": i, "x": i * 0.5}):
-            w.write(b)
-            done += len(b)
-            if done % step < BATCH:
-                traced, _ = tracemalloc.get_traced_memory()
-                rows.append(
-                    [
-                        f"{done:,}",
-                        f"{rss_mib():.1f}",
-                        f"{traced / 2**20:.1f}",
-                        f"{time.perf_counter() - t0:.1f}",
-                    ]
-                )
-        w.finish_run("completed", None, {})
+    w = TraceWriter(path)
+    w.start_run(run_info("memory"))
+    done = 0
+    t0 = time.perf_counter()
+    for b in batches(n, lambda i: {"i": i, "x": i * 0.5}):
+        w.write(b)
+        done += len(b)
+        if done % step < BATCH:
+            sample(f"{done:,}", t0)
+    w.finish_run("completed", None, {})
+    sample("finished", t0)
+    w.close()
+    sample("indexed", t0)
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
     rows.append(
@@ -250,7 +265,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="bench-trace-") as tmp:
         folder = Path(tmp)
         table(
-            f"1. writer alone ({n:,} records, batches of {BATCH})",
+            f"1. writer alone ({n:,} records, batches of {BATCH}), then indexing",
             [
                 "payload",
                 "records/s",
@@ -258,6 +273,8 @@ def main() -> None:
                 "encode us/rec",
                 "sqlite us/rec",
                 "write() us/rec",
+                "indexing records/s",
+                "indexing us/rec",
                 "bytes/rec",
             ],
             [

@@ -24,27 +24,22 @@ from fbp.tracing import (
     TraceFileError,
     TraceWriter,
     TraceWriterError,
-    _payload,
     _store,
     open_trace,
 )
 from fbp.tracing._schema import KIND_NAMES
 
 
-@pytest.fixture(params=[False, True], ids=["inline", "split"])
-def split(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> bool:
-    """Store payloads inside the rows' JSON, or apart (as a writer that is behind does)."""
-    forced = bool(request.param)
-    encode = _payload.encode_batch
-
-    def encode_batch(batch: Any, modes: Any, *, split: bool = False) -> Any:
-        return encode(batch, modes, split=forced)
-
-    monkeypatch.setattr(_store, "encode_batch", encode_batch)
-    return forced
+@pytest.fixture(params=["writer", "reader"])
+def indexer(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Who indexes the appended batches: the writer (between runs and on closing) or,
+    when the writer never does (as when its process was killed), the first reader."""
+    if request.param == "reader":
+        monkeypatch.setattr(_store.RunStore, "has_unindexed", lambda self, current: False)
+    return str(request.param)
 
 
-@pytest.mark.usefixtures("split")
+@pytest.mark.usefixtures("indexer")
 def test_records_round_trip_exactly(tmp_path: Path) -> None:
     path = write_dag(tmp_path / "t.trace", batch_size=5)
     with open_trace(path) as trace:
@@ -100,7 +95,7 @@ def test_a_run_id_is_used_once_per_file(tmp_path: Path) -> None:
         w.finish_run("completed", None, {})
 
 
-@pytest.mark.usefixtures("split")
+@pytest.mark.usefixtures("indexer")
 def test_payload_settings_apply_per_port(tmp_path: Path) -> None:
     setting = {
         "*": "all",
@@ -124,7 +119,7 @@ def test_payload_settings_apply_per_port(tmp_path: Path) -> None:
     assert not got[11, "data"].payload_recorded
 
 
-@pytest.mark.usefixtures("split")
+@pytest.mark.usefixtures("indexer")
 def test_payload_none_keeps_no_payload(tmp_path: Path) -> None:
     path = write_dag(tmp_path / "t.trace", payload="none")
     with open_trace(path) as trace:
@@ -175,7 +170,7 @@ class Pair:
     right: int
 
 
-@pytest.mark.usefixtures("split")
+@pytest.mark.usefixtures("indexer")
 def test_payloads_json_cannot_encode_are_kept_as_repr(tmp_path: Path) -> None:
     cycle: list[Any] = [1]
     cycle.append(cycle)
@@ -195,7 +190,7 @@ def test_payloads_json_cannot_encode_are_kept_as_repr(tmp_path: Path) -> None:
     with TraceWriter(tmp_path / "t.trace") as w:
         w.start_run(run_info(ports=[port]))
         w.write(records)
-        # Scalars only: stored inside the rows' JSON, one bad string isolated all the same.
+        # One bad string in a batch of scalars is isolated all the same.
         w.write([(98, KIND_DATA, 0, 98, T0_PERF + 98, (), "lone \ud800 surrogate")])
         w.write([(99, KIND_DATA, 0, 99, T0_PERF + 99, (), "after")])  # the thread lives on
         w.finish_run("completed", None, {})
@@ -219,7 +214,7 @@ def test_payloads_json_cannot_encode_are_kept_as_repr(tmp_path: Path) -> None:
 def test_a_failed_writer_thread_makes_the_next_call_raise_with_the_cause(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(_store, "_INSERT_LINKS", "INSERT INTO no_such_table VALUES (?1, ?2)")
+    monkeypatch.setattr(_store, "_APPEND", "INSERT INTO no_such_table VALUES (?1, ?2, ?3)")
     w = TraceWriter(tmp_path / "t.trace")
     w.start_run(run_info())
     w.write(dag_records())

@@ -5,13 +5,15 @@ from __future__ import annotations
 import json
 import os
 import socket
+import sqlite3
 from types import TracebackType
 from typing import Any
 
-from ._errors import TraceLookupError, suggest
+from ._errors import TraceFileError, TraceLookupError, suggest
+from ._index import index_run, pending_records
 from ._records import RunState, RunSummary
 from ._run import TracedRun
-from ._schema import connect_reader
+from ._schema import connect_indexer, connect_reader, has_table
 
 __all__ = ("Trace", "open_trace")
 
@@ -48,6 +50,7 @@ class Trace:
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = os.fspath(path)
         self._con = connect_reader(path)
+        self._batches = has_table(self._con, "batches")  # trace format 2 and later
 
     def __repr__(self) -> str:
         return f"<Trace {self.path!r}>"
@@ -108,7 +111,7 @@ class Trace:
             if row is None:
                 msg = f"trace {self.path!r} holds no run yet"
                 raise TraceLookupError(msg, what="run", name="")
-            return TracedRun(self._con, self._summary(row), row)
+            return self._open_run(row)
         row = con.execute(
             f"SELECT {self._RUN_COLUMNS} FROM runs WHERE run_id = ?", (run_id,)
         ).fetchone()
@@ -127,4 +130,31 @@ class Trace:
                 hint = suggest(run_id, known)
                 raise TraceLookupError(msg, what="run", name=run_id, suggestions=hint)
             row = rows[0]
+        return self._open_run(row)
+
+    def _open_run(self, row: tuple[Any, ...]) -> TracedRun:
+        """The run of a ``runs`` row, its records indexed first if need be.
+
+        A run's records are indexed by its writer between runs and when it closes;
+        those of a run still being written, or whose writer was killed, are indexed
+        here (in the file, once), up to the last record written before this call.
+
+        Raises:
+            TraceFileError: records need indexing and the file cannot be written.
+        """
+        if not self._batches:  # a writer may have upgraded the file since it was opened
+            self._batches = has_table(self._con, "batches")
+        if self._batches and pending_records(self._con, row[0]):
+            con = connect_indexer(self.path)
+            try:
+                index_run(con, row[0])
+            except sqlite3.Error as exc:
+                msg = (
+                    f"cannot index the latest records of run {row[1]!r} in trace"
+                    f" {self.path!r} ({exc}); make the file and its folder writable, or"
+                    " read a writable copy"
+                )
+                raise TraceFileError(self.path, msg) from exc
+            finally:
+                con.close()
         return TracedRun(self._con, self._summary(row), row)

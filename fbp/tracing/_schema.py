@@ -1,8 +1,16 @@
 """The trace file: an SQLite database in WAL mode, many runs per file.
 
 A trace file is recognised by its SQLite header (``PRAGMA application_id`` is
-``0x46425054``, "FBPT") and versioned by ``PRAGMA user_version`` (currently 1). The
-tables, which plain SQL can query::
+``0x46425054``, "FBPT") and versioned by ``PRAGMA user_version`` (currently 2; files
+of version 1, which lack ``batches``, are read and upgraded in place by a writer).
+
+Records arrive in two steps. During a run the writer appends each batch of records,
+as one JSON text, to ``batches`` (one row and one commit per batch: nothing per
+record, no index to maintain). Between runs, at :meth:`TraceWriter.close`, or when a
+reader first opens the run, each batch is *indexed*: unpacked into ``ips`` and
+``links`` and deleted, in one transaction. A batch is in exactly one of the two
+places at any time, so a run is fully indexed when ``batches`` holds none of its
+rows. The tables, which plain SQL can query::
 
     runs    one row per run
       run          INTEGER PRIMARY KEY   key used by the other tables
@@ -19,7 +27,8 @@ tables, which plain SQL can query::
                                          process reads back as "crashed")
       error        TEXT                  the error that ended the run, if any
       stats        TEXT                  the runtime's statistics, JSON
-      records      INTEGER               records stored so far (kept with each commit)
+      records      INTEGER               records stored so far (kept by a trigger on
+                                         batches, so always in step with them)
       first_seq    INTEGER               every ips row of the run has seq >= first_seq
       last_seq     INTEGER               ... and seq <= last_seq
       writer_pid   INTEGER               the writing process, to tell a live run from a
@@ -30,7 +39,16 @@ tables, which plain SQL can query::
       process, component, port, port_index, direction ('in'|'out'), type_name,
       json_schema (JSON or NULL), targets (JSON array of 'proc.PORT[i]')
 
-    ips     one row per record, in the order the runtime sent them
+    batches records written but not indexed yet (index batches_by_run: run, seq)
+      seq          INTEGER PRIMARY KEY   the seq of the batch's first record; record k
+                                         (from 0) of the batch becomes ips.seq = seq + k
+      run          INTEGER               runs.run
+      n            INTEGER               records in the batch
+      rows         TEXT                  JSON: [[ip_id, kind, port_id, activation,
+                                         t_ns, [parents...], payload], ...]; the
+                                         payload is left out when not recorded
+
+    ips     one row per record, in the order the runtime handed them over
       seq          INTEGER PRIMARY KEY   write order across the file
       run          INTEGER               runs.run
       ip_id        INTEGER               the IP's id within the run (index ips_by_id)
@@ -70,21 +88,24 @@ __all__ = (
     "FORMAT_VERSION",
     "KIND_CODES",
     "KIND_NAMES",
+    "connect_indexer",
     "connect_reader",
     "connect_writer",
+    "has_table",
 )
 
 APPLICATION_ID = 0x46425054  # "FBPT"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 
 KIND_NAMES: dict[int, str] = {0: "data", 1: "open", 2: "close", 3: "iip", 4: "drop", 5: "dead"}
 KIND_CODES: dict[str, int] = {v: k for k, v in KIND_NAMES.items()}
 
 _PAGE_SIZE = 16384
-_CACHE_KIB = 32768
+_CACHE_KIB = 8192  # the page cache, which bounds the writer's memory besides its queue
 _BUSY_TIMEOUT_S = 30.0
 
-_DDL = """
+_DDL = (
+    """
 CREATE TABLE IF NOT EXISTS runs (
     run         INTEGER PRIMARY KEY,
     run_id      TEXT NOT NULL UNIQUE,
@@ -102,7 +123,9 @@ CREATE TABLE IF NOT EXISTS runs (
     last_seq    INTEGER,
     writer_pid  INTEGER,
     writer_host TEXT
-);
+)
+""",
+    """
 CREATE TABLE IF NOT EXISTS ports (
     run         INTEGER NOT NULL,
     port_id     INTEGER NOT NULL,
@@ -115,7 +138,9 @@ CREATE TABLE IF NOT EXISTS ports (
     json_schema TEXT,
     targets     TEXT NOT NULL,
     PRIMARY KEY (run, port_id)
-) WITHOUT ROWID;
+) WITHOUT ROWID
+""",
+    """
 CREATE TABLE IF NOT EXISTS ips (
     seq         INTEGER PRIMARY KEY,
     run         INTEGER NOT NULL,
@@ -125,21 +150,41 @@ CREATE TABLE IF NOT EXISTS ips (
     activation  INTEGER NOT NULL,
     t_ns        INTEGER NOT NULL,
     payload     TEXT
-);
-CREATE INDEX IF NOT EXISTS ips_by_id ON ips (run, ip_id);
+)
+""",
+    "CREATE INDEX IF NOT EXISTS ips_by_id ON ips (run, ip_id)",
+    """
 CREATE TABLE IF NOT EXISTS links (
     run         INTEGER NOT NULL,
     child       INTEGER NOT NULL,
     parent      INTEGER NOT NULL,
     ord         INTEGER NOT NULL,
     PRIMARY KEY (run, child, parent)
-) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS links_by_parent ON links (run, parent, child);
+) WITHOUT ROWID
+""",
+    "CREATE INDEX IF NOT EXISTS links_by_parent ON links (run, parent, child)",
+    """
+CREATE TABLE IF NOT EXISTS batches (
+    seq         INTEGER PRIMARY KEY,
+    run         INTEGER NOT NULL,
+    n           INTEGER NOT NULL,
+    rows        TEXT NOT NULL
+)
+""",
+    "CREATE INDEX IF NOT EXISTS batches_by_run ON batches (run, seq)",
+    """
+CREATE TRIGGER IF NOT EXISTS batches_counted AFTER INSERT ON batches BEGIN
+    UPDATE runs SET records = records + NEW.n, last_seq = NEW.seq + NEW.n - 1
+    WHERE run = NEW.run;
+END
+""",
+    """
 CREATE TABLE IF NOT EXISTS kinds (
     kind        INTEGER PRIMARY KEY,
     name        TEXT NOT NULL UNIQUE
-);
-"""
+)
+""",
+)
 
 
 def _not_a_trace(path: str, detail: str) -> TraceFileError:
@@ -197,16 +242,18 @@ def connect_writer(path: str | os.PathLike[str]) -> sqlite3.Connection:
         if str(mode).lower() != "wal":
             msg = f"cannot put trace {name!r} in WAL mode (journal mode stays {mode!r})"
             raise TraceFileError(name, msg)
-        con.execute("PRAGMA synchronous = NORMAL")
+        # Every commit syncs the WAL: an appended batch survives a power cut, and
+        # finishing a run has little left to sync. The syncs run in the writer's
+        # thread without the GIL.
+        con.execute("PRAGMA synchronous = FULL")
         con.execute(f"PRAGMA cache_size = -{_CACHE_KIB}")
         con.execute("PRAGMA temp_store = MEMORY")
         con.execute("BEGIN IMMEDIATE")
         try:
             # Another process may have created the file since the first check.
             _check_header(con, name, allow_new=True)
-            for stmt in _DDL.split(";"):
-                if stmt.strip():
-                    con.execute(stmt)
+            for stmt in _DDL:
+                con.execute(stmt)
             con.executemany(
                 "INSERT OR IGNORE INTO kinds (kind, name) VALUES (?, ?)", KIND_NAMES.items()
             )
@@ -263,3 +310,37 @@ def connect_reader(path: str | os.PathLike[str]) -> sqlite3.Connection:
         raise
     con.execute("PRAGMA query_only = ON")
     return con
+
+
+def connect_indexer(path: str | os.PathLike[str]) -> sqlite3.Connection:
+    """Open an existing trace file to index the records a writer left in ``batches``.
+
+    The connection is in autocommit mode; :mod:`fbp.tracing._index` opens its own
+    transactions.
+
+    Raises:
+        TraceFileError: the file cannot be written.
+    """
+    name = os.fspath(path)
+    uri = Path(name).resolve().as_uri()
+    try:
+        con = sqlite3.connect(
+            f"{uri}?mode=rw", uri=True, timeout=_BUSY_TIMEOUT_S, isolation_level=None
+        )
+        con.execute("PRAGMA synchronous = NORMAL")
+        con.execute(f"PRAGMA cache_size = -{_CACHE_KIB}")
+    except sqlite3.Error as exc:
+        msg = (
+            f"cannot open trace {name!r} to index its latest records ({exc}); make the"
+            " file and its folder writable, or read a writable copy"
+        )
+        raise TraceFileError(name, msg) from exc
+    return con
+
+
+def has_table(con: sqlite3.Connection, name: str) -> bool:
+    """Whether the trace file has a table (``batches`` is missing from version 1)."""
+    row = con.execute(
+        "SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = ?", (name,)
+    ).fetchone()
+    return row is not None

@@ -1,11 +1,11 @@
 """The SQL side of the trace writer: one connection, used by the writer thread only.
 
-A batch of records is serialised to one JSON text (``[[ip_id, kind, port_id,
-activation, t_ns, [parents], payload], ...]``, large payloads apart in a byte string
-the rows point into, see :func:`~fbp.tracing._payload.encode_batch`) and stored with
-two statements that unpack it inside SQLite (``json_each``), one for ``ips`` and one
-for ``links``. Python binds a few parameters per batch, and SQLite runs the
-per-record work without the GIL.
+During a run, a batch of records is serialised to one JSON text (see
+:func:`~fbp.tracing._payload.encode_batch`) and appended to ``batches`` with a single
+``INSERT``, committed on its own: SQLite copies the text into pages and a trigger
+counts the records in ``runs``, nothing more per record. Unpacking batches into
+``ips`` and ``links`` (indexing, :mod:`fbp.tracing._index`) is left for when the
+writer has nothing else to do.
 """
 
 from __future__ import annotations
@@ -19,54 +19,22 @@ from typing import Any
 from fbp._core._tracehook import RunInfo, TraceRecord
 
 from ._errors import TraceError
+from ._index import index_batch, next_batch
 from ._payload import Selection, encode_batch, encode_json
 
 __all__ = ("RunStore",)
 
-if sqlite3.sqlite_version_info >= (3, 38, 0):
-    _INSERT_IPS = (
-        "INSERT INTO ips (run, ip_id, kind, port_id, activation, t_ns, payload)"
-        " SELECT ?2, value->>0, value->>1, value->>2, value->>3, value->>4, value->6"
-        " FROM json_each(?1)"
-    )
-    _INSERT_IPS_SPLIT = (
-        "INSERT INTO ips (run, ip_id, kind, port_id, activation, t_ns, payload)"
-        " SELECT ?2, value->>0, value->>1, value->>2, value->>3, value->>4,"
-        " nullif(CAST(substr(?3, value->>6, value->>7) AS TEXT), '')"
-        " FROM json_each(?1)"
-    )
-    _INSERT_LINKS = (
-        "INSERT OR IGNORE INTO links (run, child, parent, ord)"
-        " SELECT ?2, r.value->>0, p.value, p.key"
-        " FROM json_each(?1) AS r, json_each(r.value, '$[5]') AS p"
-    )
-else:  # pragma: no cover - SQLite before 3.38 lacks the -> and ->> operators
-    _INSERT_IPS = (
-        "INSERT INTO ips (run, ip_id, kind, port_id, activation, t_ns, payload)"
-        " SELECT ?2, json_extract(value, '$[0]'), json_extract(value, '$[1]'),"
-        " json_extract(value, '$[2]'), json_extract(value, '$[3]'), json_extract(value, '$[4]'),"
-        " CASE WHEN json_type(value, '$[6]') IS NULL THEN NULL"
-        " ELSE json_quote(json_extract(value, '$[6]')) END"
-        " FROM json_each(?1)"
-    )
-    _INSERT_IPS_SPLIT = (
-        "INSERT INTO ips (run, ip_id, kind, port_id, activation, t_ns, payload)"
-        " SELECT ?2, json_extract(value, '$[0]'), json_extract(value, '$[1]'),"
-        " json_extract(value, '$[2]'), json_extract(value, '$[3]'), json_extract(value, '$[4]'),"
-        " nullif(CAST(substr(?3, json_extract(value, '$[6]'), json_extract(value, '$[7]'))"
-        " AS TEXT), '')"
-        " FROM json_each(?1)"
-    )
-    _INSERT_LINKS = (
-        "INSERT OR IGNORE INTO links (run, child, parent, ord)"
-        " SELECT ?2, json_extract(r.value, '$[0]'), p.value, p.key"
-        " FROM json_each(?1) AS r, json_each(r.value, '$[5]') AS p"
-    )
-
+# The next seq: after every indexed record and every batch still to index. Computed
+# inside the INSERT, so writers in several processes never hand out a seq twice.
+_NEXT_SEQ = (
+    "max(coalesce((SELECT max(seq) FROM ips), 0),"
+    " coalesce((SELECT seq + n - 1 FROM batches ORDER BY seq DESC LIMIT 1), 0)) + 1"
+)
+_APPEND = f"INSERT INTO batches (seq, run, n, rows) VALUES ({_NEXT_SEQ}, ?1, ?2, ?3)"
 _INSERT_RUN = (
     "INSERT INTO runs (run_id, graph_name, graph, settings, started_ns, t0_perf_ns,"
     " status, first_seq, writer_pid, writer_host)"
-    " VALUES (?, ?, ?, ?, ?, ?, 'running', ?, ?, ?)"
+    f" VALUES (?, ?, ?, ?, ?, ?, 'running', {_NEXT_SEQ}, ?, ?)"
 )
 _INSERT_PORT = (
     "INSERT INTO ports (run, port_id, process, component, port, port_index, direction,"
@@ -86,18 +54,15 @@ class RunStore:
         self.path = path
         self.run_key: int | None = None
         self.modes: dict[int, Selection] = {}
-        self.run_records = 0
-        self.last_seq: int | None = None
+        #: Batches this store appended and has not seen indexed, by run.
+        self.unindexed: dict[int, int] = {}
         #: Records committed, over every run.
         self.stored = 0
-        self.uncommitted = 0
+        #: Records this store indexed, over every run.
+        self.indexed = 0
         self.encode_seconds = 0.0
         self.store_seconds = 0.0
-
-    @property
-    def in_transaction(self) -> bool:
-        """Whether records are waiting for a commit."""
-        return self.con.in_transaction
+        self.index_seconds = 0.0
 
     def start(self, info: RunInfo, modes: dict[int, Selection]) -> None:
         """Store a new run and its ports, committed at once."""
@@ -107,7 +72,6 @@ class RunStore:
             if con.execute("SELECT 1 FROM runs WHERE run_id = ?", (info.run_id,)).fetchone():
                 msg = f"run {info.run_id!r} is already in trace {self.path!r}; give it a new id"
                 raise TraceError(msg)
-            first_seq = con.execute("SELECT coalesce(max(seq), 0) + 1 FROM ips").fetchone()[0]
             cur = con.execute(
                 _INSERT_RUN,
                 (
@@ -117,12 +81,12 @@ class RunStore:
                     _json(info.settings),
                     info.t0_wall_ns,
                     info.t0_perf_ns,
-                    first_seq,
                     os.getpid(),
                     socket.gethostname(),
                 ),
             )
             run_key = cur.lastrowid
+            assert run_key is not None
             con.executemany(
                 _INSERT_PORT,
                 [
@@ -147,78 +111,53 @@ class RunStore:
             raise
         self.run_key = run_key
         self.modes = modes
-        self.run_records = 0
-        self.last_seq = None
 
-    def ingest(self, batch: list[TraceRecord], *, behind: bool = False) -> None:
-        """Insert a batch of records (in the open transaction, or a new one).
-
-        Args:
-            batch: the records.
-            behind: more batches are waiting: spend Python time to save SQLite time
-                (see :func:`~fbp.tracing._payload.encode_batch`).
-        """
-        con = self.con
-        if not con.in_transaction:
-            con.execute("BEGIN")
+    def append(self, batch: list[TraceRecord]) -> None:
+        """Append a batch of records to the run, committed when this returns."""
         t0 = time.perf_counter()
-        enc = encode_batch(batch, self.modes, split=behind)
+        rows = encode_batch(batch, self.modes)
         t1 = time.perf_counter()
-        if enc.payloads is None:
-            cur = con.execute(_INSERT_IPS, (enc.rows, self.run_key))
-        else:
-            cur = con.execute(_INSERT_IPS_SPLIT, (enc.rows, self.run_key, enc.payloads))
-        self.last_seq = cur.lastrowid
-        con.execute(_INSERT_LINKS, (enc.rows, self.run_key))
+        self.con.execute(_APPEND, (self.run_key, len(batch), rows))
+        run = self.run_key
+        assert run is not None
+        self.unindexed[run] = self.unindexed.get(run, 0) + 1
         self.store_seconds += time.perf_counter() - t1
         self.encode_seconds += t1 - t0
-        self.run_records += len(batch)
-        self.uncommitted += len(batch)
-
-    def commit(self) -> None:
-        """Commit the records inserted so far, with the run's counters."""
-        con = self.con
-        if not con.in_transaction:
-            return
-        if self.run_key is not None:
-            con.execute(
-                "UPDATE runs SET records = ?, last_seq = ? WHERE run = ?",
-                (self.run_records, self.last_seq, self.run_key),
-            )
-        con.execute("COMMIT")
-        self.stored += self.uncommitted
-        self.uncommitted = 0
-
-    def rollback(self) -> None:
-        """Abandon an open transaction."""
-        if self.con.in_transaction:
-            self.con.execute("ROLLBACK")
+        self.stored += len(batch)
 
     def finish(self, status: str, error: str | None, stats: dict[str, Any], ended_ns: int) -> None:
         """Mark the run ended; the commit is synced to disk before this returns."""
-        self.commit()
-        con = self.con
-        con.execute("PRAGMA synchronous = FULL")
-        try:
-            con.execute("BEGIN IMMEDIATE")
-            con.execute(
-                "UPDATE runs SET status = ?, error = ?, stats = ?, ended_ns = ?, records = ?,"
-                " last_seq = ? WHERE run = ?",
-                (
-                    status,
-                    error,
-                    _json(stats),
-                    ended_ns,
-                    self.run_records,
-                    self.last_seq,
-                    self.run_key,
-                ),
-            )
-            con.execute("COMMIT")  # with synchronous=FULL the WAL is on disk now
-        finally:
-            con.execute("PRAGMA synchronous = NORMAL")
+        self.con.execute(  # committed and synced (synchronous=FULL)
+            "UPDATE runs SET status = ?, error = ?, stats = ?, ended_ns = ? WHERE run = ?",
+            (status, error, _json(stats), ended_ns, self.run_key),
+        )
         self.run_key = None
         self.modes = {}
+
+    def has_unindexed(self, *, current: bool) -> bool:
+        """Whether some batch this store appended may still need indexing.
+
+        Args:
+            current: count the run in progress too.
+        """
+        return any(current or run != self.run_key for run in self.unindexed)
+
+    def index_some(self, *, current: bool) -> None:
+        """Index one batch this store appended (of the run in progress only if
+        ``current``), or learn that someone else indexed them."""
+        for run, count in self.unindexed.items():
+            if run == self.run_key and not current:
+                continue
+            seq = next_batch(self.con, run)
+            if seq is None or count <= 1:
+                del self.unindexed[run]
+            else:
+                self.unindexed[run] = count - 1
+            if seq is not None:
+                t0 = time.perf_counter()
+                self.indexed += index_batch(self.con, seq)
+                self.index_seconds += time.perf_counter() - t0
+            return
 
     def close(self) -> None:
         """Close the connection."""

@@ -4,14 +4,17 @@ The runtime calls :meth:`TraceWriter.write` with batches of records from its eve
 loop. The writer hands each batch to a background thread through a bounded queue and
 returns at once; when the thread falls behind and the queue is full, ``write()``
 blocks until there is room (back-pressure: memory stays bounded and no record is ever
-dropped). The thread serialises a whole batch to JSON in one call and inserts it with
-two SQL statements that unpack the JSON inside SQLite, which runs without the GIL, so
-the event loop's thread keeps running while a batch is stored.
+dropped). The thread serialises a whole batch to JSON in one call and appends it to
+the file with one ``INSERT``, committed at once, so a killed process loses only the
+records still queued. :meth:`TraceWriter.flush` and :meth:`TraceWriter.finish_run`
+wait until everything written before them is committed.
 
-The thread commits whenever its queue runs empty (and at least every
-``65536`` records), so a killed process loses only the records still queued.
-:meth:`TraceWriter.flush` and :meth:`TraceWriter.finish_run` wait until everything
-written before them is committed.
+Indexing the appended batches into the ``ips`` and ``links`` tables (see
+:mod:`fbp.tracing._index`) costs several times more than appending them, so the
+thread does it only when it would otherwise wait: between runs, and during a run
+while records arrive slowly (no full batch for ``_QUIET_S`` seconds). A busy network
+is thus never slowed by indexing. :meth:`TraceWriter.close` indexes what is left;
+what a killed process left unindexed is indexed by the first reader of the run.
 """
 
 from __future__ import annotations
@@ -39,8 +42,9 @@ from ._store import RunStore
 
 __all__ = ("TraceWriter", "WriterStatistics")
 
-_COMMIT_EVERY: Final = 65536
 _LIVENESS_S: Final = 0.5
+#: During a run, the writer indexes only when no full batch came for this long.
+_QUIET_S: Final = 0.5
 _STATUSES: Final = frozenset(get_args(RunStatus))
 
 
@@ -52,6 +56,8 @@ class WriterStatistics:
     received: int
     #: Records committed to the file.
     stored: int
+    #: Records of this writer's runs indexed (by this writer) so far.
+    indexed: int
     #: Batches waiting in the queue.
     pending: int
     #: The queue's capacity, in batches.
@@ -60,8 +66,11 @@ class WriterStatistics:
     blocked_writes: int
     #: Seconds the writer thread spent serialising batches to JSON (holding the GIL).
     encode_seconds: float
-    #: Seconds the writer thread spent in SQLite (mostly without the GIL).
+    #: Seconds the writer thread spent appending batches to the file (in SQLite,
+    #: without the GIL).
     store_seconds: float
+    #: Seconds the writer thread spent indexing (in SQLite, without the GIL).
+    index_seconds: float
 
 
 _live_writers: weakref.WeakSet[TraceWriter] = weakref.WeakSet()
@@ -123,6 +132,7 @@ class TraceWriter:
         self._run_id: str | None = None
         self._received = 0
         self._blocked = 0
+        self._abandon = threading.Event()
         self._store = RunStore(connect_writer(path), self.path)  # the thread's alone
         self._thread = threading.Thread(
             target=self._main, name=f"fbp-trace-writer {self.path}", daemon=True
@@ -157,7 +167,7 @@ class TraceWriter:
     def write(self, records: list[TraceRecord]) -> None:
         """Take a batch of records; blocks while the writer thread is behind.
 
-        The list is copied, so the caller may reuse it.
+        The writer takes the list over: the caller must not change it afterwards.
 
         Raises:
             TraceWriterError: the writer thread has failed (the cause is chained).
@@ -171,13 +181,12 @@ class TraceWriter:
             raise TraceError(msg)
         if not records:
             return
-        batch = list(records)
-        self._received += len(batch)
+        self._received += len(records)
         try:
-            self._queue.put_nowait(batch)
+            self._queue.put_nowait(records)
         except queue.Full:
             self._blocked += 1
-            self._put(batch)
+            self._put(records)
 
     def finish_run(self, status: RunStatus, error: str | None, stats: dict[str, Any]) -> None:
         """End the run; returns once every record written so far is durable on disk.
@@ -208,22 +217,31 @@ class TraceWriter:
         self._call("flush")
 
     def close(self) -> None:
-        """Finish any run still in progress as ``interrupted``, then stop the thread.
+        """Finish any run still in progress as ``interrupted``, index every record of
+        this writer's runs not indexed yet, then stop the thread.
 
         Raises:
             TraceWriterError: the writer thread failed and no call reported it yet.
         """
         if self._closed:
             return
+        stopping = False
         try:
             if self._failure is None and self._run_id is not None:
                 self.finish_run("interrupted", "the trace writer was closed during the run", {})
             if self._failure is None:
-                self._call("close")
+                fut: Future[Any] = Future()
+                self._put(("close", fut, ()))
+                stopping = True
+                self._wait(fut)
+        except BaseException:
+            self._abandon.set()  # interrupted: stop indexing, readers will do the rest
+            raise
         finally:
             self._closed = True
             _live_writers.discard(self)
-            self._thread.join()  # a failed thread ends on its own after releasing callers
+            if stopping or self._failure is not None:
+                self._thread.join()  # a failed thread ends on its own after releasing callers
         if self._failure is not None and not self._failure_reported:
             raise self._dead()
 
@@ -232,11 +250,13 @@ class TraceWriter:
         return WriterStatistics(
             received=self._received,
             stored=self._store.stored,
+            indexed=self._store.indexed,
             pending=self._queue.qsize(),
             max_pending=self._max_pending,
             blocked_writes=self._blocked,
             encode_seconds=self._store.encode_seconds,
             store_seconds=self._store.store_seconds,
+            index_seconds=self._store.index_seconds,
         )
 
     def __enter__(self) -> TraceWriter:
@@ -290,6 +310,9 @@ class TraceWriter:
     def _call(self, op: str, *args: Any) -> Any:
         fut: Future[Any] = Future()
         self._put((op, fut, args))
+        return self._wait(fut)
+
+    def _wait(self, fut: Future[Any]) -> Any:
         while True:
             try:
                 return fut.result(timeout=_LIVENESS_S)
@@ -320,27 +343,69 @@ class TraceWriter:
             if isinstance(item, tuple):
                 item[1].set_exception(self._failure_error())
 
+    def _next(self, last_full: float) -> Any:
+        """The next item of the queue, indexing while there is none.
+
+        Returns None when there is nothing to wait for and indexing may go on.
+        """
+        store, q = self._store, self._queue
+        quiet = time.monotonic() - last_full >= _QUIET_S
+        if store.has_unindexed(current=quiet):
+            try:
+                return q.get_nowait()
+            except queue.Empty:
+                store.index_some(current=quiet)
+                return None
+        if store.has_unindexed(current=True):  # the run in progress, once it is quiet
+            try:
+                return q.get(timeout=max(last_full + _QUIET_S - time.monotonic(), 0.001))
+            except queue.Empty:
+                return None
+        return q.get()
+
     def _serve(self) -> None:
         store, q = self._store, self._queue
+        last_full = -_QUIET_S
+        held: Any = None  # an item taken from the queue while gathering batches
         while True:
-            item = q.get()
+            if held is not None:
+                item, held = held, None
+            else:
+                item = self._next(last_full)
+                if item is None:
+                    continue
             if isinstance(item, list):
-                store.ingest(item, behind=not q.empty())
-                if store.uncommitted >= _COMMIT_EVERY or q.empty():
-                    store.commit()
+                # Append every batch waiting as one: each call into SQLite costs the
+                # thread a wait for the GIL when it returns, so a thread behind
+                # catches up with fewer, larger appends.
+                if len(item) >= self.batch_size:
+                    last_full = time.monotonic()
+                while held is None:
+                    try:
+                        more = q.get_nowait()
+                    except queue.Empty:
+                        break
+                    if isinstance(more, list):
+                        item.extend(more)  # the writer owns the lists it was given
+                        if len(more) >= self.batch_size:
+                            last_full = time.monotonic()
+                    else:
+                        held = more
+                store.append(item)
                 continue
             op, fut, args = item
-            store.commit()
             if op == "close":
+                while store.has_unindexed(current=True) and not self._abandon.is_set():
+                    store.index_some(current=True)
                 fut.set_result(None)
                 return
             try:
                 if op == "start":
                     store.start(*args)
+                    last_full = -_QUIET_S
                 elif op == "finish":
                     store.finish(*args)
             except Exception as exc:
-                store.rollback()
                 fut.set_exception(exc)
             else:
                 fut.set_result(None)
