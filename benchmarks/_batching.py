@@ -1,30 +1,46 @@
-"""Batched mode: what carrying ``list[int]`` batches of 64 buys over one IP per item.
+"""Batched mode: what moving items 64 at a time buys over one item per await.
 
-The same K=5 ``x + 1`` pipeline over the same ints, run per item and in batches of 64
-(each stage maps the whole batch); figures are per int. fbp's batched ports are
-``list[int]``, so with validation on every batch is checked by pydantic, which is what
-a typed port of a generic type costs. bytewax, whose runtime moves batches
-internally, is measured per item (``map``, source batches of 1 and of 64) and with
-``flat_map_batch`` stages over batches of 64.
+The same K=5 ``x + 1`` pipeline over the same ints, run per item and in batches of 64;
+figures are per int per hop. Three ways of batching are measured:
+
+- **the batch API** (``fbp-batchapi*``): ports of ``int``, one IP per item; the source
+  sends chunks of 64 with ``OutPort.send_batch``, each stage reads
+  ``InPort.batches(64)`` and sends the mapped batch with ``send_batch``. Items keep
+  their identity, validation and element-wise lineage; the traced variants record
+  every IP with :class:`fbp.tracing.TraceWriter`.
+- **list ports** (``fbp-list64*``, ``anyio-list64``): ports carrying ``list[int]``, one
+  IP (or stream item) per list of 64; each stage maps a whole list. With validation on,
+  pydantic checks every element of every list.
+- **bytewax**: ``map`` over source batches of 64 (``bytewax-src64``), and
+  ``flat_map_batch`` stages over batches of 64 (``bytewax-batch64``, its batched mode).
+
+Capacity: every edge buffers at most 256 ints, whatever it carries: 256 IPs on a
+per-item edge (four source batches), 4 lists of 64 on a list edge. bytewax has no
+per-edge buffer to size.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from typing import Any
 
 from ._baselines import run_anyio
 from ._cases import Case, Probe, Timing
-from ._fbp import build_case, run_network
-from ._matrix import Progress, case_dict, run_case
+from ._fbp import build_batch_api, build_case, run_network, tracing_available, tracing_sink
+from ._matrix import Progress, case_dict, paired_ratio, run_case
 from ._peers import peer_available, run_bytewax, run_bytewax_batched
 from ._settings import Settings
 from ._tools import BARE, Tool, tool_named
 
-__all__ = ("BATCH", "run_batching")
+__all__ = ("BATCH", "BATCH_CAPACITY", "BYTEWAX_BATCHED", "batching_tools", "run_batching")
 
 #: Items per batch.
 BATCH = 64
+#: Ints buffered per edge, for every tool that has a buffer.
+BATCH_CAPACITY = 256
+#: bytewax's batched mode, which every batching variant is compared with.
+BYTEWAX_BATCHED = f"bytewax-batch{BATCH}"
 _STAGES = 5
 
 
@@ -36,6 +52,11 @@ def _inc_batch(xs: list[int]) -> list[int]:
     return [x + 1 for x in xs]
 
 
+def _per_list(case: Case) -> Case:
+    """The case with its capacity counted in lists of ``BATCH`` (the same ints)."""
+    return dataclasses.replace(case, capacity=max(1, case.capacity // BATCH))
+
+
 def _unbatched(t: Timing, batches: list[list[int]]) -> Timing:
     """Report a batched run per int: the count is right only if every batch arrived."""
     ok = t.count == len(batches) and len(t.last) == len(batches[-1])
@@ -43,21 +64,44 @@ def _unbatched(t: Timing, batches: list[list[int]]) -> Timing:
     return Timing(t.seconds, t.total, n if ok else t.count, t.last[-1] if ok else t.last)
 
 
-def _fbp_batched(validate: bool) -> Callable[[Case, list[Any]], Timing]:
+def _fbp_lists(validate: bool) -> Callable[[Case, list[Any]], Timing]:
     def run(case: Case, items: list[Any]) -> Timing:
         batches = _chunks(items)
         probe = Probe()
         net = build_case(
-            case, batches, probe, validate=validate, port_type=list[int], fn=_inc_batch
+            _per_list(case),
+            batches,
+            probe,
+            validate=validate,
+            port_type=list[int],
+            fn=_inc_batch,
         )
         return _unbatched(run_network(net, probe), batches)
 
     return run
 
 
-def _anyio_batched(case: Case, items: list[Any]) -> Timing:
+def _fbp_batch_api(validate: bool, trace: bool) -> Callable[[Case, list[Any]], Timing]:
+    def run(case: Case, items: list[Any]) -> Timing:
+        chunks = _chunks(items)
+        probe = Probe()
+        if not trace:
+            net = build_batch_api(
+                case, chunks, probe, _inc_batch, max_items=BATCH, validate=validate
+            )
+            return run_network(net, probe)
+        with tracing_sink() as sink:
+            net = build_batch_api(
+                case, chunks, probe, _inc_batch, max_items=BATCH, validate=validate, trace=sink
+            )
+            return run_network(net, probe)
+
+    return run
+
+
+def _anyio_lists(case: Case, items: list[Any]) -> Timing:
     batches = _chunks(items)
-    return _unbatched(run_anyio(case, batches, _inc_batch), batches)
+    return _unbatched(run_anyio(_per_list(case), batches, _inc_batch), batches)
 
 
 def _bytewax_source_batches(case: Case, items: list[Any]) -> Timing:
@@ -65,36 +109,52 @@ def _bytewax_source_batches(case: Case, items: list[Any]) -> Timing:
 
 
 def _bytewax_flat_map_batch(case: Case, items: list[Any]) -> Timing:
-    t = run_bytewax_batched(case.stages, _chunks(items), batch_size=BATCH)
-    return t
+    return run_bytewax_batched(case.stages, _chunks(items), batch_size=BATCH)
 
 
 def _bytewax() -> str | None:
     return peer_available("bytewax")
 
 
+def _api(name: str, what: str, validate: bool, trace: bool) -> Tool:
+    return Tool(
+        name,
+        "fbp",
+        f"fbp batch API (send_batch, batches({BATCH})), one IP per int, {what}",
+        _fbp_batch_api(validate, trace),
+        tracing_available if trace else tool_named("fbp").unavailable,
+        tool_named("fbp").version,
+    )
+
+
 def batching_tools() -> list[Tool]:
     """Per-item and batched variants of fbp, the bare pipeline and bytewax."""
     return [
         tool_named("fbp"),
+        tool_named("fbp-novalidate"),
+        tool_named("fbp-traced"),
+        _api("fbp-batchapi", "validation on", True, False),
+        _api("fbp-batchapi-novalidate", "validate=False", False, False),
+        _api("fbp-batchapi-traced", "validation on, traced", True, True),
+        _api("fbp-batchapi-traced-novalidate", "validate=False, traced", False, True),
         Tool(
-            f"fbp-batch{BATCH}",
+            f"fbp-list{BATCH}",
             "fbp",
             f"fbp, ports of list[int] batches of {BATCH}, validation on",
-            _fbp_batched(True),
+            _fbp_lists(True),
         ),
         Tool(
-            f"fbp-batch{BATCH}-novalidate",
+            f"fbp-list{BATCH}-novalidate",
             "fbp",
-            f"fbp, list[int] batches of {BATCH}, validate=False",
-            _fbp_batched(False),
+            f"fbp, ports of list[int] batches of {BATCH}, validate=False",
+            _fbp_lists(False),
         ),
         tool_named(BARE),
         Tool(
-            f"anyio-batch{BATCH}",
+            f"anyio-list{BATCH}",
             "baseline",
             f"anyio fast path, list batches of {BATCH}",
-            _anyio_batched,
+            _anyio_lists,
         ),
         tool_named("bytewax"),
         Tool(
@@ -105,7 +165,7 @@ def batching_tools() -> list[Tool]:
             _bytewax,
         ),
         Tool(
-            f"bytewax-batch{BATCH}",
+            BYTEWAX_BATCHED,
             "peer",
             f"bytewax op.flat_map_batch over batches of {BATCH}",
             _bytewax_flat_map_batch,
@@ -116,11 +176,15 @@ def batching_tools() -> list[Tool]:
 
 #: Each batched variant, and the per-item run it is compared with.
 _PAIRS = {
-    f"fbp-batch{BATCH}": "fbp",
-    f"fbp-batch{BATCH}-novalidate": "fbp",
-    f"anyio-batch{BATCH}": BARE,
+    "fbp-batchapi": "fbp",
+    "fbp-batchapi-novalidate": "fbp-novalidate",
+    "fbp-batchapi-traced": "fbp-traced",
+    "fbp-batchapi-traced-novalidate": "fbp-traced",
+    f"fbp-list{BATCH}": "fbp",
+    f"fbp-list{BATCH}-novalidate": "fbp-novalidate",
+    f"anyio-list{BATCH}": BARE,
     f"bytewax-src{BATCH}": "bytewax",
-    f"bytewax-batch{BATCH}": "bytewax",
+    BYTEWAX_BATCHED: "bytewax",
 }
 
 
@@ -128,9 +192,20 @@ def run_batching(settings: Settings, progress: Progress) -> dict[str, Any]:
     """Per-int cost of the K=5 pipeline, per item and in batches of 64."""
     items = max(settings.min_items * 4, settings.hops // (_STAGES + 1) * 4)
     items -= items % BATCH
-    case = Case(f"batching-k{_STAGES}", "linear", _STAGES, "int", items)
-    progress(f"batching: K={_STAGES}, {items} ints, batches of {BATCH}")
-    entry = case_dict(case, run_case(case, batching_tools(), settings, progress))
+    case = Case(f"batching-k{_STAGES}", "linear", _STAGES, "int", items, BATCH_CAPACITY)
+    progress(f"batching: K={_STAGES}, {items} ints, batches of {BATCH}, {BATCH_CAPACITY} per edge")
+    tools = batching_tools()
+    results = run_case(case, tools, settings, progress)
+    entry = case_dict(case, results)
+    by_name = {r.tool: r for r in results}
+    ok = [r for r in results if r.status == "ok"]
+    # Every fbp variant of this section against every other tool (above 1: fbp slower).
+    entry["fbp_vs"] = {
+        me.tool: {o.tool: paired_ratio(case, me, o) for o in ok if o is not me}
+        for me, t in zip(results, tools, strict=True)
+        if t.family == "fbp" and me.status == "ok"
+    }
+    entry["families"] = {t.name: t.family for t in tools}
     rows = {r["tool"]: r for r in entry["results"]}
     gains: dict[str, float | None] = {}
     for batched, single in _PAIRS.items():
@@ -139,7 +214,22 @@ def run_batching(settings: Settings, progress: Progress) -> dict[str, Any]:
             gains[batched] = round(s["us_per_hop"] / b["us_per_hop"], 2)
         else:
             gains[batched] = None
+    bw = by_name.get(BYTEWAX_BATCHED)
+    for row in entry["results"]:
+        me = by_name[row["tool"]]
+        if row["status"] == "ok" and bw is not None:
+            row["ratio_to_bytewax_batched"] = paired_ratio(case, me, bw)
+        row["capacity"] = _capacity_text(row["tool"])
     entry["batch"] = BATCH
+    entry["capacity_ints"] = BATCH_CAPACITY
     entry["gain_over_per_item"] = gains
     entry["compared_with"] = dict(_PAIRS)
     return entry
+
+
+def _capacity_text(tool: str) -> str:
+    if tool.startswith("bytewax"):
+        return "none"
+    if "-list" in tool:
+        return f"{BATCH_CAPACITY // BATCH} lists"
+    return f"{BATCH_CAPACITY} IPs" if tool.startswith("fbp") else f"{BATCH_CAPACITY} items"

@@ -23,6 +23,7 @@ from ._cases import MERGE_SOURCES, Case, Probe, Timing, merge_feeds
 from ._payloads import payload_type, stage_function
 
 __all__ = (
+    "build_batch_api",
     "build_case",
     "build_chain",
     "build_fan",
@@ -75,6 +76,28 @@ async def _sink_run(self: Any) -> None:
     self.probe.last = last
 
 
+async def _batch_source_run(self: Any) -> None:
+    self.probe.start()
+    for chunk in self.feed:
+        await self.out.send_batch(chunk)
+
+
+async def _batch_stage_run(self: Any) -> None:
+    fn = self.fn
+    async for batch in self.in_.batches(self.max_items):
+        await self.out.send_batch(fn(batch))
+
+
+async def _batch_sink_run(self: Any) -> None:
+    n = 0
+    last = None
+    async for batch in self.in_.batches(self.max_items):
+        n += len(batch)
+        last = batch[-1]
+    self.probe.count = n
+    self.probe.last = last
+
+
 def _component(name: str, annotations: dict[str, Any], members: dict[str, Any]) -> type[Component]:
     ns: dict[str, Any] = {
         "__annotations__": annotations,
@@ -102,6 +125,11 @@ def _components(tp: Any) -> dict[str, type[Component]]:
             "Merge", {"in_": ArrayInPort[tp], "out": OutPort[tp]}, {"run": _merge_run}
         ),
         "sink": _component("Sink", {"in_": InPort[tp]}, {"run": _sink_run}),
+        "batch_source": _component("BatchSource", {"out": OutPort[tp]}, {"run": _batch_source_run}),
+        "batch_stage": _component(
+            "BatchStage", {"in_": InPort[tp], "out": OutPort[tp]}, {"run": _batch_stage_run}
+        ),
+        "batch_sink": _component("BatchSink", {"in_": InPort[tp]}, {"run": _batch_sink_run}),
     }
 
 
@@ -169,6 +197,40 @@ def build_case(
             net.add_process(f"src{i}", _bind(comps["source"], feed=feed, probe=probe))
             net.connect((f"src{i}", "out", None), ("merge", "in", i))
         net.connect(("merge", "out", None), ("sink", "in", None))
+    return net
+
+
+def build_batch_api(
+    case: Case,
+    chunks: list[list[Any]],
+    probe: Probe,
+    fn: Callable[[list[Any]], list[Any]],
+    *,
+    max_items: int,
+    validate: bool = True,
+    trace: TraceSink | None = None,
+) -> Network:
+    """A linear case written with the batched port API, one IP per item.
+
+    The source sends each chunk with ``send_batch``; every stage reads
+    ``in_.batches(max_items)`` and sends ``fn(batch)`` with ``send_batch``; the sink
+    counts the items of its batches. Ports carry the case's payload type, so each item
+    is its own IP (validated, and traced with element-wise lineage).
+    """
+    if case.shape != "linear":
+        msg = f"the batch API network is linear only; {case.name} is {case.shape}"
+        raise ValueError(msg)
+    tp: Any = payload_type(case.payload)
+    comps = _components(tp)
+    net = Network(f"bench-{case.name}", capacity=case.capacity, validate=validate, trace=trace)
+    net.add_process("src", _bind(comps["batch_source"], feed=chunks, probe=probe))
+    net.add_process("sink", _bind(comps["batch_sink"], probe=probe, max_items=max_items))
+    prev = "src"
+    for k in range(case.stages):
+        net.add_process(f"s{k}", _bind(comps["batch_stage"], fn=fn, max_items=max_items))
+        net.connect((prev, "out", None), (f"s{k}", "in", None))
+        prev = f"s{k}"
+    net.connect((prev, "out", None), ("sink", "in", None))
     return net
 
 

@@ -19,7 +19,7 @@ from ._payloads import expected_last, make_items
 from ._settings import Settings
 from ._tools import BARE, FBP_TOOLS, Tool
 
-__all__ = ("ToolResult", "run_case", "run_matrix", "summarize")
+__all__ = ("ToolResult", "case_dict", "paired_ratio", "run_case", "run_matrix", "summarize")
 
 Progress = Callable[[str], None]
 
@@ -146,7 +146,7 @@ def _run_case(
     return [results[t.name] for t in tools]
 
 
-def _paired_ratio(case: Case, a: ToolResult, b: ToolResult) -> float | None:
+def paired_ratio(case: Case, a: ToolResult, b: ToolResult) -> float | None:
     """Median over repeats of a's per-hop time over b's, in the same repeat."""
     if a.status != "ok" or b.status != "ok":
         return None
@@ -166,7 +166,7 @@ def case_dict(case: Case, results: list[ToolResult]) -> dict[str, Any]:
     for r in results:
         d = r.to_dict(case)
         if r.status == "ok" and bare is not None:
-            d["ratio_to_bare"] = _paired_ratio(case, r, bare)
+            d["ratio_to_bare"] = paired_ratio(case, r, bare)
         rows.append(d)
     fbp_vs: dict[str, dict[str, float | None]] = {}
     for name in FBP_TOOLS:
@@ -174,7 +174,7 @@ def case_dict(case: Case, results: list[ToolResult]) -> dict[str, Any]:
         if me is None or me.status != "ok":
             continue
         fbp_vs[name] = {
-            other.tool: _paired_ratio(case, me, other)
+            other.tool: paired_ratio(case, me, other)
             for other in results
             if other.tool != name and other.status == "ok"
         }

@@ -80,7 +80,7 @@ def _add(pair: tuple[Any, Any]) -> Any:
 
 def run_pypeln(case: Case, items: list[Any]) -> Timing:
     """pypeln.task: one task and one bounded queue per stage."""
-    import pypeln as pl
+    import pypeln as pl  # type: ignore[import-untyped,unused-ignore]
 
     if case.shape == "diamond":
         msg = "pypeln has no fan-out or pairing of two stages"
@@ -153,7 +153,7 @@ def run_aiostream(case: Case, items: list[Any]) -> Timing:
 
 def run_streamz(case: Case, items: list[Any]) -> Timing:
     """streamz in synchronous mode: each emit calls down the graph."""
-    from streamz import Stream
+    from streamz import Stream  # type: ignore[import-untyped,unused-ignore]
 
     fn = stage_function(case.payload)
     probe = Probe()

@@ -1,129 +1,14 @@
-"""Reports: the Markdown tables, and the short "latest results" text for the README."""
+"""Reports: the whole suite's results as Markdown tables."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from ._readme import readme_section
+from ._text import rate, ratio, result, table
 from ._tools import BARE
 
 __all__ = ("markdown", "readme_section")
-
-_PEER_ORDER = ("asyncio-nowait", "asyncio-await", "pypeln", "aiostream", "streamz", "bytewax")
-
-
-def _num(x: float | None, digits: int = 2) -> str:
-    return "n/a" if x is None else f"{x:.{digits}f}"
-
-
-def _rate(x: float | None) -> str:
-    if x is None:
-        return "n/a"
-    if x >= 1e6:
-        return f"{x / 1e6:.2f} M"
-    if x >= 1e3:
-        return f"{x / 1e3:.1f} k"
-    return f"{x:.0f}"
-
-
-def _ratio(x: float | None) -> str:
-    return "n/a" if x is None else f"{x:.2f}x"
-
-
-def _row(cells: list[str]) -> str:
-    return "| " + " | ".join(cells) + " |"
-
-
-def _table(head: list[str], rows: list[list[str]]) -> list[str]:
-    out = [_row(head), _row(["---"] * len(head))]
-    out += [_row(r) for r in rows]
-    return out
-
-
-def _result(case: dict[str, Any], tool: str) -> dict[str, Any] | None:
-    for r in case["results"]:
-        if r["tool"] == tool:
-            return dict(r)
-    return None
-
-
-def readme_section(report: dict[str, Any]) -> str:
-    """A short "latest results" section: fbp against the bare pipeline and the peers."""
-    meta = report["meta"]
-    lines = [
-        "## Latest results",
-        "",
-        f"`python -m benchmarks` ({meta['mode']} mode, {meta['date']}, Python"
-        f" {meta['python']}, {meta['cpus']} CPUs, load average {meta['load_start']}"
-        " at start). Median of"
-        f" {meta['repeats']} interleaved runs; µs per hop = time / (items x channel hops);"
-        " a ratio above 1 means fbp takes longer.",
-        "",
-    ]
-    cases = report.get("cases") or []
-    if cases:
-        peers = [p for p in _PEER_ORDER if any(_result(c, p) for c in cases)]
-        head = ["case", "fbp µs/hop", f"{BARE} µs/hop", "fbp ÷ bare"]
-        head += [f"fbp ÷ {p}" for p in peers]
-        rows = []
-        for c in cases:
-            me, bare = _result(c, "fbp"), _result(c, BARE)
-            vs = c["fbp_vs"].get("fbp", {})
-            rows.append(
-                [
-                    c["name"],
-                    _num(me.get("us_per_hop")) if me and me["status"] == "ok" else "n/a",
-                    _num(bare.get("us_per_hop")) if bare and bare["status"] == "ok" else "n/a",
-                    _ratio(vs.get(BARE)),
-                    *(_ratio(vs.get(p)) for p in peers),
-                ]
-            )
-        lines += _table(head, rows)
-        lines.append("")
-        v = _variants_text(cases)
-        if v:
-            lines += [v, ""]
-    mem = report.get("memory")
-    if mem:
-        lines.append(
-            f"Memory: {mem['items']:,} IPs through source → stage → sink at"
-            f" {_rate(mem['ips_per_s'])} IPs/s; RSS {mem['rss_before_mb']} MB before,"
-            f" {mem['rss_after_mb']} MB after, {mem['rss_growth_during_run_mb']:+} MB during"
-            f" the run ({'flat' if mem['flat'] else 'NOT flat'})."
-        )
-        lines.append("")
-    scal = report.get("scaling") or []
-    if scal:
-        parts = [
-            f"{s['name']}: {_rate(s['results'][0]['ips_per_s'])} IPs/s"
-            f" ({_ratio(s['ratio_to_bare'])} bare)"
-            for s in scal
-        ]
-        lines += ["Scaling: " + "; ".join(parts) + ".", ""]
-    b = report.get("batching")
-    if b:
-        g = b["gain_over_per_item"]
-        on = g.get(f"fbp-batch{b['batch']}")
-        off = g.get(f"fbp-batch{b['batch']}-novalidate")
-        bw = g.get(f"bytewax-batch{b['batch']}")
-        text = (
-            f"Batches of {b['batch']}: fbp's cost per int falls {_ratio(on)} with validation"
-            f" on, {_ratio(off)} with it off"
-        )
-        if bw is not None:
-            text += f" (bytewax flat_map_batch: {_ratio(bw)})"
-        lines.append(text + ".")
-        lines.append("")
-    return "\n".join(lines)
-
-
-def _variants_text(cases: list[dict[str, Any]]) -> str:
-    parts = []
-    for name, label in (("fbp-novalidate", "validation off"), ("fbp-traced", "tracing on")):
-        vals = [c["fbp_vs"].get(name, {}).get("fbp") for c in cases]
-        vals = [v for v in vals if v]
-        if vals:
-            parts.append(f"{label}: {min(vals):.2f} to {max(vals):.2f}x the default's time")
-    return ("fbp variants, " + "; ".join(parts) + ".") if parts else ""
 
 
 def _matrix(report: dict[str, Any]) -> list[str]:
@@ -147,15 +32,15 @@ def _matrix(report: dict[str, Any]) -> list[str]:
             rows.append(
                 [
                     f"`{r['tool']}`",
-                    _rate(r["ips_per_s"]),
+                    rate(r["ips_per_s"]),
                     f"{r['us_per_hop']:.3f}",
-                    _ratio(r.get("ratio_to_bare")),
-                    "—" if r["tool"] == "fbp" else _ratio(vs.get(r["tool"])),
+                    ratio(r.get("ratio_to_bare")),
+                    "—" if r["tool"] == "fbp" else ratio(vs.get(r["tool"])),
                     f"±{r['spread'] * 50:.0f}%",
                     str(r["items"]),
                 ]
             )
-        out += _table(["tool", "IPs/s", "µs/hop", "x bare", "fbp ÷ tool", "spread", "items"], rows)
+        out += table(["tool", "IPs/s", "µs/hop", "x bare", "fbp ÷ tool", "spread", "items"], rows)
         out.append("")
     return out
 
@@ -172,10 +57,10 @@ def _scaling(report: dict[str, Any]) -> list[str]:
                 s["name"],
                 str(s["processes"]),
                 str(s["items"]),
-                _rate(fbp["ips_per_s"]),
+                rate(fbp["ips_per_s"]),
                 f"{fbp['us_per_hop']:.3f}",
                 f"{bare['us_per_hop']:.3f}",
-                _ratio(s["ratio_to_bare"]),
+                ratio(s["ratio_to_bare"]),
                 f"{fbp['startup_s'] * 1e3:.1f}",
                 f"{bare['startup_s'] * 1e3:.1f}",
             ]
@@ -187,7 +72,7 @@ def _scaling(report: dict[str, Any]) -> list[str]:
         " workers, all feeding one sink port. Start-up = whole run minus the steady part"
         " (starting and ending the tasks).",
         "",
-        *_table(
+        *table(
             [
                 "network",
                 "processes",
@@ -214,7 +99,7 @@ def _memory(report: dict[str, Any]) -> list[str]:
         "## Memory",
         "",
         f"{m['items']:,} ints through source → stage → sink in {m['seconds']} s"
-        f" ({_rate(m['ips_per_s'])} IPs/s, {m['us_per_hop']} µs/hop).",
+        f" ({rate(m['ips_per_s'])} IPs/s, {m['us_per_hop']} µs/hop).",
         "",
         f"- RSS ({m['rss_method']}): {m['rss_before_mb']} MB before, {m['rss_after_mb']} MB after;"
         f" the process's peak RSS so far (getrusage) is {m.get('peak_rss_mb', 'n/a')} MB.",
@@ -225,33 +110,60 @@ def _memory(report: dict[str, Any]) -> list[str]:
     ]
 
 
+def _gain(g: float | None, single: str) -> str:
+    if g is None:
+        return ""
+    if g >= 1:
+        return f"{g:.2f}x faster than `{single}`"
+    return f"{1 / g:.2f}x slower than `{single}`"
+
+
 def _batching(report: dict[str, Any]) -> list[str]:
     b = report.get("batching")
     if not b:
         return []
     rows = []
     gains = b["gain_over_per_item"]
+    bw = f"bytewax-batch{b['batch']}"
     for r in b["results"]:
         if r["status"] != "ok":
-            rows.append([f"`{r['tool']}`", r["status"], "", "", r.get("reason") or ""])
+            rows.append([f"`{r['tool']}`", r["status"], "", "", "", "", r.get("reason") or ""])
             continue
         g = gains.get(r["tool"])
         rows.append(
             [
                 f"`{r['tool']}`",
-                _rate(r["ips_per_s"]),
+                r.get("capacity", ""),
+                rate(r["ips_per_s"]),
                 f"{r['us_per_hop'] * 1e3:.0f}",
-                _ratio(r.get("ratio_to_bare")),
-                "" if g is None else f"{g:.2f}x faster than `{b['compared_with'][r['tool']]}`",
+                ratio(r.get("ratio_to_bare")),
+                ratio(r.get("ratio_to_bytewax_batched")),
+                _gain(g, b["compared_with"].get(r["tool"], "")),
             ]
         )
     return [
         "## Batching",
         "",
-        f"K={b['stages']} pipeline of `x + 1` over {b['items']} ints; batched variants carry"
-        f" lists of {b['batch']} and map a whole list per stage. Figures are per int.",
+        f"K={b['stages']} pipeline of `x + 1` over {b['items']} ints, in batches of"
+        f" {b['batch']}. `fbp-batchapi*`: ports of `int`, one IP per int, moved with"
+        f" `send_batch` and `batches({b['batch']})`. `*-list{b['batch']}*`: ports carrying"
+        f" `list[int]`, one IP per list, each stage mapping a whole list. Every edge buffers"
+        f" at most {b['capacity_ints']} ints (bytewax has no per-edge buffer). Figures are per"
+        " int; ratios are per-repeat medians against the bare per-item pipeline and"
+        " bytewax's batched mode.",
         "",
-        *_table(["variant", "ints/s", "ns per int per hop", "x bare per-item", "gain"], rows),
+        *table(
+            [
+                "variant",
+                "capacity",
+                "ints/s",
+                "ns per int per hop",
+                f"÷ {BARE} per item",
+                f"÷ {bw}",
+                "against per item",
+            ],
+            rows,
+        ),
         "",
     ]
 
@@ -286,7 +198,7 @@ def _profile(report: dict[str, Any]) -> list[str]:
                 f"{y['ns_per_hop']:.0f} ({y['share'] * 100:.0f}%)" if y else "—",
             ]
         )
-    out += _table(["where", "fbp ns/hop (share)", "bare anyio ns/hop (share)"], rows)
+    out += table(["where", "fbp ns/hop (share)", "bare anyio ns/hop (share)"], rows)
     mech = p.get("mechanisms_ns")
     if mech:
         out += [
@@ -294,10 +206,10 @@ def _profile(report: dict[str, Any]) -> list[str]:
             "What the mechanisms of a hop cost on their own (best of 5, ns per operation):",
             "",
         ]
-        out += _table(["mechanism", "ns"], [[k, f"{v:.0f}"] for k, v in mech.items()])
+        out += table(["mechanism", "ns"], [[k, f"{v:.0f}"] for k, v in mech.items()])
         out += ["", _explain(report, mech)]
     out += ["", "Top fbp functions by own time:", ""]
-    out += _table(
+    out += table(
         ["function", "calls", "own ns/hop"],
         [[f"`{t['function']}`", str(t["calls"]), f"{t['ns_per_hop']:.0f}"] for t in f["top"]],
     )
@@ -319,7 +231,7 @@ def _explain(report: dict[str, Any], mech: dict[str, float]) -> str:
     for c in report.get("cases") or []:
         if c["name"] != "linear-k5-int":
             continue
-        me, bare = _result(c, "fbp"), _result(c, BARE)
+        me, bare = result(c, "fbp"), result(c, BARE)
         if me and bare and me["status"] == bare["status"] == "ok" and me.get("ratio_to_bare"):
             excess = (me["ratio_to_bare"] - 1) * bare["us_per_hop"] * 1e3
             text = (

@@ -36,7 +36,7 @@ Progress = Callable[[str], None]
 def rss_bytes() -> tuple[int, str]:
     """The resident set size now, and how it was read."""
     try:
-        import psutil
+        import psutil  # type: ignore[import-untyped,unused-ignore]
 
         return int(psutil.Process().memory_info().rss), "psutil"
     except ImportError:

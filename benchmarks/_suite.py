@@ -17,6 +17,7 @@ from ._matrix import run_matrix, summarize
 from ._profile import run_profile
 from ._scaling import run_memory, run_scaling
 from ._settings import SECTIONS, Settings, matrix_cases
+from ._targets import evaluate
 from ._tools import BARE, TOOLS
 
 __all__ = ("SCHEMA", "Selection", "run_suite", "select")
@@ -144,9 +145,12 @@ def run_suite(settings: Settings, selection: Selection, progress: Progress) -> d
             " above 1 means the first tool takes longer.",
             "Tools slower than the time budget per run get fewer items (see the items"
             " column); per-hop figures are comparable, absolute run times are not.",
-            "Capacity is 32 for every edge, stream and queue; aiostream, streamz and"
-            " bytewax have no per-edge buffer to size.",
+            "Capacity is 32 for every edge, stream and queue in the matrix; aiostream,"
+            " streamz and bytewax have no per-edge buffer to size. The batching section"
+            " buffers 256 ints per edge: 256 IPs or items on per-item edges, 4 lists of"
+            " 64 on list edges.",
         ],
+        "targets": None,
     }
     timings: dict[str, float] = {}
     mark = time.perf_counter()
@@ -184,6 +188,7 @@ def run_suite(settings: Settings, selection: Selection, progress: Progress) -> d
         progress("profile")
         report["profile"] = run_profile(settings.profile_items, progress)
         done("profile")
+    report["targets"] = evaluate(report)
     report["meta"]["load_end"] = _load()
     report["meta"]["duration_s"] = round(time.perf_counter() - started, 1)
     report["meta"]["section_s"] = timings

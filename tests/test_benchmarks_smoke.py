@@ -94,11 +94,20 @@ def test_quick_cli_writes_json_markdown_and_readme(tmp_path: Path) -> None:
     assert set(case["fbp_vs"]["fbp"]) == {n for n, r in tools.items() if r["status"] == "ok"} - {
         "fbp"
     }
-    assert "fbp" in report["summary"]
+    assert {"fbp", "fbp-novalidate"} <= set(report["summary"])
+    targets = {r["configuration"]: r["checks"] for r in report["targets"]["rows"]}
+    assert set(targets) == {"linear-k1-int"}
+    checks = targets["linear-k1-int"]
+    assert checks["untraced"]["tool"] == "fbp-novalidate"
+    assert checks["untraced"]["ratio"] == tools["fbp-novalidate"]["ratio_to_bare"]
+    assert checks["untraced"]["met"] == (checks["untraced"]["ratio"] <= 1.5)
     text = md.read_text()
     assert text.startswith("# fbp benchmarks")
     assert "### linear-k1-int: linear, K=1, int" in text
-    assert readme.read_text().startswith("## Latest results")
+    section = readme.read_text()
+    assert section.startswith("## Latest results")
+    assert "| case | fbp µs/hop | fbp-novalidate µs/hop | anyio-nowait µs/hop |" in section
+    assert "| validation off ÷ bare (target ≤ 1.5x) | traced ÷ bare (target ≤ 3x) |" in section
     assert "| linear-k1-int |" in proc.stdout
 
 
@@ -158,6 +167,94 @@ def test_traced_fbp_records_the_run(bench: Any) -> None:
     assert stats.stored == 50 * case.hops
 
 
+@pytest.mark.parametrize("validate", [True, False])
+def test_batch_api_network_keeps_one_traced_ip_per_item(bench: Any, validate: bool) -> None:
+    from benchmarks._cases import Case, Probe
+    from benchmarks._fbp import build_batch_api, run_network, tracing_sink
+
+    case = Case("t", "linear", 3, "int", 150, capacity=16)
+    chunks = [list(range(i, min(i + 64, 150))) for i in range(0, 150, 64)]
+    with tracing_sink() as sink:
+        probe = Probe()
+        net = build_batch_api(
+            case,
+            chunks,
+            probe,
+            lambda xs: [x + 1 for x in xs],
+            max_items=10,
+            validate=validate,
+            trace=sink,
+        )
+        t = run_network(net, probe)
+        stats = sink.statistics()  # type: ignore[attr-defined]
+    assert (t.count, t.last) == (150, 152)
+    assert stats.stored == 150 * case.hops  # one IP per item on every hop, not per batch
+
+
+def test_batch_api_network_is_linear_only(bench: Any) -> None:
+    from benchmarks._cases import Case, Probe
+    from benchmarks._fbp import build_batch_api
+
+    case = Case("d", "diamond", 0, "int", 8)
+    with pytest.raises(ValueError, match="linear only; d is diamond"):
+        build_batch_api(case, [[1]], Probe(), list, max_items=4)
+
+
+def _entry(name: str, ratios: dict[str, float], vs: dict[str, dict[str, float]]) -> Any:
+    rows = [{"tool": t, "status": "ok", "ratio_to_bare": r} for t, r in ratios.items()]
+    return {"name": name, "results": rows, "fbp_vs": vs}
+
+
+def test_targets_name_the_verdict_and_the_margin_per_configuration(bench: Any) -> None:
+    from benchmarks._targets import evaluate, verdict
+
+    peers = {"aiostream": 0.8, "bytewax": 0.3}
+    report = {
+        "tools": [
+            {"name": "aiostream", "family": "peer"},
+            {"name": "bytewax", "family": "peer"},
+            {"name": "asyncio-nowait", "family": "baseline"},
+        ],
+        "cases": [
+            _entry(
+                "fast",
+                {"fbp-novalidate": 1.2, "fbp-traced": 3.0},
+                {
+                    "fbp": {**peers, "asyncio-nowait": 2.0},  # a baseline is not a peer
+                    "fbp-novalidate": {"aiostream": 1.1, "bytewax": 0.2},
+                },
+            ),
+            _entry("slow", {"fbp-novalidate": 1.8, "fbp-traced": 12.0}, {}),
+        ],
+        "batching": None,
+    }
+    t = evaluate(report)
+    fast, slow = (r["checks"] for r in t["rows"])
+    assert fast["untraced"] == {
+        "tool": "fbp-novalidate",
+        "ratio": 1.2,
+        "against": "anyio-nowait",
+        "met": True,
+        "margin": 0.2,
+    }
+    assert fast["traced"]["met"] is True  # the limit itself meets an "at most" target
+    assert (fast["peers"]["against"], fast["peers"]["met"]) == ("aiostream", True)
+    assert (fast["peers-novalidate"]["ratio"], fast["peers-novalidate"]["met"]) == (1.1, False)
+    assert slow["untraced"]["met"] is False and slow["untraced"]["margin"] == 0.2
+    assert slow["peers"]["ratio"] is None and slow["peers"]["met"] is None  # no peer ran
+    assert t["met"] == {
+        "untraced": [1, 2],
+        "traced": [1, 2],
+        "peers": [1, 1],
+        "peers-novalidate": [0, 1],
+    }
+    assert verdict(fast["untraced"]) == "1.20x: met, 20% under"
+    assert verdict(slow["untraced"]) == "1.80x: **missed**, 20% over"
+    assert verdict(slow["traced"]) == "12.00x: **missed**, 4.0x the limit"
+    assert verdict(fast["peers-novalidate"]) == "1.10x (aiostream): **missed**, 10% over"
+    assert verdict(slow["peers"]) == "n/a"
+
+
 def test_peers_compute_the_same_results_when_installed(bench: Any) -> None:
     from benchmarks._cases import Case, Unsupported
     from benchmarks._peers import PEERS, peer_available
@@ -201,10 +298,20 @@ def test_scaling_memory_batching_and_profile_sections(
     assert len(mem["rss_during_mb"]) == 20
     assert isinstance(mem["flat"], bool)
     batching = report["batching"]
+    assert batching["capacity"] == batching["capacity_ints"] == 256
     rows = {r["tool"]: r for r in batching["results"]}
-    for name in ("fbp", "fbp-batch64", "fbp-batch64-novalidate", "anyio-batch64"):
-        assert rows[name]["status"] == "ok", rows[name]
-    assert batching["gain_over_per_item"]["fbp-batch64"] is not None
+    fbp_names = [n for n, f in batching["families"].items() if f == "fbp"]
+    assert "fbp-batchapi-traced" in fbp_names and "fbp-list64" in fbp_names
+    for name in [*fbp_names, "anyio-nowait", "anyio-list64"]:
+        assert rows[name]["status"] == "ok", rows[name]  # the sink checked count and last
+        assert rows[name]["ratio_to_bare"] > 0
+    for name in fbp_names:
+        assert set(batching["fbp_vs"][name]) >= {"anyio-nowait", "anyio-list64"}
+    assert rows["fbp-list64"]["capacity"] == "4 lists"
+    assert rows["fbp-batchapi"]["capacity"] == "256 IPs"
+    assert batching["gain_over_per_item"]["fbp-batchapi"] is not None
+    assert batching["compared_with"]["fbp-batchapi-novalidate"] == "fbp-novalidate"
+    assert [r["configuration"] for r in report["targets"]["rows"]] == ["batching-k5 batch API"]
     prof = report["profile"]
     groups = {g["group"] for g in prof["fbp"]["groups"]}
     assert "fbp ports and channels" in groups

@@ -24,6 +24,7 @@ import asyncio
 from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from time import perf_counter_ns
 from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar
 
 from ._channel import Channel, Overflow
@@ -414,7 +415,9 @@ class OutPort(Generic[T]):
     def _enable_checks(self, validator: Validator | None, traced: bool) -> None:
         self._validator = validator
         self._traced = traced
-        if validator is not None or traced:
+        if traced:
+            self.__class__ = _TracedOutPort
+        elif validator is not None:
             self.__class__ = _CheckedOutPort
 
     @property
@@ -466,12 +469,8 @@ class OutPort(Generic[T]):
         await self._send_slow(value, parents)
 
     async def _send_slow(self, value: T, parents: Iterable[int | IP] | None) -> None:
-        v = self._validator
-        if v is not None:
-            value = v.check(value)
-        proc = self._proc
-        item = IP(next(proc.ids), DATA, value) if proc.trace is not None else value
-        await self._send_item(item, parents)
+        # Plain ports only (checked and traced ports have their own send).
+        await self._send_item(value, parents)
 
     async def send_batch(
         self, values: Sequence[T], *, parents: Iterable[int | IP] | None = None
@@ -579,10 +578,10 @@ class OutPort(Generic[T]):
 
 
 class _CheckedOutPort(OutPort[T]):
-    """An output port that validates what it sends or records it in a trace.
+    """An output port that validates what it sends.
 
-    The network turns a port into this class when it is wired with validation or
-    tracing on, so that the plain :meth:`OutPort.send` stays free of both checks.
+    The network turns a port into this class when it is wired with validation on, so
+    that the plain :meth:`OutPort.send` stays free of the check.
     """
 
     __slots__ = ()
@@ -595,19 +594,54 @@ class _CheckedOutPort(OutPort[T]):
         if ch is not None:
             buf = ch._buf
             if len(buf) < ch._room:
-                item: Any = value
-                if self._traced:
-                    proc = self._proc
-                    item = IP(next(proc.ids), DATA, value)
-                    proc.record(item, self.port_id, parents)
                 self.sent_fast += 1
-                buf.append(item)
+                buf.append(value)
                 if ch._recv_signal is not None:
                     ch._wake_receiver()
                 return
+        await self._send_item(value, parents)
+
+
+class _TracedOutPort(OutPort[T]):
+    """An output port whose IPs are recorded in the network's trace.
+
+    Every send makes an :class:`IP` with a new id and appends its record (see
+    :mod:`fbp._core._tracehook`) to the network's trace buffer; the record is written
+    out here, not through a call, because it is on every traced hop.
+    """
+
+    __slots__ = ()
+
+    async def send(self, value: T, *, parents: Iterable[int | IP] | None = None) -> None:
+        v = self._validator
+        if v is not None and type(value) is not v._plain:
+            value = v.check(value)
         proc = self._proc
-        item = IP(next(proc.ids), DATA, value) if proc.trace is not None else value
-        await self._send_item(item, parents)
+        ip_id = next(proc.ids)
+        ip = IP(ip_id, DATA, value)
+        if parents is None:
+            single = proc.single_in
+            if single is not None:
+                last = single._last
+                ps: tuple[int, ...] = (last.id,) if type(last) is IP else ()
+            else:
+                ps = proc.default_parents()
+        else:
+            ps = tuple(p.id if type(p) is IP else int(p) for p in parents)
+        rec = proc.trace
+        rec.append((ip_id, DATA, self.port_id, proc.activation, perf_counter_ns(), ps, value))  # type: ignore[union-attr]
+        if len(rec) >= proc.trace_batch:  # type: ignore[arg-type]
+            proc.net.flush_trace()
+        ch = self._chan
+        if ch is not None:
+            buf = ch._buf
+            if len(buf) < ch._room:
+                self.sent_fast += 1
+                buf.append(ip)
+                if ch._recv_signal is not None:
+                    ch._wake_receiver()
+                return
+        await self._send_item(ip, None, record=False)
 
 
 class _CheckedInPort(InPort[T_co]):

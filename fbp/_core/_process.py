@@ -61,6 +61,7 @@ class Process(Waiter):
         "net",
         "out_list",
         "outports",
+        "single_in",
         "spec",
         "trace",
         "trace_batch",
@@ -118,6 +119,10 @@ class Process(Waiter):
         self.out_list: list[OutPort[Any]] = [
             el for p in self.outports.values() for el in (p if isinstance(p, ArrayOutPort) else [p])
         ]
+        #: A looper's only input port: its latest IP is the parent of every send.
+        self.single_in: InPort[Any] | None = (
+            self.in_list[0] if self.looper and len(self.in_list) == 1 else None
+        )
 
     def __str__(self) -> str:
         return f"{self.name} ({self.component_name})"
@@ -134,26 +139,25 @@ class Process(Waiter):
 
     # -- lineage -----------------------------------------------------------------------
 
+    def default_parents(self) -> tuple[int, ...]:
+        """The parents of an IP sent now under the default lineage rules."""
+        if not self.looper:
+            return self.consumed
+        # The looper rule: the latest data IP received on each input port.
+        found = []
+        for p in self.in_list:
+            last = p._last
+            if type(last) is IP:
+                found.append(last.id)
+        return tuple(found)
+
     def record(self, ip: IP, port_id: int, parents: Iterable[int | IP] | None) -> None:
-        """Append the trace record of an IP this process sends."""
+        """Append the trace record of an IP this process sends (brackets, slow paths)."""
         ps: tuple[int, ...]
         if parents is not None:
             ps = tuple(p.id if type(p) is IP else int(p) for p in parents)
-        elif not self.looper:
-            ps = self.consumed
         else:
-            # The looper rule: the latest data IP received on each input port.
-            ins = self.in_list
-            if len(ins) == 1:
-                last = ins[0]._last
-                ps = (last.id,) if type(last) is IP else ()
-            else:
-                found = []
-                for p in ins:
-                    last = p._last
-                    if type(last) is IP:
-                        found.append(last.id)
-                ps = tuple(found)
+            ps = self.default_parents()
         buf = self.trace
         buf.append((ip.id, ip.kind, port_id, self.activation, perf_counter_ns(), ps, ip.payload))  # type: ignore[union-attr]
         if len(buf) >= self.trace_batch:  # type: ignore[arg-type]
