@@ -9,6 +9,9 @@ The layers that pull in heavy libraries are separate modules, imported on demand
 :mod:`fbp.causal` (dowhy), :mod:`fbp.testing` (helpers for tests).
 """
 
+from ._core._arrays import ArrayInPort as ArrayInPort
+from ._core._arrays import ArrayOutPort as ArrayOutPort
+from ._core._arrays import merge as merge
 from ._core._channel import Channel as Channel
 from ._core._channel import ChannelStatistics as ChannelStatistics
 from ._core._channel import open_channel as open_channel
@@ -36,12 +39,9 @@ from ._core._ip import IP as IP
 from ._core._network import DEFAULT_CAPACITY as DEFAULT_CAPACITY
 from ._core._network import Network as Network
 from ._core._network import RunResult as RunResult
-from ._core._ports import ArrayInPort as ArrayInPort
-from ._core._ports import ArrayOutPort as ArrayOutPort
 from ._core._ports import DownstreamClosed as DownstreamClosed
 from ._core._ports import InPort as InPort
 from ._core._ports import OutPort as OutPort
-from ._core._ports import merge as merge
 from ._core._ports import port as port
 from ._core._process import DeadLetter as DeadLetter
 

@@ -18,9 +18,10 @@ from typing import Any
 
 import anyio
 
+from ._core._arrays import ArrayOutPort
 from ._core._component import Component
 from ._core._network import DEFAULT_CAPACITY, Network
-from ._core._ports import ArrayOutPort, InPort, OutPort, port
+from ._core._ports import InPort, OutPort, port
 
 __all__ = ("ListSink", "ListSource", "run_component", "run_component_async")
 

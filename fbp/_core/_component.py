@@ -9,15 +9,8 @@ from typing import Any, ClassVar
 
 import structlog
 
-from ._ports import (
-    MISSING,
-    ArrayInPort,
-    ArrayOutPort,
-    InPort,
-    OutPort,
-    PortSpec,
-    _PortOptions,
-)
+from ._arrays import ArrayInPort, ArrayOutPort
+from ._ports import MISSING, InPort, OutPort, PortSpec, _PortOptions
 from ._types import type_name
 
 __all__ = ("Component", "ComponentDefinitionError", "ComponentSpec")

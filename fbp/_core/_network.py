@@ -18,6 +18,7 @@ from typing import Any, Literal
 
 import anyio
 
+from ._arrays import ArrayInPort, ArrayOutPort
 from ._channel import Channel, Overflow
 from ._component import Component
 from ._deadlock import find_deadlock, progress_mark
@@ -29,7 +30,7 @@ from ._exceptions import (
 )
 from ._ip import DATA, IP
 from ._log import get_logger
-from ._ports import ArrayInPort, ArrayOutPort, InPort, OutPort, address
+from ._ports import InPort, OutPort, address
 from ._process import Process
 from ._tracehook import KIND_DROP, KIND_IIP, PortInfo, RunInfo, RunStatus, TraceSink
 from ._types import Compat, Validator, compatibility, type_name

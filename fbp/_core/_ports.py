@@ -20,11 +20,9 @@ names them explicitly (IP ids, or IPs from :meth:`InPort.receive_packet`).
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
+from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from time import perf_counter_ns
 from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar
 
 from ._channel import Channel, Overflow
@@ -36,15 +34,12 @@ if TYPE_CHECKING:
     from ._process import Process
 
 __all__ = (
-    "ArrayInPort",
-    "ArrayOutPort",
     "DownstreamClosed",
     "InPort",
     "OutPort",
     "PortSpec",
-    "merge",
+    "address",
     "port",
-    "receive_any",
 )
 
 T = TypeVar("T")
@@ -181,8 +176,10 @@ class InPort(Generic[T_co]):
     # -- wiring (runtime only) --------------------------------------------------------
 
     def _enable_checks(self, validator: Validator) -> None:
+        from ._port_variants import CheckedInPort
+
         self._validator = validator
-        self.__class__ = _CheckedInPort
+        self.__class__ = CheckedInPort
 
     def _attach(self, capacity: int, overflow: Overflow) -> Channel[Any]:
         ch: Channel[Any] = Channel(capacity, overflow, name=self.address)
@@ -415,10 +412,12 @@ class OutPort(Generic[T]):
     def _enable_checks(self, validator: Validator | None, traced: bool) -> None:
         self._validator = validator
         self._traced = traced
+        from ._port_variants import CheckedOutPort, TracedOutPort
+
         if traced:
-            self.__class__ = _TracedOutPort
+            self.__class__ = TracedOutPort
         elif validator is not None:
-            self.__class__ = _CheckedOutPort
+            self.__class__ = CheckedOutPort
 
     @property
     def sent(self) -> int:
@@ -455,7 +454,7 @@ class OutPort(Generic[T]):
             PortClosedError: this port was closed.
             PacketTypeError: the value does not match the port's type.
         """
-        # This is the hot path of an unchecked, untraced port: see _CheckedOutPort.send.
+        # This is the hot path of an unchecked, untraced port: see _port_variants.
         ch = self._chan
         if ch is not None:
             # Inlined from Channel.send_nowait: one receiver with room.
@@ -575,244 +574,3 @@ class OutPort(Generic[T]):
     def statistics(self) -> dict[str, int]:
         """Counts for observers: IPs sent through this port."""
         return {"sent": self.sent}
-
-
-class _CheckedOutPort(OutPort[T]):
-    """An output port that validates what it sends.
-
-    The network turns a port into this class when it is wired with validation on, so
-    that the plain :meth:`OutPort.send` stays free of the check.
-    """
-
-    __slots__ = ()
-
-    async def send(self, value: T, *, parents: Iterable[int | IP] | None = None) -> None:
-        v = self._validator
-        if v is not None and type(value) is not v._plain:
-            value = v.check(value)
-        ch = self._chan
-        if ch is not None:
-            buf = ch._buf
-            if len(buf) < ch._room:
-                self.sent_fast += 1
-                buf.append(value)
-                if ch._recv_signal is not None:
-                    ch._wake_receiver()
-                return
-        await self._send_item(value, parents)
-
-
-class _TracedOutPort(OutPort[T]):
-    """An output port whose IPs are recorded in the network's trace.
-
-    Every send makes an :class:`IP` with a new id and appends its record (see
-    :mod:`fbp._core._tracehook`) to the network's trace buffer; the record is written
-    out here, not through a call, because it is on every traced hop.
-    """
-
-    __slots__ = ()
-
-    async def send(self, value: T, *, parents: Iterable[int | IP] | None = None) -> None:
-        v = self._validator
-        if v is not None and type(value) is not v._plain:
-            value = v.check(value)
-        proc = self._proc
-        ip_id = next(proc.ids)
-        ip = IP(ip_id, DATA, value)
-        if parents is None:
-            single = proc.single_in
-            if single is not None:
-                last = single._last
-                ps: tuple[int, ...] = (last.id,) if type(last) is IP else ()
-            else:
-                ps = proc.default_parents()
-        else:
-            ps = tuple(p.id if type(p) is IP else int(p) for p in parents)
-        rec = proc.trace
-        rec.append((ip_id, DATA, self.port_id, proc.activation, perf_counter_ns(), ps, value))  # type: ignore[union-attr]
-        if len(rec) >= proc.trace_batch:  # type: ignore[arg-type]
-            proc.net.flush_trace()
-        ch = self._chan
-        if ch is not None:
-            buf = ch._buf
-            if len(buf) < ch._room:
-                self.sent_fast += 1
-                buf.append(ip)
-                if ch._recv_signal is not None:
-                    ch._wake_receiver()
-                return
-        await self._send_item(ip, None, record=False)
-
-
-class _CheckedInPort(InPort[T_co]):
-    """An input port that validates what it receives (edges from a looser type).
-
-    The network turns a port into this class when it needs checking, so that the
-    plain :meth:`InPort.__anext__` stays free of the check.
-    """
-
-    __slots__ = ()
-
-    async def __anext__(self) -> T_co:
-        value = await InPort.__anext__(self)
-        v = self._validator
-        return value if v is None else v.check(value)
-
-
-async def receive_any(ports: Sequence[InPort[T_co]], start: int = 0) -> tuple[int, T_co]:
-    """Receive a data payload from whichever of ``ports`` has one first.
-
-    Ports are tried in turn from ``start``, so a caller that moves ``start`` past the
-    last winner gets round-robin fairness. Brackets met on the way are forwarded as
-    ``receive()`` forwards them.
-
-    Returns:
-        The position of the port in ``ports`` and the payload.
-
-    Raises:
-        EndOfStream: every port has ended.
-    """
-    n = len(ports)
-    while True:
-        live = 0
-        for k in range(n):
-            i = (start + k) % n
-            el = ports[i]
-            try:
-                return i, el.receive_nowait()
-            except WouldBlock:
-                buf = el._chan._buf
-                if buf:  # a bracket is next on this port: pass it on, then look again
-                    await el._proc.forward_bracket(el._chan.receive_nowait())
-                    return await receive_any(ports, i)
-                live += 1
-            except EndOfStream:
-                continue
-        if live == 0:
-            raise EndOfStream
-        await _wait_any(ports)
-
-
-async def _wait_any(ports: Sequence[InPort[Any]]) -> None:
-    fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-    chans = tuple(p._chan for p in ports)
-    for ch in chans:
-        ch.set_shared_signal(fut)
-    waiter = ports[0]._proc.waiter
-    waiter.waiting = (chans, "receive")
-    try:
-        await fut
-    finally:
-        waiter.waiting = None
-        for ch in chans:
-            if ch._recv_signal is fut:
-                ch.set_shared_signal(None)
-
-
-async def merge(*ports: InPort[T_co]) -> AsyncIterator[tuple[InPort[T_co], T_co]]:
-    """Iterate over ``(port, payload)`` from several input ports as IPs arrive.
-
-    Ends when every port has ended. A looper that merges should name the parent of
-    what it sends (``send(x, parents=[port.last_ip])``), since the default rule, the
-    latest IP on *each* input port, would tie unrelated IPs together.
-    """
-    nxt = 0
-    while True:
-        try:
-            i, value = await receive_any(ports, nxt)
-        except EndOfStream:
-            return
-        nxt = (i + 1) % len(ports)
-        yield ports[i], value
-
-
-class ArrayInPort(Generic[T_co]):
-    """An array input port: numbered elements ``port[0]``, ``port[1]``, ...
-
-    Each element is an :class:`InPort` with its own channel. ``async for index, value in
-    port`` merges the elements as IPs arrive (fairly, round-robin when several are
-    ready) until all have ended.
-    """
-
-    __slots__ = ("_next", "_proc", "address", "elements", "spec")
-
-    def __init__(self, spec: PortSpec, proc: Process, size: int) -> None:
-        self.spec = spec
-        self._proc = proc
-        self.address = address(proc.name, spec.name)
-        self.elements: list[InPort[T_co]] = [InPort(spec, proc, i) for i in range(size)]
-        self._next = 0
-
-    def __repr__(self) -> str:
-        return f"<ArrayInPort {self.address} x{len(self.elements)}>"
-
-    def __len__(self) -> int:
-        return len(self.elements)
-
-    def __getitem__(self, index: int) -> InPort[T_co]:
-        return self.elements[index]
-
-    def __iter__(self) -> Iterator[InPort[T_co]]:
-        return iter(self.elements)
-
-    async def receive_any(self) -> tuple[int, T_co]:
-        """Receive a data payload from whichever element has one first.
-
-        Raises:
-            EndOfStream: every element has ended.
-        """
-        i, value = await receive_any(self.elements, self._next)
-        self._next = (i + 1) % len(self.elements)
-        return i, value
-
-    def __aiter__(self) -> AsyncIterator[tuple[int, T_co]]:
-        return self._merged()
-
-    async def _merged(self) -> AsyncIterator[tuple[int, T_co]]:
-        while True:
-            try:
-                yield await self.receive_any()
-            except EndOfStream:
-                return
-
-    @property
-    def connected(self) -> list[int]:
-        """Indices of the elements that have an edge or IIP."""
-        return [i for i, el in enumerate(self.elements) if el.is_connected]
-
-
-class ArrayOutPort(Generic[T]):
-    """An array output port: numbered elements ``port[0]``, ``port[1]``, ..."""
-
-    __slots__ = ("address", "elements", "spec")
-
-    def __init__(self, spec: PortSpec, proc: Process, size: int) -> None:
-        self.spec = spec
-        self.address = address(proc.name, spec.name)
-        self.elements: list[OutPort[T]] = [OutPort(spec, proc, i) for i in range(size)]
-
-    def __repr__(self) -> str:
-        return f"<ArrayOutPort {self.address} x{len(self.elements)}>"
-
-    def __len__(self) -> int:
-        return len(self.elements)
-
-    def __getitem__(self, index: int) -> OutPort[T]:
-        return self.elements[index]
-
-    def __iter__(self) -> Iterator[OutPort[T]]:
-        return iter(self.elements)
-
-    @property
-    def connected(self) -> list[int]:
-        """Indices of the elements that have an edge."""
-        return [i for i, el in enumerate(self.elements) if el.is_connected]
-
-    async def send_all(self, value: T, *, parents: Sequence[int | IP] | None = None) -> None:
-        """Send ``value`` to every connected element."""
-        for el in self.elements:
-            if el.is_connected:
-                await el.send(value, parents=parents)
-
-
-PortObject = InPort[Any] | OutPort[Any] | ArrayInPort[Any] | ArrayOutPort[Any]

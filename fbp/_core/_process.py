@@ -9,12 +9,13 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
 
+from ._arrays import ArrayInPort, ArrayOutPort
 from ._channel import Waiter
 from ._component import Component, ComponentSpec
 from ._exceptions import EndOfStream, SourceLocation
 from ._ip import DATA, IP
 from ._log import get_logger
-from ._ports import ArrayInPort, ArrayOutPort, DownstreamClosed, InPort, OutPort
+from ._ports import DownstreamClosed, InPort, OutPort
 from ._tracehook import KIND_DEAD
 
 if TYPE_CHECKING:
