@@ -336,12 +336,17 @@ class InPort(Generic[T_co]):
             first = await self._next_item()
         items = [first]
         buf = ch._buf
-        take = buf.popleft
-        for _ in range(min(len(buf), max_items - 1)):
-            head = buf[0]
-            if type(head) is IP and head.kind != DATA:
-                break
-            items.append(take())
+        if buf and type(first) is not IP and len(buf) < max_items and IP not in set(map(type, buf)):
+            # Bare payloads only (an untraced network, no bracket): take them all at once.
+            items.extend(buf)
+            buf.clear()
+        else:
+            take = buf.popleft
+            for _ in range(min(len(buf), max_items - 1)):
+                head = buf[0]
+                if type(head) is IP and head.kind != DATA:
+                    break
+                items.append(take())
         while ch._send_waiters and len(buf) < ch.capacity:
             ch._admit_sender()
         self._last = items[-1]
