@@ -536,9 +536,24 @@ class OutPort(Generic[T]):
             msg = f"{self.address} is closed; it cannot send {item!r}"
             raise PortClosedError(msg)
         chans = self._chans
+        proc = self._proc
+        for ch in chans:
+            if len(ch._buf) >= ch._room:
+                break
+        else:
+            if chans:
+                # Fan-out with room everywhere (a closed receiver has no room).
+                if record and proc.trace is not None:
+                    proc.record(item, self.port_id, parents)
+                self._sent_slow += 1
+                for ch in chans:
+                    ch._buf.append(item)
+                    ch._accepted += 1
+                    if ch._recv_signal is not None:
+                        ch._wake_receiver()
+                return
         if chans and all(c.receiver_closed for c in chans):
             raise DownstreamClosed(self.address)
-        proc = self._proc
         if record and proc.trace is not None:
             proc.record(item, self.port_id, parents)
         self._sent_slow += 1

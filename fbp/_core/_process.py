@@ -12,7 +12,7 @@ from pydantic import BaseModel
 from ._arrays import ArrayInPort, ArrayOutPort
 from ._channel import Waiter
 from ._component import Component, ComponentSpec
-from ._exceptions import EndOfStream, SourceLocation
+from ._exceptions import EndOfStream, SourceLocation, WouldBlock
 from ._ip import DATA, IP
 from ._log import get_logger
 from ._ports import DownstreamClosed, InPort, OutPort
@@ -232,25 +232,35 @@ class Process(Waiter):
         process = comp.process  # type: ignore[attr-defined]
         error_port = self.outports.get("error")
         traced = self.trace is not None
+        constants = {attr: value for attr, (value, _) in statics.items()}
+        # Parents in signature order: a constant's IIP, or the IP a stream port gave.
+        parent_of = [(p, statics[attr][1] if attr in statics else None) for attr, p in ports]
+        streams = [(attr, p) for attr, p in ports if attr not in statics]
+        activations = self.net.activations
         while True:
-            kwargs: dict[str, Any] = {}
-            consumed: list[int] = []
-            for attr, p in ports:
-                st = statics.get(attr)
-                if st is not None:
-                    kwargs[attr] = st[0]
-                    if st[1] is not None:
-                        consumed.append(st[1])
-                    continue
+            kwargs = dict(constants)
+            for attr, p in streams:
+                # Take what is buffered without a coroutine; wait only when empty.
                 try:
-                    kwargs[attr] = await p.receive()
+                    kwargs[attr] = p.receive_nowait()
+                except WouldBlock:
+                    try:
+                        kwargs[attr] = await p.receive()
+                    except EndOfStream:
+                        await comp.finish()
+                        return
                 except EndOfStream:
                     await comp.finish()
                     return
-                if traced:
-                    consumed.append(p._last.id)
-            self.activation = next(self.net.activations)
-            self.consumed = tuple(consumed)
+            if traced:
+                self.activation = next(activations)
+                ids: list[int] = []
+                for p, fixed in parent_of:
+                    if fixed is not None:
+                        ids.append(fixed)
+                    elif not p.static:
+                        ids.append(p._last.id)
+                self.consumed = tuple(ids)
             try:
                 await process(**kwargs)
             except DownstreamClosed:
