@@ -6,8 +6,8 @@ import asyncio
 from collections.abc import AsyncIterator, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
-from ._exceptions import EndOfStream, WouldBlock
-from ._ip import IP
+from ._exceptions import EndOfStream
+from ._ip import DATA, IP
 from ._ports import InPort, OutPort, PortSpec, address
 
 if TYPE_CHECKING:
@@ -38,16 +38,20 @@ async def receive_any(ports: Sequence[InPort[T_co]], start: int = 0) -> tuple[in
         for k in range(n):
             i = (start + k) % n
             el = ports[i]
-            try:
-                return i, el.receive_nowait()
-            except WouldBlock:
-                buf = el._chan._buf
-                if buf:  # a bracket is next on this port: pass it on, then look again
-                    await el._proc.forward_bracket(el._chan.receive_nowait())
+            ch = el._chan
+            buf = ch._buf
+            # Look before taking: an empty port costs a test, not an exception.
+            if buf:
+                head = buf[0]
+                if type(head) is IP and head.kind != DATA:
+                    # A bracket is next on this port: pass it on, then look again.
+                    await el._proc.forward_bracket(ch.receive_nowait())
                     return await receive_any(ports, i)
+                return i, el.receive_nowait()
+            if ch._send_waiters:
+                return i, el.receive_nowait()
+            if ch.open_senders:
                 live += 1
-            except EndOfStream:
-                continue
         if live == 0:
             raise EndOfStream
         await _wait_any(ports)
@@ -125,15 +129,16 @@ class ArrayInPort(Generic[T_co]):
         self._next = (i + 1) % len(self.elements)
         return i, value
 
-    def __aiter__(self) -> AsyncIterator[tuple[int, T_co]]:
-        return self._merged()
+    def __aiter__(self) -> ArrayInPort[T_co]:
+        return self
 
-    async def _merged(self) -> AsyncIterator[tuple[int, T_co]]:
-        while True:
-            try:
-                yield await self.receive_any()
-            except EndOfStream:
-                return
+    async def __anext__(self) -> tuple[int, T_co]:
+        try:
+            i, value = await receive_any(self.elements, self._next)
+        except EndOfStream:
+            raise StopAsyncIteration from None
+        self._next = (i + 1) % len(self.elements)
+        return i, value
 
     @property
     def connected(self) -> list[int]:
