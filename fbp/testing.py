@@ -22,8 +22,9 @@ from ._core._arrays import ArrayOutPort
 from ._core._component import Component
 from ._core._network import DEFAULT_CAPACITY, Network
 from ._core._ports import InPort, OutPort, port
+from ._core._tracehook import PortInfo, RunInfo, RunStatus, TraceRecord
 
-__all__ = ("ListSink", "ListSource", "run_component", "run_component_async")
+__all__ = ("ListSink", "ListSource", "MemorySink", "run_component", "run_component_async")
 
 
 class ListSource(Component):
@@ -47,6 +48,49 @@ class ListSink(Component):
         self.items = []
         async for x in self.in_:
             self.items.append(x)
+
+
+class MemorySink:
+    """A trace sink that keeps every record in memory, for tests of lineage.
+
+    Pass it as ``trace=`` to a network; afterwards ``records`` holds every record (see
+    :mod:`fbp._core._tracehook` for their fields) and :meth:`sent` those of one port.
+    """
+
+    batch_size = 1 << 20
+
+    def __init__(self) -> None:
+        self.records: list[TraceRecord] = []
+        self.ports: tuple[PortInfo, ...] = ()
+        self.status: RunStatus | None = None
+        self.error: str | None = None
+
+    def start_run(self, info: RunInfo) -> None:
+        """Keep the run's port table."""
+        self.ports = info.ports
+
+    def write(self, records: list[TraceRecord]) -> None:
+        """Keep a batch of records."""
+        self.records.extend(records)
+
+    def finish_run(self, status: RunStatus, error: str | None, stats: dict[str, Any]) -> None:
+        """Keep how the run ended."""
+        self.status, self.error = status, error
+
+    def sent(self, address: str) -> list[TraceRecord]:
+        """The records of the IPs sent by the output port ``proc.PORT`` or ``proc.PORT[i]``.
+
+        Raises:
+            KeyError: the run has no such output port.
+        """
+
+        def name(p: PortInfo) -> str:
+            return f"{p.process}.{p.port}" + ("" if p.index is None else f"[{p.index}]")
+
+        ids = {i for i, p in enumerate(self.ports) if p.direction == "out" and name(p) == address}
+        if not ids:
+            raise KeyError(address)
+        return [r for r in self.records if r[2] in ids]
 
 
 async def run_component_async(

@@ -2,30 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import anyio
 import support as s
 
 from fbp.graph import Graph, build_network
-
-
-class RecordingSink:
-    """An in-memory trace sink."""
-
-    batch_size = 1 << 20
-
-    def __init__(self) -> None:
-        self.records: list[tuple[Any, ...]] = []
-
-    def start_run(self, info: Any) -> None:
-        self.info = info
-
-    def write(self, records: list[tuple[Any, ...]]) -> None:
-        self.records.extend(records)
-
-    def finish_run(self, status: Any, error: Any, stats: Any) -> None:
-        pass
+from fbp.testing import MemorySink
 
 
 def chain(n: int, capacity: int) -> Graph:
@@ -43,12 +24,11 @@ async def test_batches_deliver_everything_in_order(capacity: int) -> None:
 
 
 async def test_batched_ips_keep_element_wise_lineage() -> None:
-    sink = RecordingSink()
+    sink = MemorySink()
     net = build_network(chain(50, 8), trace=sink)
     await net.run()
-    ports = {i: f"{p.process}.{p.port}" for i, p in enumerate(sink.info.ports)}
     payload = {r[0]: r[6] for r in sink.records}
-    sent = [r for r in sink.records if ports[r[2]] in ("a.OUT", "b.OUT")]
+    sent = sink.sent("a.OUT") + sink.sent("b.OUT")
     assert len(sent) == 100
     for _ip_id, _kind, _port, _act, _t, parents, value in sent:
         assert len(parents) == 1

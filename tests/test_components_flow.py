@@ -20,8 +20,8 @@ from fbp import (
     ProcessError,
     port,
 )
-from fbp._core._tracehook import PortInfo, RunInfo, TraceRecord
 from fbp.graph import Graph, Registry, build_network, loads_graph
+from fbp.testing import MemorySink
 
 # -- helpers -------------------------------------------------------------------------------
 
@@ -55,35 +55,6 @@ class Packets(Component):
                 self.seen.append(ip.payload)
             else:
                 self.seen.append(("(" if ip.is_open else ")", ip.payload))
-
-
-class MemorySink:
-    """A trace sink that keeps every record in memory."""
-
-    batch_size = 1 << 20
-
-    def __init__(self) -> None:
-        self.records: list[TraceRecord] = []
-        self.ports: tuple[PortInfo, ...] = ()
-
-    def start_run(self, info: RunInfo) -> None:
-        self.ports = info.ports
-
-    def write(self, records: list[TraceRecord]) -> None:
-        self.records.extend(records)
-
-    def finish_run(self, status: str, error: str | None, stats: dict[str, Any]) -> None:
-        pass
-
-    def sent(self, address: str) -> list[TraceRecord]:
-        """The records of the IPs sent by the output port ``proc.PORT[i]``."""
-
-        def name(p: PortInfo) -> str:
-            return f"{p.process}.{p.port}" + ("" if p.index is None else f"[{p.index}]")
-
-        ids = {i for i, p in enumerate(self.ports) if p.direction == "out" and name(p) == address}
-        assert ids, f"no output port {address}"
-        return [r for r in self.records if r[2] in ids]
 
 
 REGISTRY = Registry(extra={"test/Script": Script, "test/Packets": Packets})

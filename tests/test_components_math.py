@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 
 from fbp import Component, InPort, Network, OutPort, ProcessError, port
-from fbp._core._tracehook import PortInfo, RunInfo, TraceRecord
 from fbp.graph import Registry, build_network, loads_graph
+from fbp.testing import MemorySink
 
 
 class Script(Component):
@@ -26,33 +26,6 @@ class Script(Component):
                 await send(item[1])
             else:
                 await self.out.send(item)
-
-
-class MemorySink:
-    """A trace sink that keeps every record in memory."""
-
-    batch_size = 1 << 20
-
-    def __init__(self) -> None:
-        self.records: list[TraceRecord] = []
-        self.ports: tuple[PortInfo, ...] = ()
-
-    def start_run(self, info: RunInfo) -> None:
-        self.ports = info.ports
-
-    def write(self, records: list[TraceRecord]) -> None:
-        self.records.extend(records)
-
-    def finish_run(self, status: str, error: str | None, stats: dict[str, Any]) -> None:
-        pass
-
-    def sent(self, process: str, port: str) -> list[TraceRecord]:
-        ids = {
-            i
-            for i, p in enumerate(self.ports)
-            if p.direction == "out" and p.process == process and p.port == port
-        }
-        return [r for r in self.records if r[2] in ids]
 
 
 REGISTRY = Registry(extra={"test/Script": Script})
@@ -125,9 +98,9 @@ async def test_add_parents_are_both_terms() -> None:
         1,
         sink,
     )
-    a = [r[0] for r in sink.sent("A", "OUT")]
-    b = [r[0] for r in sink.sent("B", "OUT")]
-    assert [set(r[5]) for r in sink.sent("Plus", "SUM")] == [{a[0], b[0]}, {a[1], b[1]}]
+    a = [r[0] for r in sink.sent("A.OUT")]
+    b = [r[0] for r in sink.sent("B.OUT")]
+    assert [set(r[5]) for r in sink.sent("Plus.SUM")] == [{a[0], b[0]}, {a[1], b[1]}]
 
 
 async def test_scale_multiplies_every_number_by_the_factor(capacity: int) -> None:
@@ -253,8 +226,8 @@ async def test_an_aggregate_has_the_ips_it_aggregates_as_parents() -> None:
         1,
         sink,
     )
-    data = {r[6]: r[0] for r in sink.sent("S", "OUT") if r[1] == 0}
-    sums = sink.sent("Total", "OUT")
+    data = {r[6]: r[0] for r in sink.sent("S.OUT") if r[1] == 0}
+    sums = sink.sent("Total.OUT")
     assert [r[6] for r in sums] == [5, 10, 0, 6]
     assert [sorted(r[5]) for r in sums] == [
         sorted([data[2], data[3]]),

@@ -27,23 +27,13 @@ import support as s
 
 from fbp import IP, Component, InPort, OutPort
 from fbp.graph import Graph, build_network
+from fbp.testing import ListSource
 from fbp.tracing import TracedIP, TracedRun, TraceWriter, open_trace
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
 # -- components with lineage of their own ---------------------------------------------------
-
-
-class Emit(Component):
-    """Send the items of the ITEMS list one by one (a looper: each has the IIP as parent)."""
-
-    items: InPort[list[Any]]
-    out: OutPort[Any]
-
-    async def run(self) -> None:
-        for item in await self.items.receive():
-            await self.out.send(item)
 
 
 class Offset(Component):
@@ -196,7 +186,7 @@ async def test_array_ports_of_replicate_and_merge(tmp_path: Path) -> None:
 
 def collate_graph(through: str | None) -> Graph:
     items = [{"k": "a", "v": 1}, {"k": "a", "v": 2}, {"k": "b", "v": 3}]
-    g = Graph("groups").add_process("E", Emit).add_initial(items, "E.ITEMS")
+    g = Graph("groups").add_process("E", ListSource).add_initial(items, "E.ITEMS")
     g.add_process("C", "flow/Collate").add_initial("x['k']", "C.KEY")
     g.add_process("G", "flow/GroupBy").add_process("S", s.Sink)
     if through is None:
@@ -260,8 +250,8 @@ async def test_a_subnet_records_its_processes_under_flattened_names(tmp_path: Pa
 
 
 async def test_a_looper_descends_from_the_latest_data_ip_of_each_input(tmp_path: Path) -> None:
-    g = Graph("loopers").add_process("A", Emit).add_initial([1, 2], "A.ITEMS")
-    g.add_process("B", Emit).add_initial([10, 20], "B.ITEMS")
+    g = Graph("loopers").add_process("A", ListSource).add_initial([1, 2], "A.ITEMS")
+    g.add_process("B", ListSource).add_initial([10, 20], "B.ITEMS")
     g.add_process("I", Interleave).add_process("O", Offset).add_initial(100, "O.K")
     g.add_process("S", s.Sink)
     g.connect("A.OUT", "I.A").connect("B.OUT", "I.B").connect("I.OUT", "O.IN")
@@ -282,8 +272,8 @@ async def test_a_looper_descends_from_the_latest_data_ip_of_each_input(tmp_path:
 async def test_a_non_looper_descends_from_the_ips_its_activation_consumed(
     tmp_path: Path,
 ) -> None:
-    g = Graph("pairs").add_process("A", Emit).add_initial([1, 2, 3], "A.ITEMS")
-    g.add_process("B", Emit).add_initial([10, 20, 30], "B.ITEMS")
+    g = Graph("pairs").add_process("A", ListSource).add_initial([1, 2, 3], "A.ITEMS")
+    g.add_process("B", ListSource).add_initial([10, 20, 30], "B.ITEMS")
     g.add_process("Add", s.Add).add_process("Sc", s.Scale).add_initial(0.5, "Sc.FACTOR")
     g.add_process("S", s.Sink)
     g.connect("A.OUT", "Add.A").connect("B.OUT", "Add.B").connect("Add.SUM", "Sc.IN")
@@ -298,7 +288,7 @@ async def test_a_non_looper_descends_from_the_ips_its_activation_consumed(
 
 
 async def test_explicit_parents_replace_the_default_rule(tmp_path: Path) -> None:
-    g = Graph("explicit").add_process("E", Emit).add_initial([1, 2, 4], "E.ITEMS")
+    g = Graph("explicit").add_process("E", ListSource).add_initial([1, 2, 4], "E.ITEMS")
     g.add_process("W", Sums).add_process("S", s.Sink)
     g.connect("E.OUT", "W.IN").connect("W.OUT", "S.IN")
     t = await traced(g, tmp_path / "t.trace")

@@ -25,7 +25,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar
 
-from ._channel import Channel, Overflow
+from ._channel import Channel, ChannelStatistics, Overflow
 from ._exceptions import EndOfStream, PortClosedError, WouldBlock
 from ._ip import CLOSE, DATA, IP, OPEN
 from ._types import Validator
@@ -372,7 +372,7 @@ class InPort(Generic[T_co]):
     def _close(self) -> int:
         return self._chan.close_receiver()
 
-    def statistics(self) -> Any:
+    def statistics(self) -> ChannelStatistics:
         """The statistics of the channel feeding this port."""
         return self._chan.statistics()
 
@@ -386,7 +386,6 @@ class OutPort(Generic[T]):
         "_closed",
         "_proc",
         "_sent_slow",
-        "_traced",
         "_validator",
         "address",
         "index",
@@ -404,7 +403,6 @@ class OutPort(Generic[T]):
         # The only channel, when there is exactly one and the port is open: the fast path.
         self._chan: Channel[Any] | None = None
         self._closed = False
-        self._traced = False
         self._validator: Validator | None = None
         self.port_id = -1
         #: IPs sent by the fast path (one receiver with room); see ``sent``.
@@ -415,10 +413,9 @@ class OutPort(Generic[T]):
         return f"<OutPort {self.address}>"
 
     def _enable_checks(self, validator: Validator | None, traced: bool) -> None:
-        self._validator = validator
-        self._traced = traced
         from ._port_variants import CheckedOutPort, TracedOutPort
 
+        self._validator = validator
         if traced:
             self.__class__ = TracedOutPort
         elif validator is not None:
@@ -470,10 +467,6 @@ class OutPort(Generic[T]):
                 if ch._recv_signal is not None:
                     ch._wake_receiver()
                 return
-        await self._send_slow(value, parents)
-
-    async def _send_slow(self, value: T, parents: Iterable[int | IP] | None) -> None:
-        # Plain ports only (checked and traced ports have their own send).
         await self._send_item(value, parents)
 
     async def send_batch(
