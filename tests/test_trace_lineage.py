@@ -231,6 +231,29 @@ async def test_a_bracket_forwarded_by_a_plain_looper_descends_from_the_one_recei
     assert [p for _, p in t.parents("G.OUT")] == [(data[0], data[1]), (data[2],)]
 
 
+async def test_brackets_through_an_array_port_merge_descend_from_the_ones_received(
+    tmp_path: Path,
+) -> None:
+    g = Graph("merged").add_process("E", ListSource).add_process("C", "flow/Collate")
+    g.add_initial([{"k": "a", "v": 1}, {"k": "b", "v": 2}], "E.ITEMS")
+    g.add_initial("x['k']", "C.KEY").add_process("R", "core/Range").add_initial(2, "R.COUNT")
+    g.add_process("M", "flow/Merge").add_process("S", s.Sink)
+    g.connect("E.OUT", "C.IN").connect("C.OUT", "M.IN[0]").connect("R.OUT", "M.IN[1]")
+    g.connect("M.OUT", "S.IN")
+    t = await traced(g, tmp_path / "t.trace")
+    collated = {r.ip_id: r for r in t.records if r.port == "C.OUT"}
+    ranged = {r.ip_id: r for r in t.sent("R.OUT")}
+    merged = [r for r in t.records if r.port == "M.OUT"]
+    assert len(merged) == len(collated) + len(ranged)
+    for r in merged:  # brackets and data alike: the one IP received is the parent
+        (parent,) = r.parents
+        source = collated.get(parent) or ranged[parent]
+        assert (r.kind, r.payload) == (source.kind, source.payload)
+    # Each element's order is kept, brackets included.
+    from_c = [collated[r.parents[0]] for r in merged if r.parents[0] in collated]
+    assert [x.ip_id for x in from_c] == list(collated)
+
+
 async def test_a_subnet_records_its_processes_under_flattened_names(tmp_path: Path) -> None:
     inner = Graph("twice_inc").add_process("first", s.Inc).add_process("second", s.Inc)
     inner.connect("first.OUT", "second.IN")

@@ -33,6 +33,8 @@ async def receive_any(ports: Sequence[InPort[T_co]], start: int = 0) -> tuple[in
         EndOfStream: every port has ended.
     """
     n = len(ports)
+    # A traced network's channels carry records, whose kind is their second field.
+    traced = n > 0 and ports[0]._proc.trace is not None
     while True:
         live = 0
         for k in range(n):
@@ -43,7 +45,7 @@ async def receive_any(ports: Sequence[InPort[T_co]], start: int = 0) -> tuple[in
             # Look before taking: an empty port costs a test, not an exception.
             if buf:
                 head = buf[0]
-                if type(head) is IP and head.kind != DATA:
+                if head[1] != DATA if traced else type(head) is IP:
                     # A bracket is next on this port: pass it on, then look again.
                     await el._proc.forward_bracket(ch.receive_nowait())
                     return await receive_any(ports, i)

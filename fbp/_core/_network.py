@@ -28,7 +28,7 @@ from ._exceptions import (
     ProcessError,
     SourceLocation,
 )
-from ._ip import DATA, IP
+from ._ip import DATA
 from ._log import get_logger
 from ._ports import InPort, OutPort, address
 from ._process import Process
@@ -347,11 +347,11 @@ class Network:
                     inp._enable_checks(Validator(inp.spec.tp, inp.address))
             for init in iips.get(inp, []):
                 if self.sink is not None:
-                    ip = IP(next(self.ids), DATA, init.value)
-                    ch.put_initial(ip)
-                    self.trace_buf.append(
-                        (ip.id, KIND_IIP, inp.port_id, 0, time.perf_counter_ns(), (), ip.payload)
-                    )
+                    # The channel carries it as data; the trace records it as an IIP.
+                    t_ns, ip_id = time.perf_counter_ns(), next(self.ids)
+                    rec = (ip_id, KIND_IIP, inp.port_id, 0, t_ns, (), init.value)
+                    ch.put_initial((ip_id, DATA, *rec[2:]))
+                    self.trace_buf.append(rec)
                 else:
                     ch.put_initial(init.value)
             inp.static = not edges
@@ -363,9 +363,11 @@ class Network:
         if self.sink is not None:
             for proc in self.processes.values():
                 proc.trace = self.trace_buf
+                for inp in proc.in_list:
+                    inp._enable_tracing()
 
-    def _record_drop(self, ip: Any, port_id: int) -> None:
-        self.trace_buf.append((ip.id, KIND_DROP, port_id, 0, time.perf_counter_ns(), (), None))
+    def _record_drop(self, rec: Any, port_id: int) -> None:
+        self.trace_buf.append((rec[0], KIND_DROP, port_id, 0, time.perf_counter_ns(), (), None))
 
     def flush_trace(self) -> None:
         """Hand the buffered trace records to the sink (which then owns the list)."""

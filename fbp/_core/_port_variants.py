@@ -11,10 +11,11 @@ from collections.abc import Iterable
 from time import perf_counter_ns
 from typing import TypeVar
 
+from ._exceptions import EndOfStream, WouldBlock
 from ._ip import DATA, IP
-from ._ports import InPort, OutPort
+from ._ports import NOTHING, InPort, OutPort
 
-__all__ = ("CheckedInPort", "CheckedOutPort", "TracedOutPort")
+__all__ = ("CheckedInPort", "CheckedOutPort", "TracedInPort", "TracedOutPort")
 
 T = TypeVar("T")
 T_co = TypeVar("T_co", covariant=True)
@@ -42,15 +43,16 @@ class CheckedOutPort(OutPort[T]):
                 if ch._recv_signal is not None:
                     ch._wake_receiver()
                 return
-        await self._send_item(value, parents)
+        await self._send_item(value)
 
 
 class TracedOutPort(OutPort[T]):
     """An output port whose IPs are recorded in the network's trace.
 
-    Every send makes an :class:`IP` with a new id and appends its record (see
-    :mod:`fbp._core._tracehook`) to the network's trace buffer; the record is written
-    out here, not through a call, because it is on every traced hop.
+    Every send makes the IP's record (see :mod:`fbp._core._tracehook`), appends it to
+    the network's trace buffer and puts that same tuple in the channel: the record is
+    the packet. It is written out here, not through a call, because it is on every
+    traced hop.
     """
 
     __slots__ = ()
@@ -64,27 +66,27 @@ class TracedOutPort(OutPort[T]):
         if ch is not None and len(ch._buf) < ch._room:
             # Recorded only once it is sure to be delivered, so that the trace and the
             # counts agree however the run ends.
-            ip_id = next(proc.ids)
-            ip = IP(ip_id, DATA, value)
             if parents is None:
                 single = proc.single_in
                 if single is not None:
                     last = single._last
-                    ps: tuple[int, ...] = (last.id,) if type(last) is IP else ()
+                    ps: tuple[int, ...] = () if last is NOTHING else (last[0],)
                 else:
                     ps = proc.default_parents()
             else:
-                ps = tuple(p.id if type(p) is IP else int(p) for p in parents)
-            rec = proc.trace
-            rec.append((ip_id, DATA, self.port_id, proc.activation, perf_counter_ns(), ps, value))  # type: ignore[union-attr]
-            if len(rec) >= proc.trace_batch:  # type: ignore[arg-type]
+                ps = proc.parent_ids(parents)
+            t_ns = perf_counter_ns()
+            rec = (next(proc.ids), DATA, self.port_id, proc.activation, t_ns, ps, value)
+            buf = proc.trace
+            buf.append(rec)  # type: ignore[union-attr]
+            if len(buf) >= proc.trace_batch:  # type: ignore[arg-type]
                 proc.net.flush_trace()
             self.sent_fast += 1
-            ch._buf.append(ip)
+            ch._buf.append(rec)
             if ch._recv_signal is not None:
                 ch._wake_receiver()
             return
-        await self._send_item(IP(next(proc.ids), DATA, value), parents)
+        await self._send_item(proc.packet(DATA, self.port_id, value, parents))
 
 
 class CheckedInPort(InPort[T_co]):
@@ -100,3 +102,89 @@ class CheckedInPort(InPort[T_co]):
         value = await InPort.__anext__(self)
         v = self._validator
         return value if v is None else v.check(value)
+
+
+class TracedInPort(InPort[T_co]):
+    """An input port of a traced network, whose channel carries records.
+
+    A record is ``(ip_id, kind, port_id, activation, t_ns, parents, payload)``; data
+    records have kind ``DATA``, brackets ``OPEN`` or ``CLOSE``. The port keeps the
+    last data record in ``_last`` (its id is the parent of what the process sends)
+    and checks payloads itself when its edges need it.
+    """
+
+    __slots__ = ()
+
+    @property
+    def last_ip(self) -> IP | None:
+        last = self._last
+        return None if last is NOTHING else IP(last[0], DATA, last[6])
+
+    async def receive_packet(self) -> IP:
+        rec = await self._next_item()
+        if rec[1] != DATA:
+            return IP(rec[0], rec[1], rec[6])
+        self._last = rec
+        v = self._validator
+        return IP(rec[0], DATA, rec[6] if v is None else v.check(rec[6]))
+
+    async def receive(self) -> T_co:
+        rec = await self._next_item()
+        while rec[1] != DATA:
+            await self._proc.forward_bracket(rec)
+            rec = await self._next_item()
+        self._last = rec
+        v = self._validator
+        return rec[6] if v is None else v.check(rec[6])  # type: ignore[no-any-return]
+
+    def receive_nowait(self) -> T_co:
+        ch = self._chan
+        buf = ch._buf
+        if buf and buf[0][1] != DATA:
+            raise WouldBlock
+        rec = ch.receive_nowait()
+        self._last = rec
+        v = self._validator
+        return rec[6] if v is None else v.check(rec[6])  # type: ignore[no-any-return]
+
+    async def __anext__(self) -> T_co:
+        ch = self._chan
+        buf = ch._buf
+        if buf:
+            rec = buf.popleft()
+            if ch._send_waiters:
+                ch._admit_sender()
+        else:
+            try:
+                rec = await self._next_item()
+            except EndOfStream:
+                raise StopAsyncIteration from None
+        while rec[1] != DATA:
+            await self._proc.forward_bracket(rec)
+            try:
+                rec = await self._next_item()
+            except EndOfStream:
+                raise StopAsyncIteration from None
+        self._last = rec
+        v = self._validator
+        return rec[6] if v is None else v.check(rec[6])  # type: ignore[no-any-return]
+
+    async def receive_batch(self, max_items: int = 1024) -> list[T_co]:
+        ch = self._chan
+        first = await self._next_item()
+        while first[1] != DATA:
+            await self._proc.forward_bracket(first)
+            first = await self._next_item()
+        recs = [first]
+        buf = ch._buf
+        take = buf.popleft
+        for _ in range(min(len(buf), max_items - 1)):
+            if buf[0][1] != DATA:
+                break
+            recs.append(take())
+        while ch._send_waiters and len(buf) < ch.capacity:
+            ch._admit_sender()
+        self._last = recs[-1]
+        self._proc.last_batch = recs
+        v = self._validator
+        return [r[6] for r in recs] if v is None else [v.check(r[6]) for r in recs]

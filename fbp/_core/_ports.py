@@ -12,6 +12,13 @@ input port reads from one channel (fan-in: every edge into the port shares it); 
 output port writes to the channels of every edge it has (fan-out: each receiver gets the
 same IP, and a send waits until every receiver has room).
 
+Channels carry bare payloads (and :class:`IP` objects for brackets) when the network is
+not traced. When it is traced they carry the trace records themselves, plain tuples
+``(ip_id, kind, port_id, activation, t_ns, parents, payload)`` (see
+:mod:`fbp._core._tracehook`): the record of a send is made once and serves as the
+packet, and :class:`IP` objects are made only for the API that returns them. Ports are
+switched to their traced classes (:mod:`fbp._core._port_variants`) when wired.
+
 Lineage: every IP sent records its parents. In a non-looper (``process()``) the parents
 are the IPs consumed by the activation that sent it. In a looper (``run()``) they are,
 by default, the latest data IP received on each input port; ``send(..., parents=...)``
@@ -61,7 +68,7 @@ class _Missing:
 
 
 MISSING: Any = _Missing()
-_NOTHING: Any = object()
+NOTHING: Any = object()
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,7 +172,7 @@ class InPort(Generic[T_co]):
         self._chan.receiver = proc.waiter
         self._validator: Validator | None = None
         # The last data item received: an IP when the network is traced, else the payload.
-        self._last: Any = _NOTHING
+        self._last: Any = NOTHING
         #: True when the port is fed only by an IIP (or a default): a constant.
         self.static = False
         self.port_id = -1
@@ -176,10 +183,16 @@ class InPort(Generic[T_co]):
     # -- wiring (runtime only) --------------------------------------------------------
 
     def _enable_checks(self, validator: Validator) -> None:
-        from ._port_variants import CheckedInPort
+        from ._port_variants import CheckedInPort, TracedInPort
 
         self._validator = validator
-        self.__class__ = CheckedInPort
+        if type(self) is not TracedInPort:  # the traced class checks as it unwraps
+            self.__class__ = CheckedInPort
+
+    def _enable_tracing(self) -> None:
+        from ._port_variants import TracedInPort
+
+        self.__class__ = TracedInPort
 
     def _attach(self, capacity: int, overflow: Overflow) -> Channel[Any]:
         ch: Channel[Any] = Channel(capacity, overflow, name=self.address)
@@ -189,8 +202,8 @@ class InPort(Generic[T_co]):
 
     # -- receiving --------------------------------------------------------------------
     #
-    # Channels carry IP objects when the network is traced, and bare payloads otherwise
-    # (brackets are always IPs): identity costs nothing where nobody records it.
+    # These are the untraced forms: channels carry bare payloads, and IP objects for
+    # brackets. TracedInPort has the forms for channels of records.
 
     @property
     def is_connected(self) -> bool:
@@ -204,9 +217,7 @@ class InPort(Generic[T_co]):
         IPs carry ids when the network is traced; otherwise the id is 0.
         """
         last = self._last
-        if last is _NOTHING:
-            return None
-        return last if type(last) is IP else IP(0, DATA, last)
+        return None if last is NOTHING else IP(0, DATA, last)
 
     async def _next_item(self) -> Any:
         ch = self._chan
@@ -224,12 +235,7 @@ class InPort(Generic[T_co]):
         """
         item = await self._next_item()
         if type(item) is IP:
-            if item.kind != DATA:
-                return item
-            self._last = item
-            v = self._validator
-            # Fan-out shares the IP object: give this receiver its own checked copy.
-            return item if v is None else IP(item.id, DATA, v.check(item.payload))
+            return item  # a bracket
         self._last = item
         v = self._validator
         return IP(0, DATA, item if v is None else v.check(item))
@@ -240,18 +246,13 @@ class InPort(Generic[T_co]):
         Raises:
             EndOfStream: every sender has closed and nothing is left.
         """
-        while True:
-            item = await self._next_item()
-            if type(item) is not IP:
-                value = item
-                break
-            if item.kind == DATA:
-                value = item.payload
-                break
+        item = await self._next_item()
+        while type(item) is IP:  # a bracket
             await self._proc.forward_bracket(item)
+            item = await self._next_item()
         self._last = item
         v = self._validator
-        return value if v is None else v.check(value)  # type: ignore[no-any-return]
+        return item if v is None else v.check(item)  # type: ignore[no-any-return]
 
     def receive_nowait(self) -> T_co:
         """Receive the next data payload if one is buffered.
@@ -262,13 +263,12 @@ class InPort(Generic[T_co]):
         """
         ch = self._chan
         buf = ch._buf
-        if buf and type(buf[0]) is IP and buf[0].kind != DATA:
+        if buf and type(buf[0]) is IP:
             raise WouldBlock
         item = ch.receive_nowait()
         self._last = item
-        value = item.payload if type(item) is IP else item
         v = self._validator
-        return value if v is None else v.check(value)  # type: ignore[no-any-return]
+        return item if v is None else v.check(item)  # type: ignore[no-any-return]
 
     def __aiter__(self) -> InPort[T_co]:
         return self
@@ -289,21 +289,15 @@ class InPort(Generic[T_co]):
                 item = await self._next_item()
             except EndOfStream:
                 raise StopAsyncIteration from None
-        # An IP (the network is traced, or a bracket), or the wait for one.
-        while True:
-            if type(item) is not IP:
-                value = item
-                break
-            if item.kind == DATA:
-                value = item.payload
-                break
+        # A bracket, or the wait for an item.
+        while type(item) is IP:
             await self._proc.forward_bracket(item)
             try:
                 item = await self._next_item()
             except EndOfStream:
                 raise StopAsyncIteration from None
         self._last = item
-        return value  # type: ignore[no-any-return]
+        return item  # type: ignore[no-any-return]
 
     async def packets(self) -> AsyncIterator[IP]:
         """Iterate over every IP, brackets included, until the port ends."""
@@ -331,32 +325,26 @@ class InPort(Generic[T_co]):
         """
         ch = self._chan
         first = await self._next_item()
-        while type(first) is IP and first.kind != DATA:
+        while type(first) is IP:  # a bracket
             await self._proc.forward_bracket(first)
             first = await self._next_item()
         items = [first]
         buf = ch._buf
-        if buf and type(first) is not IP and len(buf) < max_items and IP not in set(map(type, buf)):
-            # Bare payloads only (an untraced network, no bracket): take them all at once.
+        if buf and len(buf) < max_items and IP not in set(map(type, buf)):
+            # No bracket buffered: take everything at once.
             items.extend(buf)
             buf.clear()
         else:
             take = buf.popleft
             for _ in range(min(len(buf), max_items - 1)):
-                head = buf[0]
-                if type(head) is IP and head.kind != DATA:
+                if type(buf[0]) is IP:
                     break
                 items.append(take())
         while ch._send_waiters and len(buf) < ch.capacity:
             ch._admit_sender()
         self._last = items[-1]
-        if type(first) is IP:
-            self._proc.last_batch = items
-            values = [ip.payload for ip in items]
-        else:
-            values = items
         v = self._validator
-        return values if v is None else [v.check(x) for x in values]
+        return items if v is None else [v.check(x) for x in items]
 
     def batches(self, max_items: int = 1024) -> AsyncIterator[list[T_co]]:
         """Iterate over batches (:meth:`receive_batch`) until the port ends."""
@@ -467,7 +455,7 @@ class OutPort(Generic[T]):
                 if ch._recv_signal is not None:
                     ch._wake_receiver()
                 return
-        await self._send_item(value, parents)
+        await self._send_item(value)
 
     async def send_batch(
         self, values: Sequence[T], *, parents: Iterable[int | IP] | None = None
@@ -488,17 +476,13 @@ class OutPort(Generic[T]):
         proc = self._proc
         items: list[Any]
         if proc.trace is not None:
-            items = [IP(next(proc.ids), DATA, x) for x in values]
-            pairs = proc.batch_parents(len(items)) if parents is None else None
-            fixed = None if parents is None else list(parents)
-            for k, ip in enumerate(items):
-                proc.record(ip, self.port_id, pairs[k] if pairs is not None else fixed)
+            items = proc.batch_records(self.port_id, values, parents)
         else:
             items = list(values)
         ch = self._chan
         if ch is None:
             for item in items:
-                await self._send_item(item, None, record=False)
+                await self._send_item(item, record=False)
             return
         buf = ch._buf
         start, n = 0, len(items)
@@ -515,16 +499,16 @@ class OutPort(Generic[T]):
                 continue
             if self._chan is None or ch.receiver_closed:
                 for item in items[start:]:
-                    await self._send_item(item, None, record=False)
+                    await self._send_item(item, record=False)
                 return
             self._sent_slow += 1
             await ch.wait_send(items[start], proc.waiter)
             start += 1
 
-    async def _send_item(
-        self, item: Any, parents: Iterable[int | IP] | None, *, record: bool = True
-    ) -> None:
-        """Send an IP (a bracket, or data when traced) or a bare payload to every edge."""
+    async def _send_item(self, item: Any, *, record: bool = True) -> None:
+        """Send an item to every edge: a bare payload or a bracket IP, or, when the
+        network is traced, a record (appended to the trace once it is sure to go out,
+        unless ``record`` is False)."""
         if self._closed:
             msg = f"{self.address} is closed; it cannot send {item!r}"
             raise PortClosedError(msg)
@@ -537,7 +521,7 @@ class OutPort(Generic[T]):
             if chans:
                 # Fan-out with room everywhere (a closed receiver has no room).
                 if record and proc.trace is not None:
-                    proc.record(item, self.port_id, parents)
+                    proc.append_record(item)
                 self._sent_slow += 1
                 for ch in chans:
                     ch._buf.append(item)
@@ -548,7 +532,7 @@ class OutPort(Generic[T]):
         if chans and all(c.receiver_closed for c in chans):
             raise DownstreamClosed(self.address)
         if record and proc.trace is not None:
-            proc.record(item, self.port_id, parents)
+            proc.append_record(item)
         self._sent_slow += 1
         for ch in chans:
             try:
@@ -560,13 +544,13 @@ class OutPort(Generic[T]):
         self, tag: Any = None, *, parents: Iterable[int | IP] | None = None
     ) -> None:
         """Send an open bracket: the start of a substream, with an optional tag."""
-        await self._send_item(IP(next(self._proc.ids), OPEN, tag), parents)
+        await self._send_item(self._proc.packet(OPEN, self.port_id, tag, parents))
 
     async def close_bracket(
         self, tag: Any = None, *, parents: Iterable[int | IP] | None = None
     ) -> None:
         """Send a close bracket: the end of the current substream."""
-        await self._send_item(IP(next(self._proc.ids), CLOSE, tag), parents)
+        await self._send_item(self._proc.packet(CLOSE, self.port_id, tag, parents))
 
     @asynccontextmanager
     async def substream(self, tag: Any = None) -> AsyncIterator[None]:

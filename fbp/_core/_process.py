@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import traceback
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from time import perf_counter_ns
 from typing import TYPE_CHECKING, Any
 
@@ -15,8 +15,8 @@ from ._component import Component, ComponentSpec
 from ._exceptions import EndOfStream, SourceLocation, WouldBlock
 from ._ip import DATA, IP
 from ._log import get_logger
-from ._ports import DownstreamClosed, InPort, OutPort
-from ._tracehook import KIND_DEAD
+from ._ports import NOTHING, DownstreamClosed, InPort, OutPort
+from ._tracehook import KIND_DEAD, TraceRecord
 
 if TYPE_CHECKING:
     from ._network import Network
@@ -92,8 +92,8 @@ class Process(Waiter):
         self.trace_batch = net.trace_batch
         self.activation = 0
         self.consumed: tuple[int, ...] = ()
-        #: The IPs of the last InPort.receive_batch (traced networks), for send_batch.
-        self.last_batch: list[IP] | None = None
+        #: The records of the last InPort.receive_batch (traced networks), for send_batch.
+        self.last_batch: list[TraceRecord] | None = None
         self.ended = False
         comp = cls()
         comp.name = name
@@ -141,28 +141,58 @@ class Process(Waiter):
     # -- lineage -----------------------------------------------------------------------
 
     def default_parents(self) -> tuple[int, ...]:
-        """The parents of an IP sent now under the default lineage rules."""
+        """The parents of an IP sent now under the default lineage rules (traced)."""
         if not self.looper:
             return self.consumed
         # The looper rule: the latest data IP received on each input port.
-        found = []
-        for p in self.in_list:
-            last = p._last
-            if type(last) is IP:
-                found.append(last.id)
-        return tuple(found)
+        return tuple(p._last[0] for p in self.in_list if p._last is not NOTHING)
 
-    def record(self, ip: IP, port_id: int, parents: Iterable[int | IP] | None) -> None:
-        """Append the trace record of an IP this process sends (brackets, slow paths)."""
-        ps: tuple[int, ...]
-        if parents is not None:
-            ps = tuple(p.id if type(p) is IP else int(p) for p in parents)
-        else:
-            ps = self.default_parents()
+    def parent_ids(self, parents: Iterable[int | IP] | None) -> tuple[int, ...]:
+        """Parents as a send names them (IPs or ids), or by the default rule if None."""
+        if parents is None:
+            return self.default_parents()
+        return tuple(p.id if type(p) is IP else int(p) for p in parents)
+
+    def packet(
+        self, kind: int, port_id: int, payload: Any, parents: Iterable[int | IP] | None
+    ) -> Any:
+        """What a send of ``kind`` puts in the channels: the trace record when the
+        network is traced, else a bare payload (data) or an :class:`IP` (brackets)."""
+        if self.trace is not None:
+            ps = self.parent_ids(parents)
+            return (next(self.ids), kind, port_id, self.activation, perf_counter_ns(), ps, payload)
+        return payload if kind == DATA else IP(next(self.ids), kind, payload)
+
+    def append_record(self, rec: TraceRecord) -> None:
+        """Add a record to the trace (flushing a full buffer)."""
         buf = self.trace
-        buf.append((ip.id, ip.kind, port_id, self.activation, perf_counter_ns(), ps, ip.payload))  # type: ignore[union-attr]
+        buf.append(rec)  # type: ignore[union-attr]
         if len(buf) >= self.trace_batch:  # type: ignore[arg-type]
             self.net.flush_trace()
+
+    def batch_records(
+        self, port_id: int, values: Sequence[Any], parents: Iterable[int | IP] | None
+    ) -> list[TraceRecord]:
+        """The records of a batch of data sends, appended to the trace.
+
+        Lineage: given ``parents``, every IP has them; else, when the last
+        ``receive_batch`` returned as many payloads, the i-th IP's parent is the i-th IP
+        received (with the latest IP of the other input ports); else the default rule.
+        """
+        ids, act = self.ids, self.activation
+        if parents is not None:
+            fixed = self.parent_ids(parents)
+            pairs: Iterable[tuple[int, ...]] = [fixed] * len(values)
+        else:
+            batch = self.batch_parents(len(values))
+            pairs = batch if batch is not None else [self.default_parents()] * len(values)
+        recs = [
+            (next(ids), DATA, port_id, act, perf_counter_ns(), ps, x)
+            for x, ps in zip(values, pairs, strict=True)
+        ]
+        for rec in recs:
+            self.append_record(rec)
+        return recs
 
     def batch_parents(self, n: int) -> list[tuple[int, ...]] | None:
         """Element-wise parents for a batch of ``n`` sends, or None to use the rule."""
@@ -171,17 +201,26 @@ class Process(Waiter):
             return None
         port_of_batch = next((p for p in self.in_list if p._last is batch[-1]), None)
         others = tuple(
-            p._last.id for p in self.in_list if p is not port_of_batch and type(p._last) is IP
+            p._last[0] for p in self.in_list if p is not port_of_batch and p._last is not NOTHING
         )
-        return [(ip.id, *others) for ip in batch]
+        return [(rec[0], *others) for rec in batch]
 
-    async def forward_bracket(self, ip: IP) -> None:
-        """Pass a bracket received on an input port to every live output port."""
+    async def forward_bracket(self, item: Any) -> None:
+        """Pass a bracket received on an input port to every live output port.
+
+        ``item`` is the bracket as the channel carried it: an :class:`IP`, or a record
+        when the network is traced.
+        """
         if not self.looper and not self.spec.cls.forward_brackets:
             return
+        parents: tuple[int, ...]
+        if self.trace is not None:
+            kind, tag, parents = item[1], item[6], (item[0],)
+        else:
+            kind, tag, parents = item.kind, item.payload, ()
         for op in self.out_list:
             if op.is_connected and not op.is_closed:
-                await op._send_item(IP(next(self.ids), ip.kind, ip.payload), (ip.id,))
+                await op._send_item(self.packet(kind, op.port_id, tag, parents))
 
     # -- driver ------------------------------------------------------------------------
 
@@ -220,18 +259,17 @@ class Process(Waiter):
             assert isinstance(p, InPort)
             ports.append((p.spec.attr, p))
         statics: dict[str, tuple[Any, int | None]] = {}
+        traced = self.trace is not None
         for attr, p in ports:
             if p.static:
                 try:
                     value = await p.receive()
-                    last = p._last
-                    statics[attr] = (value, last.id if type(last) is IP else None)
+                    statics[attr] = (value, p._last[0] if traced else None)
                 except EndOfStream:
                     statics[attr] = (None, None)
         only_static = len(statics) == len(ports)
         process = comp.process  # type: ignore[attr-defined]
         error_port = self.outports.get("error")
-        traced = self.trace is not None
         constants = {attr: value for attr, (value, _) in statics.items()}
         # Parents in signature order: a constant's IIP, or the IP a stream port gave.
         parent_of = [(p, statics[attr][1] if attr in statics else None) for attr, p in ports]
@@ -259,7 +297,7 @@ class Process(Waiter):
                     if fixed is not None:
                         ids.append(fixed)
                     elif not p.static:
-                        ids.append(p._last.id)
+                        ids.append(p._last[0])
                 self.consumed = tuple(ids)
             try:
                 await process(**kwargs)
@@ -286,17 +324,9 @@ class Process(Waiter):
         )
         item: Any = letter
         if self.trace is not None:
-            item = IP(next(self.ids), DATA, letter)
+            item = self.packet(DATA, port.port_id, letter, self.consumed)
             self.trace.append(
-                (
-                    item.id,
-                    KIND_DEAD,
-                    port.port_id,
-                    self.activation,
-                    perf_counter_ns(),
-                    self.consumed,
-                    None,
-                )
+                (item[0], KIND_DEAD, port.port_id, self.activation, item[4], self.consumed, None)
             )
         self.component.log.warning(
             "activation failed; dead letter sent",
@@ -304,4 +334,4 @@ class Process(Waiter):
             port=port.address,
             ip_ids=list(self.consumed),
         )
-        await port._send_item(item, None)
+        await port._send_item(item)
