@@ -24,19 +24,37 @@ SEEDS = range(4)
 
 # network, seed knob, units, target, {fault name: (--set values, injected processes)}
 SCENARIOS: dict[str, tuple[str, int, str, dict[str, tuple[dict[str, Any], set[str]]]]] = {
-    "insurance_claims": ("Claims.SEED", 600, "Payout.OUT", {
-        "bug": ({"Complexity.BUG": True}, {"Complexity"}),
-        "data shift": ({"Claims.AMOUNT_SCALE": 1.5}, {"Claims"}),
-        "both": ({"Complexity.BUG": True, "Claims.AMOUNT_SCALE": 1.5}, {"Complexity", "Claims"}),
-    }),
-    "ml_pipeline": ("Ingest.SEED", 1500, "Revenue.OUT", {
-        "stale model": ({"Model.DRIFT": 2.0}, {"Model"}),
-        "income shift": ({"Ingest.INCOME_SCALE": 1.6}, {"Ingest"}),
-    }),
-    "nonlinear": ("Signal.SEED", 1500, "Join.OUT", {
-        "gain": ({"Saturate.GAIN": 3.0}, {"Saturate"}),
-        "input shift": ({"Signal.SHIFT": 0.7}, {"Signal"}),
-    }),
+    "insurance_claims": (
+        "Claims.SEED",
+        600,
+        "Payout.OUT",
+        {
+            "bug": ({"Complexity.BUG": True}, {"Complexity"}),
+            "data shift": ({"Claims.AMOUNT_SCALE": 1.5}, {"Claims"}),
+            "both": (
+                {"Complexity.BUG": True, "Claims.AMOUNT_SCALE": 1.5},
+                {"Complexity", "Claims"},
+            ),
+        },
+    ),
+    "ml_pipeline": (
+        "Ingest.SEED",
+        1500,
+        "Revenue.OUT",
+        {
+            "stale model": ({"Model.DRIFT": 2.0}, {"Model"}),
+            "income shift": ({"Ingest.INCOME_SCALE": 1.6}, {"Ingest"}),
+        },
+    ),
+    "nonlinear": (
+        "Signal.SEED",
+        1500,
+        "Join.OUT",
+        {
+            "gain": ({"Saturate.GAIN": 3.0}, {"Saturate"}),
+            "input shift": ({"Signal.SHIFT": 0.7}, {"Signal"}),
+        },
+    ),
 }
 COUNT_PORT = {"insurance_claims": "Claims.N", "ml_pipeline": "Ingest.N", "nonlinear": "Signal.N"}
 
@@ -61,11 +79,11 @@ def outcomes(tmp_path_factory: pytest.TempPathFactory) -> dict[str, list[Any]]:
             result = shift(t.graph, t.frames[0], t.frames[1], target, seed=seed, n_bootstrap=10)
             out["clean"].append((network, seed, result.significant))
             for fault, (values, injected) in faults.items():
-                after = traced(tmp, network, {**base, seed_port: 2 * seed + 1, **values},
-                               f"{seed}-{fault}")
+                after = traced(
+                    tmp, network, {**base, seed_port: 2 * seed + 1, **values}, f"{seed}-{fault}"
+                )
                 t = tables(ROOT / "networks" / f"{network}.fbp", [before, after])
-                result = shift(t.graph, t.frames[0], t.frames[1], target, seed=seed,
-                               n_bootstrap=10)
+                result = shift(t.graph, t.frames[0], t.frames[1], target, seed=seed, n_bootstrap=10)
                 out["faults"].append((network, fault, seed, injected, result.top_processes(3)))
     return out
 

@@ -39,8 +39,9 @@ def test_every_readme_command_runs_and_the_walkthrough_finds_the_bug(tmp_path: P
     assert len(cmds) >= 15
     for cmd in cmds:
         argv = [sys.executable, *shlex.split(cmd)[1:]]
-        r = subprocess.run(argv, cwd=tmp_path, capture_output=True, text=True, env=env,
-                           timeout=120, check=False)
+        r = subprocess.run(
+            argv, cwd=tmp_path, capture_output=True, text=True, env=env, timeout=120, check=False
+        )
         assert r.returncode == 0, f"{cmd}\n{r.stdout}\n{r.stderr}"
         outputs[cmd] = r.stdout
     scaled = next(v for k, v in outputs.items() if k.endswith("run networks/scaling.fbp"))
