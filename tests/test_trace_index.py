@@ -54,7 +54,7 @@ def test_a_busy_run_is_indexed_once_it_has_finished(
     monkeypatch.setattr(_writer, "_QUIET_S", 3600.0)  # full batches: never quiet
     path = tmp_path / "t.trace"
     records = dag_records()
-    w = TraceWriter(path, batch_size=4)
+    w = TraceWriter(path, batch_size=4, commit_bytes=1)
     w.start_run(run_info())
     w.write(records[:4])
     w.write(records[4:8])
@@ -180,7 +180,7 @@ def test_an_interrupted_close_leaves_the_indexing_to_readers(
 ) -> None:
     monkeypatch.setattr(_writer, "_QUIET_S", 3600.0)
     path = tmp_path / "t.trace"
-    w = TraceWriter(path, batch_size=2)
+    w = TraceWriter(path, batch_size=2, commit_bytes=1)
     index_batch = _store.index_batch
 
     def held(con: sqlite3.Connection, seq: int) -> int:

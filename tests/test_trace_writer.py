@@ -10,6 +10,7 @@ import subprocess
 import sys
 import textwrap
 import threading
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -27,6 +28,7 @@ from fbp.tracing import (
     _store,
     open_trace,
 )
+from fbp.tracing._payload import encode_batch
 from fbp.tracing._schema import KIND_NAMES
 
 
@@ -228,46 +230,73 @@ def test_a_failed_writer_thread_makes_the_next_call_raise_with_the_cause(
     assert not w._thread.is_alive()
 
 
+def test_full_batches_are_gathered_into_commits_and_a_partial_one_goes_at_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(_store.RunStore, "has_unindexed", lambda self, current: False)
+    path = tmp_path / "t.trace"
+    records = dag_records()
+    three_batches = len(encode_batch(records[:6], {}))  # two batches of two are shorter
+    w = TraceWriter(path, batch_size=2, commit_bytes=three_batches)
+    w.start_run(run_info())
+    w.write(records[0:2])
+    w.write(records[2:4])
+    stats = w.statistics()
+    assert (stats.received, stats.commits, stats.stored) == (4, 0, 0)  # gathered only
+
+    def stored(n: int) -> int:
+        deadline = time.monotonic() + 30
+        while w.statistics().stored < n and time.monotonic() < deadline:
+            time.sleep(0.01)
+        return w.statistics().stored
+
+    w.write(records[4:6])  # the commit is full: handed to the thread
+    assert stored(6) == 6
+    w.write(records[6:7])  # a partial batch (the runtime's timer): handed at once
+    assert stored(7) == 7  # without a flush
+    w.write(records[7:9])
+    w.finish_run("completed", None, {})  # hands over what is gathered
+    with sqlite3.connect(path) as con:
+        sizes = [n for (n,) in con.execute("SELECT n FROM batches ORDER BY seq")]
+    assert sizes == [6, 1, 2]
+    w.close()
+    with open_trace(path) as trace:
+        assert [ip.ip_id for ip in trace.run().records()] == [r[0] for r in records[:9]]
+
+
 def test_write_blocks_while_the_writer_is_behind(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    gate, busy, blocking, returned = (threading.Event() for _ in range(4))
-    encode = _store.encode_batch
+    gate, busy, returned = (threading.Event() for _ in range(3))
+    append = _store.RunStore.append
 
-    def slow_encode(batch: Any, modes: Any, **kwargs: Any) -> Any:
+    def slow_append(self: _store.RunStore, n: int, rows: str) -> None:
         busy.set()
         assert gate.wait(timeout=30)
-        return encode(batch, modes, **kwargs)
+        append(self, n, rows)
 
-    monkeypatch.setattr(_store, "encode_batch", slow_encode)
+    monkeypatch.setattr(_store.RunStore, "append", slow_append)
     records = dag_records()
-    w = TraceWriter(tmp_path / "t.trace", max_pending=1)
+    w = TraceWriter(tmp_path / "t.trace", batch_size=4, commit_bytes=1)  # a commit a batch
     w.start_run(run_info())
-    put = TraceWriter._put
+    w.write(records[:4])  # taken by the thread, which then cannot go on
+    assert busy.wait(timeout=30)
+    assert w.statistics().commits == 1
 
-    def watched_put(self: TraceWriter, item: Any) -> None:
-        blocking.set()
-        put(self, item)
-
-    monkeypatch.setattr(TraceWriter, "_put", watched_put)
-    w.write(records[:4])
-    assert busy.wait(timeout=30)  # the thread holds batch 1 and cannot go on
-    w.write(records[4:8])  # batch 2 fills the queue
-
-    def third() -> None:
-        w.write(records[8:])
+    def second() -> None:
+        w.write(records[4:8])
         returned.set()
 
-    t = threading.Thread(target=third)
+    t = threading.Thread(target=second)
     t.start()
-    assert blocking.wait(timeout=30)  # batch 3 found the queue full...
-    t.join(timeout=0.2)
-    assert not returned.is_set()  # ...and waits rather than queueing more
-    stats = w.statistics()
-    assert (stats.pending, stats.max_pending, stats.blocked_writes) == (1, 1, 1)
+    t.join(timeout=0.3)
+    assert not returned.is_set()  # waits for the thread rather than piling up commits
+    assert w.statistics().commits == 2
     gate.set()
     t.join(timeout=30)
     assert returned.is_set()
+    assert w.statistics().wait_seconds >= 0.3
+    w.write(records[8:])
     w.finish_run("completed", None, {})
     w.close()
     with open_trace(tmp_path / "t.trace") as trace:

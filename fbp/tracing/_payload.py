@@ -8,10 +8,11 @@ the payload of any other type is then not recorded). Settings apply per network
 
     TraceWriter("run.trace", payload={"*": "all", "Split.OUT": ["word"], "Auth.OUT": "none"})
 
-Payloads are serialised to JSON in the writer's thread, a whole batch at a time, with
-``pydantic_core.to_json``: pydantic models and dataclasses as their fields, plain JSON
-values as they are, NaN and infinities as null, bytes as base64. Anything else is stored
-as ``{"$repr": repr(x), "$type": "module.Class"}``.
+Payloads are serialised to JSON a whole batch at a time (see :class:`BatchEncoder`),
+by orjson when every payload is a plain JSON value and by ``pydantic_core.to_json``
+otherwise: pydantic models and dataclasses as their fields, plain JSON values as they
+are, NaN and infinities as null, bytes as base64. Anything else is stored as
+``{"$repr": repr(x), "$type": "module.Class"}``.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import functools
 from collections.abc import Mapping, Sequence
 from typing import Any, Final, Literal, TypeAlias
 
+import orjson
 import pydantic_core
 from pydantic_core import SchemaSerializer
 from pydantic_core import core_schema as cs
@@ -32,6 +34,7 @@ from ._errors import suggest
 
 __all__ = (
     "NONE",
+    "BatchEncoder",
     "PayloadMode",
     "PayloadSetting",
     "Selection",
@@ -238,19 +241,64 @@ def _json_safe(payload: Any) -> Any:
     return payload
 
 
-def encode_batch(records: list[TraceRecord], modes: Mapping[int, Selection]) -> str:
-    """Encode a batch of records as one JSON text, applying the ports' payload settings.
-
-    The text is an array with one array per record, ``[ip_id, kind, port_id,
-    activation, t_ns, [parents...], payload]``, the payload left out when its port
-    keeps none. One ``to_json`` call encodes the whole batch, the least time holding
-    the GIL. A payload that cannot be encoded is replaced by a ``$repr`` marker (with
-    ``$error``), so one bad payload never loses the batch.
-    """
-    rows: Sequence[tuple[Any, ...]] = _apply_modes(records, modes) if modes else records
+def _encode_exact(rows: Sequence[tuple[Any, ...]]) -> str:
+    """Encode records with pydantic-core: every payload type, never raising."""
     try:
         return _RECORDS.to_json(rows, fallback=_fallback, warnings=False).decode()
     except Exception:  # a payload JSON cannot encode: isolate it
         pass
     safe = [(*r[:6], _json_safe(r[6])) if len(r) > 6 else r for r in rows]
     return _to_json(safe).decode()
+
+
+# What orjson must not encode itself, so that its output is the same as pydantic-core's:
+# subclasses of the built-in types, datetimes and dataclasses make it raise instead.
+_ORJSON_OPTIONS = (
+    orjson.OPT_PASSTHROUGH_SUBCLASS
+    | orjson.OPT_PASSTHROUGH_DATETIME
+    | orjson.OPT_PASSTHROUGH_DATACLASS
+)
+#: Batches encoded by pydantic-core straight away after orjson refused one.
+_RETRY_AFTER = 16
+
+
+class BatchEncoder:
+    """Encode batches of records as JSON texts, applying the ports' payload settings.
+
+    Each text is an array with one array per record, ``[ip_id, kind, port_id,
+    activation, t_ns, [parents...], payload]``, the payload left out when its port
+    keeps none. Records whose payloads are plain JSON values (numbers, strings,
+    ``None``, lists, tuples and dicts of them) are encoded by orjson, about three times
+    faster than pydantic-core; a batch with anything else (a pydantic model, a
+    dataclass, a datetime, bytes, an int beyond 64 bits...) is encoded by
+    pydantic-core, with the same JSON for the values both can encode. After a batch
+    orjson refused, the next ``_RETRY_AFTER`` go to pydantic-core directly, so that a
+    network sending models pays for few refusals. A payload that cannot be encoded
+    at all is replaced by a ``$repr`` marker (with ``$error``), so one bad payload
+    never loses the batch.
+    """
+
+    __slots__ = ("_exact_left", "modes")
+
+    def __init__(self, modes: Mapping[int, Selection]) -> None:
+        self.modes = modes
+        self._exact_left = 0
+
+    def encode(self, records: list[TraceRecord]) -> str:
+        """One JSON text for a batch of records."""
+        rows: Sequence[tuple[Any, ...]] = (
+            _apply_modes(records, self.modes) if self.modes else records
+        )
+        if self._exact_left:
+            self._exact_left -= 1
+        else:
+            try:
+                return orjson.dumps(rows, option=_ORJSON_OPTIONS).decode()
+            except TypeError:
+                self._exact_left = _RETRY_AFTER
+        return _encode_exact(rows)
+
+
+def encode_batch(records: list[TraceRecord], modes: Mapping[int, Selection]) -> str:
+    """Encode one batch of records as :class:`BatchEncoder` does."""
+    return BatchEncoder(modes).encode(records)

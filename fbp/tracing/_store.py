@@ -1,8 +1,8 @@
 """The SQL side of the trace writer: one connection, used by the writer thread only.
 
-During a run, a batch of records is serialised to one JSON text (see
-:func:`~fbp.tracing._payload.encode_batch`) and appended to ``batches`` with a single
-``INSERT``, committed on its own: SQLite copies the text into pages and a trigger
+During a run, each batch of records arrives serialised to one JSON text (see
+:func:`~fbp.tracing._payload.encode_batch`) and is appended to ``batches`` with a
+single ``INSERT``, committed on its own: SQLite copies the text into pages and a trigger
 counts the records in ``runs``, nothing more per record. Unpacking batches into
 ``ips`` and ``links`` (indexing, :mod:`fbp.tracing._index`) is left for when the
 writer has nothing else to do.
@@ -16,11 +16,11 @@ import sqlite3
 import time
 from typing import Any
 
-from fbp._core._tracehook import RunInfo, TraceRecord
+from fbp._core._tracehook import RunInfo
 
 from ._errors import TraceError
 from ._index import index_batch, next_batch
-from ._payload import Selection, encode_batch, encode_json
+from ._payload import encode_json
 
 __all__ = ("RunStore",)
 
@@ -53,18 +53,16 @@ class RunStore:
         self.con = con
         self.path = path
         self.run_key: int | None = None
-        self.modes: dict[int, Selection] = {}
         #: Batches this store appended and has not seen indexed, by run.
         self.unindexed: dict[int, int] = {}
         #: Records committed, over every run.
         self.stored = 0
         #: Records this store indexed, over every run.
         self.indexed = 0
-        self.encode_seconds = 0.0
         self.store_seconds = 0.0
         self.index_seconds = 0.0
 
-    def start(self, info: RunInfo, modes: dict[int, Selection]) -> None:
+    def start(self, info: RunInfo) -> None:
         """Store a new run and its ports, committed at once."""
         con = self.con
         con.execute("BEGIN IMMEDIATE")
@@ -110,20 +108,16 @@ class RunStore:
             con.execute("ROLLBACK")
             raise
         self.run_key = run_key
-        self.modes = modes
 
-    def append(self, batch: list[TraceRecord]) -> None:
-        """Append a batch of records to the run, committed when this returns."""
+    def append(self, n: int, rows: str) -> None:
+        """Append ``n`` records, serialised as one JSON array, committed on return."""
         t0 = time.perf_counter()
-        rows = encode_batch(batch, self.modes)
-        t1 = time.perf_counter()
-        self.con.execute(_APPEND, (self.run_key, len(batch), rows))
+        self.con.execute(_APPEND, (self.run_key, n, rows))
         run = self.run_key
         assert run is not None
         self.unindexed[run] = self.unindexed.get(run, 0) + 1
-        self.store_seconds += time.perf_counter() - t1
-        self.encode_seconds += t1 - t0
-        self.stored += len(batch)
+        self.store_seconds += time.perf_counter() - t0
+        self.stored += n
 
     def finish(self, status: str, error: str | None, stats: dict[str, Any], ended_ns: int) -> None:
         """Mark the run ended; the commit is synced to disk before this returns."""
@@ -132,7 +126,6 @@ class RunStore:
             (status, error, _json(stats), ended_ns, self.run_key),
         )
         self.run_key = None
-        self.modes = {}
 
     def has_unindexed(self, *, current: bool) -> bool:
         """Whether some batch this store appended may still need indexing.

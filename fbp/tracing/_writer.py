@@ -1,18 +1,28 @@
 """The trace writer: a :class:`~fbp._core._tracehook.TraceSink` that stores records.
 
 The runtime calls :meth:`TraceWriter.write` with batches of records from its event
-loop. The writer hands each batch to a background thread through a bounded queue and
-returns at once; when the thread falls behind and the queue is full, ``write()``
-blocks until there is room (back-pressure: memory stays bounded and no record is ever
-dropped). The thread serialises a whole batch to JSON in one call and appends it to
-the file with one ``INSERT``, committed at once, so a killed process loses only the
-records still queued. :meth:`TraceWriter.flush` and :meth:`TraceWriter.finish_run`
-wait until everything written before them is committed.
+loop. ``write()`` serialises the batch to one JSON text there and then (one call into
+pydantic-core), which frees the records, and gathers the texts until they make a
+commit (``commit_bytes``). It then hands the commit to a background thread and waits
+until the thread has taken it; the thread appends it to the file with one ``INSERT``,
+committed at once, while the event loop goes on. If the thread is still busy with the
+previous commit, ``write()`` waits for it (back-pressure: memory stays bounded, at two
+commits, and no record is ever dropped). A killed process loses only the records not
+handed over yet. :meth:`TraceWriter.flush` and :meth:`TraceWriter.finish_run` wait
+until everything written before them is committed.
+
+Why the hand-over waits: a thread coming back from SQLite needs the GIL, and an event
+loop that is never idle releases and retakes the GIL on every iteration (its ``select``
+call) without ever letting a waiting thread in, so the writer thread could starve for
+the whole run and do all its work at the end. Waiting until it has taken each commit
+gives it the GIL at the moment it needs it, for the price of one thread switch per
+commit. Serialising in the caller's thread costs the event loop the time the
+serialisation holds the GIL, which it would hold in any thread, and nothing more.
 
 Indexing the appended batches into the ``ips`` and ``links`` tables (see
 :mod:`fbp.tracing._index`) costs several times more than appending them, so the
 thread does it only when it would otherwise wait: between runs, and during a run
-while records arrive slowly (no full batch for ``_QUIET_S`` seconds). A busy network
+while records arrive slowly (no full commit for ``_QUIET_S`` seconds). A busy network
 is thus never slowed by indexing. :meth:`TraceWriter.close` indexes what is left;
 what a killed process left unindexed is indexed by the first reader of the run.
 """
@@ -36,14 +46,19 @@ from typing import TYPE_CHECKING, Any, Final, get_args
 from fbp._core._tracehook import RunInfo, RunStatus, TraceRecord, TraceSink
 
 from ._errors import TraceError, TraceWriterError
-from ._payload import PayloadSetting, check_setting, resolve_payload_modes
+from ._payload import (
+    BatchEncoder,
+    PayloadSetting,
+    check_setting,
+    resolve_payload_modes,
+)
 from ._schema import connect_writer
 from ._store import RunStore
 
 __all__ = ("TraceWriter", "WriterStatistics")
 
 _LIVENESS_S: Final = 0.5
-#: During a run, the writer indexes only when no full batch came for this long.
+#: During a run, the writer indexes only when no full commit came for this long.
 _QUIET_S: Final = 0.5
 _STATUSES: Final = frozenset(get_args(RunStatus))
 
@@ -58,19 +73,34 @@ class WriterStatistics:
     stored: int
     #: Records of this writer's runs indexed (by this writer) so far.
     indexed: int
-    #: Batches waiting in the queue.
-    pending: int
-    #: The queue's capacity, in batches.
-    max_pending: int
-    #: Calls to ``write()`` that had to wait for room in the queue.
-    blocked_writes: int
-    #: Seconds the writer thread spent serialising batches to JSON (holding the GIL).
+    #: Commits handed to the writer thread.
+    commits: int
+    #: Seconds spent serialising batches to JSON, in the threads calling ``write()``.
     encode_seconds: float
+    #: Seconds the callers spent waiting for the writer thread to take a commit
+    #: (back-pressure, and the thread switch of each hand-over).
+    wait_seconds: float
     #: Seconds the writer thread spent appending batches to the file (in SQLite,
     #: without the GIL).
     store_seconds: float
     #: Seconds the writer thread spent indexing (in SQLite, without the GIL).
     index_seconds: float
+
+
+@dataclass(frozen=True, slots=True)
+class _Encoded:
+    """A batch of records as a :class:`BatchEncoder` serialised it: a JSON array of ``n``."""
+
+    n: int
+    rows: str
+
+
+def _joined(batches: list[_Encoded]) -> tuple[int, str]:
+    """Several encoded batches as one (their arrays joined)."""
+    if len(batches) == 1:
+        return batches[0].n, batches[0].rows
+    inner = ",".join(b.rows[1:-1] for b in batches if b.n)
+    return sum(b.n for b in batches), f"[{inner}]"
 
 
 _live_writers: weakref.WeakSet[TraceWriter] = weakref.WeakSet()
@@ -97,11 +127,18 @@ class TraceWriter:
     Args:
         path: the trace file; created if missing. Runs are added to an existing file.
         batch_size: how many records the runtime buffers before calling ``write()``.
+            Each call serialises its batch at once, which frees the records; batches
+            small enough to be freed before Python's cyclic garbage collector looks
+            at them keep tracing cheap.
+        commit_bytes: how much serialised text the writer gathers before handing it
+            to its thread to be committed as one. Each commit costs the thread a wait
+            for the GIL (up to the interpreter's switch interval, 5 ms by default), so
+            commits must be large for the thread to keep up with a busy network. A
+            batch smaller than ``batch_size`` (the runtime flushes on a timer and at
+            the end of a run) is handed over at once, with everything before it.
         payload: what to keep of payloads: ``"all"``, ``"none"``, a list of field
             names, or a mapping from ``"*"`` and port addresses (``"proc.OUT"``,
             ``"proc.OUT[1]"``) to one of those.
-        max_pending: how many batches may wait for the writer thread before
-            ``write()`` blocks.
 
     Raises:
         TraceFileError: the file exists and is not a trace, or cannot be written.
@@ -112,26 +149,34 @@ class TraceWriter:
         self,
         path: str | os.PathLike[str],
         *,
-        batch_size: int = 4096,
+        batch_size: int = 256,
+        commit_bytes: int = 1 << 20,
         payload: PayloadSetting = "all",
-        max_pending: int = 8,
     ) -> None:
-        if batch_size < 1 or max_pending < 1:
-            msg = f"batch_size and max_pending must be >= 1, not {batch_size} and {max_pending}"
+        if min(batch_size, commit_bytes) < 1:
+            msg = f"batch_size and commit_bytes must be >= 1, not {batch_size} and {commit_bytes}"
             raise ValueError(msg)
         check_setting(payload)
         self.batch_size = batch_size
+        self._commit_bytes = commit_bytes
+        #: Serialised batches not handed to the thread yet, and their length.
+        self._gathered: list[_Encoded] = []
+        self._gathered_chars = 0
         self.path = os.fspath(path)
         self._setting = payload
-        self._queue: queue.Queue[list[TraceRecord] | tuple[str, Future[Any], tuple[Any, ...]]]
-        self._queue = queue.Queue(maxsize=max_pending)
-        self._max_pending = max_pending
+        self._queue: queue.Queue[_Encoded | tuple[str, Future[Any], tuple[Any, ...]]]
+        self._queue = queue.Queue()
+        #: Set by the thread when it has taken the last commit handed over.
+        self._taken = threading.Event()
+        self._commits = 0
+        self._wait_seconds = 0.0
+        self._encoder = BatchEncoder({})
+        self._encode_seconds = 0.0
         self._failure: BaseException | None = None
         self._failure_reported = False
         self._closed = False
         self._run_id: str | None = None
         self._received = 0
-        self._blocked = 0
         self._abandon = threading.Event()
         self._store = RunStore(connect_writer(path), self.path)  # the thread's alone
         self._thread = threading.Thread(
@@ -161,7 +206,8 @@ class TraceWriter:
             )
             raise TraceError(msg)
         modes = resolve_payload_modes(self._setting, info.ports)
-        self._call("start", info, modes)
+        self._call("start", info)
+        self._encoder = BatchEncoder(modes)
         self._run_id = info.run_id
 
     def write(self, records: list[TraceRecord]) -> None:
@@ -181,12 +227,34 @@ class TraceWriter:
             raise TraceError(msg)
         if not records:
             return
-        self._received += len(records)
-        try:
-            self._queue.put_nowait(records)
-        except queue.Full:
-            self._blocked += 1
-            self._put(records)
+        n = len(records)
+        t0 = time.perf_counter()
+        rows = self._encoder.encode(records)
+        self._encode_seconds += time.perf_counter() - t0
+        self._gathered.append(_Encoded(n, rows))
+        self._received += n
+        self._gathered_chars += len(rows)
+        if self._gathered_chars >= self._commit_bytes or n < self.batch_size:
+            self._hand_over()
+
+    def _hand_over(self) -> None:
+        """Hand what was gathered to the thread; return once the thread has taken it."""
+        if not self._gathered:
+            return
+        commit = _Encoded(*_joined(self._gathered))
+        self._gathered = []
+        self._gathered_chars = 0
+        t0 = time.perf_counter()
+        self._taken.clear()
+        self._queue.put(commit)
+        self._commits += 1
+        while not self._taken.wait(timeout=_LIVENESS_S):
+            if not self._thread.is_alive():
+                break
+        self._wait_seconds += time.perf_counter() - t0
+        if self._failure is not None:
+            err = self._dead()
+            raise err from err.__cause__
 
     def finish_run(self, status: RunStatus, error: str | None, stats: dict[str, Any]) -> None:
         """End the run; returns once every record written so far is durable on disk.
@@ -203,6 +271,7 @@ class TraceWriter:
             msg = "finish_run() without a run in progress; call start_run() first"
             raise TraceError(msg)
         self._run_id = None
+        self._hand_over()
         self._call("finish", status, error, stats, time.time_ns())
 
     # -- extras -------------------------------------------------------------------------
@@ -214,6 +283,7 @@ class TraceWriter:
         makes them survive a power cut.
         """
         self._check_usable()
+        self._hand_over()
         self._call("flush")
 
     def close(self) -> None:
@@ -251,10 +321,9 @@ class TraceWriter:
             received=self._received,
             stored=self._store.stored,
             indexed=self._store.indexed,
-            pending=self._queue.qsize(),
-            max_pending=self._max_pending,
-            blocked_writes=self._blocked,
-            encode_seconds=self._store.encode_seconds,
+            commits=self._commits,
+            encode_seconds=self._encode_seconds,
+            wait_seconds=self._wait_seconds,
             store_seconds=self._store.store_seconds,
             index_seconds=self._store.index_seconds,
         )
@@ -298,14 +367,10 @@ class TraceWriter:
         return err
 
     def _put(self, item: Any) -> None:
-        while True:
-            try:
-                self._queue.put(item, timeout=_LIVENESS_S)
-                return
-            except queue.Full:
-                if not self._thread.is_alive():
-                    err = self._dead()
-                    raise err from err.__cause__
+        if not self._thread.is_alive() and self._failure is not None:
+            err = self._dead()
+            raise err from err.__cause__
+        self._queue.put(item)
 
     def _call(self, op: str, *args: Any) -> Any:
         fut: Future[Any] = Future()
@@ -329,6 +394,7 @@ class TraceWriter:
         except BaseException as exc:
             self._failure = exc
             self._fail_queued()
+            self._taken.set()
         finally:
             with contextlib.suppress(sqlite3.Error):
                 self._store.close()
@@ -374,24 +440,24 @@ class TraceWriter:
                 item = self._next(last_full)
                 if item is None:
                     continue
-            if isinstance(item, list):
+            if isinstance(item, _Encoded):
                 # Append every batch waiting as one: each call into SQLite costs the
                 # thread a wait for the GIL when it returns, so a thread behind
                 # catches up with fewer, larger appends.
-                if len(item) >= self.batch_size:
-                    last_full = time.monotonic()
+                batches = [item]
                 while held is None:
                     try:
                         more = q.get_nowait()
                     except queue.Empty:
                         break
-                    if isinstance(more, list):
-                        item.extend(more)  # the writer owns the lists it was given
-                        if len(more) >= self.batch_size:
-                            last_full = time.monotonic()
+                    if isinstance(more, _Encoded):
+                        batches.append(more)
                     else:
                         held = more
-                store.append(item)
+                self._taken.set()  # the caller goes on while SQLite works
+                if any(len(b.rows) >= self._commit_bytes for b in batches):
+                    last_full = time.monotonic()
+                store.append(*_joined(batches))
                 continue
             op, fut, args = item
             if op == "close":
