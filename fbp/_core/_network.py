@@ -365,6 +365,8 @@ class Network:
                 proc.trace = self.trace_buf
                 for inp in proc.in_list:
                     inp._enable_tracing()
+                for op in proc.out_list:
+                    op._enable_tracing()
 
     def _record_drop(self, rec: Any, port_id: int) -> None:
         self.trace_buf.append((rec[0], KIND_DROP, port_id, 0, time.perf_counter_ns(), (), None))

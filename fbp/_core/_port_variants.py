@@ -43,6 +43,10 @@ class CheckedOutPort(OutPort[T]):
                 if ch._recv_signal is not None:
                     ch._wake_receiver()
                 return
+            if ch._room == ch.capacity and not ch.drop_oldest:  # full: wait for room
+                self._sent_slow += 1
+                await ch.wait_send(value, self._proc.waiter)
+                return
         await self._send_item(value)
 
 
@@ -62,31 +66,41 @@ class TracedOutPort(OutPort[T]):
         if v is not None and type(value) is not v._plain:
             value = v.check(value)
         proc = self._proc
+        ps: tuple[int, ...]
+        if parents is not None:
+            ps = proc.parent_ids(parents)
+        elif (single := proc.single_in) is not None:
+            last = single._last
+            ps = () if last is NOTHING else (last[0],)
+        elif proc.in_list:
+            ps = proc.default_parents()
+        else:
+            ps = ()
+        rec = (self._next_id(), DATA, self.port_id, proc.activation, perf_counter_ns(), ps, value)  # type: ignore[misc]
         ch = self._chan
-        if ch is not None and len(ch._buf) < ch._room:
-            # Recorded only once it is sure to be delivered, so that the trace and the
-            # counts agree however the run ends.
-            if parents is None:
-                single = proc.single_in
-                if single is not None:
-                    last = single._last
-                    ps: tuple[int, ...] = () if last is NOTHING else (last[0],)
-                else:
-                    ps = proc.default_parents()
-            else:
-                ps = proc.parent_ids(parents)
-            t_ns = perf_counter_ns()
-            rec = (next(proc.ids), DATA, self.port_id, proc.activation, t_ns, ps, value)
-            buf = proc.trace
-            buf.append(rec)  # type: ignore[union-attr]
-            if len(buf) >= proc.trace_batch:  # type: ignore[arg-type]
-                proc.net.flush_trace()
-            self.sent_fast += 1
-            ch._buf.append(rec)
-            if ch._recv_signal is not None:
-                ch._wake_receiver()
-            return
-        await self._send_item(proc.packet(DATA, self.port_id, value, parents))
+        if ch is not None:
+            buf = ch._buf
+            if len(buf) < ch._room:
+                # Recorded only once it is sure to go out, so that the trace and the
+                # counts agree however the run ends.
+                trace = self._trace
+                trace.append(rec)  # type: ignore[union-attr]
+                if len(trace) >= self._trace_batch:  # type: ignore[arg-type]
+                    proc.net.flush_trace()
+                self.sent_fast += 1
+                buf.append(rec)
+                if ch._recv_signal is not None:
+                    ch._wake_receiver()
+                return
+            if ch._room == ch.capacity and not ch.drop_oldest:  # full: wait for room
+                trace = self._trace
+                trace.append(rec)  # type: ignore[union-attr]
+                if len(trace) >= self._trace_batch:  # type: ignore[arg-type]
+                    proc.net.flush_trace()
+                self._sent_slow += 1
+                await ch.wait_send(rec, proc.waiter)
+                return
+        await self._send_item(rec)
 
 
 class CheckedInPort(InPort[T_co]):

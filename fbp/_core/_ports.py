@@ -27,7 +27,7 @@ names them explicitly (IP ids, or IPs from :meth:`InPort.receive_packet`).
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar
@@ -372,8 +372,11 @@ class OutPort(Generic[T]):
         "_chan",
         "_chans",
         "_closed",
+        "_next_id",
         "_proc",
         "_sent_slow",
+        "_trace",
+        "_trace_batch",
         "_validator",
         "address",
         "index",
@@ -393,6 +396,10 @@ class OutPort(Generic[T]):
         self._closed = False
         self._validator: Validator | None = None
         self.port_id = -1
+        # Set by _enable_tracing: the traced send's own handles on its process's state.
+        self._trace: list[Any] | None = None
+        self._trace_batch = 0
+        self._next_id: Callable[[], int] | None = None
         #: IPs sent by the fast path (one receiver with room); see ``sent``.
         self.sent_fast = 0
         self._sent_slow = 0
@@ -408,6 +415,12 @@ class OutPort(Generic[T]):
             self.__class__ = TracedOutPort
         elif validator is not None:
             self.__class__ = CheckedOutPort
+
+    def _enable_tracing(self) -> None:
+        proc = self._proc
+        self._trace = proc.trace
+        self._trace_batch = proc.trace_batch
+        self._next_id = proc.ids.__next__
 
     @property
     def sent(self) -> int:
@@ -454,6 +467,11 @@ class OutPort(Generic[T]):
                 buf.append(value)
                 if ch._recv_signal is not None:
                     ch._wake_receiver()
+                return
+            # One open receiver, full, and a policy of waiting: wait for room.
+            if ch._room == ch.capacity and not ch.drop_oldest:
+                self._sent_slow += 1
+                await ch.wait_send(value, self._proc.waiter)
                 return
         await self._send_item(value)
 

@@ -145,7 +145,12 @@ class Process(Waiter):
         if not self.looper:
             return self.consumed
         # The looper rule: the latest data IP received on each input port.
-        return tuple(p._last[0] for p in self.in_list if p._last is not NOTHING)
+        found = []
+        for p in self.in_list:
+            last = p._last
+            if last is not NOTHING:
+                found.append(last[0])
+        return tuple(found)
 
     def parent_ids(self, parents: Iterable[int | IP] | None) -> tuple[int, ...]:
         """Parents as a send names them (IPs or ids), or by the default rule if None."""
