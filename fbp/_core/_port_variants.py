@@ -45,7 +45,12 @@ class CheckedOutPort(OutPort[T]):
                 return
             if ch._room == ch.capacity and not ch.drop_oldest:  # full: wait for room
                 self._sent_slow += 1
-                await ch.wait_send(value, self._proc.waiter)
+                entry = ch.queue_send(value, self._proc.waiter)
+                try:
+                    await entry[0]  # awaited here: no coroutine of its own
+                except BaseException:
+                    ch.unqueue_send(entry)
+                    raise
                 return
         await self._send_item(value)
 
@@ -98,7 +103,12 @@ class TracedOutPort(OutPort[T]):
                 if len(trace) >= self._trace_batch:  # type: ignore[arg-type]
                     proc.net.flush_trace()
                 self._sent_slow += 1
-                await ch.wait_send(rec, proc.waiter)
+                entry = ch.queue_send(rec, proc.waiter)
+                try:
+                    await entry[0]  # awaited here: no coroutine of its own
+                except BaseException:
+                    ch.unqueue_send(entry)
+                    raise
                 return
         await self._send_item(rec)
 
