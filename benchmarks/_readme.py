@@ -37,6 +37,7 @@ def readme_section(report: dict[str, Any]) -> str:
             "fbp ÷ bare",
             "fbp-novalidate ÷ bare",
             "fbp-traced ÷ bare",
+            "fbp-traced-novalidate ÷ bare",
         ]
         head += [f"fbp ÷ {p}" for p in peers]
         rows = []
@@ -51,6 +52,7 @@ def readme_section(report: dict[str, Any]) -> str:
                     ratio(vs.get(BARE)),
                     _to_bare(result(c, "fbp-novalidate")),
                     _to_bare(result(c, "fbp-traced")),
+                    _to_bare(result(c, "fbp-traced-novalidate")),
                     *(ratio(vs.get(p)) for p in peers),
                 ]
             )

@@ -120,6 +120,14 @@ TOOLS: tuple[Tool, ...] = (
         version=_version("fbp-causal"),
     ),
     Tool(
+        "fbp-traced-novalidate",
+        "fbp",
+        "fbp Network, validate=False, every IP recorded as for fbp-traced",
+        _fbp(False, True),
+        unavailable=tracing_available,
+        version=_version("fbp-causal"),
+    ),
+    Tool(
         BARE,
         "baseline",
         "anyio memory object streams, send_nowait/receive_nowait, await only on WouldBlock",

@@ -48,27 +48,74 @@ def test_plain_payloads_read_back_the_same_from_either_encoder(payloads: list[An
     assert json.loads(fast) == json.loads(exact)
 
 
-def test_a_batch_of_models_goes_to_pydantic_core_and_later_batches_try_orjson_again(
+def test_a_payload_object_sent_on_many_hops_is_encoded_once(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    exact_calls: list[int] = []
+    encoded: list[Any] = []
+    encode_json = _payload.encode_json
+
+    def counted(value: Any) -> bytes:
+        encoded.append(value)
+        return encode_json(value)
+
+    monkeypatch.setattr(_payload, "encode_json", counted)
+    enc = BatchEncoder({})
+    r = Reading(sensor="t1", value=0.5)
+    first = json.loads(enc.encode(records([r, r, 3, r])))  # forwarded on three hops
+    assert [row[6] for row in first] == [{"sensor": "t1", "value": 0.5}] * 2 + [3, first[0][6]]
+    assert encoded == [r]
+    enc.encode(records([r]))  # a later batch still knows it
+    assert encoded == [r]
+    twin = Reading(sensor="t1", value=0.5)  # equal, but another object
+    assert json.loads(enc.encode(records([twin, 7]))) == json.loads(
+        _payload._encode_exact(records([twin, 7]))
+    )
+    assert encoded == [r, twin]
+
+
+def test_after_a_batch_of_new_objects_batches_are_encoded_whole_for_a_while(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    whole: list[int] = []
     encode_exact = _payload._encode_exact
 
     def counted(rows: Any) -> str:
-        exact_calls.append(len(rows))
+        whole.append(len(rows))
         return encode_exact(rows)
 
     monkeypatch.setattr(_payload, "_encode_exact", counted)
     enc = BatchEncoder({})
-    models = records([Reading(sensor="t1", value=0.5)])
-    assert json.loads(enc.encode(models))[0][6] == {"sensor": "t1", "value": 0.5}
-    assert len(exact_calls) == 1  # orjson refused the model
-    plain = records([1, 2])
-    for _ in range(_payload._RETRY_AFTER):  # straight to pydantic-core for a while
-        assert json.loads(enc.encode(plain)) == [[*r[:5], list(r[5]), r[6]] for r in plain]
-    assert len(exact_calls) == 1 + _payload._RETRY_AFTER
-    enc.encode(plain)  # then orjson again
-    assert len(exact_calls) == 1 + _payload._RETRY_AFTER
+    fresh = [Reading(sensor=str(i), value=i) for i in range(3)]
+    expected = json.loads(encode_exact(records(fresh)))
+    assert json.loads(enc.encode(records(fresh))) == expected  # one by one: all new
+    assert whole == []
+    for _ in range(_payload._WHOLE_BATCHES):  # then whole, as one call is cheaper
+        assert json.loads(enc.encode(records(fresh))) == expected
+    assert whole == [3] * _payload._WHOLE_BATCHES
+    enc.encode(records(fresh))  # then one by one again (and now all known)
+    assert len(whole) == _payload._WHOLE_BATCHES
+
+
+def test_models_and_bytes_inside_containers_are_encoded_as_pydantic_core_does() -> None:
+    batch = records([[Reading(sensor="a", value=1.0)], {"when": b"\x00"}, 5])
+    text = BatchEncoder({}).encode(batch)
+    assert text == _payload._encode_exact(batch)
+    assert json.loads(text)[0][6] == [{"sensor": "a", "value": 1.0}]
+
+
+_ODD = st.one_of(
+    st.builds(Reading, sensor=st.text(max_size=4), value=st.floats()),
+    st.binary(max_size=4),
+    st.integers(min_value=2**64, max_value=2**80),
+    st.datetimes(),
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(_PLAIN | _ODD, min_size=1, max_size=6))
+def test_mixed_payloads_read_back_as_pydantic_core_writes_them(payloads: list[Any]) -> None:
+    batch = records(payloads)
+    assert json.loads(BatchEncoder({}).encode(batch)) == json.loads(_payload._encode_exact(batch))
 
 
 @pytest.mark.parametrize(

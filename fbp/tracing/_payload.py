@@ -258,8 +258,10 @@ _ORJSON_OPTIONS = (
     | orjson.OPT_PASSTHROUGH_DATETIME
     | orjson.OPT_PASSTHROUGH_DATACLASS
 )
-#: Batches encoded by pydantic-core straight away after orjson refused one.
-_RETRY_AFTER = 16
+#: Payload objects remembered with their JSON: at least this many, at most twice.
+_REMEMBERED = 2048
+#: Batches encoded by pydantic-core whole after one whose objects were mostly new.
+_WHOLE_BATCHES = 8
 
 
 class BatchEncoder:
@@ -267,36 +269,69 @@ class BatchEncoder:
 
     Each text is an array with one array per record, ``[ip_id, kind, port_id,
     activation, t_ns, [parents...], payload]``, the payload left out when its port
-    keeps none. Records whose payloads are plain JSON values (numbers, strings,
-    ``None``, lists, tuples and dicts of them) are encoded by orjson, about three times
-    faster than pydantic-core; a batch with anything else (a pydantic model, a
-    dataclass, a datetime, bytes, an int beyond 64 bits...) is encoded by
-    pydantic-core, with the same JSON for the values both can encode. After a batch
-    orjson refused, the next ``_RETRY_AFTER`` go to pydantic-core directly, so that a
-    network sending models pays for few refusals. A payload that cannot be encoded
-    at all is replaced by a ``$repr`` marker (with ``$error``), so one bad payload
-    never loses the batch.
+    keeps none. orjson writes the text, about three times faster than pydantic-core.
+    Values it would not encode as pydantic-core does (pydantic models, dataclasses,
+    datetimes, bytes, subclasses of the built-in types...) it hands back, and they are
+    encoded by pydantic-core, one call per object, and spliced in as they are: an
+    object sent on many hops (forwarded unchanged, fanned out) is encoded once while
+    it is among the last ``_REMEMBERED`` such objects. A batch orjson refuses even
+    then (an int beyond 64 bits, a dict with keys that are not strings) is encoded by
+    pydantic-core whole. A payload that cannot be encoded at all is replaced by a
+    ``$repr`` marker (with ``$error``), so one bad payload never loses the batch.
+
+    Objects encoded one by one cost more than in one call for the batch, so after a
+    batch whose objects were mostly new (a source of models, a stage making new ones),
+    the next ``_WHOLE_BATCHES`` batches are encoded by pydantic-core whole.
     """
 
-    __slots__ = ("_exact_left", "modes")
+    __slots__ = ("_encoded", "_hits", "_misses", "_previous", "_whole_left", "modes")
 
     def __init__(self, modes: Mapping[int, Selection]) -> None:
         self.modes = modes
-        self._exact_left = 0
+        # Encoded values by object id, with the object (which keeps the id valid):
+        # the latest ones, and the generation before them.
+        self._encoded: dict[int, tuple[Any, orjson.Fragment]] = {}
+        self._previous: dict[int, tuple[Any, orjson.Fragment]] = {}
+        self._hits = self._misses = self._whole_left = 0
 
     def encode(self, records: list[TraceRecord]) -> str:
         """One JSON text for a batch of records."""
         rows: Sequence[tuple[Any, ...]] = (
             _apply_modes(records, self.modes) if self.modes else records
         )
-        if self._exact_left:
-            self._exact_left -= 1
+        if self._whole_left:
+            self._whole_left -= 1
+            return _encode_exact(rows)
+        self._hits = self._misses = 0
+        try:
+            text = orjson.dumps(rows, default=self._fragment, option=_ORJSON_OPTIONS)
+        except TypeError:
+            return _encode_exact(rows)
+        if self._misses > 2 * self._hits:
+            self._whole_left = _WHOLE_BATCHES
+        return text.decode()
+
+    def _fragment(self, obj: Any) -> orjson.Fragment:
+        """The JSON of a value orjson handed back, encoded by pydantic-core.
+
+        Remembered by id: the memory holds the object, so no other object can have
+        its id meanwhile.
+        """
+        key = id(obj)
+        hit = self._encoded.get(key)
+        if hit is None:
+            hit = self._previous.get(key)
+            if hit is None:
+                self._misses += 1
+                hit = (obj, orjson.Fragment(encode_json(obj)))
+            else:
+                self._hits += 1
+            if len(self._encoded) >= _REMEMBERED:
+                self._previous, self._encoded = self._encoded, {}
+            self._encoded[key] = hit
         else:
-            try:
-                return orjson.dumps(rows, option=_ORJSON_OPTIONS).decode()
-            except TypeError:
-                self._exact_left = _RETRY_AFTER
-        return _encode_exact(rows)
+            self._hits += 1
+        return hit[1]
 
 
 def encode_batch(records: list[TraceRecord], modes: Mapping[int, Selection]) -> str:
