@@ -74,6 +74,16 @@ def readme_section(report: dict[str, Any]) -> str:
             f" the run ({'flat' if mem['flat'] else 'NOT flat'})."
         )
         lines.append("")
+    memt = report.get("memory_traced")
+    if memt:
+        lines.append(
+            f"Memory, traced: {memt['ips']:,} IPs recorded ({memt['items']:,} items through"
+            f" source → stage → sink) at {rate(memt['ips_per_s'])} items/s; RSS"
+            f" {memt['rss_before_mb']} MB before, {memt['rss_growth_during_run_mb']:+} MB"
+            f" during the run ({'flat' if memt['flat'] else 'NOT flat'}); every IP is in the"
+            " trace."
+        )
+        lines.append("")
     scal = report.get("scaling") or []
     if scal:
         parts = [

@@ -91,23 +91,28 @@ def _scaling(report: dict[str, Any]) -> list[str]:
 
 
 def _memory(report: dict[str, Any]) -> list[str]:
-    m = report.get("memory")
-    if not m:
-        return []
-    during = ", ".join(str(x) for x in m["rss_during_mb"])
-    return [
-        "## Memory",
-        "",
-        f"{m['items']:,} ints through source → stage → sink in {m['seconds']} s"
-        f" ({rate(m['ips_per_s'])} IPs/s, {m['us_per_hop']} µs/hop).",
-        "",
-        f"- RSS ({m['rss_method']}): {m['rss_before_mb']} MB before, {m['rss_after_mb']} MB after;"
-        f" the process's peak RSS so far (getrusage) is {m.get('peak_rss_mb', 'n/a')} MB.",
-        f"- Sampled every {m['items'] // 20:,} IPs: {during} MB.",
-        f"- Growth from the first to the last sample: {m['rss_growth_during_run_mb']} MB"
-        f" ({'flat' if m['flat'] else 'NOT flat'}).",
-        "",
-    ]
+    lines: list[str] = []
+    for key, what in (("memory", "untraced"), ("memory_traced", "every IP traced")):
+        m = report.get(key)
+        if not m:
+            continue
+        during = ", ".join(str(x) for x in m["rss_during_mb"])
+        lines += [
+            f"## Memory, {what}",
+            "",
+            f"{m['items']:,} ints through source → stage → sink ({m.get('ips', m['items']):,}"
+            f" IPs) in {m['seconds']} s ({rate(m['ips_per_s'])} items/s, {m['us_per_hop']}"
+            " µs/hop).",
+            "",
+            f"- RSS ({m['rss_method']}): {m['rss_before_mb']} MB before,"
+            f" {m['rss_after_mb']} MB after; the process's peak RSS so far (getrusage) is"
+            f" {m.get('peak_rss_mb', 'n/a')} MB.",
+            f"- Sampled every {m['items'] // 20:,} items: {during} MB.",
+            f"- Growth from the first to the last sample: {m['rss_growth_during_run_mb']} MB"
+            f" ({'flat' if m['flat'] else 'NOT flat'}).",
+            "",
+        ]
+    return lines
 
 
 def _gain(g: float | None, single: str) -> str:

@@ -9,11 +9,14 @@ steady throughput and the start-up cost (wiring, starting and ending the tasks).
 
 The memory run sends millions of ints through ``source -> stage -> sink`` and samples
 the resident set size while it runs: memory must stay flat, since channels are bounded
-and nothing is kept per IP when the network is not traced.
+and nothing is kept per IP when the network is not traced. The traced memory run does
+the same with every IP recorded by a ``TraceWriter`` (5 million IPs in full mode):
+the writer's buffers are bounded too, and the trace must hold every IP at the end.
 """
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import os
 import resource
@@ -25,7 +28,7 @@ from typing import Any
 
 from ._baselines import run_anyio, run_anyio_fan
 from ._cases import CAPACITY, Case, Probe, Timing, frozen_heap
-from ._fbp import build_case, build_chain, build_fan, run_network
+from ._fbp import build_case, build_chain, build_fan, run_network, tracing_sink
 from ._settings import Settings
 
 __all__ = ("rss_bytes", "run_memory", "run_scaling")
@@ -133,9 +136,13 @@ def _scale_one(shape: str, p: int, settings: Settings, progress: Progress) -> di
     return entry
 
 
-def run_memory(settings: Settings, progress: Progress) -> dict[str, Any]:
-    """Send ``settings.memory_items`` ints through source -> stage -> sink, sampling RSS."""
-    n = settings.memory_items
+def run_memory(settings: Settings, progress: Progress, *, traced: bool = False) -> dict[str, Any]:
+    """Send ints through source -> stage -> sink, sampling RSS.
+
+    Untraced, ``settings.memory_items`` ints; traced, as many as make
+    ``settings.traced_memory_ips`` IPs, every one recorded in a temporary trace file.
+    """
+    n = settings.traced_memory_ips // 2 if traced else settings.memory_items
     every = max(1, n // 20)
     samples: list[tuple[int, int]] = []
 
@@ -156,11 +163,18 @@ def run_memory(settings: Settings, progress: Progress) -> dict[str, Any]:
     before, how = rss_bytes()
     probe = Probe()
     case = Case("memory", "linear", 1, "int", n)
-    net = build_case(case, range(n), probe, sink_run=sampling_sink)  # type: ignore[arg-type]
-    t0 = time.perf_counter()
-    t = run_network(net, probe)
-    wall = time.perf_counter() - t0
-    del net
+    stored = None
+    with tracing_sink() if traced else contextlib.nullcontext() as sink:
+        net = build_case(case, range(n), probe, sink_run=sampling_sink, trace=sink)  # type: ignore[arg-type]
+        t0 = time.perf_counter()
+        t = run_network(net, probe)
+        wall = time.perf_counter() - t0
+        del net
+        if sink is not None:
+            stored = sink.statistics().stored  # type: ignore[attr-defined]
+    if stored is not None and stored != n * case.hops:
+        msg = f"traced memory run: the trace holds {stored} records, expected {n * case.hops}"
+        raise AssertionError(msg)
     gc.collect()
     after, _ = rss_bytes()
     if t.count != n or t.last != n:
@@ -170,7 +184,9 @@ def run_memory(settings: Settings, progress: Progress) -> dict[str, Any]:
     mid = [rss for _, rss in samples]
     growth = (mid[-1] - mid[0]) if len(mid) >= 2 else 0
     res = {
+        "traced": traced,
         "items": n,
+        "ips": n * case.hops,
         "hops": case.hops,
         "seconds": round(t.seconds, 3),
         "wall_s": round(wall, 3),
@@ -185,7 +201,8 @@ def run_memory(settings: Settings, progress: Progress) -> dict[str, Any]:
         "flat": abs(growth) < 8 * 2**20,
     }
     progress(
-        f"  memory: {n:,} IPs in {t.seconds:.1f} s; RSS {res['rss_before_mb']} MB before,"
+        f"  memory{' (traced)' if traced else ''}: {n:,} items in {t.seconds:.1f} s;"
+        f" RSS {res['rss_before_mb']} MB before,"
         f" {res['rss_after_mb']} MB after, growth during run {res['rss_growth_during_run_mb']} MB"
     )
     return res

@@ -27,6 +27,7 @@ class Settings:
         scale_hops: at most this many channel transfers per scaling run.
         scale_s: a scaling run that would take longer runs fewer items.
         memory_items: IPs through the memory run.
+        traced_memory_ips: IPs recorded by the traced memory run.
         profile_items: items through the profiled pipeline.
     """
 
@@ -39,6 +40,7 @@ class Settings:
     scale_hops: int
     scale_s: float
     memory_items: int
+    traced_memory_ips: int
     profile_items: int
 
     @classmethod
@@ -55,6 +57,7 @@ class Settings:
                 scale_hops=40_000,
                 scale_s=0.03,
                 memory_items=100_000,
+                traced_memory_ips=40_000,
                 profile_items=3_000,
             )
         else:
@@ -68,6 +71,7 @@ class Settings:
                 scale_hops=1_000_000,
                 scale_s=0.5,
                 memory_items=10_000_000,
+                traced_memory_ips=5_000_000,
                 profile_items=40_000,
             )
         changes: dict[str, object] = {}

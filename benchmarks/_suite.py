@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ._batching import run_batching
+from ._fbp import tracing_available
 from ._matrix import run_matrix, summarize
 from ._profile import run_profile
 from ._scaling import run_memory, run_scaling
@@ -136,6 +137,7 @@ def run_suite(settings: Settings, selection: Selection, progress: Progress) -> d
         "summary": {},
         "scaling": [],
         "memory": None,
+        "memory_traced": None,
         "batching": None,
         "profile": None,
         "notes": [
@@ -179,6 +181,8 @@ def run_suite(settings: Settings, selection: Selection, progress: Progress) -> d
     if "memory" in selection.sections:
         progress("memory")
         report["memory"] = run_memory(settings, progress)
+        if tracing_available() is None:
+            report["memory_traced"] = run_memory(settings, progress, traced=True)
         done("memory")
     if "batching" in selection.sections:
         progress("batching")

@@ -39,6 +39,7 @@ def tiny(bench: Any) -> Any:
         scale_hops=400,
         scale_s=0.002,
         memory_items=2_000,
+        traced_memory_ips=2_000,
         profile_items=200,
     )
 
@@ -302,6 +303,9 @@ def test_scaling_memory_batching_and_profile_sections(
     assert mem["items"] == 2_000
     assert len(mem["rss_during_mb"]) == 20
     assert isinstance(mem["flat"], bool)
+    traced = report["memory_traced"]  # the run checked that the trace holds every IP
+    assert (traced["traced"], traced["items"], traced["ips"]) == (True, 1_000, 2_000)
+    assert isinstance(traced["flat"], bool)
     batching = report["batching"]
     assert batching["capacity"] == batching["capacity_ints"] == 256
     rows = {r["tool"]: r for r in batching["results"]}
