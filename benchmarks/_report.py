@@ -243,7 +243,7 @@ def _explain(report: dict[str, Any], mech: dict[str, float]) -> str:
                 f"In linear-k5-int fbp takes about {excess:.0f} ns per hop more than the bare"
                 f" pipeline ({me['ratio_to_bare']:.2f}x). " + text + " The rest is fbp's own"
                 " bookkeeping inside `OutPort.send` and `InPort.__anext__` (the sent counter,"
-                " the tracing, bracket and wake-up checks, the last-IP record for lineage)."
+                " bracket and wake-up checks, the last item kept for lineage)."
             )
     return text
 

@@ -261,7 +261,7 @@ _ORJSON_OPTIONS = (
 #: Payload objects remembered with their JSON: at least this many, at most twice.
 _REMEMBERED = 2048
 #: Batches encoded by pydantic-core whole after one whose objects were mostly new.
-_WHOLE_BATCHES = 8
+_WHOLE_BATCHES = 32
 
 
 class BatchEncoder:
