@@ -1,0 +1,244 @@
+/* The traced send's fast path, in C: make the record of a send, append it to the
+ * trace buffer and put it in the one channel with room.
+ *
+ * Optional: fbp._core._port_variants falls back to the same logic in Python when this
+ * module is not built (or FBP_NO_ACCEL is set). The objects it touches are the
+ * runtime's own slotted classes; their slots are read by the offsets of their member
+ * descriptors, which configure() receives once.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <structmember.h>
+#include <time.h>
+
+enum {
+    PORT_CHAN, PORT_PROC, PORT_TRACE, PORT_TRACE_BATCH, PORT_NEXT_ID, PORT_PORT_ID,
+    PORT_SENT_FAST, PROC_SINGLE_IN, PROC_IN_LIST, PROC_ACTIVATION, IN_LAST, CHAN_BUF,
+    CHAN_ROOM, CHAN_RECV_SIGNAL, N_SLOTS
+};
+
+static Py_ssize_t offsets[N_SLOTS];
+static int configured = 0;
+static PyObject *nothing = NULL;        /* the ports' "no item yet" marker */
+static PyObject *data_kind = NULL;      /* DATA, 0 */
+static PyObject *deque_append = NULL;   /* collections.deque.append */
+static PyObject *perf_counter_ns = NULL;
+static PyObject *empty_tuple = NULL;
+static PyObject *str_wake = NULL;
+static PyObject *one = NULL;
+
+static inline PyObject *
+slot(PyObject *obj, int which)
+{
+    return *(PyObject **)((char *)obj + offsets[which]);
+}
+
+static PyObject *
+configure(PyObject *self, PyObject *args)
+{
+    PyObject *descrs, *nothing_obj, *data_obj;
+    if (!PyArg_ParseTuple(args, "O!OO", &PyTuple_Type, &descrs, &nothing_obj, &data_obj))
+        return NULL;
+    if (PyTuple_GET_SIZE(descrs) != N_SLOTS) {
+        PyErr_SetString(PyExc_ValueError, "configure() needs one descriptor per slot");
+        return NULL;
+    }
+    for (int i = 0; i < N_SLOTS; i++) {
+        PyObject *d = PyTuple_GET_ITEM(descrs, i);
+        if (!PyObject_TypeCheck(d, &PyMemberDescr_Type)) {
+            PyErr_Format(PyExc_TypeError, "descriptor %d is not a slot", i);
+            return NULL;
+        }
+        PyMemberDef *m = ((PyMemberDescrObject *)d)->d_member;
+        if (m->type != T_OBJECT_EX) {
+            PyErr_Format(PyExc_TypeError, "descriptor %d is not an object slot", i);
+            return NULL;
+        }
+        offsets[i] = m->offset;
+    }
+    Py_XSETREF(nothing, Py_NewRef(nothing_obj));
+    Py_XSETREF(data_kind, Py_NewRef(data_obj));
+    if (deque_append == NULL) {
+        PyObject *collections = PyImport_ImportModule("collections");
+        if (collections == NULL)
+            return NULL;
+        PyObject *deque = PyObject_GetAttrString(collections, "deque");
+        Py_DECREF(collections);
+        if (deque == NULL)
+            return NULL;
+        deque_append = PyObject_GetAttrString(deque, "append");
+        Py_DECREF(deque);
+        if (deque_append == NULL)
+            return NULL;
+    }
+    if (perf_counter_ns == NULL) {
+        PyObject *time_mod = PyImport_ImportModule("time");
+        if (time_mod == NULL)
+            return NULL;
+        perf_counter_ns = PyObject_GetAttrString(time_mod, "perf_counter_ns");
+        Py_DECREF(time_mod);
+        if (perf_counter_ns == NULL)
+            return NULL;
+    }
+    configured = 1;
+    Py_RETURN_NONE;
+}
+
+static PyObject *
+now_ns(void)
+{
+#if defined(__linux__)
+    /* time.perf_counter_ns() is CLOCK_MONOTONIC on Linux. */
+    struct timespec ts;
+    if (clock_gettime(CLOCK_MONOTONIC, &ts) == 0)
+        return PyLong_FromLongLong((long long)ts.tv_sec * 1000000000LL + ts.tv_nsec);
+#endif
+    return PyObject_CallNoArgs(perf_counter_ns);
+}
+
+/* put(port, value) -> 0 not handled (take the Python path), 1 sent, 2 sent and the
+ * trace buffer is full (flush it). Handles sends with the default lineage of a process
+ * with no input or one input port, into one channel with room. */
+static PyObject *
+put(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 2) {
+        PyErr_SetString(PyExc_TypeError, "put(port, value)");
+        return NULL;
+    }
+    if (!configured) {
+        PyErr_SetString(PyExc_RuntimeError, "put() before configure()");
+        return NULL;
+    }
+    PyObject *port = args[0], *value = args[1];
+    PyObject *ch = slot(port, PORT_CHAN);
+    PyObject *proc = slot(port, PORT_PROC);
+    PyObject *trace = slot(port, PORT_TRACE);
+    if (ch == NULL || ch == Py_None || proc == NULL || trace == NULL || !PyList_CheckExact(trace))
+        return PyLong_FromLong(0);
+    PyObject *buf = slot(ch, CHAN_BUF);
+    PyObject *room = slot(ch, CHAN_ROOM);
+    if (buf == NULL || room == NULL)
+        return PyLong_FromLong(0);
+    Py_ssize_t used = PyObject_Size(buf);
+    Py_ssize_t limit = PyLong_AsSsize_t(room);
+    if (used < 0 || (limit == -1 && PyErr_Occurred()))
+        return NULL;
+    if (used >= limit)
+        return PyLong_FromLong(0);
+
+    /* Parents: the default rule for a process with no input, or one input port. */
+    PyObject *parents;
+    PyObject *single = slot(proc, PROC_SINGLE_IN);
+    if (single == NULL)
+        return PyLong_FromLong(0);
+    if (single != Py_None) {
+        PyObject *last = slot(single, IN_LAST);
+        if (last == NULL)
+            return PyLong_FromLong(0);
+        if (last == nothing) {
+            parents = Py_NewRef(empty_tuple);
+        }
+        else {
+            if (!PyTuple_CheckExact(last) || PyTuple_GET_SIZE(last) < 1)
+                return PyLong_FromLong(0);
+            parents = PyTuple_Pack(1, PyTuple_GET_ITEM(last, 0));
+            if (parents == NULL)
+                return NULL;
+        }
+    }
+    else {
+        PyObject *in_list = slot(proc, PROC_IN_LIST);
+        if (in_list == NULL || !PyList_CheckExact(in_list) || PyList_GET_SIZE(in_list) != 0)
+            return PyLong_FromLong(0);
+        parents = Py_NewRef(empty_tuple);
+    }
+
+    PyObject *next_id = slot(port, PORT_NEXT_ID);
+    PyObject *port_id = slot(port, PORT_PORT_ID);
+    PyObject *activation = slot(proc, PROC_ACTIVATION);
+    if (next_id == NULL || port_id == NULL || activation == NULL) {
+        Py_DECREF(parents);
+        return PyLong_FromLong(0);
+    }
+    PyObject *ip_id = PyObject_CallNoArgs(next_id);
+    if (ip_id == NULL) {
+        Py_DECREF(parents);
+        return NULL;
+    }
+    PyObject *t_ns = now_ns();
+    if (t_ns == NULL) {
+        Py_DECREF(parents);
+        Py_DECREF(ip_id);
+        return NULL;
+    }
+    PyObject *rec = PyTuple_New(7);
+    if (rec == NULL) {
+        Py_DECREF(parents);
+        Py_DECREF(ip_id);
+        Py_DECREF(t_ns);
+        return NULL;
+    }
+    PyTuple_SET_ITEM(rec, 0, ip_id);
+    PyTuple_SET_ITEM(rec, 1, Py_NewRef(data_kind));
+    PyTuple_SET_ITEM(rec, 2, Py_NewRef(port_id));
+    PyTuple_SET_ITEM(rec, 3, Py_NewRef(activation));
+    PyTuple_SET_ITEM(rec, 4, t_ns);
+    PyTuple_SET_ITEM(rec, 5, parents);
+    PyTuple_SET_ITEM(rec, 6, Py_NewRef(value));
+
+    /* Recorded, counted and delivered: nothing below may fail half-way unnoticed. */
+    if (PyList_Append(trace, rec) < 0) {
+        Py_DECREF(rec);
+        return NULL;
+    }
+    PyObject *call_args[2] = {buf, rec};
+    PyObject *res = PyObject_Vectorcall(deque_append, call_args, 2, NULL);
+    Py_DECREF(rec);
+    if (res == NULL)
+        return NULL;
+    Py_DECREF(res);
+    PyObject **sent_fast = (PyObject **)((char *)port + offsets[PORT_SENT_FAST]);
+    if (*sent_fast != NULL) {
+        PyObject *one_more = PyNumber_Add(*sent_fast, one);
+        if (one_more == NULL)
+            return NULL;
+        Py_SETREF(*sent_fast, one_more);
+    }
+    PyObject *signal = slot(ch, CHAN_RECV_SIGNAL);
+    if (signal != NULL && signal != Py_None) {
+        res = PyObject_CallMethodNoArgs(ch, str_wake);
+        if (res == NULL)
+            return NULL;
+        Py_DECREF(res);
+    }
+    PyObject *batch = slot(port, PORT_TRACE_BATCH);
+    Py_ssize_t full = batch == NULL ? 0 : PyLong_AsSsize_t(batch);
+    if (full == -1 && PyErr_Occurred())
+        return NULL;
+    return PyLong_FromLong(PyList_GET_SIZE(trace) >= full ? 2 : 1);
+}
+
+static PyMethodDef methods[] = {
+    {"configure", configure, METH_VARARGS,
+     "configure(descriptors, nothing, data): the slots put() reads, once."},
+    {"put", (PyCFunction)(void (*)(void))put, METH_FASTCALL,
+     "put(port, value) -> 0 not handled, 1 sent, 2 sent and the trace is full."},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef module = {
+    PyModuleDef_HEAD_INIT, "fbp._core._accel",
+    "The traced send's fast path in C (optional; see _port_variants).", -1, methods,
+};
+
+PyMODINIT_FUNC
+PyInit__accel(void)
+{
+    empty_tuple = PyTuple_New(0);
+    str_wake = PyUnicode_InternFromString("_wake_receiver");
+    one = PyLong_FromLong(1);
+    if (empty_tuple == NULL || str_wake == NULL || one == NULL)
+        return NULL;
+    return PyModule_Create(&module);
+}

@@ -1,0 +1,112 @@
+"""The traced send's C fast path (``fbp._core._accel``) records exactly what the Python
+path records: same ids, kinds, ports, activations, parents and payloads, in the same
+order, with timestamps from the same clock."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+import support as s
+
+from fbp._core import _port_variants
+from fbp.graph import Graph, build_network
+from fbp.testing import ListSource, MemorySink
+
+
+def network() -> Graph:
+    g = Graph("accel").add_process("E", ListSource).add_initial(list(range(300)), "E.ITEMS")
+    g.add_process("A", s.Inc).add_process("B", s.Inc).add_process("K", s.Sink)
+    g.add_process("C", "flow/Collate").add_initial("x % 3", "C.KEY")
+    g.add_process("G", "flow/GroupBy").add_process("S", s.Sink)
+    g.connect("E.OUT", "A.IN").connect("A.OUT", "B.IN").connect("A.OUT", "K.IN")  # fan-out
+    g.connect("B.OUT", "C.IN")
+    return g.connect("C.OUT", "G.IN").connect("G.OUT", "S.IN")
+
+
+class SmallBatches(MemorySink):
+    batch_size = 16  # flushes often: both paths hand over full buffers
+
+
+async def records(monkeypatch: pytest.MonkeyPatch, put: Any) -> list[tuple[Any, ...]]:
+    monkeypatch.setattr(_port_variants, "_put", put)
+    sink = SmallBatches()
+    await build_network(network(), trace=sink, capacity=4).run()
+    assert sink.status == "completed"
+    return sink.records
+
+
+def test_the_c_fast_path_is_built_and_active() -> None:
+    from fbp._core import _accel  # type: ignore[attr-defined]
+
+    assert _port_variants._put is _accel.put
+
+
+def lineage(records: list[tuple[Any, ...]]) -> list[str]:
+    """Every record as its kind, port, payload and its parents' (kind, port, payload):
+    what lineage says, whatever order the run's scheduling gave the ids."""
+    by_id = {r[0]: r for r in records if r[1] in (0, 1, 2, 3)}
+    out = []
+    for r in records:
+        parents = sorted(repr((by_id[p][1], by_id[p][2], by_id[p][6])) for p in r[5])
+        out.append(repr((r[1], r[2], r[6], parents)))
+    return sorted(out)
+
+
+async def test_the_c_path_records_what_the_python_path_records(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    c_put = _port_variants._put
+    assert c_put is not None
+    t0 = time.perf_counter_ns()
+    with_c = await records(monkeypatch, c_put)
+    t1 = time.perf_counter_ns()
+    in_python = await records(monkeypatch, None)
+    assert len(with_c) == len(in_python) > 600
+    assert lineage(with_c) == lineage(in_python)
+    assert sorted(r[0] for r in with_c) == sorted(r[0] for r in in_python)  # same ids
+    assert all(t0 <= r[4] <= t1 for r in with_c)  # perf_counter_ns's clock
+
+
+@pytest.mark.parametrize("path", ["c", "python"])
+async def test_the_ports_counts_agree_with_the_trace(
+    monkeypatch: pytest.MonkeyPatch, path: str
+) -> None:
+    if path == "python":
+        monkeypatch.setattr(_port_variants, "_put", None)
+    sink = SmallBatches()
+    result = await build_network(network(), trace=sink, capacity=2).run()
+    sent = [r for r in sink.records if r[1] in (0, 1, 2)]  # data and brackets
+    assert result.ips == len(sent) == len({r[0] for r in sent})
+
+
+def test_the_lineage_tests_pass_on_the_python_path_too() -> None:
+    """Without the extension (FBP_NO_ACCEL), the whole lineage suite holds as well."""
+    env = {**os.environ, "FBP_NO_ACCEL": "1"}
+    tests = Path(__file__).parent
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "-k",
+            "not killed",
+            str(tests / "test_trace_lineage.py"),
+            str(tests / "test_batches.py"),
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert " passed" in proc.stdout
