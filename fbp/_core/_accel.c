@@ -26,6 +26,9 @@ static PyObject *perf_counter_ns = NULL;
 static PyObject *empty_tuple = NULL;
 static PyObject *str_wake = NULL;
 static PyObject *one = NULL;
+/* The classes whose slots put() reads: it reads nothing of any other object. */
+static PyTypeObject *out_port_type = NULL, *in_port_type = NULL;
+static PyTypeObject *process_type = NULL, *channel_type = NULL;
 
 static inline PyObject *
 slot(PyObject *obj, int which)
@@ -36,9 +39,24 @@ slot(PyObject *obj, int which)
 static PyObject *
 configure(PyObject *self, PyObject *args)
 {
-    PyObject *descrs, *nothing_obj, *data_obj;
-    if (!PyArg_ParseTuple(args, "O!OO", &PyTuple_Type, &descrs, &nothing_obj, &data_obj))
+    PyObject *descrs, *types, *nothing_obj, *data_obj;
+    if (!PyArg_ParseTuple(args, "O!O!OO", &PyTuple_Type, &descrs, &PyTuple_Type, &types,
+                          &nothing_obj, &data_obj))
         return NULL;
+    if (PyTuple_GET_SIZE(types) != 4) {
+        PyErr_SetString(PyExc_ValueError, "configure() needs (OutPort, InPort, Process, Channel)");
+        return NULL;
+    }
+    for (int i = 0; i < 4; i++) {
+        if (!PyType_Check(PyTuple_GET_ITEM(types, i))) {
+            PyErr_Format(PyExc_TypeError, "type %d is not a class", i);
+            return NULL;
+        }
+    }
+    Py_XSETREF(out_port_type, (PyTypeObject *)Py_NewRef(PyTuple_GET_ITEM(types, 0)));
+    Py_XSETREF(in_port_type, (PyTypeObject *)Py_NewRef(PyTuple_GET_ITEM(types, 1)));
+    Py_XSETREF(process_type, (PyTypeObject *)Py_NewRef(PyTuple_GET_ITEM(types, 2)));
+    Py_XSETREF(channel_type, (PyTypeObject *)Py_NewRef(PyTuple_GET_ITEM(types, 3)));
     if (PyTuple_GET_SIZE(descrs) != N_SLOTS) {
         PyErr_SetString(PyExc_ValueError, "configure() needs one descriptor per slot");
         return NULL;
@@ -111,10 +129,13 @@ put(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
         return NULL;
     }
     PyObject *port = args[0], *value = args[1];
+    if (!PyObject_TypeCheck(port, out_port_type))
+        return PyLong_FromLong(0);
     PyObject *ch = slot(port, PORT_CHAN);
     PyObject *proc = slot(port, PORT_PROC);
     PyObject *trace = slot(port, PORT_TRACE);
-    if (ch == NULL || ch == Py_None || proc == NULL || trace == NULL || !PyList_CheckExact(trace))
+    if (ch == NULL || proc == NULL || trace == NULL || !PyList_CheckExact(trace)
+        || !PyObject_TypeCheck(ch, channel_type) || !PyObject_TypeCheck(proc, process_type))
         return PyLong_FromLong(0);
     PyObject *buf = slot(ch, CHAN_BUF);
     PyObject *room = slot(ch, CHAN_ROOM);
@@ -133,6 +154,8 @@ put(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
     if (single == NULL)
         return PyLong_FromLong(0);
     if (single != Py_None) {
+        if (!PyObject_TypeCheck(single, in_port_type))
+            return PyLong_FromLong(0);
         PyObject *last = slot(single, IN_LAST);
         if (last == NULL)
             return PyLong_FromLong(0);
@@ -221,7 +244,8 @@ put(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
 
 static PyMethodDef methods[] = {
     {"configure", configure, METH_VARARGS,
-     "configure(descriptors, nothing, data): the slots put() reads, once."},
+     "configure(descriptors, (OutPort, InPort, Process, Channel), nothing, data):"
+     " the slots put() reads, once."},
     {"put", (PyCFunction)(void (*)(void))put, METH_FASTCALL,
      "put(port, value) -> 0 not handled, 1 sent, 2 sent and the trace is full."},
     {NULL, NULL, 0, NULL},

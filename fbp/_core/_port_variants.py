@@ -50,7 +50,8 @@ def _accelerator() -> Callable[[Any, Any], int] | None:
         (Channel, "_room"),
         (Channel, "_recv_signal"),
     )
-    _accel.configure(tuple(cls.__dict__[name] for cls, name in slots), NOTHING, DATA)
+    descriptors = tuple(cls.__dict__[name] for cls, name in slots)
+    _accel.configure(descriptors, (OutPort, InPort, Process, Channel), NOTHING, DATA)
     put: Callable[[Any, Any], int] = _accel.put
     return put
 
