@@ -25,7 +25,9 @@ def network() -> Graph:
     g.add_process("C", "flow/Collate").add_initial("x % 3", "C.KEY")
     g.add_process("G", "flow/GroupBy").add_process("S", s.Sink)
     g.connect("E.OUT", "A.IN").connect("A.OUT", "B.IN").connect("A.OUT", "K.IN")  # fan-out
-    g.connect("B.OUT", "C.IN")
+    g.add_process("J", s.Add).add_process("M", s.MergeAll)  # a non-looper, a merging looper
+    g.connect("B.OUT", "J.A").connect("E.OUT", "J.B").connect("J.SUM", "M.IN[0]")
+    g.connect("M.OUT", "C.IN")  # C: a looper with two inputs, and brackets
     return g.connect("C.OUT", "G.IN").connect("G.OUT", "S.IN")
 
 

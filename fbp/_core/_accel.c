@@ -13,8 +13,8 @@
 
 enum {
     PORT_CHAN, PORT_PROC, PORT_TRACE, PORT_TRACE_BATCH, PORT_NEXT_ID, PORT_PORT_ID,
-    PORT_SENT_FAST, PROC_SINGLE_IN, PROC_IN_LIST, PROC_ACTIVATION, IN_LAST, CHAN_BUF,
-    CHAN_ROOM, CHAN_RECV_SIGNAL, N_SLOTS
+    PORT_SENT_FAST, PROC_SINGLE_IN, PROC_IN_LIST, PROC_ACTIVATION, PROC_LOOPER,
+    PROC_CONSUMED, IN_LAST, CHAN_BUF, CHAN_ROOM, CHAN_RECV_SIGNAL, N_SLOTS
 };
 
 static Py_ssize_t offsets[N_SLOTS];
@@ -115,8 +115,8 @@ now_ns(void)
 }
 
 /* put(port, value) -> 0 not handled (take the Python path), 1 sent, 2 sent and the
- * trace buffer is full (flush it). Handles sends with the default lineage of a process
- * with no input or one input port, into one channel with room. */
+ * trace buffer is full (flush it). Handles sends with the default lineage rules (see
+ * Process.default_parents) into one channel with room. */
 static PyObject *
 put(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
 {
@@ -172,9 +172,54 @@ put(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
     }
     else {
         PyObject *in_list = slot(proc, PROC_IN_LIST);
-        if (in_list == NULL || !PyList_CheckExact(in_list) || PyList_GET_SIZE(in_list) != 0)
+        PyObject *looper = slot(proc, PROC_LOOPER);
+        if (in_list == NULL || !PyList_CheckExact(in_list) || looper == NULL)
             return PyLong_FromLong(0);
-        parents = Py_NewRef(empty_tuple);
+        Py_ssize_t n_in = PyList_GET_SIZE(in_list);
+        if (n_in == 0) {
+            parents = Py_NewRef(empty_tuple);
+        }
+        else if (looper == Py_False) {
+            /* A non-looper: the IPs its activation consumed. */
+            PyObject *consumed = slot(proc, PROC_CONSUMED);
+            if (consumed == NULL || !PyTuple_CheckExact(consumed))
+                return PyLong_FromLong(0);
+            parents = Py_NewRef(consumed);
+        }
+        else if (looper == Py_True) {
+            /* The looper rule: the latest data IP received on each input port. */
+            PyObject *found = PyTuple_New(n_in);
+            if (found == NULL)
+                return NULL;
+            Py_ssize_t k = 0;
+            for (Py_ssize_t i = 0; i < n_in; i++) {
+                PyObject *inp = PyList_GET_ITEM(in_list, i);
+                if (!PyObject_TypeCheck(inp, in_port_type)) {
+                    Py_DECREF(found);
+                    return PyLong_FromLong(0);
+                }
+                PyObject *last = slot(inp, IN_LAST);
+                if (last == NULL || last == nothing)
+                    continue;
+                if (!PyTuple_CheckExact(last) || PyTuple_GET_SIZE(last) < 1) {
+                    Py_DECREF(found);
+                    return PyLong_FromLong(0);
+                }
+                PyTuple_SET_ITEM(found, k++, Py_NewRef(PyTuple_GET_ITEM(last, 0)));
+            }
+            if (k < n_in) {
+                parents = PyTuple_GetSlice(found, 0, k);
+                Py_DECREF(found);
+                if (parents == NULL)
+                    return NULL;
+            }
+            else {
+                parents = found;
+            }
+        }
+        else {
+            return PyLong_FromLong(0);
+        }
     }
 
     PyObject *next_id = slot(port, PORT_NEXT_ID);

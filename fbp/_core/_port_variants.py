@@ -45,6 +45,8 @@ def _accelerator() -> Callable[[Any, Any], int] | None:
         (Process, "single_in"),
         (Process, "in_list"),
         (Process, "activation"),
+        (Process, "looper"),
+        (Process, "consumed"),
         (InPort, "_last"),
         (Channel, "_buf"),
         (Channel, "_room"),
@@ -110,8 +112,8 @@ class TracedOutPort(OutPort[T]):
             value = v.check(value)
         proc = self._proc
         if parents is None and _put is not None:
-            # The common case in C: the default lineage rule of a process with no input
-            # or one input port, one channel with room. 0: not handled, go on below.
+            # The common case in C: the default lineage rules, one channel with room.
+            # 0: not handled, go on below.
             done = _put(self, value)
             if done:
                 if done == 2:
