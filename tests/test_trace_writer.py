@@ -219,9 +219,15 @@ def test_a_failed_writer_thread_makes_the_next_call_raise_with_the_cause(
     monkeypatch.setattr(_store, "_APPEND", "INSERT INTO no_such_table VALUES (?1, ?2, ?3)")
     w = TraceWriter(tmp_path / "t.trace")
     w.start_run(run_info())
-    w.write(dag_records())
-    with pytest.raises(TraceWriterError, match="no such table: no_such_table") as info:
+
+    def write_and_flush() -> None:
+        # The thread fails on the commit write() hands over: the caller hears of it at
+        # once if the thread failed before write() returned, else at the flush.
+        w.write(dag_records())
         w.flush()
+
+    with pytest.raises(TraceWriterError, match="no such table: no_such_table") as info:
+        write_and_flush()
     assert isinstance(info.value.__cause__, sqlite3.OperationalError)
     with pytest.raises(TraceWriterError) as again:
         w.write(dag_records())

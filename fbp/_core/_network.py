@@ -328,7 +328,7 @@ class Network:
                     Validator(op.spec.tp, op.address) if self.validate else None,
                     traced=self.sink is not None,
                 )
-        for inp in set(by_target) | set(iips):
+        for inp in dict.fromkeys([*by_target, *iips]):  # in graph order: reproducible ids
             edges = by_target.get(inp, [])
             caps = [e.capacity for e in edges if e.capacity is not None]
             overflow: Overflow = (
