@@ -23,7 +23,7 @@ import contextlib
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Generic, Literal, TypeAlias, TypeVar, final
+from typing import Any, Generic, Literal, TypeVar, final
 
 from ._exceptions import EndOfStream, WouldBlock
 
@@ -31,9 +31,6 @@ __all__ = ("Channel", "ChannelStatistics", "Overflow", "Waiter", "open_channel")
 
 T = TypeVar("T")
 Overflow = Literal["block", "drop_oldest"]
-#: A sender waiting for room: the future that is done once its item is taken, the
-#: item, and the waiting party.
-SendEntry: TypeAlias = tuple["asyncio.Future[None]", T, "Waiter | None"]
 
 
 class Waiter:
@@ -122,7 +119,7 @@ class Channel(Generic[T]):
         # The receiver's wake-up signal, set while it waits for an item.
         self._recv_signal: asyncio.Future[None] | None = None
         # Senders waiting for room, with the item each wants to put.
-        self._send_waiters: deque[SendEntry[T]] = deque()
+        self._send_waiters: deque[tuple[asyncio.Future[None], T, Waiter | None]] = deque()
         self.open_senders = 0
         self.receiver_closed = False
         #: The party that receives (a process), for deadlock reports.
@@ -193,20 +190,6 @@ class Channel(Generic[T]):
 
     async def wait_send(self, item: T, waiter: Waiter | None = None) -> None:
         """The slow path of :meth:`send`: queue up with the item and wait to be taken."""
-        entry = self.queue_send(item, waiter)
-        try:
-            await entry[0]
-        except BaseException:
-            self.unqueue_send(entry)
-            raise
-
-    def queue_send(self, item: T, waiter: Waiter | None) -> SendEntry[T]:
-        """Queue a sender up with its item; it is sent once the entry's future is done.
-
-        :meth:`wait_send` in two halves, for output ports that await the future in
-        their own frame rather than in a coroutine of their own. A sender that stops
-        waiting (cancelled) must call :meth:`unqueue_send`.
-        """
         fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         if len(self._buf) > self._peak:
             self._peak = len(self._buf)
@@ -217,18 +200,17 @@ class Channel(Generic[T]):
         # A rendezvous receiver may be waiting for exactly this sender.
         if self._recv_signal is not None:
             self._wake_receiver()
-        return entry
-
-    def unqueue_send(self, entry: SendEntry[T]) -> None:
-        """Withdraw a sender that stopped waiting (see :meth:`queue_send`)."""
-        fut, _item, waiter = entry
-        if not fut.done():
-            fut.cancel()
-        # The receiver may have taken the item just before the cancellation.
-        with contextlib.suppress(ValueError):
-            self._send_waiters.remove(entry)
-        if waiter is not None:
-            waiter.waiting = None
+        try:
+            await fut
+        except BaseException:
+            if not fut.done():
+                fut.cancel()
+            # The receiver may have taken the item just before the cancellation.
+            with contextlib.suppress(ValueError):
+                self._send_waiters.remove(entry)
+            if waiter is not None:
+                waiter.waiting = None
+            raise
 
     # -- receiver ------------------------------------------------------------------
 

@@ -85,12 +85,7 @@ class CheckedOutPort(OutPort[T]):
                 return
             if ch._room == ch.capacity and not ch.drop_oldest:  # full: wait for room
                 self._sent_slow += 1
-                entry = ch.queue_send(value, self._proc.waiter)
-                try:
-                    await entry[0]  # awaited here: no coroutine of its own
-                except BaseException:
-                    ch.unqueue_send(entry)
-                    raise
+                await ch.wait_send(value, self._proc.waiter)
                 return
         await self._send_item(value)
 
@@ -133,30 +128,23 @@ class TracedOutPort(OutPort[T]):
         ch = self._chan
         if ch is not None:
             buf = ch._buf
-            if len(buf) < ch._room:
-                # Recorded only once it is sure to go out, so that the trace and the
-                # counts agree however the run ends.
+            room = len(buf) < ch._room
+            # One receiver, with room or a policy of waiting for it: the IP will go out.
+            # Recorded only then, so that the trace and the counts agree however the
+            # run ends.
+            if room or (ch._room == ch.capacity and not ch.drop_oldest):
                 trace = self._trace
                 trace.append(rec)  # type: ignore[union-attr]
                 if len(trace) >= self._trace_batch:  # type: ignore[arg-type]
                     proc.net.flush_trace()
-                self.sent_fast += 1
-                buf.append(rec)
-                if ch._recv_signal is not None:
-                    ch._wake_receiver()
-                return
-            if ch._room == ch.capacity and not ch.drop_oldest:  # full: wait for room
-                trace = self._trace
-                trace.append(rec)  # type: ignore[union-attr]
-                if len(trace) >= self._trace_batch:  # type: ignore[arg-type]
-                    proc.net.flush_trace()
+                if room:
+                    self.sent_fast += 1
+                    buf.append(rec)
+                    if ch._recv_signal is not None:
+                        ch._wake_receiver()
+                    return
                 self._sent_slow += 1
-                entry = ch.queue_send(rec, proc.waiter)
-                try:
-                    await entry[0]  # awaited here: no coroutine of its own
-                except BaseException:
-                    ch.unqueue_send(entry)
-                    raise
+                await ch.wait_send(rec, proc.waiter)
                 return
         await self._send_item(rec)
 

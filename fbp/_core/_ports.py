@@ -471,12 +471,7 @@ class OutPort(Generic[T]):
             # One open receiver, full, and a policy of waiting: wait for room.
             if ch._room == ch.capacity and not ch.drop_oldest:
                 self._sent_slow += 1
-                entry = ch.queue_send(value, self._proc.waiter)
-                try:
-                    await entry[0]  # awaited here: no coroutine of its own
-                except BaseException:
-                    ch.unqueue_send(entry)
-                    raise
+                await ch.wait_send(value, self._proc.waiter)
                 return
         await self._send_item(value)
 

@@ -1,7 +1,7 @@
 """The SQL side of the trace writer: one connection, used by the writer thread only.
 
-During a run, each batch of records arrives serialised to one JSON text (see
-:func:`~fbp.tracing._payload.encode_batch`) and is appended to ``batches`` with a
+During a run, each commit of records arrives serialised to one JSON text (see
+:class:`~fbp.tracing._payload.BatchEncoder`) and is appended to ``batches`` with a
 single ``INSERT``, committed on its own: SQLite copies the text into pages and a trigger
 counts the records in ``runs``, nothing more per record. Unpacking batches into
 ``ips`` and ``links`` (indexing, :mod:`fbp.tracing._index`) is left for when the

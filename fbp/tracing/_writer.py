@@ -1,15 +1,15 @@
 """The trace writer: a :class:`~fbp._core._tracehook.TraceSink` that stores records.
 
-The runtime calls :meth:`TraceWriter.write` with batches of records from its event
-loop. ``write()`` serialises the batch to one JSON text there and then (one call into
-pydantic-core), which frees the records, and gathers the texts until they make a
-commit (``commit_bytes``). It then hands the commit to a background thread and waits
-until the thread has taken it; the thread appends it to the file with one ``INSERT``,
-committed at once, while the event loop goes on. If the thread is still busy with the
-previous commit, ``write()`` waits for it (back-pressure: memory stays bounded, at two
-commits, and no record is ever dropped). A killed process loses only the records not
-handed over yet. :meth:`TraceWriter.flush` and :meth:`TraceWriter.finish_run` wait
-until everything written before them is committed.
+The runtime calls :meth:`TraceWriter.write` with batches of records from its event loop.
+``write()`` serialises the batch to one JSON text there and then (see
+:class:`~fbp.tracing._payload.BatchEncoder`), which frees the records, and gathers the
+texts until they make a commit (``commit_bytes``). It then hands the commit to a
+background thread and waits until the thread has taken it; the thread appends it to the
+file with one ``INSERT``, committed at once, while the event loop goes on. If the thread
+is still busy with the previous commit, ``write()`` waits for it (back-pressure: memory
+stays bounded, at two commits, and no record is ever dropped). A killed process loses
+only the records not handed over yet. :meth:`TraceWriter.flush` and
+:meth:`TraceWriter.finish_run` wait until everything written before them is committed.
 
 Why the hand-over waits: a thread coming back from SQLite needs the GIL, and an event
 loop that is never idle releases and retakes the GIL on every iteration (its ``select``
@@ -131,11 +131,10 @@ class TraceWriter:
             small enough to be freed before Python's cyclic garbage collector looks
             at them keep tracing cheap.
         commit_bytes: how much serialised text the writer gathers before handing it
-            to its thread to be committed as one. Each commit costs the thread a wait
-            for the GIL (up to the interpreter's switch interval, 5 ms by default), so
-            commits must be large for the thread to keep up with a busy network. A
-            batch smaller than ``batch_size`` (the runtime flushes on a timer and at
-            the end of a run) is handed over at once, with everything before it.
+            to its thread to be committed as one. Each hand-over costs a thread switch
+            and each commit a sync to disk, so commits are large. A batch smaller than
+            ``batch_size`` (the runtime flushes on a timer and at the end of a run) is
+            handed over at once, with everything gathered before it.
         payload: what to keep of payloads: ``"all"``, ``"none"``, a list of field
             names, or a mapping from ``"*"`` and port addresses (``"proc.OUT"``,
             ``"proc.OUT[1]"``) to one of those.
@@ -430,34 +429,18 @@ class TraceWriter:
         return q.get()
 
     def _serve(self) -> None:
-        store, q = self._store, self._queue
+        store = self._store
         last_full = -_QUIET_S
-        held: Any = None  # an item taken from the queue while gathering batches
         while True:
-            if held is not None:
-                item, held = held, None
-            else:
-                item = self._next(last_full)
-                if item is None:
-                    continue
+            item = self._next(last_full)
+            if item is None:
+                continue
             if isinstance(item, _Encoded):
-                # Append every batch waiting as one: each call into SQLite costs the
-                # thread a wait for the GIL when it returns, so a thread behind
-                # catches up with fewer, larger appends.
-                batches = [item]
-                while held is None:
-                    try:
-                        more = q.get_nowait()
-                    except queue.Empty:
-                        break
-                    if isinstance(more, _Encoded):
-                        batches.append(more)
-                    else:
-                        held = more
+                # Each hand-over waits for this, so no other commit is queued behind.
                 self._taken.set()  # the caller goes on while SQLite works
-                if any(len(b.rows) >= self._commit_bytes for b in batches):
+                if len(item.rows) >= self._commit_bytes:
                     last_full = time.monotonic()
-                store.append(*_joined(batches))
+                store.append(item.n, item.rows)
                 continue
             op, fut, args = item
             if op == "close":
