@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import anyio
+import anyio.abc
 
 from ._arrays import ArrayInPort, ArrayOutPort
 from ._channel import Channel, Overflow
@@ -29,6 +30,7 @@ from ._exceptions import (
     SourceLocation,
 )
 from ._ip import DATA
+from ._live import Inlet, LiveEditError, LiveEdits, Outlet, _run_scoped
 from ._log import get_logger
 from ._ports import InPort, OutPort, address
 from ._process import Process
@@ -199,6 +201,13 @@ class Network:
         self._state: Literal["new", "running", "done"] = "new"
         self._started = 0.0
         self._ended = 0.0
+        self._port_infos: tuple[PortInfo, ...] = ()
+        # Openings to the outside and live edits (fbp._core._live).
+        self._inlets: list[Inlet] = []
+        self._outlets: list[Outlet] = []
+        self._live: LiveEdits | None = None
+        self._procs: anyio.abc.TaskGroup | None = None
+        self._scopes: dict[str, anyio.CancelScope] = {}
 
     def __repr__(self) -> str:
         return f"<Network {self.name} {len(self.processes)} processes>"
@@ -295,6 +304,48 @@ class Network:
         value = Validator(inp.spec.tp, inp.address).check(value)
         self._wiring.initials.append(_Initial(inp, value, location))
 
+    def add_inlet(self, tgt: tuple[str, str, int | None]) -> Inlet:
+        """Open an input port to packets sent from outside the network while it runs.
+
+        The port's stream then stays open until the inlet closes (or the run ends).
+        """
+        self._check_new()
+        inlet = Inlet(self, tgt)
+        self._inlets.append(inlet)
+        return inlet
+
+    def add_outlet(self, src: tuple[str, str, int | None], capacity: int = 1) -> Outlet:
+        """Let the outside read what an output port sends (one more receiver of it)."""
+        self._check_new()
+        outlet = Outlet(self, src, capacity)
+        self._outlets.append(outlet)
+        return outlet
+
+    def allow_edits(self) -> None:
+        """Make the network editable while it runs (see :meth:`edits`); call before the run."""
+        self._check_new()
+        self._live = LiveEdits(self)
+
+    def edits(self) -> LiveEdits:
+        """Edit the running network: add and remove processes, edges and IIPs.
+
+        Raises:
+            LiveEditError: the network was not made editable, or is not running.
+        """
+        if self._live is None:
+            msg = f"network {self.name!r} was not made editable (call allow_edits() before run)"
+            raise LiveEditError(msg)
+        if self._state != "running" or self._procs is None:
+            msg = f"network {self.name!r} is not running; edits apply to a running network"
+            raise LiveEditError(msg)
+        return self._live
+
+    def _start_process(self, proc: Process) -> None:
+        if self._procs is None:
+            msg = f"network {self.name!r} has ended; {proc.name} cannot start"
+            raise LiveEditError(msg)
+        self._procs.start_soon(_run_scoped, self, proc, name=f"fbp:{proc.name}")
+
     def _check_new(self) -> None:
         if self._state != "new":
             msg = f"network {self.name!r} has already run; build a new one to run again"
@@ -317,6 +368,9 @@ class Network:
         targets: dict[OutPort[Any], list[str]] = {}
         for e in self._wiring.edges:
             targets.setdefault(e.src, []).append(e.tgt.address)
+        inlets: dict[InPort[Any], list[Inlet]] = {}
+        for inlet in self._inlets:
+            inlets.setdefault(inlet.port, []).append(inlet)
         for proc in self.processes.values():
             for inp in proc.in_list:
                 inp.port_id = len(ports)
@@ -328,7 +382,7 @@ class Network:
                     Validator(op.spec.tp, op.address) if self.validate else None,
                     traced=self.sink is not None,
                 )
-        for inp in dict.fromkeys([*by_target, *iips]):  # in graph order: reproducible ids
+        for inp in dict.fromkeys([*by_target, *iips, *inlets]):  # in graph order: reproducible ids
             edges = by_target.get(inp, [])
             caps = [e.capacity for e in edges if e.capacity is not None]
             overflow: Overflow = (
@@ -354,10 +408,16 @@ class Network:
                     self.trace_buf.append(rec)
                 else:
                     ch.put_initial(init.value)
-            inp.static = not edges
+            for inlet in inlets.get(inp, []):
+                inlet._attach(ch)
+            inp.static = not edges and inp not in inlets
             if self.sink is not None and overflow == "drop_oldest":
                 pid = inp.port_id
                 ch.on_drop = lambda old, pid=pid: self._record_drop(old, pid)
+        for outlet in self._outlets:
+            outlet.port._attach(outlet._chan)
+            self._channels.append(outlet._chan)
+            self._senders[outlet._chan] = [outlet.port._proc]
         self._edges_out = list(self._wiring.edges)
         self._port_infos = tuple(ports)
         if self.sink is not None:
@@ -412,12 +472,18 @@ class Network:
                 tg.start_soon(self._watch)
                 async with anyio.create_task_group() as procs:
                     for proc in self.processes.values():
-                        procs.start_soon(proc.main, name=f"fbp:{proc.name}")
+                        if self._live is not None:
+                            procs.start_soon(_run_scoped, self, proc, name=f"fbp:{proc.name}")
+                        else:
+                            procs.start_soon(proc.main, name=f"fbp:{proc.name}")
+                    self._procs = procs
+                self._procs = None
                 tg.cancel_scope.cancel()
         except BaseException:
             self._status = "interrupted"
             raise
         finally:
+            self._procs = None
             _gc_exit()
             self._state = "done"
             self._ended = time.perf_counter()
@@ -439,14 +505,16 @@ class Network:
         )
 
     async def _watch(self) -> None:
-        procs = list(self.processes.values())
         mark: int | None = None
         while True:
             await anyio.sleep(self.deadlock_interval)
             # Hand records over at least this often, so that a run killed outright
             # (SIGKILL, power loss) loses at most the last interval's records.
             self.flush_trace()
+            procs = list(self.processes.values())
             dl = find_deadlock(procs, self._senders)
+            if dl is not None and self._outside_can_move(procs):
+                dl = None
             if dl is None:
                 mark = None
                 continue
@@ -455,6 +523,16 @@ class Network:
                 self._fail(dl)
                 return
             mark = now
+
+    def _outside_can_move(self, procs: list[Process]) -> bool:
+        """Whether a waiting process waits on an inlet or outlet (the outside may act)."""
+        if not self._inlets and not self._outlets:
+            return False
+        external = {i._chan for i in self._inlets if i.is_open}
+        external.update(o._chan for o in self._outlets)
+        return any(
+            p.waiting is not None and any(ch in external for ch in p.waiting[0]) for p in procs
+        )
 
     def process_failed(self, proc: Process, exc: Exception) -> None:
         """Stop the network because ``proc`` raised ``exc``."""
