@@ -112,11 +112,31 @@ async def test_every_message_kind_validates_against_the_protocol_schemas(tmp_pat
             await peer.expect("network", "error")
             await peer.expect("network", "stopped")
             await peer.request("network", "stop", {"graph": "loop"})
+            # The runtime protocol: exported ports driven by the client; icons.
+            await build(peer, "ex", {"nodes": {"R": "test/Iconic"}})
+            for command, public, port in [("addinport", "IN", "in"), ("addoutport", "OUT", "out")]:
+                payload = {"public": public, "node": "R", "port": port, "graph": "ex"}
+                await peer.request("graph", command, payload)
+                await peer.expect("runtime", "ports")
+            await peer.send("network", "start", {"graph": "ex"})
+            await peer.expect("network", "started")
+            packet = {"graph": "ex", "port": "IN", "event": "data", "payload": {"a": [1]}}
+            await peer.send("runtime", "packet", packet)
+            await peer.expect("runtime", "packetsent")
+            wanted = {("runtime", "packet"), ("network", "icon")}
+            while wanted:
+                msg = await peer.recv()
+                wanted.discard((msg["protocol"], msg["command"]))
+            await peer.request("network", "stop", {"graph": "ex"})
         messages = anon.log + peer.log
     kinds = {(m["protocol"], m["command"]) for m in messages}
     for expected in [
         ("runtime", "runtime"),
         ("runtime", "error"),
+        ("runtime", "ports"),
+        ("runtime", "packet"),
+        ("runtime", "packetsent"),
+        ("network", "icon"),
         ("graph", "error"),
         ("network", "begingroup"),
         ("network", "endgroup"),

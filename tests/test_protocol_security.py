@@ -118,16 +118,28 @@ async def test_malformed_messages_get_protocol_errors_and_the_connection_survive
         assert info["payload"]["type"] == "fbp-causal"
 
 
-async def test_unsupported_commands_say_so() -> None:
+async def test_what_the_operator_did_not_enable_is_refused_and_not_reported() -> None:
     async with serving() as server, client(server) as peer:
+        info = await peer.request("runtime", "getruntime")
+        caps = info["payload"]["capabilities"]
+        assert "protocol:runtime" in caps
+        assert "network:persist" not in caps
+        assert "component:setsource" not in caps
         await build(peer, "g", {"nodes": {"A": "core/Repeat"}})
         text = await peer.error("runtime", "packet", {"port": "in", "event": "data", "graph": "g"})
-        assert "runtime:packet is not supported" in text
+        assert "the network of graph 'g' is not running" in text
         text = await peer.error(
             "component", "source", {"name": "X", "language": "python", "code": "import os"}
         )
-        assert "does not accept component code" in text
-        assert "not supported" in await peer.error("network", "persist", {})
+        assert "does not run code sent by clients" in text
+        assert "--allow-setsource" in text
+        assert "start it with --persist DIR" in await peer.error("network", "persist", {})
+
+
+def test_running_client_code_needs_a_secret() -> None:
+    with pytest.raises(RuntimeConfigError, match="needs a secret"):
+        RuntimeOptions(allow_setsource=True).check()
+    RuntimeOptions(allow_setsource=True, secret="s").check()
 
 
 async def test_import_paths_are_refused_unless_the_operator_allows_them() -> None:

@@ -115,6 +115,9 @@ class Component:
     #: Non-loopers only: forward brackets from input to output ports (default True).
     forward_brackets: ClassVar[bool] = True
 
+    #: The icon visual editors show for this component (a Font Awesome name), if any.
+    icon: ClassVar[str | None] = None
+
     __fbp_spec__: ClassVar[ComponentSpec | None] = None
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
@@ -154,6 +157,17 @@ class Component:
 
     async def finish(self) -> None:
         """Non-loopers: called once after the last activation (flush state here)."""
+
+    def set_icon(self, icon: str) -> None:
+        """Show another icon for this process in visual editors (``network:icon``).
+
+        Editors connected to the FBP protocol runtime redraw the node; elsewhere it only
+        records the icon, as :attr:`current_icon`.
+        """
+        self.current_icon = icon
+        listener = getattr(self, "_icon_listener", None)
+        if listener is not None:
+            listener(self.name, icon)
 
     def __repr__(self) -> str:
         name = getattr(self, "name", None)

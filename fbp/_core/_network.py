@@ -205,6 +205,9 @@ class Network:
         # Openings to the outside and live edits (fbp._core._live).
         self._inlets: list[Inlet] = []
         self._outlets: list[Outlet] = []
+        #: Inlets and outlets by name, for who made them (exported ports' public names).
+        self.inlets: dict[str, Inlet] = {}
+        self.outlets: dict[str, Outlet] = {}
         self._live: LiveEdits | None = None
         self._procs: anyio.abc.TaskGroup | None = None
         self._scopes: dict[str, anyio.CancelScope] = {}
@@ -314,10 +317,11 @@ class Network:
         self._inlets.append(inlet)
         return inlet
 
-    def add_outlet(self, src: tuple[str, str, int | None], capacity: int = 1) -> Outlet:
-        """Let the outside read what an output port sends (one more receiver of it)."""
+    def add_outlet(self, src: tuple[str, str, int | None], capacity: int | None = None) -> Outlet:
+        """Let the outside read what an output port sends (one more receiver of it,
+        buffering ``capacity`` IPs, by default the network's edge capacity)."""
         self._check_new()
-        outlet = Outlet(self, src, capacity)
+        outlet = Outlet(self, src, self.capacity if capacity is None else capacity)
         self._outlets.append(outlet)
         return outlet
 

@@ -66,6 +66,9 @@ class FlatGraph:
     array_sizes: dict[str, dict[str, int]] = field(default_factory=dict)
     #: Processes whose component could not be resolved (already reported).
     unresolved: set[str] = field(default_factory=set)
+    #: The top-level graph's exported ports: (``"in"``/``"out"``, public name lowered)
+    #: to the flat port they stand for.
+    exports: dict[tuple[str, str], PortRef] = field(default_factory=dict)
 
 
 def _where(
@@ -79,7 +82,7 @@ def _where(
 def flatten(graph: Graph, registry: Registry, load: GraphLoader) -> FlatGraph:
     """Resolve components and inline subnets; collect issues instead of raising."""
     flat = FlatGraph(graph.name)
-    _inline(graph, "", registry, load, flat, stack=(graph.source or graph.name,))
+    flat.exports = _inline(graph, "", registry, load, flat, stack=(graph.source or graph.name,))
     _check(flat)
     return flat
 
@@ -328,14 +331,27 @@ def _settings(
 
 
 def check_graph(
-    graph: Graph, registry: Registry | None = None, load: GraphLoader | None = None
+    graph: Graph,
+    registry: Registry | None = None,
+    load: GraphLoader | None = None,
+    *,
+    exports_fed: bool = False,
 ) -> FlatGraph:
-    """Check a graph completely; the result's ``issues`` lists every problem found."""
+    """Check a graph completely; the result's ``issues`` lists every problem found.
+
+    With ``exports_fed``, the graph's exported input ports count as fed (the network
+    will be fed through them from outside).
+    """
     from ._load import load_graph
 
     flat = flatten(graph, registry or Registry(), load or load_graph)
     issues = flat.issues
     fed: dict[tuple[str, str, int | None], int] = {}
+    if exports_fed:
+        for (direction, _), ref in flat.exports.items():
+            got = _port_of(flat, ref, "in", SourceLocation(), report=False)
+            if direction == "in" and got is not None:
+                fed[(ref.process, got[1].name, ref.index)] = 1
     for e in flat.edges:
         where = e.location or SourceLocation()
         src = _port_of(flat, e.src, "out", where)
@@ -413,13 +429,19 @@ def build_network(
     trace: TraceSink | None = None,
     settings: dict[str, Any] | None = None,
     deadlock_interval: float = 0.25,
+    open_exports: bool = False,
 ) -> Network:
     """Check ``graph`` and wire it into a :class:`~fbp.Network`, ready to run.
+
+    With ``open_exports``, each exported input port becomes an inlet of the network
+    and each exported output port an outlet (``net.inlets``/``net.outlets``, by
+    public name): the network is then fed and read from outside while it runs, as
+    the FBP protocol runtime does.
 
     Raises:
         GraphValidationError: with every problem found in the graph.
     """
-    flat = check_graph(graph, registry)
+    flat = check_graph(graph, registry, exports_fed=open_exports)
     if flat.issues:
         raise GraphValidationError(flat.issues, graph_name=graph.source or graph.name)
     net = Network(
@@ -455,4 +477,13 @@ def build_network(
         )
     for i in flat.initials:
         net.add_initial((i.tgt.process, i.tgt.port, i.tgt.index), i.data, location=i.location)
+    if open_exports:
+        for public in graph.inports:
+            ref = flat.exports.get(("in", public.lower()))
+            if ref is not None:
+                net.inlets[public] = net.add_inlet((ref.process, ref.port, ref.index))
+        for public in graph.outports:
+            ref = flat.exports.get(("out", public.lower()))
+            if ref is not None:
+                net.outlets[public] = net.add_outlet((ref.process, ref.port, ref.index))
     return net

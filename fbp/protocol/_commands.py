@@ -19,6 +19,9 @@ from ._graphs import GraphStore
 from ._messages import PROTOCOL_VERSION, ProtocolError, Request, dumps, endpoint, req_str
 from ._network import NetworkSession
 from ._options import RuntimeOptions
+from ._packets import ports_payload
+from ._persist import persist_graphs
+from ._setsource import compile_component
 from ._trace import TraceRecorder
 
 __all__ = ("CAPABILITIES", "RUNTIME_TYPE", "Commands")
@@ -26,8 +29,10 @@ __all__ = ("CAPABILITIES", "RUNTIME_TYPE", "Commands")
 #: The runtime type reported by ``getruntime``.
 RUNTIME_TYPE = "fbp-causal"
 
-#: What this runtime can do (``runtime:packet`` is not supported).
+#: What this runtime can always do; ``network:persist`` and ``component:setsource``
+#: are added when the operator enables them (``--persist``, ``--allow-setsource``).
 CAPABILITIES = (
+    "protocol:runtime",
     "protocol:graph",
     "protocol:network",
     "network:status",
@@ -62,20 +67,24 @@ class Commands:
 
         def _spawn(self, fn: Callable[..., Any], *args: Any) -> None: ...
 
+        async def packet_out(self, payload: dict[str, Any]) -> None: ...
+
+        sources: dict[str, dict[str, Any]]
+
     def handlers(self) -> Iterable[tuple[tuple[str, str], Any]]:
         """The handlers by (protocol, command)."""
         return [
             (("runtime", "getruntime"), self._getruntime),
-            (("runtime", "packet"), self._unsupported),
+            (("runtime", "packet"), self._packet),
             (("network", "start"), self._start),
             (("network", "stop"), self._stop),
             (("network", "getstatus"), self._getstatus),
             (("network", "debug"), self._debug),
             (("network", "edges"), self._edges),
-            (("network", "persist"), self._unsupported),
+            (("network", "persist"), self._persist),
             (("component", "list"), self._list),
             (("component", "getsource"), self._getsource),
-            (("component", "source"), self._unsupported),
+            (("component", "source"), self._setsource),
             (("trace", "start"), self._trace),
             (("trace", "stop"), self._trace),
             (("trace", "clear"), self._trace),
@@ -84,12 +93,22 @@ class Commands:
 
     # -- runtime ----------------------------------------------------------------------------
 
+    def capabilities(self) -> list[str]:
+        """What this runtime can do, as its settings allow."""
+        caps = list(CAPABILITIES)
+        if self.options.persist is not None:
+            caps.append("network:persist")
+        if self.options.allow_setsource:
+            caps.append("component:setsource")
+        return caps
+
     def _runtime_info(self, authorized: bool) -> dict[str, Any]:
+        caps = self.capabilities()
         d: dict[str, Any] = {
             "type": RUNTIME_TYPE,
             "version": PROTOCOL_VERSION,
-            "capabilities": list(CAPABILITIES) if authorized else [],
-            "allCapabilities": list(CAPABILITIES),
+            "capabilities": caps if authorized else [],
+            "allCapabilities": caps,
             "id": self.options.runtime_id,
             "label": self.options.label,
         }
@@ -99,17 +118,68 @@ class Commands:
 
     async def _getruntime(self, client: Client, req: Request) -> None:
         self._reply(client, req, "runtime", "runtime", self._runtime_info(True))
+        main = self.store.graphs.get(self.store.main) if self.store.main else None
+        if main is not None:
+            self._reply(client, None, "runtime", "ports", ports_payload(main, self.library))
 
-    async def _unsupported(self, client: Client, req: Request) -> None:
-        reasons = {
-            "packet": "this runtime does not exchange packets with a graph's exported ports"
-            " (no protocol:runtime capability)",
-            "persist": "this runtime does not persist graphs (no network:persist capability)",
-            "source": "this runtime does not accept component code from clients"
-            " (no component:setsource capability)",
-        }
-        msg = f"{req.protocol}:{req.command} is not supported: {reasons[req.command]}"
-        raise ProtocolError(msg, req.protocol)
+    async def _packet(self, client: Client, req: Request) -> None:
+        lg = self.store.get(req)
+        port = req_str(req.payload, "port", req)
+        event = req_str(req.payload, "event", req)
+        events = ("connect", "begingroup", "data", "endgroup", "disconnect")
+        if event not in events:
+            msg = f"runtime:packet: 'event' must be one of {', '.join(events)}, got {event!r}"
+            raise ProtocolError(msg, "runtime")
+        session = self.sessions.get(lg.id)
+        if session is None:
+            msg = (
+                f"runtime:packet: the network of graph {lg.id!r} is not running; start it"
+                " (network:start) before sending packets to its ports"
+            )
+            raise ProtocolError(msg, "runtime")
+        public = await session.send_packet(port, event, req.payload.get("payload"))
+        payload: dict[str, Any] = {"port": public, "event": event, "graph": lg.id}
+        if "payload" in req.payload:
+            payload["payload"] = req.payload["payload"]
+        self._reply(client, req, "runtime", "packetsent", payload)
+
+    async def _persist(self, client: Client, req: Request) -> None:
+        folder = self.options.persist
+        if folder is None:
+            msg = (
+                "network:persist is not enabled on this runtime (no network:persist"
+                " capability); start it with --persist DIR to keep graphs across restarts"
+            )
+            raise ProtocolError(msg, "network")
+        try:
+            persist_graphs(self.store, folder)
+        except OSError as e:
+            msg = f"network:persist: cannot write the graphs to {folder}: {e}"
+            raise ProtocolError(msg, "network") from None
+        self._reply(client, req, "network", "persist", {})
+
+    async def _setsource(self, client: Client, req: Request) -> None:
+        if not self.options.allow_setsource:
+            msg = (
+                "component:source is refused: this runtime does not run code sent by"
+                " clients (no component:setsource capability; the operator can allow it"
+                " with --allow-setsource, which requires a secret)"
+            )
+            raise ProtocolError(msg, "component")
+        name = req_str(req.payload, "name", req)
+        code = req_str(req.payload, "code", req)
+        language = req_str(req.payload, "language", req)
+        library = req.payload.get("library")
+        if library is not None and (not isinstance(library, str) or "/" in library):
+            msg = f"component:source: 'library' must be a name without '/', got {library!r}"
+            raise ProtocolError(msg, "component")
+        cls = compile_component(name, library, language, code)
+        full = f"{library}/{name}" if library else name
+        self.library.add(full, cls)
+        self.sources[full] = {"name": name, "language": language, "code": code}
+        if library:
+            self.sources[full]["library"] = library
+        self._reply(client, req, "component", "component", self.library.describe(full))
 
     # -- network ----------------------------------------------------------------------------
 
@@ -125,6 +195,7 @@ class Commands:
                 capacity=o.capacity,
                 flush_interval=o.flush_interval,
                 deadlock_interval=o.deadlock_interval,
+                packet_out=self.packet_out,
             )
             self.sessions[lg.id] = session
         return session
@@ -199,6 +270,10 @@ class Commands:
         if lg is not None:
             payload = {"name": name, "language": "json", "code": dumps(lg.graph.to_dict())}
             self._reply(client, req, "component", "source", payload)
+            return
+        sent = self.sources.get(name)
+        if sent is not None:
+            self._reply(client, req, "component", "source", sent)
             return
         try:
             payload = self.library.source(name)

@@ -119,6 +119,11 @@ class ComponentLibrary:
             )
         return self.registry.resolve(name, base_dir=base_dir)
 
+    def add(self, name: str, cls: type[Component]) -> None:
+        """Offer a component under ``name`` (code a client sent; see ``component:source``)."""
+        self.registry.extra[name] = cls
+        self._described.pop(name, None)
+
     def network_registry(self) -> Registry:
         """The registry networks are wired with: the library's, limited to what it offers."""
         if self.collections is None:
@@ -150,6 +155,9 @@ class ComponentLibrary:
                 "inPorts": [port_definition(p) for p in spec.inports],
                 "outPorts": [port_definition(p) for p in spec.outports],
             }
+            icon = getattr(found, "icon", None)
+            if isinstance(icon, str) and icon:
+                d["icon"] = icon
         self._described[name] = d
         return d
 

@@ -101,11 +101,21 @@ class LiveSink:
         for c in (info.graph or {}).get("connections", []):
             if "data" in c and isinstance(c.get("tgt"), dict):
                 iips.add((str(c["tgt"].get("process")), str(c["tgt"].get("port")).lower()))
+        # Exported input ports: packets sent to them arrive as IIPs of their port.
+        exported = {
+            (str(e.get("process")), str(e.get("port")).lower())
+            for e in (info.graph or {}).get("inports", {}).values()
+            if isinstance(e, dict)
+        }
         self.routes = {}
         for pid, p in enumerate(info.ports):
             if p.direction == "in":
                 key = address(p.process, p.port, p.index)
-                given = p.process not in top or (p.process, p.port.lower()) in iips
+                given = (
+                    p.process not in top
+                    or (p.process, p.port.lower()) in iips
+                    or (p.process, p.port.lower()) in exported
+                )
                 self.routes[pid] = (
                     [Route(self.graph, None, ends[key], subgraphs[key])] if given else []
                 )
@@ -123,6 +133,27 @@ class LiveSink:
         if node not in top and "/" in node:
             *subgraph, node = node.split("/")
         return Endpoint(node, p.port.lower(), p.index), subgraph
+
+    # -- live edits ------------------------------------------------------------------------
+
+    def add_route(self, port_id: int, src: Endpoint, tgt: Endpoint) -> None:
+        """An edge added to the running network: its IPs become events too."""
+        self.routes.setdefault(port_id, []).append(Route(self.graph, src, tgt, []))
+
+    def remove_route(self, port_id: int, src: Endpoint, tgt: Endpoint) -> None:
+        """An edge removed from the running network (``disconnect`` if it connected)."""
+        routes = self.routes.get(port_id, [])
+        for route in [r for r in routes if r.src == src and r.tgt == tgt]:
+            routes.remove(route)
+            if route.connected:
+                clients = [c for c in self.clients() if not c.closed]
+                watching = [c for c in clients if c.watches(self.graph, route.src, route.tgt)]
+                self._emit(watching, "disconnect", dict(route.base))
+
+    def add_iip_route(self, port_id: int, tgt: Endpoint) -> None:
+        """An IIP given to a port of the running network: it becomes an event."""
+        if not self.routes.get(port_id):
+            self.routes[port_id] = [Route(self.graph, None, tgt, [])]
 
     def write(self, records: list[TraceRecord]) -> None:
         """Turn records into events for the clients watching their edges."""

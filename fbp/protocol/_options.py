@@ -12,6 +12,7 @@ import ipaddress
 import socket
 import uuid
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from .._core._network import DEFAULT_CAPACITY
 from ..graph import Registry
@@ -66,6 +67,10 @@ class RuntimeOptions:
         flush_interval: seconds between two deliveries of data events during a run.
         deadlock_interval: the deadlock watchdog's interval.
         max_message: the largest message accepted from a client, in bytes.
+        persist: the folder ``network:persist`` writes graphs to, and the runtime
+            loads them from when it starts (None: ``network:persist`` is refused).
+        allow_setsource: run component code clients send (``component:source``);
+            requires a secret.
     """
 
     host: str = "127.0.0.1"
@@ -81,6 +86,8 @@ class RuntimeOptions:
     flush_interval: float = 0.05
     deadlock_interval: float = 0.25
     max_message: int = 4 * 1024 * 1024
+    persist: Path | None = None
+    allow_setsource: bool = False
 
     def check(self) -> None:
         """Refuse unsafe or invalid settings.
@@ -91,6 +98,13 @@ class RuntimeOptions:
         """
         if self.secret is not None and not self.secret:
             msg = "the secret is empty; give a non-empty secret, or none on loopback"
+            raise RuntimeConfigError(msg)
+        if self.allow_setsource and self.secret is None:
+            msg = (
+                "allowing component:source runs the code clients send: it needs a secret"
+                " so that only clients that know it can; set FBP_PROTOCOL_SECRET (or"
+                " --secret), or drop --allow-setsource"
+            )
             raise RuntimeConfigError(msg)
         if self.secret is None and not is_loopback(self.host):
             shown = self.host or "every interface"

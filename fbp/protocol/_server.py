@@ -32,6 +32,7 @@ from ._client import Client, ClientTooSlow
 from ._commands import Commands
 from ._components import ComponentLibrary
 from ._graphs import GraphStore
+from ._live import LIVE_COMMANDS, REFUSED_WHILE_RUNNING, apply_live
 from ._messages import (
     PROTOCOLS,
     ProtocolError,
@@ -42,6 +43,8 @@ from ._messages import (
 from ._network import NetworkSession
 from ._options import RuntimeOptions
 from ._output import OutputForwarder
+from ._packets import EXPORT_COMMANDS, ports_payload
+from ._persist import load_graphs
 from ._trace import TraceRecorder
 
 __all__ = ("RuntimeServer",)
@@ -75,6 +78,8 @@ class RuntimeServer(Commands):
         self.sessions: dict[str, NetworkSession] = {}
         self.recorders: dict[str, TraceRecorder] = {}
         self.clients: dict[Client, ServerConnection] = {}
+        #: Component code clients sent (component:source), by component name.
+        self.sources: dict[str, dict[str, Any]] = {}
         self._server: Server | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
         self._scratch: Path | None = None
@@ -85,15 +90,25 @@ class RuntimeServer(Commands):
 
     # -- life cycle ------------------------------------------------------------------------
 
-    async def start(self) -> None:
-        """Check the settings and start listening."""
+    async def start(self, sock: Any = None) -> None:
+        """Check the settings and start listening.
+
+        Args:
+            sock: a socket already bound and listening (``python -m fbp runtime``
+                binds it before loading anything else, to accept connections early);
+                by default the server binds ``options.host`` and ``options.port``.
+        """
         self.options.check()
+        if self.options.persist is not None:
+            load_graphs(self.store, self.options.persist)
+        where: dict[str, Any] = {"sock": sock}
+        if sock is None:
+            where = {"host": self.options.host, "port": self.options.port}
         self._server = await serve(
             self._connection,
-            self.options.host,
-            self.options.port,
             subprotocols=["noflo"],  # type: ignore[list-item]
             max_size=self.options.max_message,
+            **where,
         )
 
     @property
@@ -167,6 +182,12 @@ class RuntimeServer(Commands):
         text = dumps({"protocol": "network", "command": "output", "payload": payload})
         for client in self.live_clients():
             client.offer(text)
+
+    async def packet_out(self, payload: dict[str, Any]) -> None:
+        """Send a ``runtime:packet`` to every client, once each has room for it."""
+        for client in self.live_clients():
+            await client.wait_room()
+        self.announce("runtime", "packet", payload)
 
     def _spawn(self, fn: Callable[..., Awaitable[Any]], *args: Any) -> None:
         task = asyncio.ensure_future(fn(*args))
@@ -274,9 +295,7 @@ class RuntimeServer(Commands):
             msg = f"unknown protocol {req.protocol!r}; this runtime speaks " + ", ".join(PROTOCOLS)
             raise ProtocolError(msg)
         if req.protocol == "graph":
-            replies = self.store.handle(req)
-            for protocol, command, payload in replies:
-                self.announce(protocol, command, payload, (client, req.request_id))
+            self._graph_command(client, req)
             return
         handler = self._handlers.get((req.protocol, req.command))
         if handler is None:
@@ -287,3 +306,43 @@ class RuntimeServer(Commands):
             )
             raise ProtocolError(msg, req.protocol)
         await handler(client, req)
+
+    def _graph_command(self, client: Client, req: Request) -> None:
+        """Carry out a graph command; apply it to the graph's running network, if any."""
+        session = None
+        if req.command in LIVE_COMMANDS:
+            gid = req.payload.get("graph")
+            session = self.sessions.get(gid) if isinstance(gid, str) else None
+            if session is not None and not session.running:
+                session = None
+        if session is not None:
+            if req.command in REFUSED_WHILE_RUNNING:
+                msg = (
+                    f"graph:{req.command} is refused while the network of graph"
+                    f" {session.graph_id!r} runs; stop it (network:stop) first"
+                )
+                raise ProtocolError(msg, "graph")
+            rec = self.recorders.get(session.graph_id)
+            if rec is not None and rec.recording:
+                msg = (
+                    f"graph:{req.command} is refused while the running network of graph"
+                    f" {session.graph_id!r} is recorded (trace:start): a recorded run keeps"
+                    " the ports it started with. Stop the network, or stop the recording"
+                    " (trace:stop), first"
+                )
+                raise ProtocolError(msg, "graph")
+        lg = self.store.graphs.get(req.payload.get("graph", ""))
+        before = lg.graph.copy() if session is not None and lg is not None else None
+        replies = self.store.handle(req)
+        if session is not None and before is not None and lg is not None:
+            try:
+                apply_live(session, self.library, replies)
+            except ProtocolError:
+                lg.graph = before
+                raise
+        for protocol, command, payload in replies:
+            self.announce(protocol, command, payload, (client, req.request_id))
+        if any(command in EXPORT_COMMANDS for _, command, _ in replies):
+            changed = self.store.graphs.get(req.payload.get("graph", ""))
+            if changed is not None:
+                self.announce("runtime", "ports", ports_payload(changed, self.library))

@@ -80,7 +80,21 @@ class Shout(Component):
             print(x.upper())
 
 
+class Iconic(Component):
+    """Forward every IP; show the icon 'check' once it has forwarded one."""
+
+    icon = "cog"
+    in_: InPort[Any]
+    out: OutPort[Any]
+
+    async def run(self) -> None:
+        async for x in self.in_:
+            await self.out.send(x)
+            self.set_icon("check")
+
+
 EXTRA: dict[str, Any] = {
+    "test/Iconic": Iconic,
     "test/Explode": Explode,
     "test/Typed": Typed,
     "test/Tagged": Tagged,
@@ -181,9 +195,15 @@ class Peer:
     async def error(
         self, protocol: str, command: str, payload: dict[str, Any] | None = None
     ) -> str:
-        """Send a message that must be refused; return the error message."""
+        """Send a message that must be refused; return the error message.
+
+        ``runtime:ports`` announcements (which follow changes of exported ports) are
+        skipped.
+        """
         await self.send(protocol, command, payload)
         msg = await self.recv()
+        while (msg["protocol"], msg["command"]) == ("runtime", "ports"):
+            msg = await self.recv()
         assert msg["command"] == "error", msg
         assert msg["protocol"] == protocol, msg
         text = msg["payload"]["message"]
