@@ -16,21 +16,56 @@ See ``docs/protocol.md`` for what each command does here, the data event format,
 send queue policy and the security rules.
 """
 
-from ._client import DEFAULT_QUEUE as DEFAULT_QUEUE
-from ._client import Client as Client
-from ._commands import CAPABILITIES as CAPABILITIES
-from ._commands import RUNTIME_TYPE as RUNTIME_TYPE
-from ._components import ComponentLibrary as ComponentLibrary
-from ._components import port_definition as port_definition
-from ._messages import PROTOCOL_VERSION as PROTOCOL_VERSION
-from ._messages import ProtocolError as ProtocolError
-from ._messages import edge_id as edge_id
-from ._options import DEFAULT_PORT as DEFAULT_PORT
-from ._options import RuntimeConfigError as RuntimeConfigError
-from ._options import RuntimeOptions as RuntimeOptions
-from ._options import is_loopback as is_loopback
-from ._server import RuntimeServer as RuntimeServer
-from ._trace import DEFAULT_DUMP_BYTES as DEFAULT_DUMP_BYTES
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ._client import DEFAULT_QUEUE as DEFAULT_QUEUE
+    from ._client import Client as Client
+    from ._commands import CAPABILITIES as CAPABILITIES
+    from ._commands import RUNTIME_TYPE as RUNTIME_TYPE
+    from ._components import ComponentLibrary as ComponentLibrary
+    from ._components import port_definition as port_definition
+    from ._messages import PROTOCOL_VERSION as PROTOCOL_VERSION
+    from ._messages import ProtocolError as ProtocolError
+    from ._messages import edge_id as edge_id
+    from ._options import DEFAULT_PORT as DEFAULT_PORT
+    from ._options import RuntimeConfigError as RuntimeConfigError
+    from ._options import RuntimeOptions as RuntimeOptions
+    from ._options import is_loopback as is_loopback
+    from ._server import RuntimeServer as RuntimeServer
+    from ._trace import DEFAULT_DUMP_BYTES as DEFAULT_DUMP_BYTES
+
+# Loaded on first use, so that ``python -m fbp runtime`` can listen before it loads the
+# server (and so that importing one part does not load the others).
+_WHERE = {
+    "DEFAULT_QUEUE": "._client",
+    "Client": "._client",
+    "CAPABILITIES": "._commands",
+    "RUNTIME_TYPE": "._commands",
+    "ComponentLibrary": "._components",
+    "port_definition": "._components",
+    "PROTOCOL_VERSION": "._messages",
+    "ProtocolError": "._messages",
+    "edge_id": "._messages",
+    "DEFAULT_PORT": "._options",
+    "RuntimeConfigError": "._options",
+    "RuntimeOptions": "._options",
+    "is_loopback": "._options",
+    "RuntimeServer": "._server",
+    "DEFAULT_DUMP_BYTES": "._trace",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _WHERE.get(name)
+    if module is None:
+        msg = f"module 'fbp.protocol' has no attribute {name!r}"
+        raise AttributeError(msg)
+    value = getattr(importlib.import_module(module, __name__), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = (
     "CAPABILITIES",
