@@ -364,17 +364,17 @@ class Network:
         iips: dict[InPort[Any], list[_Initial]] = {}
         for i in self._wiring.initials:
             iips.setdefault(i.tgt, []).append(i)
+        inlets: dict[InPort[Any], list[Inlet]] = {}
+        for inlet in self._inlets:
+            inlets.setdefault(inlet.port, []).append(inlet)
         for proc in self.processes.values():
             for inp in proc.in_list:
-                if inp.spec.has_default and inp not in by_target and inp not in iips:
+                if inp.spec.has_default and not (inp in by_target or inp in iips or inp in inlets):
                     iips[inp] = [_Initial(inp, inp.spec.default, None)]
         ports: list[PortInfo] = []
         targets: dict[OutPort[Any], list[str]] = {}
         for e in self._wiring.edges:
             targets.setdefault(e.src, []).append(e.tgt.address)
-        inlets: dict[InPort[Any], list[Inlet]] = {}
-        for inlet in self._inlets:
-            inlets.setdefault(inlet.port, []).append(inlet)
         for proc in self.processes.values():
             for inp in proc.in_list:
                 inp.port_id = len(ports)

@@ -54,6 +54,10 @@ log = get_logger(layer="protocol")
 Origin = tuple[Client, str | None]
 
 
+def _subprotocol(connection: Any, offered: Any) -> Any:
+    return "noflo" if "noflo" in offered else None
+
+
 class RuntimeServer(Commands):
     """An FBP network protocol runtime over WebSocket.
 
@@ -106,7 +110,9 @@ class RuntimeServer(Commands):
             where = {"host": self.options.host, "port": self.options.port}
         self._server = await serve(
             self._connection,
-            subprotocols=["noflo"],  # type: ignore[list-item]
+            # "noflo" when the client offers it; clients that offer none are served too
+            # (fbp-client and fbp-spec connect without a subprotocol).
+            select_subprotocol=_subprotocol,
             max_size=self.options.max_message,
             **where,
         )
