@@ -56,10 +56,11 @@ async def test_a_recorded_run_dumps_as_flowtrace_with_lineage(tmp_path: Path) ->
         assert by_id["Gen() OUT -> IN Pass()"] == [0, 1, 2, 3]
         assert by_id["Pass() OUT -> IN Sink()"] == [0, 1, 2, 3]
         # Lineage: each IP Pass sent has the IP Gen sent with the same value as parent.
-        gen = {e["data"]: e["ip_id"] for e in events if e["id"] == "Gen() OUT -> IN Pass()"}
-        for e in events:
-            if e["id"] == "Pass() OUT -> IN Sink()":
-                assert e["parents"] == [gen[e["data"]]]
+        lineage = [(e["payload"], e["lineage"]) for e in trace["events"] if e["command"] == "data"]
+        gen = {p["data"]: li["ip_id"] for p, li in lineage if p["id"] == "Gen() OUT -> IN Pass()"}
+        for p, li in lineage:
+            if p["id"] == "Pass() OUT -> IN Sink()":
+                assert li["parents"] == [gen[p["data"]]]
         if not SHOW.exists():
             pytest.fail("tests/npm/node_modules is missing: run `npm ci --prefix tests/npm`")
         node = shutil.which("node")

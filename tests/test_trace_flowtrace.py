@@ -66,9 +66,11 @@ def test_export_has_one_event_per_ip_per_edge(tmp_path: Path) -> None:
     split = events[6]["payload"]
     assert split["src"] == {"node": "Split", "port": "OUT", "index": 0}
     assert split["id"] == "Split() OUT[0] -> IN Left()"
-    join = [e["payload"] for e in events if e["payload"]["ip_id"] == 11]
-    assert [j["tgt"]["node"] for j in join] == ["Show", "Log"]
-    assert (join[0]["parents"], join[0]["activation"]) == ([9, 10], 6)
+    join = [e for e in events if e["lineage"]["ip_id"] == 11]
+    assert [j["payload"]["tgt"]["node"] for j in join] == ["Show", "Log"]
+    assert join[0]["lineage"] == {"ip_id": 11, "parents": [9, 10], "activation": 6}
+    # The protocol's schema allows nothing beyond these keys in a data payload.
+    assert set(join[0]["payload"]) == {"id", "graph", "src", "tgt", "data"}
     assert all(e["graph"] == "Dag" and e["protocol"] == "network" for e in events)
     assert events[3]["time"] == "2023-11-14T22:13:20.000Z"
 
@@ -99,13 +101,21 @@ def test_flowtrace_show_reads_the_export(tmp_path: Path) -> None:
     ]
 
 
-def test_ips_on_an_unconnected_port_and_unrecorded_payloads_export(tmp_path: Path) -> None:
-    port = PortInfo("P", "t/P", "OUT", None, "out", "int")
+def test_ips_on_an_unconnected_port_have_no_event_and_unrecorded_payloads_export(
+    tmp_path: Path,
+) -> None:
+    ports = [
+        PortInfo("P", "t/P", "OUT", None, "out", "int", targets=("Q.IN",)),
+        PortInfo("P", "t/P", "LOG", None, "out", "int"),
+        PortInfo("Q", "t/Q", "IN", None, "in", "int"),
+    ]
     with TraceWriter(tmp_path / "t.trace", payload={"P.OUT": "none"}) as w:
-        w.start_run(run_info(ports=[port], graph={}, name="Lonely"))
-        w.write([(1, KIND_DATA, 0, 1, T0_PERF + 5, (), 42)])
+        w.start_run(run_info(ports=ports, graph={}, name="Lonely"))
+        w.write(
+            [(1, KIND_DATA, 0, 1, T0_PERF + 5, (), 42), (2, KIND_DATA, 1, 1, T0_PERF + 6, (), 7)]
+        )
         w.finish_run("completed", None, {})
     out = tmp_path / "t.flowtrace.json"
     with open_trace(tmp_path / "t.trace") as trace, out.open("w") as fp:
-        export_flowtrace(trace.run(), fp)
-    assert flowtrace_show(out) == ["P OUT -> DATA null"]
+        assert export_flowtrace(trace.run(), fp) == 1
+    assert flowtrace_show(out) == ["P OUT -> IN Q DATA null"]

@@ -19,7 +19,8 @@ runs), with the semantics NoFlo gives them:
   reopened);
 - *disconnect*: ``A.OUT`` stops sending to ``B.IN``; a send of ``A`` waiting for room
   there completes first. When it was ``B.IN``'s last sender, ``B.IN``'s stream ends,
-  as it would if ``A`` had ended;
+  as it would if ``A`` had ended. When it was ``A.OUT``'s last edge, ``A``'s next send
+  there raises ``DownstreamClosed``, which ends ``A`` as a closed pipe ends a program;
 - *add an IIP*: it is delivered at once, ahead of nothing (after what the channel
   holds); refused when the port's stream has ended;
 - *remove a process*: it is cancelled; what it held is discarded, and its ports close,
@@ -326,6 +327,13 @@ class LiveEdits:
         ch = inp._chan
         if ch in out._chans:
             out._chans = tuple(c for c in out._chans if c is not ch)
+            if not out._chans:
+                # Its last edge: the next send ends the process as a closed pipe does
+                # (DownstreamClosed), rather than discarding IPs without end.
+                gone: Channel[Any] = Channel(0, name=f"{out.address} (edge removed)")
+                gone.add_sender()  # closed with the port, like any channel it feeds
+                gone.close_receiver()
+                out._chans = (gone,)
             out._chan = out._chans[0] if len(out._chans) == 1 and not out._closed else None
             # A send waiting for room here completes: its IP was sent while the edge existed.
             waiter = out._proc.waiter

@@ -6,11 +6,16 @@ Imported by ``tests/test_protocol_*.py`` as ``protocol.fbpclient``.
 from __future__ import annotations
 
 import json
+import os
+import shutil
+import tempfile
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any, Literal
 
 import anyio
+import pytest
 from pydantic import BaseModel
 from websockets.asyncio.client import ClientConnection, connect
 
@@ -19,6 +24,8 @@ from fbp.graph import Registry
 from fbp.protocol import RuntimeOptions, RuntimeServer
 
 _REPLY = {
+    ("network", "start"): "started",
+    ("component", "getsource"): "source",
     ("network", "getstatus"): "status",
     ("network", "stop"): "stopped",
     ("network", "debug"): "status",
@@ -93,8 +100,21 @@ class Iconic(Component):
             self.set_icon("check")
 
 
+class Paced(Component):
+    """Forward every IP, one every 5 ms (a steady, slow stream to watch)."""
+
+    in_: InPort[Any]
+    out: OutPort[Any]
+
+    async def run(self) -> None:
+        async for x in self.in_:
+            await anyio.sleep(0.005)
+            await self.out.send(x)
+
+
 EXTRA: dict[str, Any] = {
     "test/Iconic": Iconic,
+    "test/Paced": Paced,
     "test/Explode": Explode,
     "test/Typed": Typed,
     "test/Tagged": Tagged,
@@ -244,3 +264,42 @@ async def build(peer: Peer, graph: str, spec: dict[str, Any]) -> None:
             "addinitial",
             {"src": {"data": value}, "tgt": {"node": tn, "port": tp}, "graph": graph},
         )
+
+
+NPM = Path(__file__).resolve().parent.parent / "npm"
+SESSION_JS = Path(__file__).resolve().parent / "fbp_client_session.js"
+
+
+async def fbp_client(address: str, steps: list[dict[str, Any]], secret: str = "") -> dict[str, Any]:
+    """Run ``steps`` with fbp-client (npm), the schema-checking client of noflo-ui.
+
+    See ``fbp_client_session.js`` for the steps; returns its report: ``replies``,
+    ``signals`` (every message that answered no request), ``protocolErrors`` (messages
+    that failed fbp-protocol's schemas) and ``failure``.
+    """
+    node = shutil.which("node")
+    if node is None:
+        pytest.fail("node is not on PATH; fbp-client needs Node.js 18 or newer")
+    if not (NPM / "node_modules" / "fbp-client").exists():
+        pytest.fail("fbp-client is not installed: run `npm ci --prefix tests/npm`")
+    with tempfile.TemporaryDirectory() as tmp:
+        script = Path(tmp) / "script.json"
+        script.write_text(json.dumps({"secret": secret, "steps": steps}))
+        env = {**os.environ, "NODE_PATH": str(NPM / "node_modules")}
+        with anyio.fail_after(60):
+            async with await anyio.open_process(
+                [node, str(SESSION_JS), address, str(script)], env=env
+            ) as proc:
+                # The report is one line; the process may linger after it (its
+                # transport's timers), so it is not waited for.
+                assert proc.stdout is not None and proc.stderr is not None
+                data = b""
+                async for chunk in proc.stdout:
+                    data += chunk
+                    if data.endswith(b"\n"):
+                        break
+                proc.kill()
+                errors = b"".join([chunk async for chunk in proc.stderr])
+    assert data, errors.decode()[-3000:]
+    report: dict[str, Any] = json.loads(data)
+    return report
