@@ -6,7 +6,7 @@ acknowledged by echoing it, with the state the graph now holds (``changenode`` a
 with the merged metadata, ``removeinitial`` with the data it removed); removing a node
 first removes, and announces, the edges, IIPs and exported ports attached to it.
 
-Edits do not reach a network that is already running: they apply at its next start.
+A running network also gets the structural edits (see :mod:`fbp.protocol._live`).
 """
 
 from __future__ import annotations
