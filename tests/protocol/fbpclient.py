@@ -25,6 +25,7 @@ from fbp.protocol import RuntimeOptions, RuntimeServer
 
 _REPLY = {
     ("network", "start"): "started",
+    ("runtime", "packet"): "packetsent",
     ("component", "getsource"): "source",
     ("network", "getstatus"): "status",
     ("network", "stop"): "stopped",
