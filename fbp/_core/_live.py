@@ -70,6 +70,7 @@ class Inlet:
         self._net = net
         self.port: InPort[Any] = net._in(*tgt)
         self._chan: Channel[Any] | None = None
+        self._wired = anyio.Event()
         self.closed = False
 
     def __repr__(self) -> str:
@@ -78,6 +79,7 @@ class Inlet:
     def _attach(self, ch: Channel[Any]) -> None:
         ch.add_sender()
         self._chan = ch
+        self._wired.set()
 
     @property
     def is_open(self) -> bool:
@@ -86,7 +88,8 @@ class Inlet:
         return ch is not None and not self.closed and not ch.receiver_closed
 
     async def send(self, value: Any) -> int:
-        """Send a data packet, waiting while the port's channel is full.
+        """Send a data packet, waiting while the port's channel is full (and, before
+        the run, until the network is wired).
 
         The value is validated against the port's type. When the network is traced,
         the packet is recorded as an IIP of the port (it has no parent).
@@ -98,6 +101,8 @@ class Inlet:
             LiveEditError: the inlet is closed, or the process has ended.
             PacketTypeError: the value does not fit the port.
         """
+        if self._chan is None and not self.closed:
+            await self._wired.wait()
         ch = self._chan
         if ch is None or self.closed:
             msg = f"the inlet into {self.port.address} is closed"

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from .._core._exceptions import PacketTypeError
 from .._core._live import LiveEditError, LiveEdits
 from ._components import ComponentLibrary
 from ._graph_ports import Reply
@@ -63,7 +64,7 @@ def apply_live(session: NetworkSession, library: ComponentLibrary, replies: list
     for _, command, payload in replies:
         try:
             _apply(session, edits, library, command, payload)
-        except (LiveEditError, ValueError, TypeError) as e:
+        except (LiveEditError, PacketTypeError, ValueError, TypeError) as e:
             msg = (
                 f"graph:{command} cannot be applied to the running network of graph"
                 f" {session.graph_id!r}: {e}"
