@@ -8,8 +8,6 @@ imports, so that a client can only use the collections the operator installed.
 
 from __future__ import annotations
 
-import ipaddress
-import socket
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,35 +15,17 @@ from pathlib import Path
 from .._core._network import DEFAULT_CAPACITY
 from ..graph import Registry
 from ._client import DEFAULT_QUEUE
+from ._start import DEFAULT_PORT as _DEFAULT_PORT
+from ._start import is_loopback
 
 __all__ = ("DEFAULT_PORT", "RuntimeConfigError", "RuntimeOptions", "is_loopback")
 
 #: The port fbp-protocol runtimes customarily listen on.
-DEFAULT_PORT = 3569
+DEFAULT_PORT = _DEFAULT_PORT
 
 
 class RuntimeConfigError(ValueError):
     """The server's settings are unsafe or invalid; the message says how to fix them."""
-
-
-def is_loopback(host: str) -> bool:
-    """Whether ``host`` names only loopback addresses (``127.0.0.1``, ``::1``, ``localhost``).
-
-    An empty host, ``0.0.0.0`` and ``::`` mean every interface, so they are not
-    loopback; a name is loopback when every address it resolves to is.
-    """
-    if host in ("", "0.0.0.0", "::", "*"):
-        return False
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        pass
-    try:
-        infos = socket.getaddrinfo(host, None)
-    except OSError:
-        return False
-    addrs = {str(info[4][0]) for info in infos}
-    return bool(addrs) and all(ipaddress.ip_address(a.split("%")[0]).is_loopback for a in addrs)
 
 
 @dataclass
