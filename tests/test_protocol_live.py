@@ -144,3 +144,18 @@ async def test_edits_that_cannot_be_applied_are_refused_and_change_nothing() -> 
         await peer.request("network", "stop", {"graph": "g"})
         # Stopped, the graph takes every edit again.
         await peer.request("graph", "renamenode", {"from": "Gen", "to": "G2", "graph": "g"})
+
+
+async def test_clearing_a_graph_stops_its_running_network() -> None:
+    async with serving() as server, client(server) as peer:
+        await build(peer, "g", ENDLESS)
+        await peer.request("network", "edges", {"graph": "g", "edges": []})
+        await peer.request("network", "start", {"graph": "g"})
+        await peer.send("graph", "clear", {"id": "g"})
+        stopped = await peer.expect("network", "stopped")
+        assert stopped["payload"]["running"] is False
+        await peer.expect("graph", "clear")
+        # Edits now go to the new, empty graph, whose network is not running.
+        await peer.request("graph", "addnode", {"id": "N", "component": "core/Drop", "graph": "g"})
+        status = await peer.request("network", "getstatus", {"graph": "g"})
+        assert status["payload"]["running"] is False

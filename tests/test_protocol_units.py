@@ -114,10 +114,11 @@ def test_a_client_that_falls_too_far_behind_is_cut_off() -> None:
 
 
 def test_the_command_line_defaults_match_the_library() -> None:
-    from fbp.cli import _runtime
-    from fbp.protocol import DEFAULT_PORT, DEFAULT_QUEUE
+    from fbp import DEFAULT_CAPACITY
+    from fbp.protocol import DEFAULT_PORT, DEFAULT_QUEUE, _start
 
-    assert _runtime._DEFAULT_PORT == DEFAULT_PORT
+    assert _start.DEFAULT_PORT == DEFAULT_PORT
+    assert _start._DEFAULT_CAPACITY == DEFAULT_CAPACITY
     assert "(1000)" in " ".join(a.help or "" for a in _parser_actions()) and DEFAULT_QUEUE == 1000
 
 

@@ -301,7 +301,7 @@ class RuntimeServer(Commands):
             msg = f"unknown protocol {req.protocol!r}; this runtime speaks " + ", ".join(PROTOCOLS)
             raise ProtocolError(msg)
         if req.protocol == "graph":
-            self._graph_command(client, req)
+            await self._graph_command(client, req)
             return
         handler = self._handlers.get((req.protocol, req.command))
         if handler is None:
@@ -313,8 +313,16 @@ class RuntimeServer(Commands):
             raise ProtocolError(msg, req.protocol)
         await handler(client, req)
 
-    def _graph_command(self, client: Client, req: Request) -> None:
-        """Carry out a graph command; apply it to the graph's running network, if any."""
+    async def _graph_command(self, client: Client, req: Request) -> None:
+        """Carry out a graph command; apply it to the graph's running network, if any.
+
+        ``clear`` replaces the graph: its running network, if any, is stopped first.
+        """
+        if req.command == "clear":
+            gid = req.payload.get("id")
+            running = self.sessions.get(gid) if isinstance(gid, str) else None
+            if running is not None and running.running:
+                self.announce("network", "stopped", await running.stop())
         session = None
         if req.command in LIVE_COMMANDS:
             gid = req.payload.get("graph")
