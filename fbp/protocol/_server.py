@@ -24,6 +24,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+import anyio
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 
@@ -52,6 +53,9 @@ __all__ = ("RuntimeServer",)
 log = get_logger(layer="protocol")
 
 Origin = tuple[Client, str | None]
+
+#: Seconds an exported output port's packet waits for a client's queue to have room.
+PACKET_PATIENCE = 1.0
 
 
 def _subprotocol(connection: Any, offered: Any) -> Any:
@@ -190,9 +194,16 @@ class RuntimeServer(Commands):
             client.offer(text)
 
     async def packet_out(self, payload: dict[str, Any]) -> None:
-        """Send a ``runtime:packet`` to every client, once each has room for it."""
+        """Send a ``runtime:packet`` to every client, once each has room for it.
+
+        A client that reads nothing for :data:`PACKET_PATIENCE` seconds is not waited
+        for: the packet is queued anyway, under the rule of announcements (a client
+        twice its queue's capacity behind is disconnected), so that one stuck client
+        cannot hold up the networks of all.
+        """
         for client in self.live_clients():
-            await client.wait_room()
+            with anyio.move_on_after(PACKET_PATIENCE):
+                await client.wait_room()
         self.announce("runtime", "packet", payload)
 
     def _spawn(self, fn: Callable[..., Awaitable[Any]], *args: Any) -> None:
@@ -345,7 +356,8 @@ class RuntimeServer(Commands):
                     " (trace:stop), first"
                 )
                 raise ProtocolError(msg, "graph")
-        lg = self.store.graphs.get(req.payload.get("graph", ""))
+        gid = req.payload.get("graph")
+        lg = self.store.graphs.get(gid) if isinstance(gid, str) else None
         before = lg.graph.copy() if session is not None and lg is not None else None
         replies = self.store.handle(req)
         if session is not None and before is not None and lg is not None:
@@ -356,7 +368,5 @@ class RuntimeServer(Commands):
                 raise
         for protocol, command, payload in replies:
             self.announce(protocol, command, payload, (client, req.request_id))
-        if any(command in EXPORT_COMMANDS for _, command, _ in replies):
-            changed = self.store.graphs.get(req.payload.get("graph", ""))
-            if changed is not None:
-                self.announce("runtime", "ports", ports_payload(changed, self.library))
+        if lg is not None and any(command in EXPORT_COMMANDS for _, command, _ in replies):
+            self.announce("runtime", "ports", ports_payload(lg, self.library))
