@@ -9,8 +9,9 @@ The layers that pull in heavy libraries are separate modules, imported on demand
 :mod:`fbp.causal` (dowhy), :mod:`fbp.testing` (helpers for tests).
 """
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from ._lazy import lazy_attributes as _lazy_attributes
 
 if TYPE_CHECKING:
     from ._core._arrays import ArrayInPort as ArrayInPort
@@ -90,14 +91,7 @@ _WHERE = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    module = _WHERE.get(name)
-    if module is None:
-        msg = f"module 'fbp' has no attribute {name!r}"
-        raise AttributeError(msg)
-    value = getattr(importlib.import_module(module, __name__), name)
-    globals()[name] = value
-    return value
+__getattr__ = _lazy_attributes(__name__, _WHERE)
 
 
 def __dir__() -> list[str]:

@@ -16,8 +16,9 @@ See ``docs/protocol.md`` for what each command does here, the data event format,
 send queue policy and the security rules.
 """
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from .._lazy import lazy_attributes as _lazy_attributes
 
 if TYPE_CHECKING:
     from ._client import DEFAULT_QUEUE as DEFAULT_QUEUE
@@ -57,14 +58,7 @@ _WHERE = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    module = _WHERE.get(name)
-    if module is None:
-        msg = f"module 'fbp.protocol' has no attribute {name!r}"
-        raise AttributeError(msg)
-    value = getattr(importlib.import_module(module, __name__), name)
-    globals()[name] = value
-    return value
+__getattr__ = _lazy_attributes(__name__, _WHERE)
 
 
 __all__ = (
