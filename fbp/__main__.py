@@ -10,4 +10,4 @@ if sys.argv[1:2] == ["runtime"] and not {"-h", "--help"} & set(sys.argv[2:]):
 
 from fbp.cli import main
 
-raise SystemExit(main())
+raise SystemExit(main(prog="python -m fbp"))

@@ -1,11 +1,47 @@
-"""Shared fixtures: behavioural tests run at several channel capacities."""
+"""Shared fixtures and markers.
+
+- ``capacity``: behavioural tests run at several channel capacities.
+- ``@pytest.mark.node``: the test runs a reference tool of the FBP ecosystem (the npm
+  ``fbp`` parser, ``flowtrace-show``, ``fbp-test``) and so needs Node.js and
+  ``npm ci --prefix tests/npm``. Without them such tests are skipped, all under one line
+  of the summary that names what is missing; with ``FBP_REQUIRE_NODE=1`` in the
+  environment (CI sets it) they fail instead, so that CI cannot skip them silently.
+"""
 
 from __future__ import annotations
 
+import os
+import shutil
+from pathlib import Path
+
 import pytest
+
+NPM = Path(__file__).resolve().parent / "npm"
 
 
 @pytest.fixture(params=[0, 1, 3, 32], ids=lambda c: f"cap{c}")
 def capacity(request: pytest.FixtureRequest) -> int:
     """Edge capacities where back-pressure bugs like to hide."""
     return int(request.param)
+
+
+def _node_missing() -> str | None:
+    """Why the Node-based reference tools cannot run here, or None when they can."""
+    if shutil.which("node") is None:
+        return "Node.js is not on PATH"
+    if not (NPM / "node_modules").is_dir():
+        return "tests/npm/node_modules is missing (run `npm ci --prefix tests/npm`)"
+    return None
+
+
+_NODE_MISSING = _node_missing()
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """Skip (or, where Node is required, fail) a ``node`` test before its fixtures run."""
+    if _NODE_MISSING is None or item.get_closest_marker("node") is None:
+        return
+    if os.environ.get("FBP_REQUIRE_NODE", "") not in ("", "0"):
+        pytest.fail(f"FBP_REQUIRE_NODE is set but {_NODE_MISSING}", pytrace=False)
+    # One place raises the skip, so pytest's summary folds every such test into one line.
+    pytest.skip(f"needs the reference npm tools: {_NODE_MISSING}")

@@ -1,8 +1,9 @@
 """Our .fbp parser and writer against the reference parser (npm ``fbp`` 1.8.0).
 
-Needs ``tests/npm/node_modules``: run ``npm ci --prefix tests/npm`` first. Every test
-here fails (never skips) without it. The reference parser runs once per batch, in one
-Node.js process, over the whole corpus or over every generated example.
+Needs Node.js and ``tests/npm/node_modules`` (``npm ci --prefix tests/npm``): the tests
+here are marked ``node`` (skipped without them; failed instead where FBP_REQUIRE_NODE is
+set). The reference parser runs once per batch, in one Node.js process, over the whole
+corpus or over every generated example.
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ from hypothesis import strategies as st
 
 from fbp.graph._dsl import parse_fbp
 from fbp.graph._dsl_write import fbp_normal_form, to_fbp
+
+pytestmark = pytest.mark.node  # runs a reference tool from tests/npm
 
 FILES = support.corpus_files()
 DIVERGENT = support.corpus_files("divergent")

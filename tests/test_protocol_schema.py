@@ -15,6 +15,8 @@ import anyio
 import pytest
 from protocol.fbpclient import build, client, serving
 
+pytestmark = pytest.mark.node  # runs a reference tool from tests/npm
+
 NPM = Path(__file__).resolve().parent / "npm"
 
 VALIDATE = """

@@ -18,6 +18,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.node  # runs a reference tool from tests/npm
+
 ROOT = Path(__file__).resolve().parent.parent
 NPM = ROOT / "tests" / "npm"
 FBP_TEST = NPM / "node_modules" / ".bin" / "fbp-test"

@@ -40,6 +40,7 @@ def _data_events(trace: dict[str, Any]) -> list[dict[str, Any]]:
     return [e["payload"] for e in trace["events"] if e["command"] == "data"]
 
 
+@pytest.mark.node
 async def test_a_recorded_run_dumps_as_flowtrace_with_lineage(tmp_path: Path) -> None:
     async with serving() as server, client(server) as peer:
         await build(peer, "g", PIPE)

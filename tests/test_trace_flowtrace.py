@@ -80,6 +80,7 @@ def test_export_can_stop_after_a_number_of_events(tmp_path: Path) -> None:
     assert n == len(doc["events"]) == 5
 
 
+@pytest.mark.node
 def test_flowtrace_show_reads_the_export(tmp_path: Path) -> None:
     path = write_dag(tmp_path / "t.trace")
     out = tmp_path / "t.flowtrace.json"
@@ -101,6 +102,7 @@ def test_flowtrace_show_reads_the_export(tmp_path: Path) -> None:
     ]
 
 
+@pytest.mark.node
 def test_ips_on_an_unconnected_port_have_no_event_and_unrecorded_payloads_export(
     tmp_path: Path,
 ) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import logging
 import sys
@@ -12,7 +13,29 @@ import structlog
 
 from .._core._exceptions import GraphError
 
-__all__ = ("CliError", "configure_logging", "load", "parse_set")
+__all__ = (
+    "CliError",
+    "HelpFormatter",
+    "configure_logging",
+    "finish_parsers",
+    "load",
+    "missing_extra",
+    "parse_set",
+    "version_text",
+)
+
+DISTRIBUTION = "fbp-causal"
+
+# The optional libraries, by the extra that installs them.
+_EXTRA_OF = {
+    "pandas": "trace",
+    "numpy": "causal",
+    "scipy": "causal",
+    "sklearn": "causal",
+    "dowhy": "causal",
+    "threadpoolctl": "causal",
+    "websockets": "runtime",
+}
 
 
 class CliError(Exception):
@@ -76,3 +99,85 @@ def parse_set(items: list[str] | None) -> dict[str, Any]:
             value = raw
         out[addr.strip()] = value
     return out
+
+
+def version_text() -> str:
+    """``fbp --version``: the distribution's version, and the Python that runs it."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    from .. import __version__
+
+    try:
+        v = version(DISTRIBUTION)
+    except PackageNotFoundError:  # running from a source tree that is not installed
+        v = __version__
+    return f"fbp {v} ({DISTRIBUTION}, Python {sys.version.split()[0]})"
+
+
+def _shown(default: Any) -> bool:
+    """Whether a default says something (not None, False, an empty list or suppressed)."""
+    return not (
+        default is None or default is False or default == [] or default is argparse.SUPPRESS
+    )
+
+
+class HelpFormatter(argparse.HelpFormatter):
+    """Help that shows each option's default, unless it is empty or already said."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        text = action.help or ""
+        if "default" in text.lower() or not _shown(action.default) or not action.option_strings:
+            return text
+        return f"{text} (default: %(default)s)".strip()
+
+
+def finish_parsers(parser: argparse.ArgumentParser) -> None:
+    """Give every (sub)command the common help style, a description and shown defaults.
+
+    A command added without a description gets its one-line help as description; an
+    option without help text still shows its default; a command that loads a network
+    (or lists components) gets ``--path DIR``, the component search path.
+    """
+    parser.formatter_class = HelpFormatter
+    names = {a.dest for a in parser._actions}
+    if ("network" in names or parser.prog.endswith(" components")) and "path" not in names:
+        parser.add_argument(
+            "--path",
+            action="append",
+            metavar="DIR",
+            default=[],
+            help="also look for component modules in DIR (after the graph's directory;"
+            " repeatable; FBP_PATH holds more)",
+        )
+    for action in parser._actions:
+        if action.help is None and action.option_strings and _shown(action.default):
+            action.help = "(default: %(default)s)"
+        elif action.help is None and action.dest == "network":
+            action.help = "the graph file (.fbp, .json, .yaml)"
+        if isinstance(action, argparse._SubParsersAction):
+            helps = {a.dest: a.help for a in action._choices_actions}
+            for name, sub in action.choices.items():
+                if not sub.description and helps.get(name):
+                    text = str(helps[name])
+                    sub.description = text[0].upper() + text[1:] + "."
+                finish_parsers(sub)
+
+
+def missing_extra(error: ImportError, command: str) -> str | None:
+    """The message for a command that needs an optional library that is not installed.
+
+    Returns None when ``error`` is not about an optional library (a real bug).
+    """
+    name = (getattr(error, "name", None) or "").split(".")[0]
+    extra = _EXTRA_OF.get(name)
+    if extra is None:
+        # fbp's own optional layers raise ImportErrors that already say what to install.
+        text = str(error)
+        return text if "pip install" in text else None
+    verb = command.split()[-1]
+    if verb in ("causal", "trace", "runtime"):
+        extra = verb
+    return (
+        f"'{command}' needs the Python package {name!r}, which is not installed;"
+        f" install it with: pip install '{DISTRIBUTION}[{extra}]'"
+    )

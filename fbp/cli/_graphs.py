@@ -19,26 +19,65 @@ def add_graph_commands(sub: Any) -> None:
     p = sub.add_parser(
         "validate",
         help="check a network without running it",
-        description="Check a network completely; report every problem.",
+        description="Check a network completely without running it: its syntax, that every"
+        " component exists, every port and its type on both ends of every edge. Every problem"
+        " is reported at once, with its place and the likely fix.",
     )
-    p.add_argument("network")
-    p.add_argument("--json", action="store_true")
+    p.add_argument("network", help="the graph file (.fbp, .json, .yaml)")
+    p.add_argument("--json", action="store_true", help="print the verdict as JSON for scripts")
     p.set_defaults(func=validate_command)
 
-    p = sub.add_parser("show", help="draw a network as text, DOT or mermaid")
-    p.add_argument("network")
-    p.add_argument("--format", choices=("text", "dot", "mermaid"), default="text")
+    p = sub.add_parser(
+        "show",
+        help="draw a network as text, DOT or mermaid",
+        description="Draw a network: as indented text, as Graphviz DOT (pipe it to `dot"
+        " -Tpng`) or as a mermaid flowchart (for Markdown pages).",
+    )
+    p.add_argument("network", help="the graph file (.fbp, .json, .yaml)")
+    p.add_argument(
+        "--format", choices=("text", "dot", "mermaid"), default="text", help="the drawing's form"
+    )
     p.set_defaults(func=show_command)
 
-    p = sub.add_parser("convert", help="convert a network between .fbp, JSON and YAML")
-    p.add_argument("network")
-    p.add_argument("--to", choices=("json", "fbp", "yaml"), required=True)
+    p = sub.add_parser(
+        "convert",
+        help="convert a network between .fbp, JSON and YAML",
+        description="Print a network in another graph format: FBP JSON (the NoFlo/flowbased"
+        " format), the .fbp DSL, or YAML. What a format cannot express is an error that"
+        " lists each loss.",
+    )
+    p.add_argument("network", help="the graph file (.fbp, .json, .yaml)")
+    p.add_argument(
+        "--to", choices=("json", "fbp", "yaml"), required=True, help="the format to print"
+    )
     p.set_defaults(func=convert_command)
 
-    p = sub.add_parser("components", help="list the components that can be used")
-    p.add_argument("--json", action="store_true")
+    p = sub.add_parser(
+        "components",
+        help="list the components that can be used",
+        description="List the components a graph can name (collection/Name), with their"
+        " ports and types: the standard library and the collections of installed packages.",
+    )
+    p.add_argument("--json", action="store_true", help="print the list as JSON for scripts")
     p.add_argument("filter", nargs="?", help="only names containing this text")
     p.set_defaults(func=components_command)
+
+    p = sub.add_parser(
+        "examples",
+        help="list the example networks, or copy them to try them",
+        description="List the example networks that come with fbp; with --copy, copy them"
+        " and their data into DIR/networks, so that 'fbp run networks/wordcount.fbp' run"
+        " in DIR works as the README shows.",
+    )
+    p.add_argument(
+        "--copy",
+        metavar="DIR",
+        nargs="?",
+        const=".",
+        help="copy the networks into DIR/networks (DIR defaults to the current directory);"
+        " existing files are kept",
+    )
+    p.set_defaults(func=examples_command)
 
 
 def validate_command(args: argparse.Namespace) -> int:
@@ -152,4 +191,52 @@ def components_command(args: argparse.Namespace) -> int:
                 arr = "[]" if p["array"] else ""
                 desc = f"  {p['description']}" if p["description"] else ""
                 print(f"    {arrow} {p['name'].upper()}{arr}: {p['type']}{extra}{desc}")
+    return 0
+
+
+def _example_files() -> Any:
+    from importlib.resources import files
+
+    return files("fbp._networks")
+
+
+def _describe(text: str) -> str:
+    """The first comment line after ``# @name`` of an example network."""
+    for line in text.splitlines():
+        line = line.strip()
+        if line.startswith("#") and not line.startswith("# @"):
+            return line.lstrip("# ").strip()
+    return ""
+
+
+def examples_command(args: argparse.Namespace) -> int:
+    """List the example networks, or copy them (with their data) into a directory."""
+    root = _example_files()
+    graphs = sorted(
+        (f for f in root.iterdir() if f.name.endswith((".fbp", ".json", ".yaml"))),
+        key=lambda f: f.name,
+    )
+    if args.copy is None:
+        for f in graphs:
+            print(f"networks/{f.name:<22} {_describe(f.read_text(encoding='utf-8'))}")
+        print(
+            "\ncopy them with 'fbp examples --copy DIR', then, in DIR:"
+            " fbp run networks/hello.fbp",
+            file=sys.stderr,
+        )
+        return 0
+    target = Path(args.copy) / "networks"
+    copied, kept = 0, []
+    data = root / "data"
+    sources = [(f, target / f.name) for f in graphs]
+    sources += [(f, target / "data" / f.name) for f in sorted(data.iterdir(), key=lambda f: f.name)]
+    for src, dst in sources:
+        if dst.exists():
+            kept.append(str(dst))
+            continue
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        dst.write_bytes(src.read_bytes())
+        copied += 1
+    print(f"copied {copied} files into {target}" + (f"; kept {len(kept)} existing" if kept else ""))
+    print(f"try: cd {args.copy} && fbp run networks/hello.fbp", file=sys.stderr)
     return 0

@@ -25,7 +25,7 @@ def add_run_command(sub: Any) -> None:
         help="run a network to its end",
         description="Run a network (.fbp, .json or .yaml) until every process has ended.",
     )
-    p.add_argument("network", help="the graph file")
+    p.add_argument("network", help="the graph file (.fbp, .json, .yaml)")
     p.add_argument(
         "--set",
         action="append",
@@ -52,8 +52,20 @@ def add_run_command(sub: Any) -> None:
         default="auto",
         help="live progress on stderr (default: when stderr is a terminal)",
     )
-    p.add_argument("--log-format", choices=("auto", "console", "json"), default="auto")
-    p.add_argument("--log-level", default="warning")
+    p.add_argument(
+        "--log-format",
+        choices=("auto", "console", "json"),
+        default="auto",
+        help="logs on stderr: console on a terminal and JSON lines otherwise, or as chosen"
+        " (default: auto)",
+    )
+    p.add_argument(
+        "--log-level",
+        choices=("debug", "info", "warning", "error"),
+        type=str.lower,
+        default="warning",
+        help="the least severe log messages shown",
+    )
     p.set_defaults(func=run_command)
 
 

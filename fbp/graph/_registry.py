@@ -5,10 +5,18 @@ A graph names a component in one of three ways:
 - a **collection path**, ``core/Repeat``: the collection ``core`` is a module found
   through the ``fbp.components`` entry point group (the standard library registers
   ``core``, ``io``, ``flow`` and ``math`` there; any installed package can add its own),
-  and ``Repeat`` is a Component class in it, or a graph file ``Repeat.fbp`` /
+  or else a module of that name on the search path (``shop/Discount`` is the class
+  ``Discount`` of ``shop.py``; ``shop/pricing/Discount`` that of ``shop/pricing.py``), and
+  ``Repeat`` is a Component class in it, or a graph file ``Repeat.fbp`` /
   ``Repeat.json`` / ``Repeat.yaml`` beside it (a subnet);
 - an **import path**, ``package.module:ClassName``;
 - a **graph file**, ``./sub.fbp`` (relative to the graph that names it), used as a subnet.
+
+The **search path**, where modules that are not installed are found: the directory of
+the graph file, then the directories given with :func:`add_search_path` (the command
+line's ``--path DIR``), then those of the ``FBP_PATH`` environment variable (separated
+by ``os.pathsep``). They are appended to ``sys.path``, so an installed module of the same
+name comes first.
 """
 
 from __future__ import annotations
@@ -17,7 +25,9 @@ import difflib
 import importlib
 import importlib.metadata
 import inspect
-from collections.abc import Mapping
+import os
+import sys
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -25,7 +35,16 @@ from typing import Any
 from .._core._component import Component
 from .._core._exceptions import ComponentNotFoundError
 
-__all__ = ("GRAPH_SUFFIXES", "Registry", "suggest")
+__all__ = (
+    "GRAPH_SUFFIXES",
+    "PATH_ENV",
+    "Registry",
+    "add_search_path",
+    "search_path",
+    "suggest",
+)
+
+PATH_ENV = "FBP_PATH"
 
 GRAPH_SUFFIXES = (".fbp", ".json", ".yaml", ".yml")
 
@@ -39,6 +58,62 @@ _BUILTIN = {
     "examples": "fbp_components.examples",
     "scenarios": "fbp_components.scenarios",
 }
+
+
+# Directories added for the whole process (the command line's --path).
+_added: list[Path] = []
+
+
+def add_search_path(dirs: Iterable[str | Path]) -> None:
+    """Add directories to the search path of every later lookup in this process."""
+    for d in dirs:
+        p = Path(d).expanduser().resolve()
+        if p not in _added:
+            _added.append(p)
+
+
+def search_path(base_dir: Path | None = None) -> list[Path]:
+    """Where modules that are not installed are looked for, in order.
+
+    ``base_dir`` is the directory of the graph being loaded; then come the directories
+    of :func:`add_search_path` and of the ``FBP_PATH`` environment variable.
+    """
+    found: list[Path] = []
+    env = [Path(d).expanduser() for d in os.environ.get(PATH_ENV, "").split(os.pathsep) if d]
+    for d in [*([base_dir] if base_dir is not None else []), *_added, *env]:
+        p = d.resolve()
+        if p not in found:
+            found.append(p)
+    return found
+
+
+def _import(module: str, base_dir: Path | None) -> ModuleType:
+    """Import ``module``, looking on the search path too.
+
+    Raises:
+        ModuleNotFoundError: ``module`` itself is nowhere to be found.
+        Exception: whatever importing the module raised (an error in its code).
+    """
+    dirs = [str(d) for d in search_path(base_dir) if d.is_dir()]
+    added = [d for d in dirs if d not in sys.path]
+    if added:
+        sys.path.extend(added)
+        importlib.invalidate_caches()
+    return importlib.import_module(module)
+
+
+def _where(base_dir: Path | None) -> str:
+    dirs = search_path(base_dir)
+    return ", ".join(str(d) for d in dirs) if dirs else "empty"
+
+
+def _import_hint(module: str, base_dir: Path | None) -> str:
+    top = module.split(".")[0]
+    return (
+        f"searched the installed packages and the search path ({_where(base_dir)}); put"
+        f" {top}.py (or a package {top}/) beside the graph, name its directory with"
+        f" --path DIR or {PATH_ENV}, or install it (see docs/python.md)"
+    )
 
 
 def suggest(word: str, candidates: list[str], n: int = 3) -> list[str]:
@@ -98,9 +173,11 @@ class Registry:
             self._modules[collection] = mod
         return mod
 
-    def collection_members(self, collection: str) -> dict[str, type[Component] | Path]:
+    def collection_members(
+        self, collection: str, module: ModuleType | None = None
+    ) -> dict[str, type[Component] | Path]:
         """The components of one collection: classes and subnet graph files."""
-        mod = self._module(collection)
+        mod = module if module is not None else self._module(collection)
         if mod is None:
             return {}
         out: dict[str, type[Component] | Path] = {}
@@ -132,38 +209,77 @@ class Registry:
     def resolve(self, name: str, *, base_dir: Path | None = None) -> type[Component] | Path:
         """Find the component called ``name``.
 
+        ``base_dir`` is the directory of the graph that names it: subnet files are
+        relative to it, and it is the first place of the search path.
+
         Returns:
             A Component subclass, or the path of a graph file to use as a subnet.
 
         Raises:
-            ComponentNotFoundError: nothing has that name; the error lists close names.
+            ComponentNotFoundError: nothing has that name; the error lists close names
+                and says where it looked.
         """
         if name in self.extra:
             return self.extra[name]
         if name.endswith(GRAPH_SUFFIXES):
             return self._graph_file(name, base_dir)
         if ":" in name:
-            return self._import(name)
+            return self._import(name, base_dir)
         if "/" in name:
-            coll, _, comp = name.partition("/")
+            return self._collection_path(name, base_dir)
+        raise ComponentNotFoundError(
+            name,
+            suggest(name, list(self.all_components())),
+            "write a collection path such as core/Repeat or mymodule/MyComponent, or an"
+            " import path package.module:Class (in JSON or YAML graphs; the .fbp syntax has"
+            " no room for ':' in a component name)",
+        )
+
+    def _collection_path(self, name: str, base_dir: Path | None) -> type[Component] | Path:
+        coll, _, comp = name.rpartition("/")
+        if coll in self.collections():
             members = self.collection_members(coll)
             if comp in members:
                 return members[comp]
-            if not members and coll not in self.collections():
+            raise ComponentNotFoundError(
+                name, [f"{coll}/{m}" for m in suggest(comp, list(members))]
+            )
+        module_name = coll.replace("/", ".")
+        if not self.allow_imports or not module_name.replace(".", "").isidentifier():
+            raise ComponentNotFoundError(
+                name,
+                suggest(name, list(self.all_components())),
+                detail=f"no collection {coll!r}; collections: "
+                + ", ".join(sorted(self.collections())),
+            )
+        try:
+            mod = _import(module_name, base_dir)
+        except ModuleNotFoundError as e:
+            if e.name is not None and module_name.startswith(e.name):
                 raise ComponentNotFoundError(
                     name,
                     suggest(name, list(self.all_components())),
-                    detail=f"no collection {coll!r}; collections: "
-                    + ", ".join(sorted(self.collections())),
-                )
-        hint = ""
-        if "/" not in name and ":" not in name:
-            hint = (
-                "write a collection path such as core/Repeat, or an import path"
-                " package.module:Class (in JSON or YAML graphs; the .fbp syntax has no"
-                " room for ':' in a component name)"
-            )
-        raise ComponentNotFoundError(name, suggest(name, list(self.all_components())), hint)
+                    detail=f"no collection {coll!r}: no installed package registers it and"
+                    f" there is no module {module_name!r}; {_import_hint(module_name, base_dir)}",
+                ) from None
+            raise self._broken(name, module_name, e) from e
+        except Exception as e:
+            raise self._broken(name, module_name, e) from e
+        members = self.collection_members(coll, mod)
+        if comp in members:
+            return members[comp]
+        raise ComponentNotFoundError(
+            name,
+            [f"{coll}/{m}" for m in suggest(comp, list(members))],
+            detail=f"module {module_name!r} ({getattr(mod, '__file__', '?')}) has no component"
+            f" {comp!r}; its components: " + (", ".join(sorted(members)) or "none"),
+        )
+
+    @staticmethod
+    def _broken(name: str, module: str, e: BaseException) -> ComponentNotFoundError:
+        return ComponentNotFoundError(
+            name, detail=f"importing {module!r} failed: {type(e).__name__}: {e}"
+        )
 
     def _graph_file(self, name: str, base_dir: Path | None) -> Path:
         if not self.allow_imports:
@@ -175,16 +291,23 @@ class Registry:
             raise ComponentNotFoundError(name, detail=f"no graph file at {path}")
         return path
 
-    def _import(self, name: str) -> type[Component]:
+    def _import(self, name: str, base_dir: Path | None = None) -> type[Component]:
         if not self.allow_imports:
             raise ComponentNotFoundError(
                 name, detail="import paths are not allowed here; use an installed collection"
             )
         module_name, _, attr = name.partition(":")
         try:
-            mod = importlib.import_module(module_name)
-        except ImportError as e:
-            raise ComponentNotFoundError(name, detail=f"cannot import {module_name!r}: {e}") from e
+            mod = _import(module_name, base_dir)
+        except ModuleNotFoundError as e:
+            if e.name is not None and module_name.startswith(e.name):
+                raise ComponentNotFoundError(
+                    name,
+                    detail=f"cannot import {module_name!r}; {_import_hint(module_name, base_dir)}",
+                ) from None
+            raise self._broken(name, module_name, e) from e
+        except Exception as e:
+            raise self._broken(name, module_name, e) from e
         obj: Any = mod
         for part in attr.split("."):
             obj = getattr(obj, part, None)
