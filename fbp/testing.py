@@ -16,12 +16,11 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-import anyio
-
 from ._core._arrays import ArrayOutPort
 from ._core._component import Component
 from ._core._network import DEFAULT_CAPACITY, Network
 from ._core._ports import InPort, OutPort, port
+from ._core._sync import run_sync
 from ._core._tracehook import PortInfo, RunInfo, RunStatus, TraceRecord
 
 __all__ = ("ListSink", "ListSource", "MemorySink", "run_component", "run_component_async")
@@ -151,4 +150,4 @@ async def run_component_async(
 
 def run_component(component: type[Component], **options: Any) -> dict[str, list[Any]]:
     """Synchronous form of :func:`run_component_async`."""
-    return anyio.run(lambda: run_component_async(component, **options))
+    return run_sync(lambda: run_component_async(component, **options))

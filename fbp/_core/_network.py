@@ -13,6 +13,7 @@ import gc
 import itertools
 import time
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -101,11 +102,48 @@ class RunResult:
     processes: tuple[ProcessStats, ...]
     edges: tuple[EdgeStats, ...]
     error: str | None = None
+    #: What each collecting sink kept, by process name: the ``items`` list of every
+    #: component that has one (``fbp.testing.ListSink``, ``core/Collect``).
+    outputs: Mapping[str, list[Any]] = field(default_factory=dict)
 
     @property
     def ips(self) -> int:
         """IPs sent by all processes."""
         return sum(p.sent for p in self.processes)
+
+    def _repr_html_(self) -> str:
+        """The run as tables, for notebooks."""
+        from ._html import html_table, short
+
+        head = f"{self.name}: {self.status}, {self.ips:,} IPs in {self.duration_s:.3f} s"
+        if self.error:
+            head += f"; {self.error}"
+        parts = [
+            html_table(
+                head,
+                ("process", "component", "received", "sent", "ended"),
+                ((p.name, p.component, p.received, p.sent, p.ended) for p in self.processes),
+                numeric=3,
+            ),
+            html_table(
+                "edges",
+                ("edge", "IPs", "peak buffered", "capacity", "dropped"),
+                ((f"{e.src} -> {e.tgt}", e.ips, e.peak, e.capacity, e.dropped) for e in self.edges),
+                numeric=4,
+            ),
+        ]
+        if self.outputs:
+            parts.append(
+                html_table(
+                    "outputs",
+                    ("process", "items", "first items"),
+                    (
+                        (name, len(items), ", ".join(short(x, 40) for x in items[:5]))
+                        for name, items in self.outputs.items()
+                    ),
+                )
+            )
+        return "".join(parts)
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-able form (``python -m fbp run --json``)."""
@@ -599,6 +637,11 @@ class Network:
             processes=procs,
             edges=edges,
             error=str(self._error) if self._error is not None else None,
+            outputs={
+                p.name: items
+                for p in self.processes.values()
+                if isinstance(items := getattr(p.component, "items", None), list)
+            },
         )
 
 

@@ -5,9 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import anyio
-
 from .._core._network import DEFAULT_CAPACITY, Network, RunResult
+from .._core._sync import run_sync
 from .._core._tracehook import TraceSink
 from ._load import load_graph
 from ._model import Connection, Graph
@@ -62,5 +61,18 @@ async def run_async(graph: Graph | str | Path, **options: Any) -> RunResult:
 
 
 def run(graph: Graph | str | Path, **options: Any) -> RunResult:
-    """Run a graph to its end from synchronous code (starts an event loop)."""
-    return anyio.run(lambda: run_async(graph, **options))
+    """Run a graph to its end from synchronous code; see :func:`prepare` for the options.
+
+    It starts an event loop, or, where one is already running in this thread (a Jupyter
+    notebook's cell), runs the network on an event loop of its own in a worker thread
+    and waits for it. In async code, ``await run_async(...)`` instead.
+
+    Returns:
+        What the run did, with ``outputs``: the items each collecting sink kept, by
+        process name.
+
+    Raises:
+        GraphError: the graph does not load or check (every problem at once).
+        NetworkError: the run failed (a component raised, a deadlock).
+    """
+    return run_sync(lambda: run_async(graph, **options))

@@ -6,6 +6,7 @@ import json
 import os
 import socket
 import sqlite3
+import time
 from types import TracebackType
 from typing import Any
 
@@ -54,6 +55,26 @@ class Trace:
 
     def __repr__(self) -> str:
         return f"<Trace {self.path!r}>"
+
+    def _repr_html_(self) -> str:
+        """The runs of the file as a table, for notebooks."""
+        from .._core._html import html_table
+
+        return html_table(
+            self.path,
+            ("run", "network", "status", "started", "records", "error"),
+            (
+                (
+                    r.run_id[:12],
+                    r.graph_name,
+                    r.status,
+                    time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(r.started_ns / 1e9)),
+                    r.records,
+                    r.error or "",
+                )
+                for r in self.runs()
+            ),
+        )
 
     def __enter__(self) -> Trace:
         return self

@@ -87,6 +87,23 @@ class TracedRun:
         s = self.summary
         return f"<TracedRun {s.run_id!r} of {s.graph_name!r}: {s.status}, {s.records} records>"
 
+    def _repr_html_(self) -> str:
+        """The run's processes and edges as tables, for notebooks."""
+        from .._core._html import html_table
+
+        s = self.summary
+        return html_table(
+            f"{s.graph_name} (run {s.run_id[:12]}): {s.status}, {s.records:,} records",
+            ("process", "component", "IPs sent", "activations"),
+            ((p.name, p.component, p.ips_sent, p.activations) for p in self.processes()),
+            numeric=2,
+        ) + html_table(
+            "edges",
+            ("edge", "IPs", "brackets", "dropped"),
+            ((e.name, e.ips, e.brackets, e.dropped) for e in self.edges()),
+            numeric=3,
+        )
+
     # -- structure ----------------------------------------------------------------------
 
     def ports(self) -> list[TracedPort]:
