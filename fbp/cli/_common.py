@@ -46,6 +46,17 @@ class CliError(Exception):
         self.code = code
 
 
+class _CurrentStderr:
+    """Whatever ``sys.stderr`` is when a log line is written (the live view replaces it
+    while it runs, and prints what is written there above itself)."""
+
+    def write(self, text: str) -> int:
+        return sys.stderr.write(text)
+
+    def flush(self) -> None:
+        sys.stderr.flush()
+
+
 def configure_logging(fmt: str = "auto", level: str = "warning") -> None:
     """Send fbp's logs to stderr: console on a terminal, JSON lines otherwise."""
     use_json = fmt == "json" or (fmt == "auto" and not sys.stderr.isatty())
@@ -54,7 +65,7 @@ def configure_logging(fmt: str = "auto", level: str = "warning") -> None:
         if use_json
         else structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty())
     )
-    handler = logging.StreamHandler(sys.stderr)
+    handler = logging.StreamHandler(_CurrentStderr())
     handler.setFormatter(
         structlog.stdlib.ProcessorFormatter(
             processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, renderer],

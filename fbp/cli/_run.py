@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import signal
 import sys
@@ -134,16 +135,19 @@ def run_command(args: argparse.Namespace) -> int:
 
 
 async def _run(net: Network, show: bool, outcome: dict[str, Any]) -> None:
-    async with anyio.create_task_group() as tg:
-        tg.start_soon(_on_sigterm, tg.cancel_scope, outcome)
-        if show:
-            tg.start_soon(_progress, net)
-        try:
-            await net.run()
-        except NetworkError as e:
-            outcome["error"] = e
-        finally:
-            tg.cancel_scope.cancel()
+    # The live view starts before any process does, so that everything they print goes
+    # above it (and it is never drawn over, which would repeat its header).
+    with _live() if show else contextlib.nullcontext() as live:
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(_on_sigterm, tg.cancel_scope, outcome)
+            if live is not None:
+                tg.start_soon(_progress, net, live)
+            try:
+                await net.run()
+            except NetworkError as e:
+                outcome["error"] = e
+            finally:
+                tg.cancel_scope.cancel()
 
 
 async def _on_sigterm(scope: anyio.CancelScope, outcome: dict[str, Any]) -> None:
@@ -154,28 +158,64 @@ async def _on_sigterm(scope: anyio.CancelScope, outcome: dict[str, Any]) -> None
             return
 
 
-async def _progress(net: Network) -> None:
-    from rich.console import Console, Group
+def _live() -> Any:
+    from rich.console import Console
     from rich.live import Live
 
-    console = Console(stderr=True)
+    # Standard output is redirected above the view only when it is the terminal too; a
+    # network's output piped to a file stays in the file.
+    return Live(
+        console=Console(stderr=True),
+        refresh_per_second=4,
+        transient=True,
+        redirect_stdout=sys.stdout.isatty(),
+        redirect_stderr=True,
+    )
+
+
+async def _progress(net: Network, live: Any) -> None:
+    from rich.console import Group
+
     last: dict[str, int] = {}
     last_t = time.perf_counter()
-    with Live(console=console, refresh_per_second=4, transient=True) as live:
-        while True:
-            await anyio.sleep(0.5)
-            now = time.perf_counter()
-            result = net.result()
-            rates = {
-                p.name: (p.sent - last.get(p.name, 0)) / max(now - last_t, 1e-9)
-                for p in result.processes
-            }
-            last = {p.name: p.sent for p in result.processes}
-            last_t = now
-            live.update(Group(_table(result, rates), _edges(result)))
+    while True:
+        await anyio.sleep(0.5)
+        now = time.perf_counter()
+        result = net.result()
+        rates = {
+            p.name: (p.sent - last.get(p.name, 0)) / max(now - last_t, 1e-9)
+            for p in result.processes
+        }
+        last = {p.name: p.sent for p in result.processes}
+        last_t = now
+        live.update(Group(_table(result, rates, waits(net)), _edges(result)))
 
 
-def _table(result: RunResult, rates: dict[str, float] | None = None) -> Any:
+def waits(net: Network) -> dict[str, str]:
+    """What each process is doing: waiting to receive, blocked sending, running, done."""
+    out: dict[str, str] = {}
+    for name, proc in net.processes.items():
+        waiting = proc.waiting
+        if proc.ended:
+            out[name] = "done"
+        elif waiting is None:
+            out[name] = "running"
+        else:
+            chans, op = waiting
+            if op == "receive":
+                ports = ", ".join(ch.name.partition(".")[2] or ch.name for ch in chans)
+                out[name] = f"waits for {ports}"
+            else:
+                ch = chans[0]
+                out[name] = f"blocked sending to {ch.name} ({len(ch)}/{ch.capacity} full)"
+    return out
+
+
+def _table(
+    result: RunResult,
+    rates: dict[str, float] | None = None,
+    states: dict[str, str] | None = None,
+) -> Any:
     from rich.table import Table
 
     t = Table(
@@ -185,14 +225,15 @@ def _table(result: RunResult, rates: dict[str, float] | None = None) -> Any:
     t.add_column("component")
     t.add_column("received", justify="right")
     t.add_column("sent", justify="right")
-    t.add_column("IPs/s" if rates is not None else "state", justify="right")
+    if rates is not None:
+        t.add_column("IPs/s", justify="right")
+    t.add_column("state")
     for p in result.processes:
-        last = (
-            f"{rates.get(p.name, 0):,.0f}"
-            if rates is not None
-            else ("ended" if p.ended else "running")
-        )
-        t.add_row(p.name, p.component, f"{p.received:,}", f"{p.sent:,}", last)
+        state = (states or {}).get(p.name) or ("done" if p.ended else "running")
+        row = [p.name, p.component, f"{p.received:,}", f"{p.sent:,}"]
+        if rates is not None:
+            row.append(f"{rates.get(p.name, 0):,.0f}")
+        t.add_row(*row, state)
     return t
 
 
