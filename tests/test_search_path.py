@@ -125,6 +125,15 @@ def test_path_option_and_environment_variable(project: Path) -> None:
     assert r.stdout.split() == ["0.0", "0.9", "1.8"]
 
 
+def test_components_lists_the_modules_of_the_declared_path(project: Path) -> None:
+    (project / "lib" / "shop.py").write_text(SHOP)
+    (project / "lib" / "setup.py").write_text("raise SystemExit('must not be imported')\n")
+    r = fbp("components", "shop", "--path", "../lib", cwd=project / "elsewhere")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.splitlines()[0] == "shop/Discount  Take 10% off every price."
+    assert "<- IN: float" in r.stdout
+
+
 def test_a_module_not_found_says_where_it_looked_and_what_to_do(project: Path) -> None:
     (project / "proj" / "prices.json").write_text(graph_text("json", "shop:Discount"))
     r = fbp("run", "../proj/prices.json", cwd=project / "elsewhere")

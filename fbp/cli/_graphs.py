@@ -56,7 +56,8 @@ def add_graph_commands(sub: Any) -> None:
         "components",
         help="list the components that can be used",
         description="List the components a graph can name (collection/Name), with their"
-        " ports and types: the standard library and the collections of installed packages.",
+        " ports and types: the standard library, the collections of installed packages, and"
+        " the modules in the directories of --path and FBP_PATH.",
     )
     p.add_argument("--json", action="store_true", help="print the list as JSON for scripts")
     p.add_argument("filter", nargs="?", help="only names containing this text")
@@ -161,7 +162,8 @@ def components_command(args: argparse.Namespace) -> int:
     """List every component with its ports and types."""
     from ..graph import Registry
 
-    found = Registry().all_components()
+    registry = Registry()
+    found = {**registry.all_components(), **registry.path_components()}
     rows: list[dict[str, Any]] = []
     for name, obj in found.items():
         if args.filter and args.filter.lower() not in name.lower():

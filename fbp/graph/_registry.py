@@ -204,6 +204,42 @@ class Registry:
         found.update(self.extra)
         return dict(sorted(found.items()))
 
+    def path_components(self) -> dict[str, type[Component] | Path]:
+        """The components of the modules in the declared search path directories.
+
+        Those are the directories of :func:`add_search_path` (``--path``) and of
+        ``FBP_PATH``, not a graph's own directory. Every module there is imported (except
+        ``setup``, ``conftest``, ``test_*`` and private ones): only directories that hold
+        components belong on that path. A module that fails to import is left out.
+        """
+        found: dict[str, type[Component] | Path] = {}
+        if not self.allow_imports:
+            return found
+        for d in search_path(None):
+            if not d.is_dir():
+                continue
+            for f in sorted(d.iterdir()):
+                if f.suffix == ".py":
+                    name = f.stem
+                elif (f / "__init__.py").is_file():
+                    name = f.name
+                else:
+                    continue
+                if (
+                    not name.isidentifier()
+                    or name.startswith(("_", "test"))
+                    or name in ("setup", "conftest")
+                    or name in self.collections()
+                ):
+                    continue
+                try:
+                    mod = _import(name, None)
+                except Exception:  # a broken module is not listed; resolving it says why
+                    continue
+                for comp, obj in self.collection_members(name, mod).items():
+                    found[f"{name}/{comp}"] = obj
+        return dict(sorted(found.items()))
+
     # -- resolving ----------------------------------------------------------------------
 
     def resolve(self, name: str, *, base_dir: Path | None = None) -> type[Component] | Path:
