@@ -7,8 +7,11 @@ Run one component against lists of input IPs and get what each output port sent:
     out = run_component(Scale, inputs={"in": [r1, r2]}, iips={"factor": 2.0})
     assert out["out"] == [...]
 
-or a whole graph, with :func:`fbp.graph.run`, and read collected results through the
-``ListSink`` component.
+or a whole graph, with :func:`fbp.graph.run`, whose result's ``outputs`` hold what each
+``ListSink`` collected, by process name::
+
+    result = run(graph)
+    assert result.outputs["Sink"] == [...]
 """
 
 from __future__ import annotations

@@ -125,6 +125,15 @@ def test_path_option_and_environment_variable(project: Path) -> None:
     assert r.stdout.split() == ["0.0", "0.9", "1.8"]
 
 
+def test_a_project_file_declares_the_search_path(project: Path) -> None:
+    (project / "lib" / "shop.py").write_text(SHOP)
+    (project / "pyproject.toml").write_text('[project]\nname = "x"\n\n[tool.fbp]\npath = ["lib"]\n')
+    (project / "proj" / "prices.fbp").write_text(graph_text("fbp", "shop/Discount"))
+    r = fbp("run", "prices.fbp", cwd=project / "proj")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.split() == ["0.0", "0.9", "1.8"]
+
+
 def test_components_lists_the_modules_of_the_declared_path(project: Path) -> None:
     (project / "lib" / "shop.py").write_text(SHOP)
     (project / "lib" / "setup.py").write_text("raise SystemExit('must not be imported')\n")
@@ -141,7 +150,7 @@ def test_a_module_not_found_says_where_it_looked_and_what_to_do(project: Path) -
     assert "cannot import 'shop'" in r.stderr
     assert str((project / "proj").resolve()) in r.stderr  # the graph's directory was searched
     assert "put shop.py (or a package shop/) beside the graph" in r.stderr
-    assert "--path DIR or FBP_PATH" in r.stderr
+    assert "--path DIR, FBP_PATH or [tool.fbp] path in pyproject.toml" in r.stderr
     assert "Traceback" not in r.stderr
 
 

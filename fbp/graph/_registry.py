@@ -15,8 +15,10 @@ A graph names a component in one of three ways:
 The **search path**, where modules that are not installed are found: the directory of
 the graph file, then the directories given with :func:`add_search_path` (the command
 line's ``--path DIR``), then those of the ``FBP_PATH`` environment variable (separated
-by ``os.pathsep``). They are appended to ``sys.path``, so an installed module of the same
-name comes first.
+by ``os.pathsep``), then those of the project file: the nearest ``pyproject.toml`` above
+the graph's directory (or the working directory), in its ``[tool.fbp]`` table, ``path =
+["components", ...]``, relative to that file. They are appended to ``sys.path``, so an
+installed module of the same name comes first.
 """
 
 from __future__ import annotations
@@ -80,11 +82,31 @@ def search_path(base_dir: Path | None = None) -> list[Path]:
     """
     found: list[Path] = []
     env = [Path(d).expanduser() for d in os.environ.get(PATH_ENV, "").split(os.pathsep) if d]
-    for d in [*([base_dir] if base_dir is not None else []), *_added, *env]:
+    project = _project_path(base_dir if base_dir is not None else Path.cwd())
+    for d in [*([base_dir] if base_dir is not None else []), *_added, *env, *project]:
         p = d.resolve()
         if p not in found:
             found.append(p)
     return found
+
+
+def _project_path(start: Path) -> list[Path]:
+    """The ``[tool.fbp] path`` of the nearest ``pyproject.toml`` at or above ``start``."""
+    import tomllib
+
+    for folder in (start.resolve(), *start.resolve().parents):
+        file = folder / "pyproject.toml"
+        if not file.is_file():
+            continue
+        try:
+            table = tomllib.loads(file.read_text(encoding="utf-8")).get("tool", {}).get("fbp")
+        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+            return []  # a broken project file is for its own tools to report
+        paths = table.get("path", []) if isinstance(table, dict) else []
+        if isinstance(paths, str):
+            paths = [paths]
+        return [folder / str(d) for d in paths if isinstance(d, str)]
+    return []
 
 
 def _import(module: str, base_dir: Path | None) -> ModuleType:
@@ -112,7 +134,8 @@ def _import_hint(module: str, base_dir: Path | None) -> str:
     return (
         f"searched the installed packages and the search path ({_where(base_dir)}); put"
         f" {top}.py (or a package {top}/) beside the graph, name its directory with"
-        f" --path DIR or {PATH_ENV}, or install it (see docs/python.md)"
+        f" --path DIR, {PATH_ENV} or [tool.fbp] path in pyproject.toml, or install it"
+        " (see docs/python.md)"
     )
 
 
