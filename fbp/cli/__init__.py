@@ -48,7 +48,7 @@ def main(argv: Sequence[str] | None = None, *, prog: str = "fbp") -> int:
     """Run the command line; return the exit code."""
     parser = build_parser(prog)
     args = parser.parse_args(argv)
-    if getattr(args, "func", None) is None:  # a bare `fbp`, or `fbp causal`, asks for help
+    if getattr(args, "func", None) is None:  # a bare `fbp` asks for help
         parser.print_help()
         return 0
     if getattr(args, "path", None):

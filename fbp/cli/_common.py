@@ -157,8 +157,8 @@ def finish_parsers(parser: argparse.ArgumentParser) -> None:
             action="append",
             metavar="DIR",
             default=[],
-            help="also look for component modules in DIR (after the graph's directory;"
-            " repeatable; FBP_PATH holds more)",
+            help="also look for component modules in DIR, after the graph's directory"
+            " (repeatable; FBP_PATH and [tool.fbp] path in pyproject.toml add more)",
         )
     for action in parser._actions:
         if action.help is None and action.option_strings and _shown(action.default):

@@ -57,7 +57,8 @@ def add_graph_commands(sub: Any) -> None:
         help="list the components that can be used",
         description="List the components a graph can name (collection/Name), with their"
         " ports and types: the standard library, the collections of installed packages, and"
-        " the modules in the directories of --path and FBP_PATH.",
+        " the modules in the directories of --path, FBP_PATH and the project's"
+        " pyproject.toml ([tool.fbp] path).",
     )
     p.add_argument("--json", action="store_true", help="print the list as JSON for scripts")
     p.add_argument("filter", nargs="?", help="only names containing this text")

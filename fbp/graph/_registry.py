@@ -18,7 +18,7 @@ line's ``--path DIR``), then those of the ``FBP_PATH`` environment variable (sep
 by ``os.pathsep``), then those of the project file: the nearest ``pyproject.toml`` above
 the graph's directory (or the working directory), in its ``[tool.fbp]`` table, ``path =
 ["components", ...]``, relative to that file. They are appended to ``sys.path``, so an
-installed module of the same name comes first.
+installed module of the same name comes first, and a module is imported once per process.
 """
 
 from __future__ import annotations
@@ -78,7 +78,9 @@ def search_path(base_dir: Path | None = None) -> list[Path]:
     """Where modules that are not installed are looked for, in order.
 
     ``base_dir`` is the directory of the graph being loaded; then come the directories
-    of :func:`add_search_path` and of the ``FBP_PATH`` environment variable.
+    of :func:`add_search_path`, of the ``FBP_PATH`` environment variable, and of the
+    project file (``[tool.fbp] path`` in the nearest ``pyproject.toml`` at or above
+    ``base_dir``, or the working directory).
     """
     found: list[Path] = []
     env = [Path(d).expanduser() for d in os.environ.get(PATH_ENV, "").split(os.pathsep) if d]
@@ -230,8 +232,9 @@ class Registry:
     def path_components(self) -> dict[str, type[Component] | Path]:
         """The components of the modules in the declared search path directories.
 
-        Those are the directories of :func:`add_search_path` (``--path``) and of
-        ``FBP_PATH``, not a graph's own directory. Every module there is imported (except
+        Those are the directories of :func:`add_search_path` (``--path``), of
+        ``FBP_PATH`` and of the working directory's project file, not a graph's own
+        directory. Every module there is imported (except
         ``setup``, ``conftest``, ``test_*`` and private ones): only directories that hold
         components belong on that path. A module that fails to import is left out.
         """
