@@ -67,6 +67,7 @@ def _node() -> str:
     return node
 
 
+@pytest.mark.node
 async def test_every_event_validates_against_the_protocol_schemas(tmp_path: Path) -> None:
     trace = await _export(tmp_path)
     events = trace["events"]
@@ -116,6 +117,7 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
+@pytest.mark.node
 async def test_flowtrace_replay_into_fbp_client_shows_every_data_event(tmp_path: Path) -> None:
     trace = await _export(tmp_path)
     path = tmp_path / "run.flowtrace.json"

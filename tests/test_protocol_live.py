@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from protocol.fbpclient import build, client, fbp_client, serving
 
 ENDLESS = {
@@ -18,6 +19,7 @@ def _edge(src: str, tgt: str) -> dict[str, Any]:
     return {"src": {"node": sn, "port": sp}, "tgt": {"node": tn, "port": tp}}
 
 
+@pytest.mark.node
 async def test_an_edge_added_to_a_running_network_carries_data_through_fbp_client() -> None:
     tap = "Pace() OUT -> IN Tap()"
     async with serving() as server, client(server) as peer:

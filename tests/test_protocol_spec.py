@@ -22,6 +22,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+pytestmark = pytest.mark.node  # runs a reference tool from tests/npm
+
 ROOT = Path(__file__).resolve().parent.parent
 NPM = ROOT / "tests" / "npm"
 FBP_SPEC = NPM / "node_modules" / "fbp-spec" / "bin" / "fbp-spec"
