@@ -15,8 +15,10 @@ Read with :func:`open_trace`::
     run.roots_of(df.ip_id)                        # the source IPs of each one
 
 and export for the FBP ecosystem's tools with :func:`export_flowtrace`. pandas is
-needed only for :meth:`TracedRun.ips`.
+needed only to read records as frames (:meth:`TracedRun.ips`, :meth:`TracedRun.frames`).
 """
+
+from typing import TYPE_CHECKING, Any
 
 from ._errors import TraceError, TraceFileError, TraceLookupError, TraceWriterError
 from ._flowtrace import export_flowtrace
@@ -34,12 +36,16 @@ from ._records import (
 from ._run import TracedRun
 from ._writer import TraceWriter, WriterStatistics
 
+if TYPE_CHECKING:
+    from ._frames import RunFrames
+
 __all__ = (
     "EdgeSummary",
     "Lineage",
     "PayloadMode",
     "PayloadSetting",
     "ProcessSummary",
+    "RunFrames",
     "RunState",
     "RunSummary",
     "Trace",
@@ -55,3 +61,12 @@ __all__ = (
     "export_flowtrace",
     "open_trace",
 )
+
+
+def __getattr__(name: str) -> Any:
+    if name == "RunFrames":  # imported on use: it needs numpy and pandas
+        from ._frames import RunFrames
+
+        return RunFrames
+    msg = f"module {__name__!r} has no attribute {name!r}"
+    raise AttributeError(msg)

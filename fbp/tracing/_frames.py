@@ -1,17 +1,22 @@
-"""IPs as pandas DataFrames (pandas is imported only here, when a frame is asked for)."""
+"""Runs and IPs as pandas DataFrames (pandas is imported only when a frame is asked for)."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
+from ._columns import RunColumns
+from ._records import TracedPort
 from ._schema import KIND_NAMES
 
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ("ips_frame",)
+__all__ = ("RunFrames", "ips_frame", "run_frames")
 
 _META = ("ip_id", "kind", "activation", "t", "parents")
 
@@ -62,3 +67,234 @@ def ips_frame(
         return pd.concat([frame, fields], axis=1)
     frame["value"] = pd.Series(values, index=frame.index)
     return frame
+
+
+# -- the columnar read path: RunFrames ---------------------------------------------------
+
+#: A field kind, as :meth:`RunFrames.fields_seen` names them.
+_NUMERIC, _BOOL, _STRING, _OTHER = "numeric", "bool", "string", "other"
+
+
+def _pandas() -> Any:
+    try:
+        import pandas as pd
+    except ImportError as exc:  # pragma: no cover - depends on the install
+        msg = "reading traces needs pandas; install it with: pip install 'fbp-causal[trace]'"
+        raise ImportError(msg) from exc
+    return pd
+
+
+def _value_kind(v: Any) -> str | None:
+    t = type(v)
+    if t is bool:
+        return _BOOL
+    if t is int or t is float:
+        return _NUMERIC
+    if t is str:
+        return _STRING
+    if v is None:
+        return None
+    return _OTHER
+
+
+def _schema_kind(schema: dict[str, Any] | None, parts: Sequence[str]) -> str | None:
+    """The kind of the field at ``parts`` as a JSON schema declares it, or None."""
+    if not isinstance(schema, dict):
+        return None
+    defs = schema.get("$defs", {})
+    node: Any = schema
+    for step in [*parts, None]:
+        for _ in range(16):  # follow $ref and single-type unions
+            if not isinstance(node, dict):
+                return None
+            ref = node.get("$ref")
+            if isinstance(ref, str) and ref.startswith("#/$defs/"):
+                node = defs.get(ref[len("#/$defs/") :])
+                continue
+            options = node.get("anyOf") or node.get("oneOf")
+            if isinstance(options, list):
+                real = [o for o in options if not (isinstance(o, dict) and o.get("type") == "null")]
+                if len(real) != 1:
+                    return None
+                node = real[0]
+                continue
+            break
+        if step is None:
+            break
+        props = node.get("properties") if isinstance(node, dict) else None
+        if not isinstance(props, dict) or step not in props:
+            return None
+        node = props[step]
+    if not isinstance(node, dict):
+        return None
+    kind = {"number": _NUMERIC, "integer": _NUMERIC, "boolean": _BOOL, "string": _STRING}
+    t = node.get("type")
+    return kind.get(t) if isinstance(t, str) else None
+
+
+def _pluck(values: list[Any], path: str) -> list[Any]:
+    """The value at a dotted path of each payload (None where absent)."""
+    if path == "":
+        return [None if type(v) is dict else v for v in values]
+    parts = path.split(".")
+    if len(parts) == 1:
+        (p,) = parts
+        return [v.get(p) if type(v) is dict else None for v in values]
+    out: list[Any] = []
+    for v in values:
+        for p in parts:
+            v = v.get(p) if type(v) is dict else None
+        out.append(v)
+    return out
+
+
+_NUMBER_TYPES = (int, float)
+
+
+def _typed(pd: Any, values: list[Any], kind: str | None) -> Any:
+    """A column for one field: float64, boolean, or object."""
+    if kind == _NUMERIC:
+        try:
+            return np.array(values, dtype=np.float64)
+        except (TypeError, ValueError):
+            nan = float("nan")
+            return np.array(
+                [x if type(x) in _NUMBER_TYPES else nan for x in values], dtype=np.float64
+            )
+    if kind == _BOOL:
+        return pd.array([x if type(x) is bool else None for x in values], dtype="boolean")
+    if kind == _STRING:
+        return np.array([x if type(x) is str else None for x in values], dtype=object)
+    out = np.empty(len(values), dtype=object)
+    out[:] = values
+    return out
+
+
+@dataclass(frozen=True, eq=False)
+class RunFrames:
+    """One traced run as columns, ready for vectorised joins.
+
+    Made by :meth:`TracedRun.frames`. ``records`` has one row per record of the run, in
+    write order: ``ip_id`` int64, ``kind`` int8 (0 data, 1 open, 2 close, 3 iip,
+    4 drop, 5 dead), ``port_id`` int32 (the sending output port; the receiving input
+    port for iip and drop; the ERROR port for dead), ``activation`` int64, ``t_ns``
+    int64. ``links`` has one row per parent link, ``child``, ``parent``, ``ord`` (the
+    parent's position among the child's parents), in the order of the child records.
+    ``ports`` has one row per port: ``port_id``, ``process``, ``port``, ``port_index``
+    (nullable), ``direction``, ``address``, ``type_name``, ``json_schema``.
+    """
+
+    records: pd.DataFrame
+    links: pd.DataFrame
+    ports: pd.DataFrame
+    _columns: RunColumns = field(repr=False)
+    _schemas: dict[int, dict[str, Any] | None] = field(repr=False)
+
+    def _rows(self, port_ids: Sequence[int], kinds: Sequence[int]) -> Any:
+        return self._columns.rows_of(list(port_ids), list(kinds))
+
+    def payloads(
+        self,
+        port_ids: Sequence[int],
+        fields: Sequence[str] | None = None,
+        *,
+        kinds: Sequence[int] = (0, 3),
+    ) -> pd.DataFrame:
+        """Payloads of the records sent on ``port_ids`` (of the given kinds).
+
+        One row per record in write order: column ``ip_id``, then with ``fields=None``
+        one column ``payload`` (the decoded JSON value, None when not recorded), or one
+        typed column per dotted field path in ``fields``: float64 for numbers (NaN
+        where absent), pandas ``boolean`` for bools, object for strings and anything
+        else (None where absent or where the payload is not a mapping). A scalar
+        payload is the field ``""``. The type of a field comes from the port's JSON
+        schema when it declares one, else from the values.
+        """
+        pandas = _pandas()
+        cols = self._columns
+        rows = self._rows(port_ids, kinds)
+        values = cols.payload_values(rows)
+        data: dict[str, Any] = {"ip_id": cols.ip_id[rows]}
+        if fields is None:
+            payload = np.empty(len(values), dtype=object)
+            payload[:] = values
+            data["payload"] = payload
+            frame: pd.DataFrame = pandas.DataFrame(data, copy=False)
+            return frame
+        schemas = [self._schemas.get(int(p)) for p in port_ids]
+        for path in fields:
+            column = _pluck(values, path)
+            kind = None
+            declared = {_schema_kind(s, path.split(".") if path else []) for s in schemas}
+            if len(declared) == 1:
+                kind = declared.pop()
+            if kind is None:
+                kind = _infer([x for x in column[:1000] if x is not None])
+            data[path] = _typed(pandas, column, kind)
+        out: pd.DataFrame = pandas.DataFrame(data, copy=False)
+        return out
+
+    def fields_seen(self, port_id: int, limit: int = 1000) -> dict[str, str]:
+        """For dict and model payloads: every dotted field path seen in the first
+        ``limit`` payloads of the port, with its kind: ``numeric``, ``bool``,
+        ``string`` or ``other`` (lists, mixed kinds, or only nulls)."""
+        rows = self._rows([port_id], (0, 3))[:limit]
+        kinds: dict[str, set[str]] = {}
+        for value in self._columns.payload_values(rows):
+            if type(value) is dict:
+                _collect(value, "", kinds)
+        out: dict[str, str] = {}
+        for path, seen in kinds.items():
+            concrete = seen - {""}
+            out[path] = concrete.pop() if len(concrete) == 1 else _OTHER
+        return out
+
+
+def _collect(value: dict[str, Any], prefix: str, kinds: dict[str, set[str]]) -> None:
+    for key, v in value.items():
+        path = f"{prefix}{key}"
+        if type(v) is dict and v:
+            _collect(v, path + ".", kinds)
+            continue
+        kinds.setdefault(path, set()).add(_value_kind(v) or "")
+
+
+def _infer(values: list[Any]) -> str | None:
+    kinds = {_value_kind(v) for v in values}
+    return kinds.pop() if len(kinds) == 1 else None
+
+
+def run_frames(columns: RunColumns, ports: Sequence[TracedPort]) -> RunFrames:
+    """The :class:`RunFrames` of a run's columns and ports."""
+    pd = _pandas()
+    child, parent, order = columns.links()
+    records = pd.DataFrame(
+        {
+            "ip_id": columns.ip_id,
+            "kind": columns.kind,
+            "port_id": columns.port_id,
+            "activation": columns.activation,
+            "t_ns": columns.t_ns,
+        },
+        copy=False,
+    )
+    links = pd.DataFrame({"child": child, "parent": parent, "ord": order}, copy=False)
+    port_frame = pd.DataFrame(
+        {
+            "port_id": np.array([p.port_id for p in ports], dtype=np.int32),
+            "process": [p.process for p in ports],
+            "port": [p.port for p in ports],
+            "port_index": pd.array([p.index for p in ports], dtype="Int64"),
+            "direction": [p.direction for p in ports],
+            "address": [p.address for p in ports],
+            "type_name": [p.type_name for p in ports],
+            "json_schema": pd.Series([p.json_schema for p in ports], dtype=object),
+        }
+    )
+    return RunFrames(
+        records=records,
+        links=links,
+        ports=port_frame,
+        _columns=columns,
+        _schemas={p.port_id: p.json_schema for p in ports},
+    )

@@ -17,6 +17,9 @@ if TYPE_CHECKING:
 
     import pandas as pd
 
+    from ._columns import RunColumns
+    from ._frames import RunFrames
+
 __all__ = ("IPRow", "TracedRun", "parse_parents")
 
 _DEFINING = "(0, 1, 2, 3)"  # kinds that introduce an IP (not drop/dead markers)
@@ -77,6 +80,7 @@ class TracedRun:
         ]
         self._port_by_id = {p.port_id: p for p in self._ports}
         self._counts: dict[tuple[int, int], int] | None = None
+        self._columns: RunColumns | None = None
 
     @property
     def run_id(self) -> str:
@@ -302,6 +306,36 @@ class TracedRun:
 
         rows = self.rows(port_or_edge, kind=kind, limit=limit)
         return ips_frame(rows, self.t0_perf_ns, with_kind=len(_KIND_SETS[kind]) > 1)
+
+    def columns(self) -> RunColumns:
+        """The run's records as columns (read once, then kept)."""
+        if self._columns is None:
+            from ._columns import from_sqlite_rows
+
+            rows = self._con.execute(
+                "SELECT ip_id, kind, port_id, activation, t_ns, payload FROM ips"
+                " WHERE run = ? AND seq BETWEEN ? AND ? ORDER BY seq",
+                (self._key, self._first_seq, self._last_seq),
+            ).fetchall()
+            links = self._con.execute(
+                "SELECT child, parent, ord FROM links WHERE run = ? ORDER BY child, ord",
+                (self._key,),
+            ).fetchall()
+            self._columns = from_sqlite_rows(rows, links)
+        return self._columns
+
+    def frames(self) -> RunFrames:
+        """The run as columns ready for vectorised joins (needs pandas).
+
+        Returns:
+            A :class:`RunFrames`: ``records`` (one row per record, in write order),
+            ``links`` (one row per parent link) and ``ports``, with
+            :meth:`RunFrames.payloads` to decode the payloads of chosen ports into
+            typed columns.
+        """
+        from ._frames import run_frames
+
+        return run_frames(self.columns(), self._ports)
 
     def _traced(self, row: IPRow) -> TracedIP:
         ip_id, kind, port_id, activation, t_ns, payload, parents = row

@@ -1,0 +1,183 @@
+"""One run's records as columns (numpy arrays), what every query of a run reads.
+
+A run's records are held as parallel arrays in write order, plus two ragged columns
+stored the Arrow way (one flat array and the end offset of each record's slice):
+
+- ``ip_id`` int64, ``kind`` int8, ``port_id`` int32, ``activation`` int64,
+  ``t_ns`` int64: one value per record;
+- ``parent_ends`` int64 and ``parents`` int64: the parents of record ``i`` are
+  ``parents[parent_ends[i - 1]:parent_ends[i]]`` (``parent_ends[-1]`` is 0 for ``i = 0``);
+- ``payload_ends`` int64 and ``payload_data`` bytes: the payload of record ``i`` as
+  JSON text, the same way; an empty slice means the payload was not recorded.
+
+numpy is imported with this module (it comes with the ``trace`` extra).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import orjson
+
+__all__ = ("RunColumns",)
+
+I64 = npt.NDArray[np.int64]
+
+_DEFINING = np.array([0, 1, 2, 3], dtype=np.int8)
+
+
+def _starts(ends: I64) -> I64:
+    out = np.empty_like(ends)
+    if len(ends):
+        out[0] = 0
+        out[1:] = ends[:-1]
+    return out
+
+
+@dataclass(frozen=True, eq=False)
+class RunColumns:
+    """A run's records as columns, in write order (see the module docstring)."""
+
+    ip_id: I64
+    kind: npt.NDArray[np.int8]
+    port_id: npt.NDArray[np.int32]
+    activation: I64
+    t_ns: I64
+    parent_ends: I64
+    parents: I64
+    payload_ends: I64
+    payload_data: bytes
+
+    def __len__(self) -> int:
+        return len(self.ip_id)
+
+    # -- lineage --------------------------------------------------------------------------
+
+    def links(self) -> tuple[I64, I64, npt.NDArray[np.int16]]:
+        """Every parent link once, as ``(child, parent, ord)`` in the order of the
+        child records, parents in their order.
+
+        An IP recorded twice (a dead letter's marker and its data record) lists its
+        parents once.
+        """
+        counts = np.diff(self.parent_ends, prepend=np.int64(0))
+        child = np.repeat(self.ip_id, counts)
+        parent = self.parents
+        first = np.repeat(_starts(self.parent_ends), counts)
+        order = np.arange(len(parent), dtype=np.int64) - first
+        with_parents = self.ip_id[counts > 0]
+        if len(np.unique(with_parents)) < len(with_parents):  # some IP's parents twice
+            pairs = np.stack([child, parent], axis=1)
+            _, first = np.unique(pairs, axis=0, return_index=True)
+            keep = np.sort(first)
+            child, parent, order = child[keep], parent[keep], order[keep]
+        return child, parent, order.astype(np.int16)
+
+    def parents_of(self, ip_ids: Sequence[int]) -> dict[int, tuple[int, ...]]:
+        """The parents of the IPs ``ip_ids`` that have some, by IP id."""
+        child, parent, _ = self.links()
+        keep = np.isin(child, np.asarray(ip_ids, dtype=np.int64))
+        out: dict[int, tuple[int, ...]] = {}
+        for c, p in zip(child[keep].tolist(), parent[keep].tolist(), strict=True):
+            out[c] = (*out.get(c, ()), p)
+        return out
+
+    def record_parents(self, rows: npt.NDArray[np.intp]) -> list[tuple[int, ...]]:
+        """The parents of the records at ``rows``; a record with none of its own (a
+        drop marker) shows those of the IP it is about."""
+        ends = self.parent_ends
+        starts = _starts(ends)
+        flat = self.parents.tolist()
+        s = starts[rows].tolist()
+        e = ends[rows].tolist()
+        out = [tuple(flat[a:b]) for a, b in zip(s, e, strict=True)]
+        kinds = self.kind[rows]
+        borrowed = np.flatnonzero((kinds == 4) | (kinds == 5))
+        if len(borrowed):
+            ids = self.ip_id[rows]
+            by_ip = self.parents_of(ids[borrowed].tolist())
+            for k in borrowed.tolist():
+                if not out[k]:
+                    out[k] = by_ip.get(int(ids[k]), ())
+        return out
+
+    # -- payloads -------------------------------------------------------------------------
+
+    def payload_recorded(self, rows: npt.NDArray[np.intp]) -> npt.NDArray[np.bool_]:
+        """Whether each record at ``rows`` has its payload recorded."""
+        ends = self.payload_ends
+        return ends[rows] > _starts(ends)[rows]
+
+    def payload_texts(self, rows: npt.NDArray[np.intp]) -> list[bytes]:
+        """The payload JSON of the records at ``rows`` (``b""`` when not recorded)."""
+        ends = self.payload_ends
+        data = self.payload_data
+        s = _starts(ends)[rows].tolist()
+        e = ends[rows].tolist()
+        return [data[a:b] for a, b in zip(s, e, strict=True)]
+
+    def payload_values(self, rows: npt.NDArray[np.intp]) -> list[Any]:
+        """The decoded payloads of the records at ``rows`` (None when not recorded),
+        with one JSON parse."""
+        if not len(rows):
+            return []
+        texts = self.payload_texts(rows)
+        joined = b",".join(t or b"null" for t in texts)
+        return orjson.loads(b"[" + joined + b"]")  # type: ignore[no-any-return]
+
+    # -- selections -----------------------------------------------------------------------
+
+    def rows_of(self, port_ids: Sequence[int], kinds: Sequence[int]) -> npt.NDArray[np.intp]:
+        """The positions of the records of ``kinds`` sent on ``port_ids``, in order."""
+        mask = np.isin(self.port_id, np.asarray(port_ids, dtype=np.int32)) & np.isin(
+            self.kind, np.asarray(kinds, dtype=np.int8)
+        )
+        return np.flatnonzero(mask)
+
+    def defining_rows(self) -> npt.NDArray[np.intp]:
+        """Positions of the records that introduce an IP (not drop or dead markers)."""
+        return np.flatnonzero(np.isin(self.kind, _DEFINING))
+
+
+def from_sqlite_rows(
+    rows: Sequence[tuple[int, int, int, int, int, str | None]],
+    links: Sequence[tuple[int, int, int]],
+) -> RunColumns:
+    """Columns from the ``ips`` and ``links`` tables of trace format 1 and 2.
+
+    Args:
+        rows: ``(ip_id, kind, port_id, activation, t_ns, payload)`` in seq order.
+        links: ``(child, parent, ord)`` sorted by child and ord.
+    """
+    n = len(rows)
+    cols = list(zip(*rows, strict=True)) if n else [(), (), (), (), (), ()]
+    ip_id = np.array(cols[0], dtype=np.int64)
+    by_child: dict[int, list[int]] = {}
+    for child, parent, _ in links:
+        by_child.setdefault(child, []).append(parent)
+    kinds = np.array(cols[1], dtype=np.int8)
+    parents: list[int] = []
+    parent_ends = np.empty(n, dtype=np.int64)
+    for k, (ip, kind) in enumerate(zip(cols[0], cols[1], strict=True)):
+        # Links belong to an IP; as the runtime records them, every record of the IP
+        # carries its parents but a drop marker.
+        if kind != 4:
+            parents.extend(by_child.get(ip, ()))
+        parent_ends[k] = len(parents)
+    texts = [(t or "").encode() for t in cols[5]]
+    payload_ends = np.cumsum([len(t) for t in texts], dtype=np.int64)
+    return RunColumns(
+        ip_id=ip_id,
+        kind=kinds,
+        port_id=np.array(cols[2], dtype=np.int32),
+        activation=np.array(cols[3], dtype=np.int64),
+        t_ns=np.array(cols[4], dtype=np.int64),
+        parent_ends=parent_ends,
+        parents=np.array(parents, dtype=np.int64),
+        payload_ends=payload_ends,
+        payload_data=b"".join(texts),
+    )
