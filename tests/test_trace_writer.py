@@ -25,6 +25,7 @@ from fbp.tracing import (
     TraceFileError,
     TraceWriter,
     TraceWriterError,
+    _chunks,
     _store,
     open_trace,
 )
@@ -32,16 +33,17 @@ from fbp.tracing._payload import encode_batch
 from fbp.tracing._schema import KIND_NAMES
 
 
-@pytest.fixture(params=["writer", "reader"])
-def indexer(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
-    """Who indexes the appended batches: the writer (between runs and on closing) or,
-    when the writer never does (as when its process was killed), the first reader."""
-    if request.param == "reader":
-        monkeypatch.setattr(_store.RunStore, "has_unindexed", lambda self, current: False)
+@pytest.fixture(params=["c", "python"])
+def splitter(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Who splits commits into columns: the C extension, or the Python fallback."""
+    if request.param == "python":
+        monkeypatch.setattr(_store, "split", _chunks.split_python)
+    elif _chunks.split is _chunks.split_python:
+        pytest.skip("the C splitter fbp.tracing._split is not built")
     return str(request.param)
 
 
-@pytest.mark.usefixtures("indexer")
+@pytest.mark.usefixtures("splitter")
 def test_records_round_trip_exactly(tmp_path: Path) -> None:
     path = write_dag(tmp_path / "t.trace", batch_size=5)
     with open_trace(path) as trace:
@@ -97,7 +99,7 @@ def test_a_run_id_is_used_once_per_file(tmp_path: Path) -> None:
         w.finish_run("completed", None, {})
 
 
-@pytest.mark.usefixtures("indexer")
+@pytest.mark.usefixtures("splitter")
 def test_payload_settings_apply_per_port(tmp_path: Path) -> None:
     setting = {
         "*": "all",
@@ -121,7 +123,7 @@ def test_payload_settings_apply_per_port(tmp_path: Path) -> None:
     assert not got[11, "data"].payload_recorded
 
 
-@pytest.mark.usefixtures("indexer")
+@pytest.mark.usefixtures("splitter")
 def test_payload_none_keeps_no_payload(tmp_path: Path) -> None:
     path = write_dag(tmp_path / "t.trace", payload="none")
     with open_trace(path) as trace:
@@ -172,7 +174,7 @@ class Pair:
     right: int
 
 
-@pytest.mark.usefixtures("indexer")
+@pytest.mark.usefixtures("splitter")
 def test_payloads_json_cannot_encode_are_kept_as_repr(tmp_path: Path) -> None:
     cycle: list[Any] = [1]
     cycle.append(cycle)
@@ -239,7 +241,6 @@ def test_a_failed_writer_thread_makes_the_next_call_raise_with_the_cause(
 def test_full_batches_are_gathered_into_commits_and_a_partial_one_goes_at_once(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(_store.RunStore, "has_unindexed", lambda self, current: False)
     path = tmp_path / "t.trace"
     records = dag_records()
     three_batches = len(encode_batch(records[:6], {}))  # two batches of two are shorter
@@ -263,7 +264,7 @@ def test_full_batches_are_gathered_into_commits_and_a_partial_one_goes_at_once(
     w.write(records[7:9])
     w.finish_run("completed", None, {})  # hands over what is gathered
     with sqlite3.connect(path) as con:
-        sizes = [n for (n,) in con.execute("SELECT n FROM batches ORDER BY seq")]
+        sizes = [n for (n,) in con.execute("SELECT n FROM chunks ORDER BY seq")]
     assert sizes == [6, 1, 2]
     w.close()
     with open_trace(path) as trace:

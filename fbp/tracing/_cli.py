@@ -6,6 +6,7 @@
     fbp trace ips FILE EDGE_OR_PORT [--run ID] [--kind KIND] [--limit N] [--json]
     fbp trace lineage FILE IP_ID [--run ID] [--json]
     fbp trace export FILE [--run ID] [--format flowtrace] [-o OUT] [--json]
+    fbp trace convert OLD NEW [--json]
 
 Every handler returns the exit code, with the reason on stderr when it is not 0:
 2 when the file is missing or not a trace, or names no run, port, edge or IP of it
@@ -22,12 +23,12 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+from ._convert import convert
 from ._errors import TraceError, TraceFileError, TraceLookupError
 from ._flowtrace import export_flowtrace
 from ._reader import Trace, open_trace
 from ._records import TracedIP
-from ._run import TracedRun, parse_parents
-from ._schema import KIND_NAMES
+from ._run import TracedRun
 
 __all__ = ("add_parser",)
 
@@ -81,6 +82,12 @@ def add_parser(
     p = command("export", "export a run for other tools", _export)
     p.add_argument("--format", default="flowtrace", choices=["flowtrace"], help="output format")
     p.add_argument("-o", "--output", metavar="OUT", help="output file (default: stdout)")
+    help_ = "convert a trace file of an older format (1 or 2) to the current one"
+    p = sub.add_parser("convert", help=help_, description=help_[0].upper() + help_[1:] + ".")
+    p.add_argument("old", metavar="OLD", help="the trace file to convert (only read)")
+    p.add_argument("new", metavar="NEW", help="the file to write (must not exist)")
+    p.add_argument("--json", action="store_true", help="print JSON for scripts")
+    p.set_defaults(func=_convert)
     return trace
 
 
@@ -190,18 +197,17 @@ def _print_run(run: TracedRun) -> None:
 def _ips(args: argparse.Namespace, trace: Trace) -> int:
     run = trace.run(args.run)
     limit = args.limit if args.limit is not None else (0 if args.json else _TEXT_LIMIT)
-    rows = run.rows(args.target, kind=args.kind, limit=limit or None)
-    t0 = run.t0_perf_ns
+    rows = run.select(args.target, kind=args.kind, limit=limit or None)
     records: list[dict[str, Any]] = [
         {
-            "ip_id": r[0],
-            "kind": KIND_NAMES.get(r[1], str(r[1])),
-            "activation": r[3],
-            "t": (r[4] - t0) / 1e9,
-            "parents": list(parse_parents(r[6])),
-            "payload": None if r[5] is None else json.loads(r[5]),
+            "ip_id": r.ip_id,
+            "kind": r.kind,
+            "activation": r.activation,
+            "t": r.t,
+            "parents": list(r.parents),
+            "payload": r.payload,
         }
-        for r in rows
+        for r in run.traced(rows)
     ]
     if args.json:
         _dump({"run_id": run.run_id, "target": args.target, "kind": args.kind, "ips": records})
@@ -269,4 +275,31 @@ def _export(args: argparse.Namespace, trace: Trace) -> int:
         _dump({"run_id": run.run_id, "format": args.format, "output": args.output, "events": n})
     else:
         print(f"wrote {n:,} Flowtrace events of run {run.run_id} to {args.output}")
+    return 0
+
+
+def _convert(args: argparse.Namespace) -> int:
+    try:
+        done = convert(args.old, args.new)
+    except TraceFileError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except TraceError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    if args.json:
+        _dump(
+            {
+                "old": args.old,
+                "new": args.new,
+                "old_format": done.old_version,
+                "runs": done.runs,
+                "records": done.records,
+            }
+        )
+    else:
+        print(
+            f"converted {args.old} (format {done.old_version}) to {args.new}:"
+            f" {done.runs} run{'s' if done.runs != 1 else ''}, {done.records:,} records"
+        )
     return 0

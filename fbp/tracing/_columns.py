@@ -15,8 +15,7 @@ numpy is imported with this module (it comes with the ``trace`` extra).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -38,22 +37,48 @@ def _starts(ends: I64) -> I64:
     return out
 
 
-@dataclass(frozen=True, eq=False)
 class RunColumns:
-    """A run's records as columns, in write order (see the module docstring)."""
+    """A run's records as columns, in write order (see the module docstring).
 
-    ip_id: I64
-    kind: npt.NDArray[np.int8]
-    port_id: npt.NDArray[np.int32]
-    activation: I64
-    t_ns: I64
-    parent_ends: I64
-    parents: I64
-    payload_ends: I64
-    payload_data: bytes
+    The payload texts are read on first use (``payload_data`` may be a function that
+    reads them), since counting and lineage never need them.
+    """
+
+    def __init__(
+        self,
+        *,
+        ip_id: I64,
+        kind: npt.NDArray[np.int8],
+        port_id: npt.NDArray[np.int32],
+        activation: I64,
+        t_ns: I64,
+        parent_ends: I64,
+        parents: I64,
+        payload_ends: I64,
+        payload_data: bytes | Callable[[], bytes],
+    ) -> None:
+        self.ip_id = ip_id
+        self.kind = kind
+        self.port_id = port_id
+        self.activation = activation
+        self.t_ns = t_ns
+        self.parent_ends = parent_ends
+        self.parents = parents
+        self.payload_ends = payload_ends
+        self._payload_data = payload_data
+        self._links: tuple[I64, I64, npt.NDArray[np.int16]] | None = None
+        self._adjacency: dict[bool, tuple[I64, I64]] = {}
 
     def __len__(self) -> int:
         return len(self.ip_id)
+
+    @property
+    def payload_data(self) -> bytes:
+        """Every payload's JSON text, one after the other."""
+        data = self._payload_data
+        if not isinstance(data, bytes):
+            data = self._payload_data = data()
+        return data
 
     # -- lineage --------------------------------------------------------------------------
 
@@ -64,6 +89,11 @@ class RunColumns:
         An IP recorded twice (a dead letter's marker and its data record) lists its
         parents once.
         """
+        if self._links is None:
+            self._links = self._make_links()
+        return self._links
+
+    def _make_links(self) -> tuple[I64, I64, npt.NDArray[np.int16]]:
         counts = np.diff(self.parent_ends, prepend=np.int64(0))
         child = np.repeat(self.ip_id, counts)
         parent = self.parents
@@ -76,6 +106,16 @@ class RunColumns:
             keep = np.sort(first)
             child, parent, order = child[keep], parent[keep], order[keep]
         return child, parent, order.astype(np.int16)
+
+    def adjacency(self, *, up: bool) -> tuple[I64, I64]:
+        """The links sorted for walking: ``(child, parent)`` sorted by child when
+        ``up``, else ``(parent, child)`` sorted by parent."""
+        if up not in self._adjacency:
+            child, parent, _ = self.links()
+            keys, values = (child, parent) if up else (parent, child)
+            order = np.argsort(keys, kind="stable")
+            self._adjacency[up] = (keys[order], values[order])
+        return self._adjacency[up]
 
     def parents_of(self, ip_ids: Sequence[int]) -> dict[int, tuple[int, ...]]:
         """The parents of the IPs ``ip_ids`` that have some, by IP id."""
@@ -141,43 +181,3 @@ class RunColumns:
     def defining_rows(self) -> npt.NDArray[np.intp]:
         """Positions of the records that introduce an IP (not drop or dead markers)."""
         return np.flatnonzero(np.isin(self.kind, _DEFINING))
-
-
-def from_sqlite_rows(
-    rows: Sequence[tuple[int, int, int, int, int, str | None]],
-    links: Sequence[tuple[int, int, int]],
-) -> RunColumns:
-    """Columns from the ``ips`` and ``links`` tables of trace format 1 and 2.
-
-    Args:
-        rows: ``(ip_id, kind, port_id, activation, t_ns, payload)`` in seq order.
-        links: ``(child, parent, ord)`` sorted by child and ord.
-    """
-    n = len(rows)
-    cols = list(zip(*rows, strict=True)) if n else [(), (), (), (), (), ()]
-    ip_id = np.array(cols[0], dtype=np.int64)
-    by_child: dict[int, list[int]] = {}
-    for child, parent, _ in links:
-        by_child.setdefault(child, []).append(parent)
-    kinds = np.array(cols[1], dtype=np.int8)
-    parents: list[int] = []
-    parent_ends = np.empty(n, dtype=np.int64)
-    for k, (ip, kind) in enumerate(zip(cols[0], cols[1], strict=True)):
-        # Links belong to an IP; as the runtime records them, every record of the IP
-        # carries its parents but a drop marker.
-        if kind != 4:
-            parents.extend(by_child.get(ip, ()))
-        parent_ends[k] = len(parents)
-    texts = [(t or "").encode() for t in cols[5]]
-    payload_ends = np.cumsum([len(t) for t in texts], dtype=np.int64)
-    return RunColumns(
-        ip_id=ip_id,
-        kind=kinds,
-        port_id=np.array(cols[2], dtype=np.int32),
-        activation=np.array(cols[3], dtype=np.int64),
-        t_ns=np.array(cols[4], dtype=np.int64),
-        parent_ends=parent_ends,
-        parents=np.array(parents, dtype=np.int64),
-        payload_ends=payload_ends,
-        payload_data=b"".join(texts),
-    )

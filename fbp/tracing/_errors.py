@@ -3,7 +3,7 @@
 The tree, under :class:`fbp.FbpError`::
 
     TraceError              something about a trace file went wrong
-    ├── TraceFileError      the file is missing, is not a trace, or has a newer format
+    ├── TraceFileError      the file is missing, is not a trace, or has another format
     ├── TraceLookupError    a run, port, edge or IP named by the caller is not in the trace
     └── TraceWriterError    the background writer failed; ``__cause__`` is the reason
 """
@@ -33,14 +33,18 @@ class TraceError(FbpError):
 
 
 class TraceFileError(TraceError):
-    """A trace file is missing, is not a trace, or was written by a newer version.
+    """A trace file is missing, is not a trace, or has a format this version does not
+    read (newer, or older and to be converted).
 
     Attributes:
         path: the file, as the caller gave it.
+        old_version: the format of a file written by an older fbp (which ``python -m
+            fbp trace convert`` converts), else None.
     """
 
-    def __init__(self, path: str, message: str) -> None:
+    def __init__(self, path: str, message: str, *, old_version: int | None = None) -> None:
         self.path = path
+        self.old_version = old_version
         super().__init__(message)
 
 

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import numpy.typing as npt
 
 from ._columns import RunColumns
 from ._records import TracedPort
@@ -21,51 +21,44 @@ __all__ = ("RunFrames", "ips_frame", "run_frames")
 _META = ("ip_id", "kind", "activation", "t", "parents")
 
 
-def _payloads(texts: Sequence[str | None]) -> list[Any]:
-    """Decode many JSON payloads with one parse."""
-    if not texts:
-        return []
-    return json.loads("[" + ",".join("null" if t is None else t for t in texts) + "]")  # type: ignore[no-any-return]
-
-
 def ips_frame(
-    rows: Sequence[tuple[int, int, int, int, int, str | None, str | None]],
+    cols: RunColumns,
+    rows: npt.NDArray[np.intp],
     t0_perf_ns: int,
     *,
     with_kind: bool,
 ) -> pd.DataFrame:
-    """Build the frame of :meth:`TracedRun.ips` from query rows.
+    """Build the frame of :meth:`TracedRun.ips` from the records at ``rows``.
 
     Payloads that are all JSON objects (dicts, models) are flattened into one column
     per field (``a.b`` for nested ones); otherwise they form a ``value`` column. A
     payload field named like a meta column gets the prefix ``payload.``.
     """
-    try:
-        import pandas as pd
-    except ImportError as exc:  # pragma: no cover - depends on the install
-        msg = "TracedRun.ips() needs pandas; install it with: pip install 'fbp-causal[trace]'"
-        raise ImportError(msg) from exc
-
-    meta: dict[str, Any] = {
-        "ip_id": pd.array([r[0] for r in rows], dtype="int64"),
-    }
+    pandas = _pandas()
+    meta: dict[str, Any] = {"ip_id": cols.ip_id[rows]}
     if with_kind:
-        meta["kind"] = [KIND_NAMES.get(r[1], str(r[1])) for r in rows]
-    meta["activation"] = pd.array([r[3] for r in rows], dtype="int64")
-    meta["t"] = (pd.Series([r[4] for r in rows], dtype="int64") - t0_perf_ns).to_numpy() / 1e9
-    meta["parents"] = [tuple(int(p) for p in r[6].split(",")) if r[6] else () for r in rows]
-    frame = pd.DataFrame(meta)
+        names = np.array([KIND_NAMES.get(k, str(k)) for k in range(8)], dtype=object)
+        meta["kind"] = names[cols.kind[rows]]
+    meta["activation"] = cols.activation[rows]
+    meta["t"] = (cols.t_ns[rows] - t0_perf_ns) / 1e9
+    parents = np.empty(len(rows), dtype=object)
+    parents[:] = cols.record_parents(rows)
+    meta["parents"] = parents
+    frame: pd.DataFrame = pandas.DataFrame(meta)
 
-    values = _payloads([r[5] for r in rows])
+    values = cols.payload_values(rows)
     present = [v for v in values if v is not None]
     if present and all(type(v) is dict for v in present):
         dicts = [v if v is not None else {} for v in values]
         nested = any(type(x) is dict for d in dicts for x in d.values())
-        fields = pd.json_normalize(dicts) if nested else pd.DataFrame.from_records(dicts)
+        fields = pandas.json_normalize(dicts) if nested else pandas.DataFrame.from_records(dicts)
         fields.columns = [f"payload.{c}" if c in _META else c for c in fields.columns]
         fields.index = frame.index
-        return pd.concat([frame, fields], axis=1)
-    frame["value"] = pd.Series(values, index=frame.index)
+        out: pd.DataFrame = pandas.concat([frame, fields], axis=1)
+        return out
+    column = np.empty(len(values), dtype=object)
+    column[:] = values
+    frame["value"] = column
     return frame
 
 

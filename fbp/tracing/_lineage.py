@@ -1,77 +1,67 @@
-"""Lineage over the ``links`` table: ancestors, descendants and root ancestors.
+"""Lineage over a run's parent links: reachable IPs and root ancestors.
 
-Walks are recursive CTEs. ``UNION`` (not ``UNION ALL``) keeps each IP once, so a DAG
-with many diamonds is walked in time linear in its size rather than in its number of
-paths. ``CROSS JOIN`` fixes the join order: the walk drives, the indexes answer.
+Walks are breadth-first over the links as arrays (:meth:`RunColumns.links`, sorted
+once per direction): each step finds every parent (or child) of the whole frontier
+with two binary searches, so a walk costs a few numpy calls per generation, however
+wide. A DAG with many diamonds is walked in time linear in its size: each IP joins the
+frontier once.
 """
 
 from __future__ import annotations
 
-import json
-import sqlite3
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
-__all__ = ("roots_of", "walk_sql")
+import numpy as np
+import numpy.typing as npt
 
-_STEPS = {
-    "up": (
-        "SELECT parent FROM links WHERE run = ?1 AND child = ?2",
-        "SELECT l.parent FROM walk CROSS JOIN links AS l ON l.run = ?1 AND l.child = walk.id",
-    ),
-    "down": (
-        "SELECT child FROM links WHERE run = ?1 AND parent = ?2",
-        "SELECT l.child FROM walk CROSS JOIN links AS l ON l.run = ?1 AND l.parent = walk.id",
-    ),
-}
+if TYPE_CHECKING:
+    from ._columns import RunColumns
 
-# Every IP reachable upwards from the seeds (seeds included), with its parents
-# (NULL for a root), by child.
-_CLOSURE = (
-    "WITH RECURSIVE walk(id) AS ("
-    " SELECT value FROM json_each(?2)"
-    " UNION SELECT l.parent FROM walk CROSS JOIN links AS l ON l.run = ?1 AND l.child = walk.id)"
-    " SELECT walk.id, l.parent FROM walk LEFT JOIN links AS l ON l.run = ?1 AND l.child = walk.id"
-    " ORDER BY walk.id"
-)
-# Every link of a run, by child (the primary key's order).
-_RUN_LINKS = "SELECT child, parent FROM links WHERE run = ? ORDER BY run, child, parent"
-# Above this share of a run's records, reading all its links beats walking them.
-_SCAN_RATIO = 8
+__all__ = ("reachable", "roots_of")
 
 
-def walk_sql(direction: str, select: str) -> str:
-    """SQL for the ancestors (``up``) or descendants (``down``) of IP ``?2`` in run ``?1``.
-
-    Args:
-        direction: ``up`` or ``down``.
-        select: a ``SELECT ...`` clause over ``ips AS i`` (without FROM).
-
-    Returns:
-        The query; its rows are the defining records of the IPs found, in send order.
-    """
-    first, step = _STEPS[direction]
-    return (
-        f"WITH RECURSIVE walk(id) AS ({first} UNION {step}) "
-        f"{select} FROM walk CROSS JOIN ips AS i ON i.run = ?1 AND i.ip_id = walk.id"
-        " AND i.kind IN (0, 1, 2, 3) ORDER BY i.seq"
-    )
+def _ranges(lo: npt.NDArray[np.intp], hi: npt.NDArray[np.intp]) -> npt.NDArray[np.int64]:
+    """The concatenation of ``arange(lo[i], hi[i])`` for every i."""
+    counts = hi - lo
+    total = int(counts.sum())
+    if total == 0:
+        return np.empty(0, dtype=np.int64)
+    starts = np.repeat(lo - np.cumsum(counts) + counts, counts)
+    out: npt.NDArray[np.int64] = starts + np.arange(total, dtype=np.int64)
+    return out
 
 
-def roots_of(
-    con: sqlite3.Connection, run: int, wanted: Sequence[int], *, records: int
-) -> dict[int, tuple[int, ...]]:
+def reachable(cols: RunColumns, seeds: Sequence[int], *, up: bool) -> set[int]:
+    """Every IP reachable from ``seeds`` by parent links (``up``) or child links,
+    the seeds included."""
+    keys, values = cols.adjacency(up=up)
+    seen: set[int] = set(seeds)
+    frontier = np.array(sorted(seen), dtype=np.int64)
+    while len(frontier):
+        lo = np.searchsorted(keys, frontier, "left")
+        hi = np.searchsorted(keys, frontier, "right")
+        nxt = np.unique(values[_ranges(lo, hi)])
+        new = [x for x in nxt.tolist() if x not in seen]
+        seen.update(new)
+        frontier = np.array(new, dtype=np.int64)
+    return seen
+
+
+def roots_of(cols: RunColumns, wanted: Sequence[int]) -> dict[int, tuple[int, ...]]:
     """For each IP in ``wanted``, the sorted ids of its ancestors that have no parents.
 
-    The links needed are read with one query: the upward closure of ``wanted`` when
-    it is small next to the run (``records`` records), else every link of the run
-    (a plain index scan, cheaper than walking most of the run). The root sets are
-    then computed in one pass in IP id order, each from its parents' sets, so IPs
-    sharing ancestry share the work (along a chain, the very tuple).
+    The links of the upward closure of ``wanted`` are read from the arrays; the root
+    sets are then computed in one pass in IP id order, each from its parents' sets, so
+    IPs sharing ancestry share the work (along a chain, the very tuple).
     """
-    if len(wanted) * _SCAN_RATIO >= records:
-        rows = con.execute(_RUN_LINKS, (run,)).fetchall()
-    else:
-        rows = con.execute(_CLOSURE, (run, json.dumps(list(wanted)))).fetchall()
+    child, parent, _ = cols.links()
+    if len(wanted) * 8 < len(cols):
+        closure = np.fromiter(reachable(cols, wanted, up=True), dtype=np.int64)
+        keep = np.isin(child, closure)
+        child, parent = child[keep], parent[keep]
+    order = np.argsort(child, kind="stable")
+    rows = list(zip(child[order].tolist(), parent[order].tolist(), strict=True))
     memo = _roots_in_order(rows)
     if memo is None:
         memo = _roots_any_order(rows)
@@ -82,7 +72,7 @@ def _merge(a: tuple[int, ...], b: tuple[int, ...]) -> tuple[int, ...]:
     return tuple(sorted(set(a).union(b)))
 
 
-def _roots_in_order(rows: list[tuple[int, int | None]]) -> dict[int, tuple[int, ...]] | None:
+def _roots_in_order(rows: list[tuple[int, int]]) -> dict[int, tuple[int, ...]] | None:
     """Root sets from ``(child, parent)`` rows sorted by child, if every parent precedes
     its child in id order (as the runtime numbers IPs); None otherwise.
 
@@ -109,7 +99,7 @@ def _roots_in_order(rows: list[tuple[int, int | None]]) -> dict[int, tuple[int, 
     return memo
 
 
-def _roots_any_order(rows: list[tuple[int, int | None]]) -> dict[int, tuple[int, ...]]:
+def _roots_any_order(rows: list[tuple[int, int]]) -> dict[int, tuple[int, ...]]:
     """Root sets for links in any id order (depth-first, without recursion)."""
     parents: dict[int, list[int]] = {}
     for child, parent in rows:

@@ -241,14 +241,14 @@ def _json_safe(payload: Any) -> Any:
     return payload
 
 
-def _encode_exact(rows: Sequence[tuple[Any, ...]]) -> str:
+def _encode_exact(rows: Sequence[tuple[Any, ...]]) -> bytes:
     """Encode records with pydantic-core: every payload type, never raising."""
     try:
-        return _RECORDS.to_json(rows, fallback=_fallback, warnings=False).decode()
+        return _RECORDS.to_json(rows, fallback=_fallback, warnings=False)
     except Exception:  # a payload JSON cannot encode: isolate it
         pass
     safe = [(*r[:6], _json_safe(r[6])) if len(r) > 6 else r for r in rows]
-    return _to_json(safe).decode()
+    return _to_json(safe)
 
 
 # What orjson must not encode itself, so that its output is the same as pydantic-core's:
@@ -294,8 +294,8 @@ class BatchEncoder:
         self._previous: dict[int, tuple[Any, orjson.Fragment]] = {}
         self._hits = self._misses = self._whole_left = 0
 
-    def encode(self, records: list[TraceRecord]) -> str:
-        """One JSON text for a batch of records."""
+    def encode(self, records: list[TraceRecord]) -> bytes:
+        """One JSON text (UTF-8) for a batch of records."""
         rows: Sequence[tuple[Any, ...]] = (
             _apply_modes(records, self.modes) if self.modes else records
         )
@@ -309,7 +309,7 @@ class BatchEncoder:
             return _encode_exact(rows)
         if self._misses > 2 * self._hits:
             self._whole_left = _WHOLE_BATCHES
-        return text.decode()
+        return text
 
     def _fragment(self, obj: Any) -> orjson.Fragment:
         """The JSON of a value orjson handed back, encoded by pydantic-core.
@@ -334,6 +334,6 @@ class BatchEncoder:
         return hit[1]
 
 
-def encode_batch(records: list[TraceRecord], modes: Mapping[int, Selection]) -> str:
+def encode_batch(records: list[TraceRecord], modes: Mapping[int, Selection]) -> bytes:
     """Encode one batch of records as :class:`BatchEncoder` does."""
     return BatchEncoder(modes).encode(records)

@@ -5,16 +5,14 @@ from __future__ import annotations
 import json
 import os
 import socket
-import sqlite3
 import time
 from types import TracebackType
 from typing import Any
 
-from ._errors import TraceFileError, TraceLookupError, suggest
-from ._index import index_run, pending_records
+from ._errors import TraceLookupError, suggest
 from ._records import RunState, RunSummary
 from ._run import TracedRun
-from ._schema import connect_indexer, connect_reader, has_table
+from ._schema import connect_reader
 
 __all__ = ("Trace", "open_trace")
 
@@ -51,7 +49,6 @@ class Trace:
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = os.fspath(path)
         self._con = connect_reader(path)
-        self._batches = has_table(self._con, "batches")  # trace format 2 and later
 
     def __repr__(self) -> str:
         return f"<Trace {self.path!r}>"
@@ -93,7 +90,7 @@ class Trace:
 
     _RUN_COLUMNS = (
         "run, run_id, graph_name, status, started_ns, ended_ns, records, error, stats,"
-        " writer_pid, writer_host, graph, settings, t0_perf_ns, first_seq, last_seq"
+        " writer_pid, writer_host, graph, settings, t0_perf_ns"
     )
 
     def _summary(self, row: tuple[Any, ...]) -> RunSummary:
@@ -154,28 +151,5 @@ class Trace:
         return self._open_run(row)
 
     def _open_run(self, row: tuple[Any, ...]) -> TracedRun:
-        """The run of a ``runs`` row, its records indexed first if need be.
-
-        A run's records are indexed by its writer between runs and when it closes;
-        those of a run still being written, or whose writer was killed, are indexed
-        here (in the file, once), up to the last record written before this call.
-
-        Raises:
-            TraceFileError: records need indexing and the file cannot be written.
-        """
-        if not self._batches:  # a writer may have upgraded the file since it was opened
-            self._batches = has_table(self._con, "batches")
-        if self._batches and pending_records(self._con, row[0]):
-            con = connect_indexer(self.path)
-            try:
-                index_run(con, row[0])
-            except sqlite3.Error as exc:
-                msg = (
-                    f"cannot index the latest records of run {row[1]!r} in trace"
-                    f" {self.path!r} ({exc}); make the file and its folder writable, or"
-                    " read a writable copy"
-                )
-                raise TraceFileError(self.path, msg) from exc
-            finally:
-                con.close()
+        """The run of a ``runs`` row."""
         return TracedRun(self._con, self._summary(row), row)

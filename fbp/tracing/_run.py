@@ -1,4 +1,10 @@
-"""One run of a trace: :class:`TracedRun` and its queries."""
+"""One run of a trace: :class:`TracedRun` and its queries.
+
+Every query reads the run's records as columns (:class:`~fbp.tracing._columns.RunColumns`,
+read from the file once, then kept) and works on them with numpy: counting, selecting
+and walking lineage are vectorised; only the rows a caller asks for become Python
+objects.
+"""
 
 from __future__ import annotations
 
@@ -8,41 +14,29 @@ from typing import TYPE_CHECKING, Any
 
 from ._address import format_address, parse_address, parse_edge
 from ._errors import TraceLookupError, suggest
-from ._lineage import roots_of, walk_sql
 from ._records import EdgeSummary, Lineage, ProcessSummary, RunSummary, TracedIP, TracedPort
 from ._schema import KIND_CODES, KIND_NAMES
 
 if TYPE_CHECKING:
     import sqlite3
 
+    import numpy as np
+    import numpy.typing as npt
     import pandas as pd
 
     from ._columns import RunColumns
     from ._frames import RunFrames
 
-__all__ = ("IPRow", "TracedRun", "parse_parents")
+__all__ = ("KIND_SETS", "TracedRun")
 
-_DEFINING = "(0, 1, 2, 3)"  # kinds that introduce an IP (not drop/dead markers)
-
-#: A row of ips with its parents: ip_id, kind, port_id, activation, t_ns, payload, parents.
-IPRow = tuple[int, int, int, int, int, str | None, str | None]
-
-SELECT_IP = (
-    "SELECT i.ip_id, i.kind, i.port_id, i.activation, i.t_ns, i.payload,"
-    " (SELECT group_concat(parent) FROM (SELECT l.parent FROM links AS l"
-    "  WHERE l.run = i.run AND l.child = i.ip_id ORDER BY l.ord))"
-)
-
-_KIND_SETS: dict[str, tuple[int, ...]] = {
+#: The record kinds each ``kind=`` argument selects.
+KIND_SETS: dict[str, tuple[int, ...]] = {
     **{name: (code,) for name, code in KIND_CODES.items()},
     "brackets": (1, 2),
     "all": tuple(KIND_NAMES),
 }
 
-
-def parse_parents(text: str | None) -> tuple[int, ...]:
-    """Parse the comma-separated parent ids of a query row."""
-    return tuple(int(p) for p in text.split(",")) if text else ()
+_BLOCK = 8192  # records decoded at a time by records()
 
 
 class TracedRun:
@@ -57,8 +51,6 @@ class TracedRun:
         #: The run's settings.
         self.settings: dict[str, Any] = json.loads(row[12]) or {}
         self.t0_perf_ns: int = row[13]
-        self._first_seq: int = row[14]
-        self._last_seq: int = row[15] if row[15] is not None else row[14] - 1
         self._ports = [
             TracedPort(
                 port_id=r[0],
@@ -108,6 +100,30 @@ class TracedRun:
             numeric=3,
         )
 
+    # -- the columns ------------------------------------------------------------------
+
+    def columns(self) -> RunColumns:
+        """The run's records as columns: read from the file on the first call (every
+        record committed by then), then kept. Needs numpy."""
+        if self._columns is None:
+            from ._chunks import read_columns
+
+            self._columns = read_columns(self._con, self._key)
+        return self._columns
+
+    def frames(self) -> RunFrames:
+        """The run as columns ready for vectorised joins (needs pandas).
+
+        Returns:
+            A :class:`RunFrames`: ``records`` (one row per record, in write order),
+            ``links`` (one row per parent link) and ``ports``, with
+            :meth:`RunFrames.payloads` to decode the payloads of chosen ports into
+            typed columns.
+        """
+        from ._frames import run_frames
+
+        return run_frames(self.columns(), self._ports)
+
     # -- structure ----------------------------------------------------------------------
 
     def ports(self) -> list[TracedPort]:
@@ -117,26 +133,29 @@ class TracedRun:
     def _kind_counts(self) -> dict[tuple[int, int], int]:
         """Records per (port_id, kind), counted once."""
         if self._counts is None:
-            rows = self._con.execute(
-                "SELECT port_id, kind, count(*) FROM ips WHERE run = ? AND seq BETWEEN ? AND ?"
-                " GROUP BY port_id, kind",
-                (self._key, self._first_seq, self._last_seq),
-            )
-            self._counts = {(p, k): n for p, k, n in rows}
+            import numpy as np
+
+            cols = self.columns()
+            key = cols.port_id.astype(np.int64) * 8 + cols.kind
+            counts = np.bincount(key) if len(key) else np.zeros(0, dtype=np.int64)
+            self._counts = {
+                (k // 8, k % 8): int(counts[k]) for k in np.flatnonzero(counts).tolist()
+            }
         return self._counts
 
     def processes(self) -> list[ProcessSummary]:
         """Every process, in the order of its first port, with what it sent."""
+        import numpy as np
+
         counts = self._kind_counts()
-        activations = dict(
-            self._con.execute(
-                "SELECT p.process, count(DISTINCT i.activation) FROM ips AS i"
-                " JOIN ports AS p ON p.run = i.run AND p.port_id = i.port_id"
-                " WHERE i.run = ? AND i.seq BETWEEN ? AND ? AND i.kind IN (0, 1, 2)"
-                " GROUP BY p.process",
-                (self._key, self._first_seq, self._last_seq),
-            ).fetchall()
-        )
+        names = list(dict.fromkeys(p.process for p in self._ports))
+        code = {name: k for k, name in enumerate(names)}
+        proc_of_port = np.array([code[p.process] for p in self._ports] or [0], dtype=np.int64)
+        cols = self.columns()
+        sent = cols.kind <= 2
+        procs = proc_of_port[cols.port_id[sent]]
+        distinct = np.unique(cols.activation[sent] * len(names) + procs)
+        per_proc = np.bincount(distinct % max(len(names), 1), minlength=len(names))
         order: dict[str, list[TracedPort]] = {}
         for p in self._ports:
             order.setdefault(p.process, []).append(p)
@@ -147,24 +166,38 @@ class TracedRun:
                 inports=tuple(p.address for p in ports if p.direction == "in"),
                 outports=tuple(p.address for p in ports if p.direction == "out"),
                 ips_sent=sum(counts.get((p.port_id, 0), 0) for p in ports if p.direction == "out"),
-                activations=activations.get(name, 0),
+                activations=int(per_proc[code[name]]),
             )
             for name, ports in order.items()
         ]
 
+    def _dropped(self) -> dict[tuple[int, int], int]:
+        """Drop markers per (sending port, dropping port)."""
+        import numpy as np
+
+        cols = self.columns()
+        drops = np.flatnonzero(cols.kind == 4)
+        if not len(drops):
+            return {}
+        sent = np.flatnonzero(cols.kind <= 2)
+        ids = cols.ip_id[sent]
+        order = np.argsort(ids, kind="stable")
+        sorted_ids = ids[order]
+        pos = np.searchsorted(sorted_ids, cols.ip_id[drops])
+        found = (pos < len(sorted_ids)) & (
+            sorted_ids[np.minimum(pos, len(ids) - 1)] == cols.ip_id[drops]
+        )
+        src = cols.port_id[sent[order[pos[found]]]].astype(np.int64)
+        tgt = cols.port_id[drops[found]].astype(np.int64)
+        out: dict[tuple[int, int], int] = {}
+        for s, t in zip(src.tolist(), tgt.tolist(), strict=True):
+            out[(s, t)] = out.get((s, t), 0) + 1
+        return out
+
     def edges(self) -> list[EdgeSummary]:
         """Every edge with the IPs that crossed it, then IIPs as edges from nowhere."""
         counts = self._kind_counts()
-        dropped: dict[tuple[int, int], int] = {
-            (src, tgt): n
-            for src, tgt, n in self._con.execute(
-                "SELECT s.port_id, d.port_id, count(*) FROM ips AS d"
-                " JOIN ips AS s ON s.run = d.run AND s.ip_id = d.ip_id AND s.kind IN (0, 1, 2)"
-                " WHERE d.run = ? AND d.seq BETWEEN ? AND ? AND d.kind = 4"
-                " GROUP BY s.port_id, d.port_id",
-                (self._key, self._first_seq, self._last_seq),
-            )
-        }
+        dropped = self._dropped()
         by_address = {p.address: p for p in self._ports}
         out: list[EdgeSummary] = []
         for p in self._ports:
@@ -245,41 +278,32 @@ class TracedRun:
 
     # -- IPs ----------------------------------------------------------------------------
 
-    def _select(self, where: str, params: Iterable[Any], limit: int | None = None) -> list[IPRow]:
-        sql = f"{SELECT_IP} FROM ips AS i WHERE i.run = ? AND i.seq BETWEEN ? AND ? AND {where}"
-        sql += " ORDER BY i.seq"
-        args: list[Any] = [self._key, self._first_seq, self._last_seq, *params]
-        if limit is not None:
-            sql += " LIMIT ?"
-            args.append(limit)
-        return self._con.execute(sql, args).fetchall()
-
-    def rows(
+    def select(
         self, port_or_edge: str, *, kind: str = "data", limit: int | None = None
-    ) -> list[IPRow]:
-        """The raw rows behind :meth:`ips` (see ``IPRow``)."""
-        if kind not in _KIND_SETS:
-            msg = f"kind must be one of {sorted(_KIND_SETS)}, not {kind!r}"
+    ) -> npt.NDArray[np.intp]:
+        """The positions (in :meth:`columns`) of the records behind :meth:`ips`.
+
+        Raises:
+            ValueError: ``kind`` is not a kind name.
+            TraceLookupError: nothing in the run has that name.
+        """
+        import numpy as np
+
+        if kind not in KIND_SETS:
+            msg = f"kind must be one of {sorted(KIND_SETS)}, not {kind!r}"
             raise ValueError(msg)
         senders, receivers = self.resolve(port_or_edge)
-        kinds = _KIND_SETS[kind]
+        kinds = KIND_SETS[kind]
         send_kinds = [k for k in kinds if k in (0, 1, 2, 5)]
         recv_kinds = [k for k in kinds if k in (3, 4)]
-        clauses: list[str] = []
-        params: list[int] = []
+        cols = self.columns()
+        mask = np.zeros(len(cols), dtype=bool)
         if senders and send_kinds:
-            clauses.append(
-                f"(i.port_id IN ({_marks(senders)}) AND i.kind IN ({_marks(send_kinds)}))"
-            )
-            params += senders + send_kinds
+            mask |= np.isin(cols.port_id, senders) & np.isin(cols.kind, send_kinds)
         if receivers and recv_kinds:
-            clauses.append(
-                f"(i.port_id IN ({_marks(receivers)}) AND i.kind IN ({_marks(recv_kinds)}))"
-            )
-            params += receivers + recv_kinds
-        if not clauses:
-            return []
-        return self._select("(" + " OR ".join(clauses) + ")", params, limit)
+            mask |= np.isin(cols.port_id, receivers) & np.isin(cols.kind, recv_kinds)
+        rows = np.flatnonzero(mask)
+        return rows if limit is None else rows[:limit]
 
     def ips(
         self, port_or_edge: str, *, kind: str = "data", limit: int | None = None
@@ -304,63 +328,64 @@ class TracedRun:
         """
         from ._frames import ips_frame
 
-        rows = self.rows(port_or_edge, kind=kind, limit=limit)
-        return ips_frame(rows, self.t0_perf_ns, with_kind=len(_KIND_SETS[kind]) > 1)
+        rows = self.select(port_or_edge, kind=kind, limit=limit)
+        with_kind = len(KIND_SETS[kind]) > 1
+        return ips_frame(self.columns(), rows, self.t0_perf_ns, with_kind=with_kind)
 
-    def columns(self) -> RunColumns:
-        """The run's records as columns (read once, then kept)."""
-        if self._columns is None:
-            from ._columns import from_sqlite_rows
+    def _traced(self, rows: npt.NDArray[np.intp]) -> list[TracedIP]:
+        """The records at ``rows`` as :class:`TracedIP`."""
+        cols = self.columns()
+        parents = cols.record_parents(rows)
+        payloads = cols.payload_values(rows)
+        recorded = cols.payload_recorded(rows).tolist()
+        t0 = self.t0_perf_ns
+        out: list[TracedIP] = []
+        get_port = self._port_by_id.get
+        for k, (ip_id, kind, port_id, activation, t_ns) in enumerate(
+            zip(
+                cols.ip_id[rows].tolist(),
+                cols.kind[rows].tolist(),
+                cols.port_id[rows].tolist(),
+                cols.activation[rows].tolist(),
+                cols.t_ns[rows].tolist(),
+                strict=True,
+            )
+        ):
+            port = get_port(port_id)
+            out.append(
+                TracedIP(
+                    ip_id=ip_id,
+                    kind=KIND_NAMES.get(kind, str(kind)),
+                    port=port.address if port else f"<port {port_id}>",
+                    process=port.process if port else "",
+                    port_id=port_id,
+                    activation=activation,
+                    t=(t_ns - t0) / 1e9,
+                    parents=parents[k],
+                    payload=payloads[k],
+                    payload_recorded=recorded[k],
+                )
+            )
+        return out
 
-            rows = self._con.execute(
-                "SELECT ip_id, kind, port_id, activation, t_ns, payload FROM ips"
-                " WHERE run = ? AND seq BETWEEN ? AND ? ORDER BY seq",
-                (self._key, self._first_seq, self._last_seq),
-            ).fetchall()
-            links = self._con.execute(
-                "SELECT child, parent, ord FROM links WHERE run = ? ORDER BY child, ord",
-                (self._key,),
-            ).fetchall()
-            self._columns = from_sqlite_rows(rows, links)
-        return self._columns
-
-    def frames(self) -> RunFrames:
-        """The run as columns ready for vectorised joins (needs pandas).
-
-        Returns:
-            A :class:`RunFrames`: ``records`` (one row per record, in write order),
-            ``links`` (one row per parent link) and ``ports``, with
-            :meth:`RunFrames.payloads` to decode the payloads of chosen ports into
-            typed columns.
-        """
-        from ._frames import run_frames
-
-        return run_frames(self.columns(), self._ports)
-
-    def _traced(self, row: IPRow) -> TracedIP:
-        ip_id, kind, port_id, activation, t_ns, payload, parents = row
-        port = self._port_by_id.get(port_id)
-        return TracedIP(
-            ip_id=ip_id,
-            kind=KIND_NAMES.get(kind, str(kind)),
-            port=port.address if port else f"<port {port_id}>",
-            process=port.process if port else "",
-            port_id=port_id,
-            activation=activation,
-            t=(t_ns - self.t0_perf_ns) / 1e9,
-            parents=parse_parents(parents),
-            payload=None if payload is None else json.loads(payload),
-            payload_recorded=payload is not None,
-        )
+    def traced(self, rows: npt.NDArray[np.intp]) -> list[TracedIP]:
+        """The records at positions ``rows`` (as :meth:`select` gives them)."""
+        return self._traced(rows)
 
     def records(self) -> Iterator[TracedIP]:
-        """Every record of the run, in send order (streamed)."""
-        cur = self._con.execute(
-            f"{SELECT_IP} FROM ips AS i WHERE i.run = ? AND i.seq BETWEEN ? AND ? ORDER BY i.seq",
-            (self._key, self._first_seq, self._last_seq),
-        )
-        for row in cur:
-            yield self._traced(row)
+        """Every record of the run, in send order (decoded a block at a time)."""
+        import numpy as np
+
+        n = len(self.columns())
+        for start in range(0, n, _BLOCK):
+            yield from self._traced(np.arange(start, min(start + _BLOCK, n)))
+
+    def _defining_row(self, ip_id: int) -> int | None:
+        import numpy as np
+
+        cols = self.columns()
+        hits = np.flatnonzero((cols.ip_id == ip_id) & (cols.kind <= 3))
+        return int(hits[0]) if len(hits) else None
 
     def ip(self, ip_id: int) -> TracedIP:
         """One IP by id.
@@ -368,25 +393,30 @@ class TracedRun:
         Raises:
             TraceLookupError: the run has no IP with that id.
         """
-        row = self._con.execute(
-            f"{SELECT_IP} FROM ips AS i WHERE i.run = ? AND i.ip_id = ? AND i.kind IN {_DEFINING}"
-            " ORDER BY i.seq LIMIT 1",
-            (self._key, ip_id),
-        ).fetchone()
+        import numpy as np
+
+        row = self._defining_row(ip_id)
         if row is None:
             msg = f"no IP #{ip_id} in run {self.run_id!r}"
             raise TraceLookupError(msg, what="IP", name=str(ip_id))
-        return self._traced(row)
+        return self._traced(np.array([row]))[0]
 
     def _walk(self, ip_id: int, direction: str) -> list[TracedIP]:
+        import numpy as np
+
+        from ._lineage import reachable
+
         self.ip(ip_id)  # raises for an unknown id
-        seen: set[int] = set()
-        out: list[TracedIP] = []
-        for row in self._con.execute(walk_sql(direction, SELECT_IP), (self._key, ip_id)):
-            if row[0] not in seen:  # an IP recorded twice (dead letters) is listed once
-                seen.add(row[0])
-                out.append(self._traced(row))
-        return out
+        cols = self.columns()
+        found = reachable(cols, [ip_id], up=direction == "up")
+        found.discard(ip_id)
+        if not found:
+            return []
+        rows = np.flatnonzero(
+            np.isin(cols.ip_id, np.fromiter(found, dtype=np.int64)) & (cols.kind <= 3)
+        )
+        _, first = np.unique(cols.ip_id[rows], return_index=True)
+        return self._traced(np.sort(rows[first]))
 
     def ancestors(self, ip_id: int) -> list[TracedIP]:
         """Every IP that ``ip_id`` descends from, in send order."""
@@ -407,39 +437,29 @@ class TracedRun:
     def roots_of(self, ip_ids: Iterable[int]) -> dict[int, tuple[int, ...]]:
         """For each IP, the ids of its root ancestors (IPs with no parents).
 
-        An IP without parents is its own root. One SQL query walks every lineage.
+        An IP without parents is its own root.
 
         Raises:
             TraceLookupError: some id is not an IP of the run.
         """
+        import numpy as np
+
+        from ._lineage import roots_of
+
         wanted = list(dict.fromkeys(int(i) for i in ip_ids))
         if not wanted:
             return {}
-        found = {
-            r[0]
-            for r in self._con.execute(
-                "SELECT DISTINCT i.ip_id FROM json_each(?2) AS s"
-                " CROSS JOIN ips AS i ON i.run = ?1 AND i.ip_id = s.value",
-                (self._key, json.dumps(wanted)),
-            )
-        }
-        if len(found) < len(wanted):
-            missing = [i for i in wanted if i not in found]
+        cols = self.columns()
+        known = np.isin(np.array(wanted, dtype=np.int64), cols.ip_id)
+        if not known.all():
+            missing = [w for w, k in zip(wanted, known.tolist(), strict=True) if not k]
             shown = ", ".join(f"#{i}" for i in missing[:5])
             more = f" and {len(missing) - 5} more" if len(missing) > 5 else ""
             msg = f"no IP {shown}{more} in run {self.run_id!r}"
             raise TraceLookupError(msg, what="IP", name=str(missing[0]))
-        return roots_of(self._con, self._key, wanted, records=self.summary.records)
+        return roots_of(cols, wanted)
 
     def last_t(self) -> float:
         """Seconds from the start to the last record (0.0 without records)."""
-        row = self._con.execute(
-            "SELECT t_ns FROM ips WHERE seq = (SELECT max(seq) FROM ips WHERE run = ?"
-            " AND seq BETWEEN ? AND ?)",
-            (self._key, self._first_seq, self._last_seq),
-        ).fetchone()
-        return 0.0 if row is None else (row[0] - self.t0_perf_ns) / 1e9
-
-
-def _marks(values: list[int]) -> str:
-    return ", ".join("?" * len(values))
+        cols = self.columns()
+        return 0.0 if not len(cols) else (int(cols.t_ns[-1]) - self.t0_perf_ns) / 1e9

@@ -1,16 +1,16 @@
 """The trace file: an SQLite database in WAL mode, many runs per file.
 
 A trace file is recognised by its SQLite header (``PRAGMA application_id`` is
-``0x46425054``, "FBPT") and versioned by ``PRAGMA user_version`` (currently 2; files
-of version 1, which lack ``batches``, are read and upgraded in place by a writer).
+``0x46425054``, "FBPT") and versioned by ``PRAGMA user_version`` (currently 3). Files
+of formats 1 and 2, whose records were indexed into ``ips`` and ``links`` tables, are
+refused with the command that converts them (``python -m fbp trace convert OLD NEW``,
+see :mod:`fbp.tracing._convert`).
 
-Records arrive in two steps. During a run the writer appends each batch of records,
-as one JSON text, to ``batches`` (one row and one commit per batch: nothing per
-record, no index to maintain). Between runs, at :meth:`TraceWriter.close`, or when a
-reader first opens the run, each batch is *indexed*: unpacked into ``ips`` and
-``links`` and deleted, in one transaction. A batch is in exactly one of the two
-places at any time, so a run is fully indexed when ``batches`` holds none of its
-rows. The tables, which plain SQL can query::
+Records are stored as they arrive, in *chunks*: each commit of the writer becomes one
+row of ``chunks`` holding its records as columns, one BLOB per column, which a reader
+turns into arrays without parsing anything (see :mod:`fbp.tracing._chunks`). Nothing
+is done per record in SQLite and nothing is left to do after a run: a run is readable,
+and fast to query, as soon as its chunks are committed. The tables::
 
     runs    one row per run
       run          INTEGER PRIMARY KEY   key used by the other tables
@@ -19,7 +19,7 @@ rows. The tables, which plain SQL can query::
       graph        TEXT                  the graph, as FBP JSON
       settings     TEXT                  the run's settings, JSON
       started_ns   INTEGER               wall clock at start, ns since the Unix epoch
-      t0_perf_ns   INTEGER               perf counter at start; ips.t_ns - t0_perf_ns is
+      t0_perf_ns   INTEGER               perf counter at start; t_ns - t0_perf_ns is
                                          the time since start
       ended_ns     INTEGER               wall clock at the end (NULL while running)
       status       TEXT                  running | completed | failed | deadlock |
@@ -28,51 +28,42 @@ rows. The tables, which plain SQL can query::
       error        TEXT                  the error that ended the run, if any
       stats        TEXT                  the runtime's statistics, JSON
       records      INTEGER               records stored so far (kept by a trigger on
-                                         batches, so always in step with them)
-      first_seq    INTEGER               every ips row of the run has seq >= first_seq
-      last_seq     INTEGER               ... and seq <= last_seq
+                                         chunks, so always in step with them)
       writer_pid   INTEGER               the writing process, to tell a live run from a
       writer_host  TEXT                  crashed one
 
     ports   the ports of a run's network, as the runtime numbered them
-      run, port_id                       PRIMARY KEY; ips.port_id refers to port_id
+      run, port_id                       PRIMARY KEY; the records' port_id refers to it
       process, component, port, port_index, direction ('in'|'out'), type_name,
       json_schema (JSON or NULL), targets (JSON array of 'proc.PORT[i]')
 
-    batches records written but not indexed yet (index batches_by_run: run, seq)
-      seq          INTEGER PRIMARY KEY   the seq of the batch's first record; record k
-                                         (from 0) of the batch becomes ips.seq = seq + k
-      run          INTEGER               runs.run
-      n            INTEGER               records in the batch
-      rows         TEXT                  JSON: [[ip_id, kind, port_id, activation,
-                                         t_ns, [parents...], payload], ...]; the
-                                         payload is left out when not recorded
-
-    ips     one row per record, in the order the runtime handed them over
+    chunks  the records, one row per commit (index chunks_by_run: run, seq)
       seq          INTEGER PRIMARY KEY   write order across the file
       run          INTEGER               runs.run
-      ip_id        INTEGER               the IP's id within the run (index ips_by_id)
-      kind         INTEGER               0 data, 1 open, 2 close, 3 iip, 4 drop, 5 dead
-                                         (names in table ``kinds``)
-      port_id      INTEGER               ports.port_id: the sending output port; the
+      n            INTEGER               records in the chunk
+      ip_id        BLOB                  int64 per record: the IP's id within the run
+      kind         BLOB                  int8 per record: 0 data, 1 open, 2 close,
+                                         3 iip, 4 drop, 5 dead (names in ``kinds``)
+      port_id      BLOB                  int32 per record: the sending output port; the
                                          receiving input port for iip and drop; the
                                          ERROR port for dead
-      activation   INTEGER               the activation that sent it (0 for IIPs)
-      t_ns         INTEGER               perf counter at the send
-      payload      TEXT                  the payload as JSON; NULL when not recorded.
-                                         A payload JSON cannot encode is stored as
+      activation   BLOB                  int64 per record: the activation that sent it
+                                         (0 for IIPs and drops)
+      t_ns         BLOB                  int64 per record: perf counter at the send
+      parent_ends  BLOB                  int64 per record: the end of its parents in
+                                         ``parents`` (the start is the previous end)
+      parents      BLOB                  int64 per parent link: the parents' ids, each
+                                         record's in the order the runtime gave them
+      payload_ends BLOB                  int64 per record: the end of its payload in
+                                         ``payloads``
+      payloads     BLOB                  the payloads as JSON texts (UTF-8), one after
+                                         the other; an empty one was not recorded. A
+                                         payload JSON cannot encode is stored as
                                          {"$repr": "...", "$type": "module.Class"}
 
-    links   parent links, child -> parent (index links_by_parent: parent -> child)
-      run, child, parent                 PRIMARY KEY (run, child, parent)
-      ord                                the parent's position in the record's parents
-
-Ancestors and descendants are recursive CTEs over ``links``, for example::
-
-    WITH RECURSIVE up(id) AS (
-        SELECT parent FROM links WHERE run = :run AND child = :ip
-        UNION SELECT l.parent FROM up JOIN links l ON l.run = :run AND l.child = up.id)
-    SELECT * FROM up;
+Every BLOB is a little-endian array. A record's parents belong to its IP: a drop
+marker carries none of its own (a reader shows the IP's), a dead-letter marker the
+same as the data record that follows it.
 """
 
 from __future__ import annotations
@@ -88,14 +79,14 @@ __all__ = (
     "FORMAT_VERSION",
     "KIND_CODES",
     "KIND_NAMES",
-    "connect_indexer",
+    "check_writable",
     "connect_reader",
     "connect_writer",
-    "has_table",
+    "convert_hint",
 )
 
 APPLICATION_ID = 0x46425054  # "FBPT"
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
 
 KIND_NAMES: dict[int, str] = {0: "data", 1: "open", 2: "close", 3: "iip", 4: "drop", 5: "dead"}
 KIND_CODES: dict[str, int] = {v: k for k, v in KIND_NAMES.items()}
@@ -119,8 +110,6 @@ CREATE TABLE IF NOT EXISTS runs (
     error       TEXT,
     stats       TEXT,
     records     INTEGER NOT NULL DEFAULT 0,
-    first_seq   INTEGER NOT NULL,
-    last_seq    INTEGER,
     writer_pid  INTEGER,
     writer_host TEXT
 )
@@ -141,41 +130,25 @@ CREATE TABLE IF NOT EXISTS ports (
 ) WITHOUT ROWID
 """,
     """
-CREATE TABLE IF NOT EXISTS ips (
-    seq         INTEGER PRIMARY KEY,
-    run         INTEGER NOT NULL,
-    ip_id       INTEGER NOT NULL,
-    kind        INTEGER NOT NULL,
-    port_id     INTEGER NOT NULL,
-    activation  INTEGER NOT NULL,
-    t_ns        INTEGER NOT NULL,
-    payload     TEXT
+CREATE TABLE IF NOT EXISTS chunks (
+    seq          INTEGER PRIMARY KEY,
+    run          INTEGER NOT NULL,
+    n            INTEGER NOT NULL,
+    ip_id        BLOB NOT NULL,
+    kind         BLOB NOT NULL,
+    port_id      BLOB NOT NULL,
+    activation   BLOB NOT NULL,
+    t_ns         BLOB NOT NULL,
+    parent_ends  BLOB NOT NULL,
+    parents      BLOB NOT NULL,
+    payload_ends BLOB NOT NULL,
+    payloads     BLOB NOT NULL
 )
 """,
-    "CREATE INDEX IF NOT EXISTS ips_by_id ON ips (run, ip_id)",
+    "CREATE INDEX IF NOT EXISTS chunks_by_run ON chunks (run, seq)",
     """
-CREATE TABLE IF NOT EXISTS links (
-    run         INTEGER NOT NULL,
-    child       INTEGER NOT NULL,
-    parent      INTEGER NOT NULL,
-    ord         INTEGER NOT NULL,
-    PRIMARY KEY (run, child, parent)
-) WITHOUT ROWID
-""",
-    "CREATE INDEX IF NOT EXISTS links_by_parent ON links (run, parent, child)",
-    """
-CREATE TABLE IF NOT EXISTS batches (
-    seq         INTEGER PRIMARY KEY,
-    run         INTEGER NOT NULL,
-    n           INTEGER NOT NULL,
-    rows        TEXT NOT NULL
-)
-""",
-    "CREATE INDEX IF NOT EXISTS batches_by_run ON batches (run, seq)",
-    """
-CREATE TRIGGER IF NOT EXISTS batches_counted AFTER INSERT ON batches BEGIN
-    UPDATE runs SET records = records + NEW.n, last_seq = NEW.seq + NEW.n - 1
-    WHERE run = NEW.run;
+CREATE TRIGGER IF NOT EXISTS chunks_counted AFTER INSERT ON chunks BEGIN
+    UPDATE runs SET records = records + NEW.n WHERE run = NEW.run;
 END
 """,
     """
@@ -187,31 +160,82 @@ CREATE TABLE IF NOT EXISTS kinds (
 )
 
 
-def _not_a_trace(path: str, detail: str) -> TraceFileError:
-    return TraceFileError(path, f"{path!r} is not an fbp trace file ({detail})")
+def convert_hint(path: str) -> str:
+    """The command that converts an older trace file, for error messages."""
+    stem = Path(path)
+    new = stem.with_name(stem.stem + "-v3" + (stem.suffix or ".trace"))
+    return f"python -m fbp trace convert {path} {new}"
+
+
+_NEW_FILE = "; give a new file name, or an existing fbp trace to add the run to"
+
+
+def _not_a_trace(path: str, detail: str, *, writing: bool = False) -> TraceFileError:
+    fix = _NEW_FILE if writing else ""
+    return TraceFileError(path, f"{path!r} is not an fbp trace file ({detail}){fix}")
 
 
 def _check_header(con: sqlite3.Connection, path: str, *, allow_new: bool) -> bool:
-    """Check the file's identity; return True when it is an empty new database."""
+    """Check the file's identity; return True when it is an empty new database.
+
+    ``allow_new`` is what a writer asks: an empty database may become a trace.
+    """
     try:
         app_id = con.execute("PRAGMA application_id").fetchone()[0]
         version = con.execute("PRAGMA user_version").fetchone()[0]
         n_tables = con.execute("SELECT count(*) FROM sqlite_schema").fetchone()[0]
     except sqlite3.DatabaseError as exc:
-        raise _not_a_trace(path, str(exc)) from exc
+        raise _not_a_trace(path, str(exc), writing=allow_new) from exc
     if app_id == 0 and n_tables == 0:
         if allow_new:
             return True
         raise _not_a_trace(path, "it is an empty SQLite database")
     if app_id != APPLICATION_ID:
-        raise _not_a_trace(path, "it is an SQLite database of another application")
+        detail = "it is an SQLite database of another application"
+        raise _not_a_trace(path, detail, writing=allow_new)
     if version > FORMAT_VERSION:
         msg = (
             f"{path!r} has trace format {version}, newer than the {FORMAT_VERSION} this"
             " version of fbp reads; upgrade fbp-causal to read it"
         )
         raise TraceFileError(path, msg)
+    if version < FORMAT_VERSION:
+        msg = (
+            f"{path!r} has trace format {version}, written by an older fbp; convert it"
+            f" to format {FORMAT_VERSION} with: {convert_hint(path)}"
+        )
+        raise TraceFileError(path, msg, old_version=version)
     return False
+
+
+def check_writable(name: str) -> None:
+    """Refuse, with the fix, a path no trace can be written to: a folder, a path in a
+    missing folder or under a file. (What the file holds is checked on opening it.)
+
+    Raises:
+        TraceFileError: the path cannot hold a trace file.
+    """
+    p = Path(name)
+    if p.is_dir():
+        example = str(p / "run.trace")
+        msg = f"cannot write trace {name!r}: it is a folder; give a file name, such as {example!r}"
+        raise TraceFileError(name, msg)
+    parent = p.absolute().parent
+    for above in (parent, *parent.parents):
+        if above.exists():
+            if not above.is_dir():
+                msg = (
+                    f"cannot write trace {name!r}: {str(above)!r} is a file, not a folder;"
+                    " give a path in an existing folder"
+                )
+                raise TraceFileError(name, msg)
+            break
+    if not parent.is_dir():
+        msg = (
+            f"cannot write trace {name!r}: folder {str(parent)!r} does not exist;"
+            " create it first, or give a path in an existing folder"
+        )
+        raise TraceFileError(name, msg)
 
 
 def connect_writer(path: str | os.PathLike[str]) -> sqlite3.Connection:
@@ -224,10 +248,7 @@ def connect_writer(path: str | os.PathLike[str]) -> sqlite3.Connection:
         TraceFileError: the file exists but is not a trace, or cannot be opened.
     """
     name = os.fspath(path)
-    parent = Path(name).resolve().parent
-    if not parent.is_dir():
-        msg = f"cannot create trace {name!r}: folder {str(parent)!r} does not exist"
-        raise TraceFileError(name, msg)
+    check_writable(name)
     try:
         con = sqlite3.connect(
             name, timeout=_BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False
@@ -310,37 +331,3 @@ def connect_reader(path: str | os.PathLike[str]) -> sqlite3.Connection:
         raise
     con.execute("PRAGMA query_only = ON")
     return con
-
-
-def connect_indexer(path: str | os.PathLike[str]) -> sqlite3.Connection:
-    """Open an existing trace file to index the records a writer left in ``batches``.
-
-    The connection is in autocommit mode; :mod:`fbp.tracing._index` opens its own
-    transactions.
-
-    Raises:
-        TraceFileError: the file cannot be written.
-    """
-    name = os.fspath(path)
-    uri = Path(name).resolve().as_uri()
-    try:
-        con = sqlite3.connect(
-            f"{uri}?mode=rw", uri=True, timeout=_BUSY_TIMEOUT_S, isolation_level=None
-        )
-        con.execute("PRAGMA synchronous = NORMAL")
-        con.execute(f"PRAGMA cache_size = -{_CACHE_KIB}")
-    except sqlite3.Error as exc:
-        msg = (
-            f"cannot open trace {name!r} to index its latest records ({exc}); make the"
-            " file and its folder writable, or read a writable copy"
-        )
-        raise TraceFileError(name, msg) from exc
-    return con
-
-
-def has_table(con: sqlite3.Connection, name: str) -> bool:
-    """Whether the trace file has a table (``batches`` is missing from version 1)."""
-    row = con.execute(
-        "SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = ?", (name,)
-    ).fetchone()
-    return row is not None

@@ -1,11 +1,11 @@
 """The SQL side of the trace writer: one connection, used by the writer thread only.
 
 During a run, each commit of records arrives serialised to one JSON text (see
-:class:`~fbp.tracing._payload.BatchEncoder`) and is appended to ``batches`` with a
-single ``INSERT``, committed on its own: SQLite copies the text into pages and a trigger
-counts the records in ``runs``, nothing more per record. Unpacking batches into
-``ips`` and ``links`` (indexing, :mod:`fbp.tracing._index`) is left for when the
-writer has nothing else to do.
+:class:`~fbp.tracing._payload.BatchEncoder`). :meth:`RunStore.append` splits it into
+columns (:func:`fbp.tracing._chunks.split`, in C without the GIL) and inserts them as
+one ``chunks`` row with a single ``INSERT``, committed on its own; a trigger counts the
+records in ``runs``. Nothing else happens per record, and nothing is left to do once
+the run ends: its chunks are what readers read.
 """
 
 from __future__ import annotations
@@ -18,23 +18,20 @@ from typing import Any
 
 from fbp._core._tracehook import RunInfo
 
+from ._chunks import COLUMNS, Chunk, split
 from ._errors import TraceError
-from ._index import index_batch, next_batch
 from ._payload import encode_json
 
 __all__ = ("RunStore",)
 
-# The next seq: after every indexed record and every batch still to index. Computed
-# inside the INSERT, so writers in several processes never hand out a seq twice.
-_NEXT_SEQ = (
-    "max(coalesce((SELECT max(seq) FROM ips), 0),"
-    " coalesce((SELECT seq + n - 1 FROM batches ORDER BY seq DESC LIMIT 1), 0)) + 1"
+_APPEND = (
+    f"INSERT INTO chunks (run, n, {', '.join(COLUMNS)})"
+    f" VALUES (?, {', '.join('?' * (len(COLUMNS) + 1))})"
 )
-_APPEND = f"INSERT INTO batches (seq, run, n, rows) VALUES ({_NEXT_SEQ}, ?1, ?2, ?3)"
 _INSERT_RUN = (
     "INSERT INTO runs (run_id, graph_name, graph, settings, started_ns, t0_perf_ns,"
-    " status, first_seq, writer_pid, writer_host)"
-    f" VALUES (?, ?, ?, ?, ?, ?, 'running', {_NEXT_SEQ}, ?, ?)"
+    " status, writer_pid, writer_host)"
+    " VALUES (?, ?, ?, ?, ?, ?, 'running', ?, ?)"
 )
 _INSERT_PORT = (
     "INSERT INTO ports (run, port_id, process, component, port, port_index, direction,"
@@ -53,14 +50,10 @@ class RunStore:
         self.con = con
         self.path = path
         self.run_key: int | None = None
-        #: Batches this store appended and has not seen indexed, by run.
-        self.unindexed: dict[int, int] = {}
         #: Records committed, over every run.
         self.stored = 0
-        #: Records this store indexed, over every run.
-        self.indexed = 0
+        #: Seconds spent splitting commits into columns and inserting them.
         self.store_seconds = 0.0
-        self.index_seconds = 0.0
 
     def start(self, info: RunInfo) -> None:
         """Store a new run and its ports, committed at once."""
@@ -109,15 +102,20 @@ class RunStore:
             raise
         self.run_key = run_key
 
-    def append(self, n: int, rows: str) -> None:
+    def append(self, n: int, text: bytes) -> None:
         """Append ``n`` records, serialised as one JSON array, committed on return."""
         t0 = time.perf_counter()
-        self.con.execute(_APPEND, (self.run_key, n, rows))
-        run = self.run_key
-        assert run is not None
-        self.unindexed[run] = self.unindexed.get(run, 0) + 1
+        chunk = split(text)
+        if chunk[0] != n:
+            msg = f"a commit of {n} records split into {chunk[0]}"
+            raise TraceError(msg)
+        self.insert(chunk)
         self.store_seconds += time.perf_counter() - t0
         self.stored += n
+
+    def insert(self, chunk: Chunk) -> None:
+        """Insert a chunk of the run in progress, committed on return."""
+        self.con.execute(_APPEND, (self.run_key, *chunk))
 
     def finish(self, status: str, error: str | None, stats: dict[str, Any], ended_ns: int) -> None:
         """Mark the run ended; the commit is synced to disk before this returns."""
@@ -126,31 +124,6 @@ class RunStore:
             (status, error, _json(stats), ended_ns, self.run_key),
         )
         self.run_key = None
-
-    def has_unindexed(self, *, current: bool) -> bool:
-        """Whether some batch this store appended may still need indexing.
-
-        Args:
-            current: count the run in progress too.
-        """
-        return any(current or run != self.run_key for run in self.unindexed)
-
-    def index_some(self, *, current: bool) -> None:
-        """Index one batch this store appended (of the run in progress only if
-        ``current``), or learn that someone else indexed them."""
-        for run, count in self.unindexed.items():
-            if run == self.run_key and not current:
-                continue
-            seq = next_batch(self.con, run)
-            if seq is None or count <= 1:
-                del self.unindexed[run]
-            else:
-                self.unindexed[run] = count - 1
-            if seq is not None:
-                t0 = time.perf_counter()
-                self.indexed += index_batch(self.con, seq)
-                self.index_seconds += time.perf_counter() - t0
-            return
 
     def close(self) -> None:
         """Close the connection."""

@@ -4,12 +4,13 @@ The runtime calls :meth:`TraceWriter.write` with batches of records from its eve
 ``write()`` serialises the batch to one JSON text there and then (see
 :class:`~fbp.tracing._payload.BatchEncoder`), which frees the records, and gathers the
 texts until they make a commit (``commit_bytes``). It then hands the commit to a
-background thread and waits until the thread has taken it; the thread appends it to the
-file with one ``INSERT``, committed at once, while the event loop goes on. If the thread
-is still busy with the previous commit, ``write()`` waits for it (back-pressure: memory
-stays bounded, at two commits, and no record is ever dropped). A killed process loses
-only the records not handed over yet. :meth:`TraceWriter.flush` and
-:meth:`TraceWriter.finish_run` wait until everything written before them is committed.
+background thread and waits until the thread has taken it; the thread splits it into
+columns and appends them to the file as one chunk, committed at once, while the event
+loop goes on. If the thread is still busy with the previous commit, ``write()`` waits
+for it (back-pressure: memory stays bounded, at two commits, and no record is ever
+dropped). A killed process loses only the records not handed over yet.
+:meth:`TraceWriter.flush` and :meth:`TraceWriter.finish_run` wait until everything
+written before them is committed.
 
 Why the hand-over waits: a thread coming back from SQLite needs the GIL, and an event
 loop that is never idle releases and retakes the GIL on every iteration (its ``select``
@@ -19,12 +20,9 @@ gives it the GIL at the moment it needs it, for the price of one thread switch p
 commit. Serialising in the caller's thread costs the event loop the time the
 serialisation holds the GIL, which it would hold in any thread, and nothing more.
 
-Indexing the appended batches into the ``ips`` and ``links`` tables (see
-:mod:`fbp.tracing._index`) costs several times more than appending them, so the
-thread does it only when it would otherwise wait: between runs, and during a run
-while records arrive slowly (no full commit for ``_QUIET_S`` seconds). A busy network
-is thus never slowed by indexing. :meth:`TraceWriter.close` indexes what is left;
-what a killed process left unindexed is indexed by the first reader of the run.
+Splitting a commit into columns and storing it is all the work there is: nothing is
+left for the end of a run (``finish_run()`` commits the run's status) or for
+:meth:`TraceWriter.close`, and readers read the chunks as they are.
 """
 
 from __future__ import annotations
@@ -58,8 +56,6 @@ from ._store import RunStore
 __all__ = ("TraceWriter", "WriterStatistics")
 
 _LIVENESS_S: Final = 0.5
-#: During a run, the writer indexes only when no full commit came for this long.
-_QUIET_S: Final = 0.5
 _STATUSES: Final = frozenset(get_args(RunStatus))
 
 
@@ -71,8 +67,6 @@ class WriterStatistics:
     received: int
     #: Records committed to the file.
     stored: int
-    #: Records of this writer's runs indexed (by this writer) so far.
-    indexed: int
     #: Commits handed to the writer thread.
     commits: int
     #: Seconds spent serialising batches to JSON, in the threads calling ``write()``.
@@ -80,11 +74,9 @@ class WriterStatistics:
     #: Seconds the callers spent waiting for the writer thread to take a commit
     #: (back-pressure, and the thread switch of each hand-over).
     wait_seconds: float
-    #: Seconds the writer thread spent appending batches to the file (in SQLite,
-    #: without the GIL).
+    #: Seconds the writer thread spent splitting commits into columns and appending
+    #: them to the file (in C and SQLite, mostly without the GIL).
     store_seconds: float
-    #: Seconds the writer thread spent indexing (in SQLite, without the GIL).
-    index_seconds: float
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,15 +84,15 @@ class _Encoded:
     """A batch of records as a :class:`BatchEncoder` serialised it: a JSON array of ``n``."""
 
     n: int
-    rows: str
+    rows: bytes
 
 
-def _joined(batches: list[_Encoded]) -> tuple[int, str]:
+def _joined(batches: list[_Encoded]) -> tuple[int, bytes]:
     """Several encoded batches as one (their arrays joined)."""
     if len(batches) == 1:
         return batches[0].n, batches[0].rows
-    inner = ",".join(b.rows[1:-1] for b in batches if b.n)
-    return sum(b.n for b in batches), f"[{inner}]"
+    inner = b",".join(b.rows[1:-1] for b in batches if b.n)
+    return sum(b.n for b in batches), b"[" + inner + b"]"
 
 
 _live_writers: weakref.WeakSet[TraceWriter] = weakref.WeakSet()
@@ -176,7 +168,6 @@ class TraceWriter:
         self._closed = False
         self._run_id: str | None = None
         self._received = 0
-        self._abandon = threading.Event()
         self._store = RunStore(connect_writer(path), self.path)  # the thread's alone
         self._thread = threading.Thread(
             target=self._main, name=f"fbp-trace-writer {self.path}", daemon=True
@@ -286,8 +277,7 @@ class TraceWriter:
         self._call("flush")
 
     def close(self) -> None:
-        """Finish any run still in progress as ``interrupted``, index every record of
-        this writer's runs not indexed yet, then stop the thread.
+        """Finish any run still in progress as ``interrupted``, then stop the thread.
 
         Raises:
             TraceWriterError: the writer thread failed and no call reported it yet.
@@ -303,9 +293,6 @@ class TraceWriter:
                 self._put(("close", fut, ()))
                 stopping = True
                 self._wait(fut)
-        except BaseException:
-            self._abandon.set()  # interrupted: stop indexing, readers will do the rest
-            raise
         finally:
             self._closed = True
             _live_writers.discard(self)
@@ -319,12 +306,10 @@ class TraceWriter:
         return WriterStatistics(
             received=self._received,
             stored=self._store.stored,
-            indexed=self._store.indexed,
             commits=self._commits,
             encode_seconds=self._encode_seconds,
             wait_seconds=self._wait_seconds,
             store_seconds=self._store.store_seconds,
-            index_seconds=self._store.index_seconds,
         )
 
     def __enter__(self) -> TraceWriter:
@@ -408,50 +393,22 @@ class TraceWriter:
             if isinstance(item, tuple):
                 item[1].set_exception(self._failure_error())
 
-    def _next(self, last_full: float) -> Any:
-        """The next item of the queue, indexing while there is none.
-
-        Returns None when there is nothing to wait for and indexing may go on.
-        """
-        store, q = self._store, self._queue
-        quiet = time.monotonic() - last_full >= _QUIET_S
-        if store.has_unindexed(current=quiet):
-            try:
-                return q.get_nowait()
-            except queue.Empty:
-                store.index_some(current=quiet)
-                return None
-        if store.has_unindexed(current=True):  # the run in progress, once it is quiet
-            try:
-                return q.get(timeout=max(last_full + _QUIET_S - time.monotonic(), 0.001))
-            except queue.Empty:
-                return None
-        return q.get()
-
     def _serve(self) -> None:
-        store = self._store
-        last_full = -_QUIET_S
+        store, q = self._store, self._queue
         while True:
-            item = self._next(last_full)
-            if item is None:
-                continue
+            item = q.get()
             if isinstance(item, _Encoded):
                 # Each hand-over waits for this, so no other commit is queued behind.
-                self._taken.set()  # the caller goes on while SQLite works
-                if len(item.rows) >= self._commit_bytes:
-                    last_full = time.monotonic()
+                self._taken.set()  # the caller goes on while the commit is stored
                 store.append(item.n, item.rows)
                 continue
             op, fut, args = item
             if op == "close":
-                while store.has_unindexed(current=True) and not self._abandon.is_set():
-                    store.index_some(current=True)
                 fut.set_result(None)
                 return
             try:
                 if op == "start":
                     store.start(*args)
-                    last_full = -_QUIET_S
                 elif op == "finish":
                     store.finish(*args)
             except Exception as exc:

@@ -1,0 +1,156 @@
+"""Chunks: a commit of records as columns, the unit the trace file stores.
+
+The writer's thread turns each commit it takes, the JSON text of
+:class:`~fbp.tracing._payload.BatchEncoder`, into the columns of one ``chunks`` row
+(see :mod:`fbp.tracing._schema`) with :func:`split`: in C (``fbp.tracing._split``)
+without holding the GIL, so the event loop goes on meanwhile; without the extension
+(or with ``FBP_NO_ACCEL`` set) in Python, with the same result. A reader turns a run's
+chunks into arrays with :func:`read_columns`, copying bytes and parsing nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import sys
+from array import array
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ._columns import RunColumns
+
+__all__ = ("COLUMNS", "Chunk", "read_columns", "split", "split_python")
+
+#: The BLOB columns of ``chunks``, in the order :func:`split` returns them.
+COLUMNS = (
+    "ip_id",
+    "kind",
+    "port_id",
+    "activation",
+    "t_ns",
+    "parent_ends",
+    "parents",
+    "payload_ends",
+    "payloads",
+)
+
+#: ``(n, ip_id, kind, port_id, activation, t_ns, parent_ends, parents,
+#: payload_ends, payloads)``: a record count and the nine column BLOBs.
+Chunk = tuple[int, bytes, bytes, bytes, bytes, bytes, bytes, bytes, bytes, bytes]
+
+_BIG_ENDIAN = sys.byteorder == "big"
+
+
+def _packed(code: str, values: Sequence[int]) -> bytes:
+    a = array(code, values)
+    if _BIG_ENDIAN:  # pragma: no cover - the columns are little-endian everywhere
+        a.byteswap()
+    return a.tobytes()
+
+
+def split_python(text: bytes | str) -> Chunk:
+    """:func:`split` in Python: parse the records, pack their columns.
+
+    A payload's JSON is written anew (compact, the same value), not copied.
+    """
+    records = json.loads(text)
+    ids: list[int] = []
+    kinds: list[int] = []
+    ports: list[int] = []
+    acts: list[int] = []
+    times: list[int] = []
+    parent_ends: list[int] = []
+    parents: list[int] = []
+    payload_ends: list[int] = []
+    payloads: list[bytes] = []
+    end = 0
+    dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+    for rec in records:
+        ids.append(rec[0])
+        kinds.append(rec[1])
+        ports.append(rec[2])
+        acts.append(rec[3])
+        times.append(rec[4])
+        parents.extend(rec[5])
+        parent_ends.append(len(parents))
+        if len(rec) > 6:
+            data = dumps(rec[6]).encode()
+            payloads.append(data)
+            end += len(data)
+        payload_ends.append(end)
+    return (
+        len(records),
+        _packed("q", ids),
+        _packed("b", kinds),
+        _packed("i", ports),
+        _packed("q", acts),
+        _packed("q", times),
+        _packed("q", parent_ends),
+        _packed("q", parents),
+        _packed("q", payload_ends),
+        b"".join(payloads),
+    )
+
+
+def _splitter() -> Callable[[bytes], Chunk]:
+    if os.environ.get("FBP_NO_ACCEL"):
+        return split_python
+    try:
+        import importlib
+
+        module: Any = importlib.import_module("fbp.tracing._split")
+    except ImportError:
+        return split_python
+    fn: Callable[[bytes], Chunk] = module.split
+    return fn
+
+
+#: Split the JSON text of a commit of records into a :data:`Chunk`.
+split: Callable[[bytes], Chunk] = _splitter()
+
+
+def read_columns(con: sqlite3.Connection, run: int) -> RunColumns:
+    """Every record of a run, as columns (needs numpy)."""
+    import numpy as np
+
+    from ._columns import RunColumns
+
+    rows = con.execute(
+        "SELECT n, ip_id, kind, port_id, activation, t_ns, parent_ends, parents,"
+        " payload_ends, payloads FROM chunks WHERE run = ? ORDER BY seq",
+        (run,),
+    ).fetchall()
+    return columns_of(rows, np, RunColumns)
+
+
+def columns_of(rows: Sequence[Sequence[Any]], np: Any, cls: type[RunColumns]) -> RunColumns:
+    """Columns from chunk rows ``(n, ip_id, ..., payloads)``, in order."""
+
+    def cat(k: int, dtype: str) -> Any:
+        parts = [np.frombuffer(r[k], dtype=dtype) for r in rows]
+        if not parts:
+            return np.empty(0, dtype=dtype)
+        out = np.concatenate(parts)
+        return out.astype(dtype.replace("<", "="), copy=False)
+
+    def ends(k: int, of: int, unit: int) -> Any:
+        """Offsets within each chunk, made offsets into the concatenation."""
+        out = cat(k, "<i8")
+        if len(rows) > 1:
+            base = np.cumsum([0] + [len(r[of]) // unit for r in rows[:-1]], dtype=np.int64)
+            out = out + np.repeat(base, [r[0] for r in rows])
+        return out
+
+    return cls(
+        ip_id=cat(1, "<i8"),
+        kind=cat(2, "i1"),
+        port_id=cat(3, "<i4"),
+        activation=cat(4, "<i8"),
+        t_ns=cat(5, "<i8"),
+        parent_ends=ends(6, 7, 8),
+        parents=cat(7, "<i8"),
+        payload_ends=ends(8, 9, 1),
+        payload_data=b"".join(r[9] for r in rows),
+    )
