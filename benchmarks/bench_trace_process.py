@@ -1,0 +1,324 @@
+"""What a user of ``fbp run --trace`` waits for, timed as whole processes.
+
+Run: ``python benchmarks/bench_trace_process.py`` (``--quick`` for a short run;
+``--baseline DIR`` to time another checkout of fbp in the same run, e.g. the code
+before the current trace store: ``git archive <commit> fbp | tar -x -C DIR``, with its
+C extension built in place).
+
+Measured, each as the median of interleaved repeats (the machine is shared: the
+order of the runs is rotated so that load drifts hit every variant alike):
+
+1. ``fbp run NET`` and ``fbp run NET --trace FILE``, from the command to the end of
+   the process, for a source and five forwarding stages moving ``--ips`` ints (six
+   senders, so 1.2M IPs for 200k), and the same with a 20-field pydantic model made
+   by the source for every IP. The traced/untraced ratio is what tracing costs a user.
+2. Ctrl-C: a traced run of an endless source at full speed gets SIGINT after 3 s;
+   timed from the signal to the end of the process, with its exit code, and the
+   trace read back afterwards (its status and record count).
+3. Reading the int trace of (1): ``fbp trace summary FILE`` as a process, and in one
+   process, opening the file and getting one edge's IPs as a DataFrame
+   (``run.ips("S3.OUT -> S4.IN")``) and the run's ``frames()``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+COMPONENTS = '''
+from pydantic import BaseModel
+
+from fbp import Component, InPort, OutPort
+
+
+class Wide(BaseModel):
+    """A 20-field payload: ids, measurements and labels."""
+
+    f1: int
+    f2: int = 2
+    f3: int = 3
+    f4: int = 4
+    f5: int = 5
+    f6: float = 6.5
+    f7: float = 7.5
+    f8: float = 8.5
+    f9: float = 9.5
+    f10: float = 10.5
+    f11: str = "alpha"
+    f12: str = "beta"
+    f13: str = "gamma"
+    f14: str = "delta"
+    f15: str = "epsilon"
+    f16: bool = True
+    f17: bool = False
+    f18: int = 18
+    f19: float = 19.5
+    f20: str = "omega"
+
+
+class Ints(Component):
+    """Send 0, 1, ... COUNT-1 (without end when COUNT is negative)."""
+
+    count: InPort[int]
+    out: OutPort[int]
+
+    async def run(self) -> None:
+        n = await self.count.receive()
+        i = 0
+        while n < 0 or i < n:
+            await self.out.send(i)
+            i += 1
+
+
+class Models(Component):
+    """Send COUNT new 20-field models."""
+
+    count: InPort[int]
+    out: OutPort[Wide]
+
+    async def run(self) -> None:
+        n = await self.count.receive()
+        for i in range(n):
+            await self.out.send(Wide(f1=i))
+'''
+
+
+def network(source: str, count: int) -> str:
+    """Src -> S1 ... S5 (core/Repeat) -> Sink (core/Drop), as FBP JSON."""
+    names = ["Src", *(f"S{k}" for k in range(1, 6)), "Sink"]
+    comps = [f"bench_trace_components:{source}", *["core/Repeat"] * 5, "core/Drop"]
+    graph = {
+        "properties": {"name": "Traced"},
+        "processes": {n: {"component": c} for n, c in zip(names, comps, strict=True)},
+        "connections": [
+            {"data": count, "tgt": {"process": "Src", "port": "COUNT"}},
+            *(
+                {"src": {"process": a, "port": "OUT"}, "tgt": {"process": b, "port": "IN"}}
+                for a, b in zip(names, names[1:], strict=False)
+            ),
+        ],
+    }
+    return json.dumps(graph)
+
+
+def env(code: Path | None, extra: Path) -> dict[str, str]:
+    e = dict(os.environ)
+    paths = [str(extra)] + ([str(code)] if code is not None else [])
+    if e.get("PYTHONPATH"):
+        paths.append(e["PYTHONPATH"])
+    e["PYTHONPATH"] = os.pathsep.join(paths)
+    e["WORK"] = str(extra)  # the processes run there, so that -m fbp finds no other fbp
+    return e
+
+
+def timed(cmd: list[str], environ: dict[str, str]) -> float:
+    t0 = time.perf_counter()
+    out = subprocess.run(cmd, env=environ, capture_output=True, text=True, cwd=environ["WORK"])
+    took = time.perf_counter() - t0
+    if out.returncode != 0:
+        raise SystemExit(f"{' '.join(cmd)} failed ({out.returncode}):\n{out.stderr[-2000:]}")
+    return took
+
+
+def median(xs: list[float]) -> float:
+    return statistics.median(xs)
+
+
+def bench_runs(
+    codes: dict[str, Path | None], work: Path, ips: int, repeats: int
+) -> tuple[dict[str, Any], dict[str, Path]]:
+    """(1): run and traced run, per code and payload; returns the timings and the
+    int traces written by each code's last run."""
+    nets = {}
+    for source in ("Ints", "Models"):
+        net = work / f"{source}.json"
+        net.write_text(network(source, ips))
+        nets[source] = net
+    times: dict[tuple[str, str, str], list[float]] = {}
+    traces: dict[str, Path] = {}
+    variants = [(c, s, mode) for c in codes for s in nets for mode in ("run", "traced")]
+    for r in range(repeats):
+        shift = r % len(variants)
+        for code, source, mode in variants[shift:] + variants[:shift]:
+            cmd = [sys.executable, "-m", "fbp", "run", str(nets[source])]
+            if mode == "traced":
+                trace = work / f"{code}-{source}-{r}.trace"
+                cmd += ["--trace", str(trace)]
+                if source == "Ints":
+                    traces[code] = trace
+            took = timed(cmd, env(codes[code], work))
+            times.setdefault((code, source, mode), []).append(took)
+            print(f"  {code:8} {source:6} {mode:6} {took:7.2f} s", file=sys.stderr)
+    out: dict[str, Any] = {}
+    for code in codes:
+        for source in nets:
+            run = median(times[(code, source, "run")])
+            traced = median(times[(code, source, "traced")])
+            out[f"{code}/{source}"] = {"run_s": run, "traced_s": traced, "ratio": traced / run}
+    return out, traces
+
+
+def bench_interrupt(codes: dict[str, Path | None], work: Path, repeats: int) -> dict[str, Any]:
+    """(2): SIGINT after 3 s of a full-speed traced run."""
+    net = work / "endless.json"
+    net.write_text(network("Ints", -1))
+    out: dict[str, Any] = {}
+    for code, where in codes.items():
+        waits, codes_seen, statuses, records = [], [], [], []
+        for r in range(repeats):
+            trace = work / f"{code}-endless-{r}.trace"
+            cmd = [sys.executable, "-m", "fbp", "run", str(net), "--trace", str(trace)]
+            proc = subprocess.Popen(
+                cmd,
+                env=env(where, work),
+                cwd=work,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.PIPE,
+            )
+            time.sleep(3.0)
+            t0 = time.perf_counter()
+            proc.send_signal(signal.SIGINT)
+            try:
+                proc.wait(timeout=120)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+            waits.append(time.perf_counter() - t0)
+            codes_seen.append(proc.returncode)
+            read = subprocess.run(
+                [sys.executable, "-m", "fbp", "trace", "summary", str(trace), "--json"],
+                env=env(where, work),
+                cwd=work,
+                capture_output=True,
+                text=True,
+            )
+            run = json.loads(read.stdout)["runs"][-1] if read.returncode == 0 else {}
+            statuses.append(run.get("status", f"unreadable: {read.stderr.strip()[:200]}"))
+            records.append(run.get("records", 0))
+            print(f"  {code:8} SIGINT: {waits[-1]:.2f} s, exit {proc.returncode}", file=sys.stderr)
+        out[code] = {
+            "exit_after_signal_s": median(waits),
+            "worst_s": max(waits),
+            "exit_codes": codes_seen,
+            "statuses": statuses,
+            "records": records,
+        }
+    return out
+
+
+READ_ONE_EDGE = """
+import json, sys, time
+t0 = time.perf_counter()
+from fbp.tracing import open_trace
+run = open_trace(sys.argv[1]).run()
+df = run.ips("S3.OUT -> S4.IN")
+t1 = time.perf_counter()
+frames = getattr(run, "frames", None)
+t2 = time.perf_counter()
+if frames is not None:
+    f = frames()
+    n_frames = len(f.records)
+t3 = time.perf_counter()
+print(json.dumps({"edge_s": t1 - t0, "rows": len(df), "frames_s": (t3 - t2) if frames else None}))
+"""
+
+
+def bench_reading(
+    codes: dict[str, Path | None], work: Path, traces: dict[str, Path], repeats: int
+) -> dict[str, Any]:
+    """(3): trace summary and one edge's IPs, on the int traces of (1)."""
+    out: dict[str, Any] = {}
+    summary: dict[str, list[float]] = {c: [] for c in codes}
+    edge: dict[str, list[float]] = {c: [] for c in codes}
+    edge_process: dict[str, list[float]] = {c: [] for c in codes}
+    frames: dict[str, list[float]] = {c: [] for c in codes}
+    script = work / "read_one_edge.py"
+    script.write_text(READ_ONE_EDGE)
+    for _ in range(repeats):
+        for code, where in codes.items():
+            e = env(where, work)
+            trace = str(traces[code])
+            summary[code].append(timed([sys.executable, "-m", "fbp", "trace", "summary", trace], e))
+            t0 = time.perf_counter()
+            res = subprocess.run(
+                [sys.executable, str(script), trace], env=e, cwd=work, capture_output=True, text=True
+            )
+            edge_process[code].append(time.perf_counter() - t0)
+            if res.returncode != 0:
+                raise SystemExit(res.stderr[-2000:])
+            got = json.loads(res.stdout)
+            edge[code].append(got["edge_s"])
+            if got["frames_s"] is not None:
+                frames[code].append(got["frames_s"])
+    for code in codes:
+        out[code] = {
+            "summary_process_s": median(summary[code]),
+            "edge_dataframe_s": median(edge[code]),
+            "edge_process_s": median(edge_process[code]),
+            "frames_s": median(frames[code]) if frames[code] else None,
+        }
+    return out
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--quick", action="store_true", help="20k IPs, 1 repeat: a smoke run")
+    p.add_argument("--ips", type=int, help="IPs per sender (default 200,000: 1.2M IPs)")
+    p.add_argument("--repeats", type=int, help="repeats (default 5, quick 1)")
+    p.add_argument("--baseline", type=Path, help="another fbp checkout to time alike")
+    p.add_argument("--json", type=Path, help="write the results as JSON")
+    args = p.parse_args()
+    ips = args.ips or (20_000 if args.quick else 200_000)
+    repeats = args.repeats or (1 if args.quick else 5)
+    codes: dict[str, Path | None] = {"current": None}
+    if args.baseline is not None:
+        codes = {"baseline": args.baseline.resolve(), **codes}
+    with tempfile.TemporaryDirectory(prefix="fbp-bench-trace-") as tmp:
+        work = Path(tmp)
+        (work / "bench_trace_components.py").write_text(COMPONENTS)
+        print(f"(1) fbp run and fbp run --trace, {ips:,} IPs per sender", file=sys.stderr)
+        runs, traces = bench_runs(codes, work, ips, repeats)
+        print("(3) reading the int trace", file=sys.stderr)
+        reading = bench_reading(codes, work, traces, repeats)
+        print("(2) Ctrl-C after 3 s", file=sys.stderr)
+        interrupt = bench_interrupt(codes, work, max(1, min(repeats, 3)))
+    report = {
+        "ips_per_sender": ips,
+        "records": 6 * ips + 1,
+        "repeats": repeats,
+        "runs": runs,
+        "reading": reading,
+        "interrupt": interrupt,
+    }
+    if args.json:
+        args.json.write_text(json.dumps(report, indent=2))
+    print(f"\nwhole process, {6 * ips + 1:,} records, medians of {repeats}")
+    print("| code | payload | fbp run | fbp run --trace | ratio |")
+    print("|---|---|---|---|---|")
+    for key, r in runs.items():
+        code, source = key.split("/")
+        payload = "int" if source == "Ints" else "20-field model"
+        print(f"| {code} | {payload} | {r['run_s']:.2f} s | {r['traced_s']:.2f} s | {r['ratio']:.2f}x |")
+    print("\n| code | trace summary (process) | one edge as DataFrame | frames() | Ctrl-C: exit after | exit codes | status |")
+    print("|---|---|---|---|---|---|---|")
+    for code in codes:
+        rd, it = reading[code], interrupt[code]
+        frames = "-" if rd["frames_s"] is None else f"{rd['frames_s']:.2f} s"
+        print(
+            f"| {code} | {rd['summary_process_s']:.2f} s | {rd['edge_dataframe_s']:.2f} s"
+            f" | {frames} | {it['exit_after_signal_s']:.2f} s (worst {it['worst_s']:.2f})"
+            f" | {it['exit_codes']} | {', '.join(sorted(set(it['statuses'])))} |"
+        )
+
+
+if __name__ == "__main__":
+    main()
