@@ -23,6 +23,7 @@ order of the runs is rotated so that load drifts hit every variant alike):
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import signal
@@ -103,7 +104,7 @@ def network(source: str, count: int) -> str:
             {"data": count, "tgt": {"process": "Src", "port": "COUNT"}},
             *(
                 {"src": {"process": a, "port": "OUT"}, "tgt": {"process": b, "port": "IN"}}
-                for a, b in zip(names, names[1:], strict=False)
+                for a, b in itertools.pairwise(names)
             ),
         ],
     }
@@ -250,7 +251,11 @@ def bench_reading(
             summary[code].append(timed([sys.executable, "-m", "fbp", "trace", "summary", trace], e))
             t0 = time.perf_counter()
             res = subprocess.run(
-                [sys.executable, str(script), trace], env=e, cwd=work, capture_output=True, text=True
+                [sys.executable, str(script), trace],
+                env=e,
+                cwd=work,
+                capture_output=True,
+                text=True,
             )
             edge_process[code].append(time.perf_counter() - t0)
             if res.returncode != 0:
@@ -307,8 +312,14 @@ def main() -> None:
     for key, r in runs.items():
         code, source = key.split("/")
         payload = "int" if source == "Ints" else "20-field model"
-        print(f"| {code} | {payload} | {r['run_s']:.2f} s | {r['traced_s']:.2f} s | {r['ratio']:.2f}x |")
-    print("\n| code | trace summary (process) | one edge as DataFrame | frames() | Ctrl-C: exit after | exit codes | status |")
+        print(
+            f"| {code} | {payload} | {r['run_s']:.2f} s | {r['traced_s']:.2f} s"
+            f" | {r['ratio']:.2f}x |"
+        )
+    print(
+        "\n| code | trace summary (process) | one edge as DataFrame | frames()"
+        " | Ctrl-C: exit after | exit codes | status |"
+    )
     print("|---|---|---|---|---|---|---|")
     for code in codes:
         rd, it = reading[code], interrupt[code]

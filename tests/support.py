@@ -39,6 +39,25 @@ class Endless(Component):
             i += 1
 
 
+class SendThenBlock(Component):
+    """Send COUNT ints, say so on stdout, then block the event loop (a long synchronous
+    call, as a component calling a slow library does)."""
+
+    count: InPort[int]
+    out: OutPort[int]
+
+    async def run(self) -> None:
+        import sys
+        import time
+
+        n = await self.count.receive()
+        for i in range(n):
+            await self.out.send(i)
+        print(f"sent {n}", flush=True)
+        sys.stdout.flush()
+        time.sleep(60)  # noqa: ASYNC251 - blocking the loop is the point
+
+
 class Inc(Component):
     """Add one (a looper)."""
 

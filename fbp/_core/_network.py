@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import gc
 import itertools
+import threading
 import time
 import uuid
 from collections.abc import Mapping
@@ -39,6 +40,10 @@ from ._tracehook import KIND_DROP, KIND_IIP, PortInfo, RunInfo, RunStatus, Trace
 from ._types import Compat, Validator, compatibility, type_name
 
 __all__ = ("DEFAULT_CAPACITY", "EdgeStats", "Network", "ProcessStats", "RunResult")
+
+#: A traced run hands its records to the sink at least this often (seconds), from the
+#: flusher thread (see ``Network._flusher``).
+_FLUSH_S = 0.05
 
 #: Capacity of an edge whose metadata does not set one.
 DEFAULT_CAPACITY = 32
@@ -229,6 +234,11 @@ class Network:
         self.activations = itertools.count(1)
         self.trace_batch = trace.batch_size if trace is not None else 1 << 62
         self.trace_buf: list[Any] = []
+        # Hand-overs to the sink come from the event loop and from the trace flusher
+        # thread (which hands records over when the loop has not for a while, such as
+        # while a component blocks it in a long synchronous call): one at a time.
+        self._trace_lock = threading.Lock()
+        self._trace_open = False
         self._wiring = _Wiring()
         self._channels: list[Channel[Any]] = []
         self._senders: dict[Channel[Any], list[Process]] = {}
@@ -476,9 +486,52 @@ class Network:
     def flush_trace(self) -> None:
         """Hand the buffered trace records to the sink (which then owns the list)."""
         if self.sink is not None and self.trace_buf:
-            batch = self.trace_buf[:]
-            self.trace_buf.clear()
-            self.sink.write(batch)
+            with self._trace_lock:
+                self._hand_over()
+
+    def _hand_over(self) -> None:
+        """Hand the buffer's records to the sink; the caller holds the trace lock.
+
+        Safe against the event loop appending meanwhile (this may run in the flusher
+        thread): the records copied are removed, whatever was appended since stays.
+        """
+        if not self._trace_open:
+            return
+        buf = self.trace_buf
+        batch = buf[:]
+        del buf[: len(batch)]
+        assert self.sink is not None
+        self.sink.write(batch)  # an empty batch hands over what the sink gathered
+
+    def _flusher(self, stop: threading.Event) -> None:
+        """The trace flusher thread: every ``_FLUSH_S``, hand the buffered records
+        over, and with them whatever the sink gathered, so that they are stored even
+        while a component blocks the event loop in a long synchronous call, and a
+        process killed outright loses at most the last moments of its run."""
+        while not stop.wait(_FLUSH_S):
+            with self._trace_lock:
+                self._hand_over()
+
+    def finish_trace_now(self, status: RunStatus, error: str, *, timeout: float) -> bool:
+        """End the run's trace from any thread, as a process about to exit does: hand
+        over every record buffered and mark the run ``status``.
+
+        Returns:
+            False when the trace could not be finished within ``timeout`` seconds
+            (another hand-over was under way), True otherwise.
+        """
+        if self.sink is None:
+            return True
+        if not self._trace_lock.acquire(timeout=timeout):
+            return False
+        try:
+            if self._trace_open:
+                self._hand_over()
+                self._trace_open = False
+                self.sink.finish_run(status, error, self.result().to_dict())
+        finally:
+            self._trace_lock.release()
+        return True
 
     # -- running ------------------------------------------------------------------------
 
@@ -495,6 +548,7 @@ class Network:
         self._wire()
         self._state = "running"
         self._started = time.perf_counter()
+        stop_flusher = threading.Event()
         if self.sink is not None:
             self.sink.start_run(
                 RunInfo(
@@ -507,6 +561,13 @@ class Network:
                     settings=self.settings,
                 )
             )
+            self._trace_open = True
+            threading.Thread(
+                target=self._flusher,
+                args=(stop_flusher,),
+                name=f"fbp-trace-flusher {self.name}",
+                daemon=True,
+            ).start()
         _gc_enter()
         try:
             async with anyio.create_task_group() as tg:
@@ -531,6 +592,7 @@ class Network:
             self._ended = time.perf_counter()
             if self._error is not None:
                 self._status = "deadlock" if isinstance(self._error, DeadlockError) else "failed"
+            stop_flusher.set()
             self._finish_trace()
         if self._error is not None:
             raise self._error
@@ -539,20 +601,21 @@ class Network:
     def _finish_trace(self) -> None:
         if self.sink is None:
             return
-        self.flush_trace()
-        self.sink.finish_run(
-            self._status,
-            str(self._error) if self._error is not None else None,
-            self.result().to_dict(),
-        )
+        with self._trace_lock:
+            if not self._trace_open:  # finished already (finish_trace_now)
+                return
+            self._hand_over()
+            self._trace_open = False
+            self.sink.finish_run(
+                self._status,
+                str(self._error) if self._error is not None else None,
+                self.result().to_dict(),
+            )
 
     async def _watch(self) -> None:
         mark: int | None = None
         while True:
             await anyio.sleep(self.deadlock_interval)
-            # Hand records over at least this often, so that a run killed outright
-            # (SIGKILL, power loss) loses at most the last interval's records.
-            self.flush_trace()
             procs = list(self.processes.values())
             dl = find_deadlock(procs, self._senders)
             if dl is not None and self._outside_can_move(procs):

@@ -2,8 +2,10 @@
 
 The runtime knows nothing of files or databases: it appends one tuple per event to a
 list and hands the list to a :class:`TraceSink` when it holds ``sink.batch_size``
-records, and at the end of the run. Everything slow (serialising payloads, writing)
-happens in the sink, off the event loop's hot path.
+records, every 0.05 s from a thread of its own (which also works while the event loop
+is blocked), and at the end of the run. Everything slow (serialising payloads,
+writing) happens in the sink, off the event loop's hot path. The sink's methods are
+called one at a time, but not always from the event loop's thread.
 
 A record is a plain tuple, ``(ip_id, kind, port_id, activation, t_ns, parents, payload)``:
 
@@ -95,7 +97,9 @@ class TraceSink(Protocol):
         """Begin a run; called before any record."""
 
     def write(self, records: list[TraceRecord]) -> None:
-        """Take a batch. May block to apply back-pressure; must not lose records."""
+        """Take a batch. May block to apply back-pressure; must not lose records.
+
+        An empty batch is the runtime's timer: store what was gathered so far."""
 
     def finish_run(self, status: RunStatus, error: str | None, stats: dict[str, Any]) -> None:
         """End the run: every record written so far must be durable when this returns."""

@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import contextlib
 import json
+import os
 import signal
 import sys
+import threading
 import time
+from collections.abc import Callable
+from types import FrameType
 from typing import Any
 
 import anyio
@@ -71,16 +76,92 @@ def add_run_command(sub: Any) -> None:
 
 
 def _make_sink(path: str | None) -> Any:
+    """The trace writer of ``--trace PATH``, or None; a path that cannot hold a trace
+    (a folder, a missing folder, a file that is not a trace or has another format)
+    is refused here, before the network starts."""
     if path is None:
         return None
     import importlib
 
     try:
         tracing = importlib.import_module("fbp.tracing")
-        return tracing.TraceWriter(path)
-    except (ImportError, AttributeError) as e:  # pragma: no cover - tracing ships with fbp
+    except ImportError as e:  # pragma: no cover - tracing ships with fbp
         msg = f"--trace needs the tracing layer: {e}"
         raise CliError(msg) from e
+    try:
+        return tracing.TraceWriter(path)
+    except tracing.TraceFileError as e:
+        msg = f"--trace: {e}"
+        raise CliError(msg, code=2) from None
+
+
+#: After a first Ctrl-C or SIGTERM, a run that has not stopped within this many seconds
+#: (a component blocking the event loop, say) is ended at once, its trace kept.
+_GRACE_S = 1.5
+
+
+class _Stopper:
+    """Signal handling of a run: the first SIGINT or SIGTERM cancels the network (its
+    trace is finished as ``interrupted``); if it has not stopped ``_GRACE_S`` later,
+    or at a second signal, the process ends at once, with code 128 + the signal,
+    after storing every trace record handed over and marking the run interrupted."""
+
+    def __init__(self, net: Network) -> None:
+        self.net = net
+        self.signum: int | None = None
+        self._cancel: Callable[[], None] | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._timer: threading.Timer | None = None
+        self._previous: dict[int, Any] = {}
+
+    @property
+    def code(self) -> int:
+        return 128 + (self.signum or signal.SIGINT)
+
+    def install(self) -> None:
+        if threading.current_thread() is not threading.main_thread():
+            return  # signals reach only the main thread: the caller handles them
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            self._previous[sig] = signal.signal(sig, self._handle)
+
+    def uninstall(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+        for sig, handler in self._previous.items():
+            signal.signal(sig, handler)
+
+    def running(self, cancel: Callable[[], None]) -> None:
+        """The run started: ``cancel`` stops it (called in the event loop)."""
+        self._loop = asyncio.get_running_loop()
+        self._cancel = cancel
+        if self.signum is not None:  # a signal came before the loop was running
+            cancel()
+
+    def _handle(self, signum: int, frame: FrameType | None) -> None:
+        if self.signum is not None:
+            self._exit_now("stopping at once")
+            return
+        self.signum = signum
+        name = signal.Signals(signum).name
+        print(f"\n{name}: stopping the network (again to stop at once)", file=sys.stderr)
+        loop, cancel = self._loop, self._cancel
+        if loop is not None and cancel is not None:
+            loop.call_soon_threadsafe(cancel)
+        self._timer = threading.Timer(_GRACE_S, self._exit_now, ("not stopped in time",))
+        self._timer.daemon = True
+        self._timer.start()
+
+    def _exit_now(self, why: str) -> None:
+        """End the process now: finish the trace from this thread, then exit."""
+        kept = self.net.finish_trace_now(
+            "interrupted", f"{signal.Signals(self.code - 128).name}: {why}", timeout=0.5
+        )
+        trace = "; the trace keeps every IP stored so far" if self.net.sink is not None else ""
+        if self.net.sink is not None and not kept:
+            trace = "; the trace keeps every IP stored so far (the run reads as crashed)"
+        print(f"interrupted: {why}{trace}", file=sys.stderr)
+        sys.stderr.flush()
+        os._exit(self.code)
 
 
 def run_command(args: argparse.Namespace) -> int:
@@ -107,23 +188,26 @@ def run_command(args: argparse.Namespace) -> int:
         args.progress == "auto" and sys.stderr.isatty() and not args.json
     )
     outcome: dict[str, Any] = {}
+    stopper = _Stopper(net)
+    stopper.install()
     try:
-        anyio.run(_run, net, show, outcome)
+        anyio.run(_run, net, show, outcome, stopper)
     except KeyboardInterrupt:
         outcome["interrupted"] = True
     finally:
         if sink is not None:
             sink.close()
+        stopper.uninstall()
     result = net.result()
     err = outcome.get("error")
-    if outcome.get("interrupted"):
+    if outcome.get("interrupted") or stopper.signum is not None:
         _report(result, args, "interrupted")
         print(
             f"interrupted: network {net.name!r} stopped cleanly after {result.ips} IPs"
             + (f"; trace kept in {args.trace}" if args.trace else ""),
             file=sys.stderr,
         )
-        return 130
+        return stopper.code
     if err is not None:
         _report(result, args, result.status)
         print(f"error: {err}", file=sys.stderr)
@@ -134,12 +218,12 @@ def run_command(args: argparse.Namespace) -> int:
     return 0
 
 
-async def _run(net: Network, show: bool, outcome: dict[str, Any]) -> None:
+async def _run(net: Network, show: bool, outcome: dict[str, Any], stopper: _Stopper) -> None:
     # The live view starts before any process does, so that everything they print goes
     # above it (and it is never drawn over, which would repeat its header).
     with _live() if show else contextlib.nullcontext() as live:
         async with anyio.create_task_group() as tg:
-            tg.start_soon(_on_sigterm, tg.cancel_scope, outcome)
+            stopper.running(tg.cancel_scope.cancel)
             if live is not None:
                 tg.start_soon(_progress, net, live)
             try:
@@ -148,14 +232,6 @@ async def _run(net: Network, show: bool, outcome: dict[str, Any]) -> None:
                 outcome["error"] = e
             finally:
                 tg.cancel_scope.cancel()
-
-
-async def _on_sigterm(scope: anyio.CancelScope, outcome: dict[str, Any]) -> None:
-    with anyio.open_signal_receiver(signal.SIGTERM) as signals:
-        async for _ in signals:
-            outcome["interrupted"] = True
-            scope.cancel()
-            return
 
 
 def _live() -> Any:

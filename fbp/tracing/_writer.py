@@ -203,7 +203,10 @@ class TraceWriter:
     def write(self, records: list[TraceRecord]) -> None:
         """Take a batch of records; blocks while the writer thread is behind.
 
-        The writer takes the list over: the caller must not change it afterwards.
+        The writer takes the list over: the caller must not change it afterwards. A
+        batch smaller than ``batch_size`` is handed to the thread at once with
+        everything gathered before it; an empty one only hands over what is gathered
+        (the runtime's timer does that, so that no record waits long in memory).
 
         Raises:
             TraceWriterError: the writer thread has failed (the cause is chained).
@@ -216,6 +219,8 @@ class TraceWriter:
             msg = "write() before start_run(); the writer needs the run's ports first"
             raise TraceError(msg)
         if not records:
+            if self._gathered:
+                self._hand_over()
             return
         n = len(records)
         t0 = time.perf_counter()
