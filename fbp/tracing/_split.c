@@ -23,43 +23,22 @@
 #endif
 
 typedef struct {
-    char *data;
-    size_t len, cap;
-} buf_t;
-
-static int
-buf_reserve(buf_t *b, size_t more)
-{
-    if (b->len + more <= b->cap)
-        return 0;
-    size_t cap = b->cap ? b->cap : 4096;
-    while (cap < b->len + more)
-        cap *= 2;
-    char *p = realloc(b->data, cap);
-    if (p == NULL)
-        return -1;
-    b->data = p;
-    b->cap = cap;
-    return 0;
-}
-
-static int
-buf_put(buf_t *b, const void *src, size_t n)
-{
-    if (buf_reserve(b, n) < 0)
-        return -1;
-    memcpy(b->data + b->len, src, n);
-    b->len += n;
-    return 0;
-}
-
-enum { C_ID, C_KIND, C_PORT, C_ACT, C_T, C_PEND, C_PARENTS, C_YEND, C_PAYLOADS, N_COLS };
-
-typedef struct {
     const char *s;
     size_t i, n;
     const char *error;
 } scan_t;
+
+enum { C_ID, C_KIND, C_PORT, C_ACT, C_T, C_PEND, C_PARENTS, C_YEND, C_PAYLOADS, N_COLS };
+
+/* The columns being written: each allocated once, large enough for any text of the
+ * input's length (a record takes at least 15 bytes of JSON, a parent 2). */
+typedef struct {
+    int64_t *id, *act, *t, *pend, *parents, *yend;
+    int8_t *kind;
+    int32_t *port;
+    char *payloads;
+    size_t n, n_parents, payload_len;
+} cols_t;
 
 static inline void
 ws(scan_t *sc)
@@ -84,27 +63,31 @@ expect(scan_t *sc, char c, const char *what)
     return -1;
 }
 
-static int
+static inline int
 read_int(scan_t *sc, int64_t *out)
 {
     ws(sc);
+    const char *s = sc->s;
+    size_t i = sc->i, n = sc->n;
     int neg = 0;
-    if (sc->i < sc->n && sc->s[sc->i] == '-') {
+    if (i < n && s[i] == '-') {
         neg = 1;
-        sc->i++;
+        i++;
     }
-    size_t start = sc->i;
+    size_t start = i;
     uint64_t v = 0;
-    while (sc->i < sc->n && sc->s[sc->i] >= '0' && sc->s[sc->i] <= '9') {
-        uint64_t d = (uint64_t)(sc->s[sc->i] - '0');
-        if (v > (UINT64_MAX - d) / 10) {
+    while (i < n && s[i] >= '0' && s[i] <= '9') {
+        uint64_t d = (uint64_t)(s[i] - '0');
+        if (i - start >= 18 && v > (UINT64_MAX - d) / 10) {
+            sc->i = i;
             sc->error = "an integer beyond 64 bits";
             return -1;
         }
         v = v * 10 + d;
-        sc->i++;
+        i++;
     }
-    if (sc->i == start) {
+    sc->i = i;
+    if (i == start) {
         sc->error = "an integer expected";
         return -1;
     }
@@ -121,18 +104,21 @@ static int
 skip_value(scan_t *sc)
 {
     ws(sc);
-    size_t depth = 0;
-    while (sc->i < sc->n) {
-        char c = sc->s[sc->i];
+    const char *s = sc->s;
+    size_t i = sc->i, n = sc->n, depth = 0;
+    while (i < n) {
+        char c = s[i];
         if (c == '"') {
-            sc->i++;
-            while (sc->i < sc->n && sc->s[sc->i] != '"')
-                sc->i += sc->s[sc->i] == '\\' ? 2 : 1;
-            if (sc->i >= sc->n)
+            i++;
+            while (i < n && s[i] != '"')
+                i += s[i] == '\\' ? 2 : 1;
+            if (i >= n)
                 break;
-            sc->i++;
-            if (depth == 0)
+            i++;
+            if (depth == 0) {
+                sc->i = i;
                 return 0;
+            }
             continue;
         }
         if (c == '[' || c == '{') {
@@ -140,18 +126,18 @@ skip_value(scan_t *sc)
         }
         else if (c == ']' || c == '}') {
             if (depth == 0)
-                return 0; /* the end of the record: a scalar was before it */
-            depth--;
-            if (depth == 0) {
-                sc->i++;
+                break; /* the end of the record: a scalar was before it */
+            if (--depth == 0) {
+                sc->i = i + 1;
                 return 0;
             }
         }
         else if (depth == 0 && (c == ',' || c == ' ' || c == '\n' || c == '\r' || c == '\t')) {
-            return 0;
+            break;
         }
-        sc->i++;
+        i++;
     }
+    sc->i = i;
     if (depth == 0)
         return 0;
     sc->error = "an unterminated value";
@@ -159,31 +145,35 @@ skip_value(scan_t *sc)
 }
 
 static Py_ssize_t
-split_text(scan_t *sc, buf_t *cols)
+split_text(scan_t *sc, cols_t *c)
 {
-    Py_ssize_t n = 0;
-    int64_t parent_end = 0, payload_end = 0;
+    int64_t payload_end = 0;
     if (expect(sc, '[', "'[' opening the records") < 0)
         return -1;
     ws(sc);
     if (sc->i < sc->n && sc->s[sc->i] == ']') {
         sc->i++;
+        ws(sc);
+        if (sc->i != sc->n) {
+            sc->error = "text after the records";
+            return -1;
+        }
         return 0;
     }
     for (;;) {
         int64_t v[5];
+        size_t k = c->n;
         if (expect(sc, '[', "'[' opening a record") < 0)
             return -1;
-        for (int k = 0; k < 5; k++) {
-            if (read_int(sc, &v[k]) < 0 || expect(sc, ',', "',' after a record field") < 0)
+        for (int f = 0; f < 5; f++) {
+            if (read_int(sc, &v[f]) < 0 || expect(sc, ',', "',' after a record field") < 0)
                 return -1;
         }
-        int8_t kind = (int8_t)v[1];
-        int32_t port = (int32_t)v[2];
-        if (buf_put(&cols[C_ID], &v[0], 8) < 0 || buf_put(&cols[C_KIND], &kind, 1) < 0 ||
-            buf_put(&cols[C_PORT], &port, 4) < 0 || buf_put(&cols[C_ACT], &v[3], 8) < 0 ||
-            buf_put(&cols[C_T], &v[4], 8) < 0)
-            goto nomem;
+        c->id[k] = v[0];
+        c->kind[k] = (int8_t)v[1];
+        c->port[k] = (int32_t)v[2];
+        c->act[k] = v[3];
+        c->t[k] = v[4];
         if (expect(sc, '[', "'[' opening the parents") < 0)
             return -1;
         ws(sc);
@@ -192,12 +182,9 @@ split_text(scan_t *sc, buf_t *cols)
         }
         else {
             for (;;) {
-                int64_t p;
-                if (read_int(sc, &p) < 0)
+                if (read_int(sc, &c->parents[c->n_parents]) < 0)
                     return -1;
-                if (buf_put(&cols[C_PARENTS], &p, 8) < 0)
-                    goto nomem;
-                parent_end++;
+                c->n_parents++;
                 ws(sc);
                 if (sc->i < sc->n && sc->s[sc->i] == ',') {
                     sc->i++;
@@ -208,8 +195,7 @@ split_text(scan_t *sc, buf_t *cols)
                 break;
             }
         }
-        if (buf_put(&cols[C_PEND], &parent_end, 8) < 0)
-            goto nomem;
+        c->pend[k] = (int64_t)c->n_parents;
         ws(sc);
         if (sc->i < sc->n && sc->s[sc->i] == ',') {
             sc->i++;
@@ -222,15 +208,14 @@ split_text(scan_t *sc, buf_t *cols)
                 sc->error = "a payload expected";
                 return -1;
             }
-            if (buf_put(&cols[C_PAYLOADS], sc->s + start, len) < 0)
-                goto nomem;
+            memcpy(c->payloads + c->payload_len, sc->s + start, len);
+            c->payload_len += len;
             payload_end += (int64_t)len;
         }
-        if (buf_put(&cols[C_YEND], &payload_end, 8) < 0)
-            goto nomem;
+        c->yend[k] = payload_end;
         if (expect(sc, ']', "']' closing a record") < 0)
             return -1;
-        n++;
+        c->n++;
         ws(sc);
         if (sc->i < sc->n && sc->s[sc->i] == ',') {
             sc->i++;
@@ -243,11 +228,8 @@ split_text(scan_t *sc, buf_t *cols)
             sc->error = "text after the records";
             return -1;
         }
-        return n;
+        return (Py_ssize_t)c->n;
     }
-nomem:
-    sc->error = NULL;
-    return -2;
 }
 
 static PyObject *
@@ -256,40 +238,58 @@ split(PyObject *self, PyObject *arg)
     Py_buffer view;
     if (PyObject_GetBuffer(arg, &view, PyBUF_SIMPLE) < 0)
         return NULL;
-    buf_t cols[N_COLS];
-    memset(cols, 0, sizeof cols);
-    scan_t sc = {(const char *)view.buf, 0, (size_t)view.len, NULL};
-    Py_ssize_t n;
-    Py_BEGIN_ALLOW_THREADS
-    n = split_text(&sc, cols);
-    Py_END_ALLOW_THREADS
+    size_t len = (size_t)view.len;
+    size_t max_records = len / 15 + 1, max_parents = len / 2 + 1;
+    cols_t c;
+    memset(&c, 0, sizeof c);
+    c.id = malloc(max_records * 8);
+    c.act = malloc(max_records * 8);
+    c.t = malloc(max_records * 8);
+    c.pend = malloc(max_records * 8);
+    c.yend = malloc(max_records * 8);
+    c.kind = malloc(max_records);
+    c.port = malloc(max_records * 4);
+    c.parents = malloc(max_parents * 8);
+    c.payloads = malloc(len + 1);
     PyObject *result = NULL;
-    if (n == -2) {
+    if (!c.id || !c.act || !c.t || !c.pend || !c.yend || !c.kind || !c.port || !c.parents ||
+        !c.payloads) {
         PyErr_NoMemory();
+        goto done;
     }
-    else if (n < 0) {
-        PyErr_Format(PyExc_ValueError, "not a batch of trace records at byte %zd: %s",
-                     (Py_ssize_t)sc.i, sc.error);
+    scan_t sc = {(const char *)view.buf, 0, len, NULL};
+    Py_ssize_t n;
+    /* Short texts are split faster than the GIL changes hands. */
+    if (len >= 65536) {
+        Py_BEGIN_ALLOW_THREADS
+        n = split_text(&sc, &c);
+        Py_END_ALLOW_THREADS
     }
     else {
-        result = PyTuple_New(N_COLS + 1);
-        if (result != NULL) {
-            PyTuple_SET_ITEM(result, 0, PyLong_FromSsize_t(n));
-            for (int k = 0; k < N_COLS; k++) {
-                PyObject *b = PyBytes_FromStringAndSize(cols[k].data ? cols[k].data : "",
-                                                        (Py_ssize_t)cols[k].len);
-                if (b == NULL) {
-                    Py_CLEAR(result);
-                    break;
-                }
-                PyTuple_SET_ITEM(result, k + 1, b);
-            }
-            if (result != NULL && PyTuple_GET_ITEM(result, 0) == NULL)
-                Py_CLEAR(result);
-        }
+        n = split_text(&sc, &c);
     }
-    for (int k = 0; k < N_COLS; k++)
-        free(cols[k].data);
+    if (n < 0) {
+        PyErr_Format(PyExc_ValueError, "not a batch of trace records at byte %zd: %s",
+                     (Py_ssize_t)sc.i, sc.error);
+        goto done;
+    }
+    result = Py_BuildValue(
+        "ny#y#y#y#y#y#y#y#y#", n, (const char *)c.id, (Py_ssize_t)(c.n * 8),
+        (const char *)c.kind, (Py_ssize_t)c.n, (const char *)c.port, (Py_ssize_t)(c.n * 4),
+        (const char *)c.act, (Py_ssize_t)(c.n * 8), (const char *)c.t, (Py_ssize_t)(c.n * 8),
+        (const char *)c.pend, (Py_ssize_t)(c.n * 8), (const char *)c.parents,
+        (Py_ssize_t)(c.n_parents * 8), (const char *)c.yend, (Py_ssize_t)(c.n * 8),
+        c.payloads, (Py_ssize_t)c.payload_len);
+done:
+    free(c.id);
+    free(c.act);
+    free(c.t);
+    free(c.pend);
+    free(c.yend);
+    free(c.kind);
+    free(c.port);
+    free(c.parents);
+    free(c.payloads);
     PyBuffer_Release(&view);
     return result;
 }

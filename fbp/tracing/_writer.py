@@ -122,11 +122,12 @@ class TraceWriter:
             Each call serialises its batch at once, which frees the records; batches
             small enough to be freed before Python's cyclic garbage collector looks
             at them keep tracing cheap.
-        commit_bytes: how much serialised text the writer gathers before handing it
-            to its thread to be committed as one. Each hand-over costs a thread switch
-            and each commit a sync to disk, so commits are large. A batch smaller than
-            ``batch_size`` (the runtime flushes on a timer and at the end of a run) is
-            handed over at once, with everything gathered before it.
+        commit_bytes: how much serialised text (4 MiB by default) the writer gathers
+            before handing it to its thread to be stored as one chunk. Each hand-over
+            costs the thread a few waits for the GIL, which a busy event loop lets go
+            only every few milliseconds, so commits are large. A batch smaller than
+            ``batch_size`` (the runtime hands records over every 0.05 s and at the end
+            of a run) is handed over at once, with everything gathered before it.
         payload: what to keep of payloads: ``"all"``, ``"none"``, a list of field
             names, or a mapping from ``"*"`` and port addresses (``"proc.OUT"``,
             ``"proc.OUT[1]"``) to one of those.
@@ -141,7 +142,7 @@ class TraceWriter:
         path: str | os.PathLike[str],
         *,
         batch_size: int = 256,
-        commit_bytes: int = 1 << 20,
+        commit_bytes: int = 1 << 22,
         payload: PayloadSetting = "all",
     ) -> None:
         if min(batch_size, commit_bytes) < 1:
