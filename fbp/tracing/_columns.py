@@ -15,6 +15,8 @@ numpy is imported with this module (it comes with the ``trace`` extra).
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -25,6 +27,8 @@ import orjson
 __all__ = ("RunColumns",)
 
 I64 = npt.NDArray[np.int64]
+
+_LONG_NUMBER = re.compile(rb"[0-9]{19}")
 
 _DEFINING = np.array([0, 1, 2, 3], dtype=np.int8)
 
@@ -166,8 +170,10 @@ class RunColumns:
         if not len(rows):
             return []
         texts = self.payload_texts(rows)
-        joined = b",".join(t or b"null" for t in texts)
-        return orjson.loads(b"[" + joined + b"]")  # type: ignore[no-any-return]
+        joined = b"[" + b",".join(t or b"null" for t in texts) + b"]"
+        if _LONG_NUMBER.search(joined):  # orjson reads integers beyond 64 bits as floats
+            return json.loads(joined)  # type: ignore[no-any-return]
+        return orjson.loads(joined)  # type: ignore[no-any-return]
 
     # -- selections -----------------------------------------------------------------------
 

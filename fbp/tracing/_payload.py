@@ -11,8 +11,9 @@ the payload of any other type is then not recorded). Settings apply per network
 Payloads are serialised to JSON a whole batch at a time (see :class:`BatchEncoder`),
 by orjson when every payload is a plain JSON value and by ``pydantic_core.to_json``
 otherwise: pydantic models and dataclasses as their fields, plain JSON values as they
-are, NaN and infinities as null, bytes as base64. Anything else is stored as
-``{"$repr": repr(x), "$type": "module.Class"}``.
+are, NaN and infinities as null, bytes as base64 (inside models too: a model holding
+bytes is dumped to Python values first, since its own JSON would write them as UTF-8
+text). Anything else is stored as ``{"$repr": repr(x), "$type": "module.Class"}``.
 """
 
 from __future__ import annotations
@@ -170,15 +171,65 @@ def _fallback(obj: Any) -> Any:
     return {"$repr": _safe_repr(obj), "$type": _type_name(obj)}
 
 
+def _holds_bytes(schema: Any) -> bool:
+    """Whether a pydantic core schema has a bytes type anywhere."""
+    stack = [schema]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            if node.get("type") == "bytes":
+                return True
+            stack.extend(node.values())
+        elif isinstance(node, list | tuple):
+            stack.extend(node)
+    return False
+
+
+_HOLDS_BYTES: dict[type, bool] = {}
+
+
+def _dumps_bytes(cls: type) -> bool:
+    """Whether instances of a pydantic model class hold bytes: those are dumped to
+    Python values first, so that their bytes are written as base64, as bare bytes are
+    (a model's own JSON writes bytes as UTF-8 text, which binary data is not)."""
+    known = _HOLDS_BYTES.get(cls)
+    if known is None:
+        known = _HOLDS_BYTES[cls] = _holds_bytes(getattr(cls, "__pydantic_core_schema__", None))
+    return known
+
+
 def encode_json(value: Any) -> bytes:
     """Encode one value as JSON the way the writer does, never raising."""
+    model = getattr(type(value), "__pydantic_serializer__", None) is not None
     try:
+        if model and _dumps_bytes(type(value)):
+            value = value.model_dump(mode="python")
         return pydantic_core.to_json(
             value, inf_nan_mode="null", bytes_mode="base64", fallback=_fallback
         )
+    except Exception:
+        if not model:
+            return _marker(value)
+    try:  # a model's own JSON failed (bytes in a field typed Any, say): its Python dump
+        return pydantic_core.to_json(
+            value.model_dump(mode="python"),
+            inf_nan_mode="null",
+            bytes_mode="base64",
+            fallback=_fallback,
+        )
+    except Exception:
+        return _marker(value)
+
+
+def _marker(value: Any) -> bytes:
+    """The JSON of a ``$repr`` marker for a value JSON cannot encode, with the error."""
+    try:
+        pydantic_core.to_json(value, inf_nan_mode="null", bytes_mode="base64", fallback=_fallback)
+        error = "the value's JSON could not be written"
     except Exception as exc:
-        marker = {"$repr": _safe_repr(value), "$type": _type_name(value), "$error": repr(exc)}
-        return pydantic_core.to_json(marker)
+        error = repr(exc)
+    marker = {"$repr": _safe_repr(value), "$type": _type_name(value), "$error": error}
+    return pydantic_core.to_json(marker)
 
 
 def _select(payload: Any, fields: tuple[str, ...]) -> tuple[bool, Any]:
@@ -243,6 +294,14 @@ def _json_safe(payload: Any) -> Any:
 
 def _encode_exact(rows: Sequence[tuple[Any, ...]]) -> bytes:
     """Encode records with pydantic-core: every payload type, never raising."""
+    models = {type(r[6]) for r in rows if len(r) > 6}
+    if any(getattr(m, "__pydantic_serializer__", None) and _dumps_bytes(m) for m in models):
+        try:  # models holding bytes: each encoded by encode_json
+            return orjson.dumps(
+                [(*r[:6], orjson.Fragment(encode_json(r[6]))) if len(r) > 6 else r for r in rows]
+            )
+        except TypeError:
+            pass
     try:
         return _RECORDS.to_json(rows, fallback=_fallback, warnings=False)
     except Exception:  # a payload JSON cannot encode: isolate it
