@@ -340,6 +340,11 @@ async def test_a_dead_letter_is_recorded_on_the_error_port_with_the_failed_input
     assert t.run.ip(letter.ip_id).kind == "data"
     assert [x for x, _ in t.parents("X.OUT")] == [0, 1, 2, 4]
     assert t.run.summary.status == "completed"
+    # As columns: both records, and the IP's parents listed once.
+    frames = t.run.frames()
+    links = frames.links[frames.links.child == letter.ip_id]
+    assert links[["parent", "ord"]].values.tolist() == [[three, 0], [bad, 1]]
+    assert (frames.records.ip_id == letter.ip_id).sum() == 2
 
 
 # -- runs that end badly, in a subprocess ----------------------------------------------------

@@ -99,17 +99,28 @@ class RunColumns:
 
     def _make_links(self) -> tuple[I64, I64, npt.NDArray[np.int16]]:
         counts = np.diff(self.parent_ends, prepend=np.int64(0))
+        has = counts > 0
+        ids = self.ip_id[has]
+        # The runtime numbers IPs in send order, so the ids of the records with
+        # parents usually increase; otherwise sort them to look for repeats.
+        if len(ids) > 1 and not bool(np.all(ids[1:] > ids[:-1])):
+            order = np.argsort(ids, kind="stable")
+            repeat = np.zeros(len(ids), dtype=bool)
+            repeat[order[1:]] = ids[order[1:]] == ids[order[:-1]]
+            if repeat.any():  # an IP recorded twice: keep its first record's parents
+                keep = np.ones(len(counts), dtype=bool)
+                keep[np.flatnonzero(has)[repeat]] = False
+                counts = np.where(keep, counts, 0)
+                mask = np.repeat(keep, np.diff(self.parent_ends, prepend=np.int64(0)))
+                return self._links_of(counts, self.parents[mask])
+        return self._links_of(counts, self.parents)
+
+    def _links_of(self, counts: I64, parents: I64) -> tuple[I64, I64, npt.NDArray[np.int16]]:
         child = np.repeat(self.ip_id, counts)
-        parent = self.parents
-        first = np.repeat(_starts(self.parent_ends), counts)
-        order = np.arange(len(parent), dtype=np.int64) - first
-        with_parents = self.ip_id[counts > 0]
-        if len(np.unique(with_parents)) < len(with_parents):  # some IP's parents twice
-            pairs = np.stack([child, parent], axis=1)
-            _, first = np.unique(pairs, axis=0, return_index=True)
-            keep = np.sort(first)
-            child, parent, order = child[keep], parent[keep], order[keep]
-        return child, parent, order.astype(np.int16)
+        ends = np.cumsum(counts)
+        first = np.repeat(ends - counts, counts)
+        order = np.arange(len(parents), dtype=np.int64) - first
+        return child, parents, order.astype(np.int16)
 
     def adjacency(self, *, up: bool) -> tuple[I64, I64]:
         """The links sorted for walking: ``(child, parent)`` sorted by child when
