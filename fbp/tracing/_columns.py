@@ -33,6 +33,13 @@ _LONG_NUMBER = re.compile(rb"[0-9]{19}")
 _DEFINING = np.array([0, 1, 2, 3], dtype=np.int8)
 
 
+def _starts_at(ends: I64, rows: npt.NDArray[np.intp]) -> I64:
+    """The starts of the slices of ``rows`` (the end of the slice before each)."""
+    before = np.asarray(rows, dtype=np.intp) - 1
+    out: I64 = np.where(before >= 0, ends[np.maximum(before, 0)], 0).astype(np.int64)
+    return out
+
+
 def _starts(ends: I64) -> I64:
     out = np.empty_like(ends)
     if len(ends):
@@ -134,22 +141,27 @@ class RunColumns:
 
     def parents_of(self, ip_ids: Sequence[int]) -> dict[int, tuple[int, ...]]:
         """The parents of the IPs ``ip_ids`` that have some, by IP id."""
-        child, parent, _ = self.links()
-        keep = np.isin(child, np.asarray(ip_ids, dtype=np.int64))
-        out: dict[int, tuple[int, ...]] = {}
-        for c, p in zip(child[keep].tolist(), parent[keep].tolist(), strict=True):
-            out[c] = (*out.get(c, ()), p)
-        return out
+        keys, values = self.adjacency(up=True)
+        wanted = np.asarray(ip_ids, dtype=np.int64)
+        lo = np.searchsorted(keys, wanted, "left").tolist()
+        hi = np.searchsorted(keys, wanted, "right").tolist()
+        return {
+            int(w): tuple(values[a:b].tolist())
+            for w, a, b in zip(wanted.tolist(), lo, hi, strict=True)
+            if b > a
+        }
 
     def record_parents(self, rows: npt.NDArray[np.intp]) -> list[tuple[int, ...]]:
         """The parents of the records at ``rows``; a record with none of its own (a
         drop marker) shows those of the IP it is about."""
         ends = self.parent_ends
-        starts = _starts(ends)
-        flat = self.parents.tolist()
-        s = starts[rows].tolist()
-        e = ends[rows].tolist()
-        out = [tuple(flat[a:b]) for a, b in zip(s, e, strict=True)]
+        s = _starts_at(ends, rows)
+        e = ends[rows]
+        if not len(rows):
+            return []
+        lo = int(s.min())
+        flat = self.parents[lo : int(e.max())].tolist()  # only the span the rows need
+        out = [tuple(flat[a:b]) for a, b in zip((s - lo).tolist(), (e - lo).tolist(), strict=True)]
         kinds = self.kind[rows]
         borrowed = np.flatnonzero((kinds == 4) | (kinds == 5))
         if len(borrowed):
@@ -165,13 +177,13 @@ class RunColumns:
     def payload_recorded(self, rows: npt.NDArray[np.intp]) -> npt.NDArray[np.bool_]:
         """Whether each record at ``rows`` has its payload recorded."""
         ends = self.payload_ends
-        return ends[rows] > _starts(ends)[rows]
+        return ends[rows] > _starts_at(ends, rows)
 
     def payload_texts(self, rows: npt.NDArray[np.intp]) -> list[bytes]:
         """The payload JSON of the records at ``rows`` (``b""`` when not recorded)."""
         ends = self.payload_ends
         data = self.payload_data
-        s = _starts(ends)[rows].tolist()
+        s = _starts_at(ends, rows).tolist()
         e = ends[rows].tolist()
         return [data[a:b] for a, b in zip(s, e, strict=True)]
 
