@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import itertools
 import json
 import shutil
 import sqlite3
@@ -82,10 +81,11 @@ def test_the_c_and_python_splitters_agree(text: bytes) -> None:
     assert c[:8] == py[:8]  # the record count and every column but the payloads' texts
 
     def payloads(chunk: Any) -> list[Any]:
-        ends = [0, *memoryview(chunk[8]).cast("q").tolist()]
+        starts = memoryview(chunk[8]).cast("q").tolist()
+        ends = memoryview(chunk[9]).cast("q").tolist()
         return [
-            json.loads(chunk[9][a:b]) if b > a else "(not kept)"
-            for a, b in itertools.pairwise(ends)
+            json.loads(chunk[10][a:b]) if b > a else "(not kept)"
+            for a, b in zip(starts, ends, strict=True)
         ]
 
     assert (
@@ -93,6 +93,20 @@ def test_the_c_and_python_splitters_agree(text: bytes) -> None:
         == payloads(py)
         == [r[6] if len(r) > 6 else "(not kept)" for r in json.loads(text)]
     )
+
+
+def test_a_payload_forwarded_along_a_pipeline_is_stored_once() -> None:
+    model = b'{"sensor":"t1","value":2.5,"label":"forwarded unchanged"}'
+    text = b"[" + b",".join(
+        b"[%d,0,%d,%d,0,[%d]," % (i + 1, i, i, i) + model + b"]" for i in range(6)
+    )
+    text += b"]"
+    for split in {_chunks.split, _chunks.split_python}:
+        chunk = split(text)
+        assert chunk[0] == 6
+        assert chunk[10] == model  # once, for six records
+        assert memoryview(chunk[8]).cast("q").tolist() == [0] * 6
+        assert memoryview(chunk[9]).cast("q").tolist() == [len(model)] * 6
 
 
 @pytest.mark.parametrize(

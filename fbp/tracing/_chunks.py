@@ -32,13 +32,19 @@ COLUMNS = (
     "t_ns",
     "parent_ends",
     "parents",
+    "payload_starts",
     "payload_ends",
     "payloads",
 )
 
 #: ``(n, ip_id, kind, port_id, activation, t_ns, parent_ends, parents,
-#: payload_ends, payloads)``: a record count and the nine column BLOBs.
-Chunk = tuple[int, bytes, bytes, bytes, bytes, bytes, bytes, bytes, bytes, bytes]
+#: payload_starts, payload_ends, payloads)``: a record count and the ten column BLOBs.
+Chunk = tuple[int, bytes, bytes, bytes, bytes, bytes, bytes, bytes, bytes, bytes, bytes]
+
+#: Payload texts this long or longer are looked up among the last ``_RECENT`` stored
+#: and stored once (a payload forwarded along a pipeline is the same text each hop).
+_SHARE_MIN = 16
+_RECENT = 16
 
 _BIG_ENDIAN = sys.byteorder == "big"
 
@@ -55,6 +61,8 @@ def split_python(text: bytes | str) -> Chunk:
 
     A payload's JSON is written anew (compact, the same value), not copied.
     """
+    # The payloads are decoded and written anew; equal texts among the last few
+    # are stored once, as the C splitter does.
     records = json.loads(text)
     ids: list[int] = []
     kinds: list[int] = []
@@ -63,8 +71,10 @@ def split_python(text: bytes | str) -> Chunk:
     times: list[int] = []
     parent_ends: list[int] = []
     parents: list[int] = []
+    payload_starts: list[int] = []
     payload_ends: list[int] = []
     payloads: list[bytes] = []
+    recent: dict[bytes, int] = {}
     end = 0
     dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
     for rec in records:
@@ -77,9 +87,20 @@ def split_python(text: bytes | str) -> Chunk:
         parent_ends.append(len(parents))
         if len(rec) > 6:
             data = dumps(rec[6]).encode()
-            payloads.append(data)
-            end += len(data)
-        payload_ends.append(end)
+            start = recent.get(data) if len(data) >= _SHARE_MIN else None
+            if start is None:
+                start = end
+                payloads.append(data)
+                end += len(data)
+                if len(data) >= _SHARE_MIN:
+                    recent[data] = start
+                    if len(recent) > _RECENT:
+                        del recent[next(iter(recent))]
+            payload_starts.append(start)
+            payload_ends.append(start + len(data))
+        else:
+            payload_starts.append(end)
+            payload_ends.append(end)
     return (
         len(records),
         _packed("q", ids),
@@ -89,6 +110,7 @@ def split_python(text: bytes | str) -> Chunk:
         _packed("q", times),
         _packed("q", parent_ends),
         _packed("q", parents),
+        _packed("q", payload_starts),
         _packed("q", payload_ends),
         b"".join(payloads),
     )
@@ -118,8 +140,7 @@ def read_columns(con: sqlite3.Connection, run: int) -> RunColumns:
     from ._columns import RunColumns
 
     rows = con.execute(
-        "SELECT n, ip_id, kind, port_id, activation, t_ns, parent_ends, parents,"
-        " payload_ends, payloads FROM chunks WHERE run = ? ORDER BY seq",
+        f"SELECT n, {', '.join(COLUMNS)} FROM chunks WHERE run = ? ORDER BY seq",
         (run,),
     ).fetchall()
     return columns_of(rows, np, RunColumns)
@@ -127,6 +148,8 @@ def read_columns(con: sqlite3.Connection, run: int) -> RunColumns:
 
 def columns_of(rows: Sequence[Sequence[Any]], np: Any, cls: type[RunColumns]) -> RunColumns:
     """Columns from chunk rows ``(n, ip_id, ..., payloads)``, in order."""
+    # (ip_id 1, kind 2, port_id 3, activation 4, t_ns 5, parent_ends 6, parents 7,
+    # payload_starts 8, payload_ends 9, payloads 10)
 
     def cat(k: int, dtype: str) -> Any:
         parts = [np.frombuffer(r[k], dtype=dtype) for r in rows]
@@ -151,6 +174,7 @@ def columns_of(rows: Sequence[Sequence[Any]], np: Any, cls: type[RunColumns]) ->
         t_ns=cat(5, "<i8"),
         parent_ends=ends(6, 7, 8),
         parents=cat(7, "<i8"),
-        payload_ends=ends(8, 9, 1),
-        payload_data=b"".join(r[9] for r in rows),
+        payload_starts=ends(8, 10, 1),
+        payload_ends=ends(9, 10, 1),
+        payload_data=b"".join(r[10] for r in rows),
     )

@@ -7,8 +7,10 @@ stored the Arrow way (one flat array and the end offset of each record's slice):
   ``t_ns`` int64: one value per record;
 - ``parent_ends`` int64 and ``parents`` int64: the parents of record ``i`` are
   ``parents[parent_ends[i - 1]:parent_ends[i]]`` (``parent_ends[-1]`` is 0 for ``i = 0``);
-- ``payload_ends`` int64 and ``payload_data`` bytes: the payload of record ``i`` as
-  JSON text, the same way; an empty slice means the payload was not recorded.
+- ``payload_starts``, ``payload_ends`` int64 and ``payload_data`` bytes: the payload
+  of record ``i`` as JSON text is ``payload_data[payload_starts[i]:payload_ends[i]]``
+  (records of one forwarded payload may share a slice); an empty slice means the
+  payload was not recorded.
 
 numpy is imported with this module (it comes with the ``trace`` extra).
 """
@@ -65,6 +67,7 @@ class RunColumns:
         t_ns: I64,
         parent_ends: I64,
         parents: I64,
+        payload_starts: I64,
         payload_ends: I64,
         payload_data: bytes | Callable[[], bytes],
     ) -> None:
@@ -75,6 +78,7 @@ class RunColumns:
         self.t_ns = t_ns
         self.parent_ends = parent_ends
         self.parents = parents
+        self.payload_starts = payload_starts
         self.payload_ends = payload_ends
         self._payload_data = payload_data
         self._links: tuple[I64, I64, npt.NDArray[np.int16]] | None = None
@@ -177,13 +181,13 @@ class RunColumns:
     def payload_recorded(self, rows: npt.NDArray[np.intp]) -> npt.NDArray[np.bool_]:
         """Whether each record at ``rows`` has its payload recorded."""
         ends = self.payload_ends
-        return ends[rows] > _starts_at(ends, rows)
+        return ends[rows] > self.payload_starts[rows]
 
     def payload_texts(self, rows: npt.NDArray[np.intp]) -> list[bytes]:
         """The payload JSON of the records at ``rows`` (``b""`` when not recorded)."""
         ends = self.payload_ends
         data = self.payload_data
-        s = _starts_at(ends, rows).tolist()
+        s = self.payload_starts[rows].tolist()
         e = ends[rows].tolist()
         return [data[a:b] for a, b in zip(s, e, strict=True)]
 

@@ -54,11 +54,14 @@ and fast to query, as soon as its chunks are committed. The tables::
                                          ``parents`` (the start is the previous end)
       parents      BLOB                  int64 per parent link: the parents' ids, each
                                          record's in the order the runtime gave them
-      payload_ends BLOB                  int64 per record: the end of its payload in
-                                         ``payloads``
-      payloads     BLOB                  the payloads as JSON texts (UTF-8), one after
-                                         the other; an empty one was not recorded. A
-                                         payload JSON cannot encode is stored as
+      payload_starts BLOB                int64 per record: where its payload starts in
+      payload_ends BLOB                  ``payloads``, and ends; an empty slice: the
+                                         payload was not recorded
+      payloads     BLOB                  the payloads as JSON texts (UTF-8). A text equal
+                                         to one of the last few of the chunk (a payload
+                                         forwarded along a pipeline) is stored once,
+                                         its records sharing the slice. A payload JSON
+                                         cannot encode is stored as
                                          {"$repr": "...", "$type": "module.Class"}
 
 Every BLOB is a little-endian array. A record's parents belong to its IP: a drop
@@ -141,6 +144,7 @@ CREATE TABLE IF NOT EXISTS chunks (
     t_ns         BLOB NOT NULL,
     parent_ends  BLOB NOT NULL,
     parents      BLOB NOT NULL,
+    payload_starts BLOB NOT NULL,
     payload_ends BLOB NOT NULL,
     payloads     BLOB NOT NULL
 )

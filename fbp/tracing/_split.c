@@ -8,8 +8,10 @@
  *
  *   ip_id int64, kind int8, port_id int32, activation int64, t_ns int64,
  *   parent_ends int64 (end of each record's parents in parents), parents int64,
- *   payload_ends int64 (end of each record's payload in payloads), payloads (the
- *   payloads' JSON texts, verbatim, one after the other; an empty one: not kept).
+ *   payload_starts and payload_ends int64 (each record's payload in payloads: an
+ *   empty slice when it was not kept), payloads (the payloads' JSON texts, verbatim;
+ *   a text equal to one of the last few stored, as a payload forwarded along a
+ *   pipeline gives, is stored once and its records share the slice).
  *
  * Optional: fbp.tracing._chunks does the same in Python when this is not built.
  */
@@ -28,17 +30,41 @@ typedef struct {
     const char *error;
 } scan_t;
 
-enum { C_ID, C_KIND, C_PORT, C_ACT, C_T, C_PEND, C_PARENTS, C_YEND, C_PAYLOADS, N_COLS };
+/* Payload texts this long or longer are looked up among the last RECENT stored. */
+#define SHARE_MIN 16
+#define RECENT 16
 
 /* The columns being written: each allocated once, large enough for any text of the
  * input's length (a record takes at least 15 bytes of JSON, a parent 2). */
 typedef struct {
-    int64_t *id, *act, *t, *pend, *parents, *yend;
+    int64_t *id, *act, *t, *pend, *parents, *ystart, *yend;
     int8_t *kind;
     int32_t *port;
     char *payloads;
     size_t n, n_parents, payload_len;
+    size_t recent_off[RECENT], recent_len[RECENT], recent_next;
 } cols_t;
+
+/* Store a payload text, or find it among the last ones stored; its offset. */
+static size_t
+store_payload(cols_t *c, const char *p, size_t len)
+{
+    if (len >= SHARE_MIN) {
+        for (int j = 0; j < RECENT; j++) {
+            if (c->recent_len[j] == len && memcmp(c->payloads + c->recent_off[j], p, len) == 0)
+                return c->recent_off[j];
+        }
+    }
+    size_t off = c->payload_len;
+    memcpy(c->payloads + off, p, len);
+    c->payload_len += len;
+    if (len >= SHARE_MIN) {
+        c->recent_off[c->recent_next] = off;
+        c->recent_len[c->recent_next] = len;
+        c->recent_next = (c->recent_next + 1) % RECENT;
+    }
+    return off;
+}
 
 static inline void
 ws(scan_t *sc)
@@ -147,7 +173,6 @@ skip_value(scan_t *sc)
 static Py_ssize_t
 split_text(scan_t *sc, cols_t *c)
 {
-    int64_t payload_end = 0;
     if (expect(sc, '[', "'[' opening the records") < 0)
         return -1;
     ws(sc);
@@ -208,11 +233,13 @@ split_text(scan_t *sc, cols_t *c)
                 sc->error = "a payload expected";
                 return -1;
             }
-            memcpy(c->payloads + c->payload_len, sc->s + start, len);
-            c->payload_len += len;
-            payload_end += (int64_t)len;
+            size_t off = store_payload(c, sc->s + start, len);
+            c->ystart[k] = (int64_t)off;
+            c->yend[k] = (int64_t)(off + len);
         }
-        c->yend[k] = payload_end;
+        else {
+            c->ystart[k] = c->yend[k] = (int64_t)c->payload_len;
+        }
         if (expect(sc, ']', "']' closing a record") < 0)
             return -1;
         c->n++;
@@ -246,13 +273,14 @@ split(PyObject *self, PyObject *arg)
     c.act = malloc(max_records * 8);
     c.t = malloc(max_records * 8);
     c.pend = malloc(max_records * 8);
+    c.ystart = malloc(max_records * 8);
     c.yend = malloc(max_records * 8);
     c.kind = malloc(max_records);
     c.port = malloc(max_records * 4);
     c.parents = malloc(max_parents * 8);
     c.payloads = malloc(len + 1);
     PyObject *result = NULL;
-    if (!c.id || !c.act || !c.t || !c.pend || !c.yend || !c.kind || !c.port || !c.parents ||
+    if (!c.id || !c.act || !c.t || !c.pend || !c.ystart || !c.yend || !c.kind || !c.port || !c.parents ||
         !c.payloads) {
         PyErr_NoMemory();
         goto done;
@@ -274,17 +302,19 @@ split(PyObject *self, PyObject *arg)
         goto done;
     }
     result = Py_BuildValue(
-        "ny#y#y#y#y#y#y#y#y#", n, (const char *)c.id, (Py_ssize_t)(c.n * 8),
+        "ny#y#y#y#y#y#y#y#y#y#", n, (const char *)c.id, (Py_ssize_t)(c.n * 8),
         (const char *)c.kind, (Py_ssize_t)c.n, (const char *)c.port, (Py_ssize_t)(c.n * 4),
         (const char *)c.act, (Py_ssize_t)(c.n * 8), (const char *)c.t, (Py_ssize_t)(c.n * 8),
         (const char *)c.pend, (Py_ssize_t)(c.n * 8), (const char *)c.parents,
-        (Py_ssize_t)(c.n_parents * 8), (const char *)c.yend, (Py_ssize_t)(c.n * 8),
+        (Py_ssize_t)(c.n_parents * 8), (const char *)c.ystart, (Py_ssize_t)(c.n * 8),
+        (const char *)c.yend, (Py_ssize_t)(c.n * 8),
         c.payloads, (Py_ssize_t)c.payload_len);
 done:
     free(c.id);
     free(c.act);
     free(c.t);
     free(c.pend);
+    free(c.ystart);
     free(c.yend);
     free(c.kind);
     free(c.port);
@@ -297,7 +327,7 @@ done:
 static PyMethodDef methods[] = {
     {"split", split, METH_O,
      "split(text) -> (n, ip_id, kind, port_id, activation, t_ns, parent_ends, parents,"
-     " payload_ends, payloads): a commit of records as column bytes."},
+     " payload_starts, payload_ends, payloads): a commit of records as column bytes."},
     {NULL, NULL, 0, NULL},
 };
 
