@@ -41,10 +41,9 @@ COLUMNS = (
 #: payload_starts, payload_ends, payloads)``: a record count and the ten column BLOBs.
 Chunk = tuple[int, bytes, bytes, bytes, bytes, bytes, bytes, bytes, bytes, bytes, bytes]
 
-#: Payload texts this long or longer are looked up among the last ``_RECENT`` stored
-#: and stored once (a payload forwarded along a pipeline is the same text each hop).
+#: Payload texts this long or longer are stored once per chunk (a payload forwarded
+#: along a pipeline is the same text at every hop).
 _SHARE_MIN = 16
-_RECENT = 16
 
 _BIG_ENDIAN = sys.byteorder == "big"
 
@@ -61,8 +60,7 @@ def split_python(text: bytes | str) -> Chunk:
 
     A payload's JSON is written anew (compact, the same value), not copied.
     """
-    # The payloads are decoded and written anew; equal texts among the last few
-    # are stored once, as the C splitter does.
+    # Equal payload texts of 16 bytes or more are stored once, as the C splitter does.
     records = json.loads(text)
     ids: list[int] = []
     kinds: list[int] = []
@@ -94,8 +92,6 @@ def split_python(text: bytes | str) -> Chunk:
                 end += len(data)
                 if len(data) >= _SHARE_MIN:
                     recent[data] = start
-                    if len(recent) > _RECENT:
-                        del recent[next(iter(recent))]
             payload_starts.append(start)
             payload_ends.append(start + len(data))
         else:

@@ -10,8 +10,8 @@
  *   parent_ends int64 (end of each record's parents in parents), parents int64,
  *   payload_starts and payload_ends int64 (each record's payload in payloads: an
  *   empty slice when it was not kept), payloads (the payloads' JSON texts, verbatim;
- *   a text equal to one of the last few stored, as a payload forwarded along a
- *   pipeline gives, is stored once and its records share the slice).
+ *   a text of 16 bytes or more met again in the commit, as a payload forwarded along
+ *   a pipeline is, is stored once and its records share the slice).
  *
  * Optional: fbp.tracing._chunks does the same in Python when this is not built.
  */
@@ -30,9 +30,9 @@ typedef struct {
     const char *error;
 } scan_t;
 
-/* Payload texts this long or longer are looked up among the last RECENT stored. */
+/* Payload texts this long or longer are stored once per commit (a payload forwarded
+ * along a pipeline is the same text at every hop), found again by their hash. */
 #define SHARE_MIN 16
-#define RECENT 16
 
 /* The columns being written: each allocated once, large enough for any text of the
  * input's length (a record takes at least 15 bytes of JSON, a parent 2). */
@@ -42,26 +42,43 @@ typedef struct {
     int32_t *port;
     char *payloads;
     size_t n, n_parents, payload_len;
-    size_t recent_off[RECENT], recent_len[RECENT], recent_next;
+    /* The texts stored, by hash: open addressing, a power of two of slots. */
+    uint64_t *slot_hash;
+    size_t *slot_off, *slot_len, slot_mask;
 } cols_t;
 
-/* Store a payload text, or find it among the last ones stored; its offset. */
+static inline uint64_t
+fnv1a(const char *p, size_t len)
+{
+    uint64_t h = 1469598103934665603ULL;
+    for (size_t i = 0; i < len; i++) {
+        h ^= (unsigned char)p[i];
+        h *= 1099511628211ULL;
+    }
+    return h | 1; /* 0 marks an empty slot */
+}
+
+/* Store a payload text, or find the same text stored before; its offset. */
 static size_t
 store_payload(cols_t *c, const char *p, size_t len)
 {
+    size_t at = 0;
+    uint64_t h = 0;
     if (len >= SHARE_MIN) {
-        for (int j = 0; j < RECENT; j++) {
-            if (c->recent_len[j] == len && memcmp(c->payloads + c->recent_off[j], p, len) == 0)
-                return c->recent_off[j];
+        h = fnv1a(p, len);
+        for (at = (size_t)h & c->slot_mask; c->slot_hash[at]; at = (at + 1) & c->slot_mask) {
+            if (c->slot_hash[at] == h && c->slot_len[at] == len &&
+                memcmp(c->payloads + c->slot_off[at], p, len) == 0)
+                return c->slot_off[at];
         }
     }
     size_t off = c->payload_len;
     memcpy(c->payloads + off, p, len);
     c->payload_len += len;
     if (len >= SHARE_MIN) {
-        c->recent_off[c->recent_next] = off;
-        c->recent_len[c->recent_next] = len;
-        c->recent_next = (c->recent_next + 1) % RECENT;
+        c->slot_hash[at] = h;
+        c->slot_off[at] = off;
+        c->slot_len[at] = len;
     }
     return off;
 }
@@ -279,8 +296,16 @@ split(PyObject *self, PyObject *arg)
     c.port = malloc(max_records * 4);
     c.parents = malloc(max_parents * 8);
     c.payloads = malloc(len + 1);
+    size_t slots = 64;
+    while (slots < 2 * (len / SHARE_MIN + 1))
+        slots *= 2;
+    c.slot_mask = slots - 1;
+    c.slot_hash = calloc(slots, sizeof(uint64_t));
+    c.slot_off = malloc(slots * sizeof(size_t));
+    c.slot_len = malloc(slots * sizeof(size_t));
     PyObject *result = NULL;
-    if (!c.id || !c.act || !c.t || !c.pend || !c.ystart || !c.yend || !c.kind || !c.port || !c.parents ||
+    if (!c.slot_hash || !c.slot_off || !c.slot_len || !c.id || !c.act || !c.t || !c.pend ||
+        !c.ystart || !c.yend || !c.kind || !c.port || !c.parents ||
         !c.payloads) {
         PyErr_NoMemory();
         goto done;
@@ -320,6 +345,9 @@ done:
     free(c.port);
     free(c.parents);
     free(c.payloads);
+    free(c.slot_hash);
+    free(c.slot_off);
+    free(c.slot_len);
     PyBuffer_Release(&view);
     return result;
 }
