@@ -6,15 +6,18 @@ before the current trace store: ``git archive <commit> fbp | tar -x -C DIR``, wi
 C extension built in place).
 
 Measured, each as the median of interleaved repeats (the machine is shared: the
-order of the runs is rotated so that load drifts hit every variant alike):
+order of the runs is rotated so that load drifts hit every variant alike). Each
+process's CPU time (user + system, every thread) is reported beside its wall time:
+on a loaded machine it says what the run costs when the wall clock cannot.
 
 1. ``fbp run NET`` and ``fbp run NET --trace FILE``, from the command to the end of
    the process, for a source and five forwarding stages moving ``--ips`` ints (six
    senders, so 1.2M IPs for 200k), and the same with a 20-field pydantic model made
    by the source for every IP. The traced/untraced ratio is what tracing costs a user.
-2. Ctrl-C: a traced run of an endless source at full speed gets SIGINT after 3 s;
-   timed from the signal to the end of the process, with its exit code, and the
-   trace read back afterwards (its status and record count).
+2. Ctrl-C: a traced run of a long source (3M ints through the five stages) at full
+   speed gets SIGINT after 3 s; timed from the signal to the end of the process, with
+   its exit code, then the first ``trace summary`` of the trace (its status and record
+   count), what a user waits for before a first answer.
 3. Reading the int trace of (1): ``fbp trace summary FILE`` as a process, and in one
    process, opening the file and getting one edge's IPs as a DataFrame
    (``run.ips("S3.OUT -> S4.IN")``) and the run's ``frames()``.
@@ -26,6 +29,7 @@ import argparse
 import itertools
 import json
 import os
+import resource
 import signal
 import statistics
 import subprocess
@@ -121,10 +125,19 @@ def env(code: Path | None, extra: Path) -> dict[str, str]:
     return e
 
 
-def timed(cmd: list[str], environ: dict[str, str]) -> float:
+def _children_cpu() -> float:
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return r.ru_utime + r.ru_stime
+
+
+def timed(cmd: list[str], environ: dict[str, str], cpu: list[float] | None = None) -> float:
+    """Wall seconds of a process run to its end; its CPU seconds appended to ``cpu``."""
+    c0 = _children_cpu()
     t0 = time.perf_counter()
     out = subprocess.run(cmd, env=environ, capture_output=True, text=True, cwd=environ["WORK"])
     took = time.perf_counter() - t0
+    if cpu is not None:
+        cpu.append(_children_cpu() - c0)
     if out.returncode != 0:
         raise SystemExit(f"{' '.join(cmd)} failed ({out.returncode}):\n{out.stderr[-2000:]}")
     return took
@@ -145,6 +158,7 @@ def bench_runs(
         net.write_text(network(source, ips))
         nets[source] = net
     times: dict[tuple[str, str, str], list[float]] = {}
+    cpus: dict[tuple[str, str, str], list[float]] = {}
     traces: dict[str, Path] = {}
     variants = [(c, s, mode) for c in codes for s in nets for mode in ("run", "traced")]
     for r in range(repeats):
@@ -156,26 +170,40 @@ def bench_runs(
                 cmd += ["--trace", str(trace)]
                 if source == "Ints":
                     traces[code] = trace
-            took = timed(cmd, env(codes[code], work))
+            cpu = cpus.setdefault((code, source, mode), [])
+            took = timed(cmd, env(codes[code], work), cpu)
             times.setdefault((code, source, mode), []).append(took)
-            print(f"  {code:8} {source:6} {mode:6} {took:7.2f} s", file=sys.stderr)
+            print(
+                f"  {code:8} {source:6} {mode:6} {took:7.2f} s (CPU {cpu[-1]:.2f} s)",
+                file=sys.stderr,
+            )
     out: dict[str, Any] = {}
     for code in codes:
         for source in nets:
             run = median(times[(code, source, "run")])
             traced = median(times[(code, source, "traced")])
-            out[f"{code}/{source}"] = {"run_s": run, "traced_s": traced, "ratio": traced / run}
+            run_cpu = median(cpus[(code, source, "run")])
+            traced_cpu = median(cpus[(code, source, "traced")])
+            out[f"{code}/{source}"] = {
+                "run_s": run,
+                "traced_s": traced,
+                "ratio": traced / run,
+                "run_cpu_s": run_cpu,
+                "traced_cpu_s": traced_cpu,
+                "cpu_ratio": traced_cpu / run_cpu,
+            }
     return out, traces
 
 
 def bench_interrupt(codes: dict[str, Path | None], work: Path, repeats: int) -> dict[str, Any]:
     """(2): SIGINT after 3 s of a full-speed traced run."""
+    # Long enough not to end within 3 s, bounded so that no run can go on for long.
     net = work / "endless.json"
-    net.write_text(network("Ints", -1))
+    net.write_text(network("Ints", 3_000_000))
     out: dict[str, Any] = {}
     for code, where in codes.items():
-        waits, codes_seen, statuses, records = [], [], [], []
-        for r in range(repeats):
+        waits, codes_seen, statuses, records, first_query = [], [], [], [], []
+        for r in range(repeats if code == "current" else 1):
             trace = work / f"{code}-endless-{r}.trace"
             cmd = [sys.executable, "-m", "fbp", "run", str(net), "--trace", str(trace)]
             proc = subprocess.Popen(
@@ -195,13 +223,22 @@ def bench_interrupt(codes: dict[str, Path | None], work: Path, repeats: int) -> 
                 proc.wait()
             waits.append(time.perf_counter() - t0)
             codes_seen.append(proc.returncode)
-            read = subprocess.run(
-                [sys.executable, "-m", "fbp", "trace", "summary", str(trace), "--json"],
-                env=env(where, work),
-                cwd=work,
-                capture_output=True,
-                text=True,
-            )
+            t0 = time.perf_counter()
+            try:
+                read = subprocess.run(
+                    [sys.executable, "-m", "fbp", "trace", "summary", str(trace), "--json"],
+                    env=env(where, work),
+                    cwd=work,
+                    capture_output=True,
+                    text=True,
+                    timeout=180,
+                )
+            except subprocess.TimeoutExpired:
+                first_query.append(float("inf"))
+                statuses.append("summary not done in 180 s")
+                records.append(0)
+                continue
+            first_query.append(time.perf_counter() - t0)
             run = json.loads(read.stdout)["runs"][-1] if read.returncode == 0 else {}
             statuses.append(run.get("status", f"unreadable: {read.stderr.strip()[:200]}"))
             records.append(run.get("records", 0))
@@ -212,6 +249,7 @@ def bench_interrupt(codes: dict[str, Path | None], work: Path, repeats: int) -> 
             "exit_codes": codes_seen,
             "statuses": statuses,
             "records": records,
+            "first_summary_s": median(first_query),
         }
     return out
 
@@ -307,27 +345,28 @@ def main() -> None:
     if args.json:
         args.json.write_text(json.dumps(report, indent=2))
     print(f"\nwhole process, {6 * ips + 1:,} records, medians of {repeats}")
-    print("| code | payload | fbp run | fbp run --trace | ratio |")
-    print("|---|---|---|---|---|")
+    print("| code | payload | fbp run | fbp run --trace | ratio | CPU ratio |")
+    print("|---|---|---|---|---|---|")
     for key, r in runs.items():
         code, source = key.split("/")
         payload = "int" if source == "Ints" else "20-field model"
         print(
             f"| {code} | {payload} | {r['run_s']:.2f} s | {r['traced_s']:.2f} s"
-            f" | {r['ratio']:.2f}x |"
+            f" | {r['ratio']:.2f}x | {r['cpu_ratio']:.2f}x |"
         )
     print(
         "\n| code | trace summary (process) | one edge as DataFrame | frames()"
-        " | Ctrl-C: exit after | exit codes | status |"
+        " | Ctrl-C: exit after | exit codes | status | then trace summary |"
     )
-    print("|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|")
     for code in codes:
         rd, it = reading[code], interrupt[code]
         frames = "-" if rd["frames_s"] is None else f"{rd['frames_s']:.2f} s"
         print(
             f"| {code} | {rd['summary_process_s']:.2f} s | {rd['edge_dataframe_s']:.2f} s"
             f" | {frames} | {it['exit_after_signal_s']:.2f} s (worst {it['worst_s']:.2f})"
-            f" | {it['exit_codes']} | {', '.join(sorted(set(it['statuses'])))} |"
+            f" | {it['exit_codes']} | {', '.join(sorted(set(it['statuses'])))}"
+            f" | {it['first_summary_s']:.2f} s |"
         )
 
 

@@ -18,6 +18,8 @@ from array import array
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
+from ._errors import TraceFileError
+
 if TYPE_CHECKING:
     from ._columns import RunColumns
 
@@ -129,17 +131,25 @@ def _splitter() -> Callable[[bytes], Chunk]:
 split: Callable[[bytes], Chunk] = _splitter()
 
 
-def read_columns(con: sqlite3.Connection, run: int) -> RunColumns:
-    """Every record of a run, as columns (needs numpy)."""
+def read_columns(con: sqlite3.Connection, run: int, path: str) -> RunColumns:
+    """Every record of a run, as columns (needs numpy).
+
+    Raises:
+        TraceFileError: the chunks cannot be read (a damaged file).
+    """
     import numpy as np
 
     from ._columns import RunColumns
 
-    rows = con.execute(
-        f"SELECT n, {', '.join(COLUMNS)} FROM chunks WHERE run = ? ORDER BY seq",
-        (run,),
-    ).fetchall()
-    return columns_of(rows, np, RunColumns)
+    try:
+        rows = con.execute(
+            f"SELECT n, {', '.join(COLUMNS)} FROM chunks WHERE run = ? ORDER BY seq",
+            (run,),
+        ).fetchall()
+        return columns_of(rows, np, RunColumns)
+    except (sqlite3.DatabaseError, ValueError) as exc:
+        msg = f"cannot read the records of trace {path!r}, which looks damaged: {exc}"
+        raise TraceFileError(path, msg) from exc
 
 
 def columns_of(rows: Sequence[Sequence[Any]], np: Any, cls: type[RunColumns]) -> RunColumns:

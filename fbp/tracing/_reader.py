@@ -152,4 +152,4 @@ class Trace:
 
     def _open_run(self, row: tuple[Any, ...]) -> TracedRun:
         """The run of a ``runs`` row."""
-        return TracedRun(self._con, self._summary(row), row)
+        return TracedRun(self._con, self._summary(row), row, self.path)

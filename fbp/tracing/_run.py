@@ -42,8 +42,12 @@ _BLOCK = 8192  # records decoded at a time by records()
 class TracedRun:
     """One run of a trace: its ports, processes, edges and IPs."""
 
-    def __init__(self, con: sqlite3.Connection, summary: RunSummary, row: tuple[Any, ...]) -> None:
+    def __init__(
+        self, con: sqlite3.Connection, summary: RunSummary, row: tuple[Any, ...], path: str = ""
+    ) -> None:
         self._con = con
+        #: The trace file.
+        self.path = path
         self._key: int = row[0]
         self.summary = summary
         #: The graph that ran, as FBP JSON.
@@ -108,7 +112,7 @@ class TracedRun:
         if self._columns is None:
             from ._chunks import read_columns
 
-            self._columns = read_columns(self._con, self._key)
+            self._columns = read_columns(self._con, self._key, self.path)
         return self._columns
 
     def frames(self) -> RunFrames:
