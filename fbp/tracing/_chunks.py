@@ -141,21 +141,42 @@ def read_columns(con: sqlite3.Connection, run: int, path: str) -> RunColumns:
 
     from ._columns import RunColumns
 
+    def damaged(exc: Exception) -> TraceFileError:
+        msg = f"cannot read the records of trace {path!r}, which looks damaged: {exc}"
+        return TraceFileError(path, msg)
+
     try:
+        # The payload texts, which counting and lineage never need, are read on first
+        # use, from the chunks read now (a run still being written may grow meanwhile).
         rows = con.execute(
-            f"SELECT n, {', '.join(COLUMNS)} FROM chunks WHERE run = ? ORDER BY seq",
+            f"SELECT n, {', '.join(COLUMNS[:-1])}, length(payloads), seq FROM chunks"
+            " WHERE run = ? ORDER BY seq",
             (run,),
         ).fetchall()
-        return columns_of(rows, np, RunColumns)
+        last = rows[-1][-1] if rows else -1
+
+        def payloads() -> bytes:
+            try:
+                texts = con.execute(
+                    "SELECT payloads FROM chunks WHERE run = ? AND seq <= ? ORDER BY seq",
+                    (run, last),
+                ).fetchall()
+            except sqlite3.DatabaseError as exc:
+                raise damaged(exc) from exc
+            return b"".join(t for (t,) in texts)
+
+        return columns_of(rows, np, RunColumns, payloads)
     except (sqlite3.DatabaseError, ValueError) as exc:
-        msg = f"cannot read the records of trace {path!r}, which looks damaged: {exc}"
-        raise TraceFileError(path, msg) from exc
+        raise damaged(exc) from exc
 
 
-def columns_of(rows: Sequence[Sequence[Any]], np: Any, cls: type[RunColumns]) -> RunColumns:
-    """Columns from chunk rows ``(n, ip_id, ..., payloads)``, in order."""
+def columns_of(
+    rows: Sequence[Sequence[Any]], np: Any, cls: type[RunColumns], payloads: Callable[[], bytes]
+) -> RunColumns:
+    """Columns from chunk rows ``(n, ip_id, ..., payload_ends, length(payloads))``, in
+    order, and a function reading the payload texts."""
     # (ip_id 1, kind 2, port_id 3, activation 4, t_ns 5, parent_ends 6, parents 7,
-    # payload_starts 8, payload_ends 9, payloads 10)
+    # payload_starts 8, payload_ends 9, length of payloads 10)
 
     def cat(k: int, dtype: str) -> Any:
         parts = [np.frombuffer(r[k], dtype=dtype) for r in rows]
@@ -164,13 +185,16 @@ def columns_of(rows: Sequence[Sequence[Any]], np: Any, cls: type[RunColumns]) ->
         out = np.concatenate(parts)
         return out.astype(dtype.replace("<", "="), copy=False)
 
-    def ends(k: int, of: int, unit: int) -> Any:
+    def ends(k: int, sizes: list[int]) -> Any:
         """Offsets within each chunk, made offsets into the concatenation."""
         out = cat(k, "<i8")
         if len(rows) > 1:
-            base = np.cumsum([0] + [len(r[of]) // unit for r in rows[:-1]], dtype=np.int64)
+            base = np.cumsum([0, *sizes[:-1]], dtype=np.int64)
             out = out + np.repeat(base, [r[0] for r in rows])
         return out
+
+    parent_counts = [len(r[7]) // 8 for r in rows]
+    payload_sizes = [int(r[10]) for r in rows]
 
     return cls(
         ip_id=cat(1, "<i8"),
@@ -178,9 +202,9 @@ def columns_of(rows: Sequence[Sequence[Any]], np: Any, cls: type[RunColumns]) ->
         port_id=cat(3, "<i4"),
         activation=cat(4, "<i8"),
         t_ns=cat(5, "<i8"),
-        parent_ends=ends(6, 7, 8),
+        parent_ends=ends(6, parent_counts),
         parents=cat(7, "<i8"),
-        payload_starts=ends(8, 10, 1),
-        payload_ends=ends(9, 10, 1),
-        payload_data=b"".join(r[10] for r in rows),
+        payload_starts=ends(8, payload_sizes),
+        payload_ends=ends(9, payload_sizes),
+        payload_data=payloads,
     )

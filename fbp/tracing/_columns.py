@@ -35,6 +35,56 @@ _LONG_NUMBER = re.compile(rb"[0-9]{19}")
 _DEFINING = np.array([0, 1, 2, 3], dtype=np.int8)
 
 
+#: Payloads decoded per JSON parse (bounds the memory of the gathered text).
+_DECODE_BLOCK = 65536
+
+
+def _tuples(flat: I64, starts: I64, ends: I64) -> list[tuple[int, ...]]:
+    """``[tuple(flat[s:e]) for s, e in zip(starts, ends)]``, built a slice length at a
+    time (records mostly have the same number of parents)."""
+    n = len(starts)
+    counts = ends - starts
+    kinds = np.unique(counts)
+    if len(kinds) == 1:  # one length for all: no scattering
+        k = int(kinds[0])
+        if k == 0:
+            return [()] * n
+        values = flat[(starts[:, None] + np.arange(k)).ravel()].reshape(-1, k)
+        return list(zip(*values.T.tolist(), strict=True))
+    out = np.empty(n, dtype=object)
+    for k in kinds.tolist():
+        at = np.flatnonzero(counts == k)
+        if k == 0:
+            out[at] = np.fromiter([()] * len(at), dtype=object, count=len(at))
+            continue
+        values = flat[(starts[at][:, None] + np.arange(k)).ravel()].reshape(-1, k)
+        rows = list(zip(*values.T.tolist(), strict=True))
+        out[at] = np.fromiter(rows, dtype=object, count=len(rows))
+    result: list[tuple[int, ...]] = out.tolist()
+    return result
+
+
+def _json_array(data: bytes, starts: I64, ends: I64) -> bytes:
+    """The JSON array of the texts ``data[s:e]``, ``null`` for an empty one; gathered
+    with one numpy indexing."""
+    n = len(starts)
+    if not n:
+        return b"[]"
+    lens = ends - starts
+    absent = lens == 0
+    src = np.frombuffer(data + b",null", dtype=np.uint8)
+    comma = len(data)
+    starts = np.where(absent, comma + 1, starts)
+    lens = np.where(absent, 4, lens)
+    seg = lens + 1  # each text and a comma
+    out_end = np.cumsum(seg)
+    total = int(out_end[-1])
+    index = np.repeat(starts - (out_end - seg), seg) + np.arange(total, dtype=np.int64)
+    index[out_end - 1] = comma
+    body = src[index]
+    return b"[" + body[:-1].tobytes() + b"]"
+
+
 def _starts_at(ends: I64, rows: npt.NDArray[np.intp]) -> I64:
     """The starts of the slices of ``rows`` (the end of the slice before each)."""
     before = np.asarray(rows, dtype=np.intp) - 1
@@ -163,9 +213,7 @@ class RunColumns:
         e = ends[rows]
         if not len(rows):
             return []
-        lo = int(s.min())
-        flat = self.parents[lo : int(e.max())].tolist()  # only the span the rows need
-        out = [tuple(flat[a:b]) for a, b in zip((s - lo).tolist(), (e - lo).tolist(), strict=True)]
+        out = _tuples(self.parents, s, e)
         kinds = self.kind[rows]
         borrowed = np.flatnonzero((kinds == 4) | (kinds == 5))
         if len(borrowed):
@@ -196,11 +244,16 @@ class RunColumns:
         with one JSON parse."""
         if not len(rows):
             return []
-        texts = self.payload_texts(rows)
-        joined = b"[" + b",".join(t or b"null" for t in texts) + b"]"
-        if _LONG_NUMBER.search(joined):  # orjson reads integers beyond 64 bits as floats
-            return json.loads(joined)  # type: ignore[no-any-return]
-        return orjson.loads(joined)  # type: ignore[no-any-return]
+        out: list[Any] = []
+        data = self.payload_data
+        for k in range(0, len(rows), _DECODE_BLOCK):
+            block = rows[k : k + _DECODE_BLOCK]
+            joined = _json_array(data, self.payload_starts[block], self.payload_ends[block])
+            if _LONG_NUMBER.search(joined):  # orjson reads integers beyond 64 bits as floats
+                out += json.loads(joined)
+            else:
+                out += orjson.loads(joined)
+        return out
 
     # -- selections -----------------------------------------------------------------------
 
