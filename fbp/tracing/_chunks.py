@@ -45,7 +45,7 @@ Chunk = tuple[int, bytes, bytes, bytes, bytes, bytes, bytes, bytes, bytes, bytes
 
 #: Payload texts this long or longer are stored once per chunk (a payload forwarded
 #: along a pipeline is the same text at every hop).
-_SHARE_MIN = 16
+_SHARE_MIN = 32
 
 _BIG_ENDIAN = sys.byteorder == "big"
 
@@ -62,7 +62,7 @@ def split_python(text: bytes | str) -> Chunk:
 
     A payload's JSON is written anew (compact, the same value), not copied.
     """
-    # Equal payload texts of 16 bytes or more are stored once, as the C splitter does.
+    # Equal payload texts of 32 bytes or more are stored once, as the C splitter does.
     records = json.loads(text)
     ids: list[int] = []
     kinds: list[int] = []

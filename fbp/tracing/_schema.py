@@ -57,7 +57,7 @@ and fast to query, as soon as its chunks are committed. The tables::
       payload_starts BLOB                int64 per record: where its payload starts in
       payload_ends BLOB                  ``payloads``, and ends; an empty slice: the
                                          payload was not recorded
-      payloads     BLOB                  the payloads as JSON texts (UTF-8). A text of 16
+      payloads     BLOB                  the payloads as JSON texts (UTF-8). A text of 32
                                          bytes or more met again in the chunk (a payload
                                          forwarded along a pipeline) is stored once,
                                          its records sharing the slice. A payload JSON

@@ -10,7 +10,7 @@
  *   parent_ends int64 (end of each record's parents in parents), parents int64,
  *   payload_starts and payload_ends int64 (each record's payload in payloads: an
  *   empty slice when it was not kept), payloads (the payloads' JSON texts, verbatim;
- *   a text of 16 bytes or more met again in the commit, as a payload forwarded along
+ *   a text of 32 bytes or more met again in the commit, as a payload forwarded along
  *   a pipeline is, is stored once and its records share the slice).
  *
  * Optional: fbp.tracing._chunks does the same in Python when this is not built.
@@ -31,8 +31,9 @@ typedef struct {
 } scan_t;
 
 /* Payload texts this long or longer are stored once per commit (a payload forwarded
- * along a pipeline is the same text at every hop), found again by their hash. */
-#define SHARE_MIN 16
+ * along a pipeline is the same text at every hop). They are keyed by a hash of their
+ * first SHARE_MIN bytes, so that a text met again is found before it is scanned. */
+#define SHARE_MIN 32
 
 /* The columns being written: each allocated once, large enough for any text of the
  * input's length (a record takes at least 15 bytes of JSON, a parent 2). */
@@ -48,34 +49,59 @@ typedef struct {
 } cols_t;
 
 static inline uint64_t
-fnv1a(const char *p, size_t len)
+mix(uint64_t h, uint64_t v)
 {
-    uint64_t h = 1469598103934665603ULL;
-    for (size_t i = 0; i < len; i++) {
-        h ^= (unsigned char)p[i];
-        h *= 1099511628211ULL;
+    h ^= v * 0x9E3779B97F4A7C15ULL;
+    h = (h << 27) | (h >> 37);
+    return h * 0xBF58476D1CE4E5B9ULL;
+}
+
+/* The key of a text of SHARE_MIN bytes or more: a hash of its first SHARE_MIN. */
+static inline uint64_t
+prefix_key(const char *p)
+{
+    uint64_t h = 0x243F6A8885A308D3ULL, w;
+    for (size_t i = 0; i < SHARE_MIN; i += 8) {
+        memcpy(&w, p + i, 8);
+        h = mix(h, w);
     }
     return h | 1; /* 0 marks an empty slot */
 }
 
-/* Store a payload text, or find the same text stored before; its offset. */
+/* A payload stored before that the text at p (n bytes left) starts with, followed
+ * by the end of its record: then it is the same payload, found without scanning.
+ * Returns the slot, or -1. */
+static Py_ssize_t
+find_payload(cols_t *c, const char *p, size_t n)
+{
+    if (n < SHARE_MIN)
+        return -1;
+    uint64_t h = prefix_key(p);
+    for (size_t at = (size_t)h & c->slot_mask; c->slot_hash[at]; at = (at + 1) & c->slot_mask) {
+        size_t len = c->slot_len[at];
+        if (c->slot_hash[at] == h && len < n && memcmp(c->payloads + c->slot_off[at], p, len) == 0) {
+            size_t j = len;
+            while (j < n && (p[j] == ' ' || p[j] == '\n' || p[j] == '\r' || p[j] == '\t'))
+                j++;
+            if (j < n && p[j] == ']')
+                return (Py_ssize_t)at;
+        }
+    }
+    return -1;
+}
+
+/* Store a payload text (scanned, and not found before); its offset. */
 static size_t
 store_payload(cols_t *c, const char *p, size_t len)
 {
-    size_t at = 0;
-    uint64_t h = 0;
-    if (len >= SHARE_MIN) {
-        h = fnv1a(p, len);
-        for (at = (size_t)h & c->slot_mask; c->slot_hash[at]; at = (at + 1) & c->slot_mask) {
-            if (c->slot_hash[at] == h && c->slot_len[at] == len &&
-                memcmp(c->payloads + c->slot_off[at], p, len) == 0)
-                return c->slot_off[at];
-        }
-    }
     size_t off = c->payload_len;
     memcpy(c->payloads + off, p, len);
     c->payload_len += len;
     if (len >= SHARE_MIN) {
+        uint64_t h = prefix_key(p);
+        size_t at = (size_t)h & c->slot_mask;
+        while (c->slot_hash[at])
+            at = (at + 1) & c->slot_mask;
         c->slot_hash[at] = h;
         c->slot_off[at] = off;
         c->slot_len[at] = len;
@@ -153,11 +179,25 @@ skip_value(scan_t *sc)
         char c = s[i];
         if (c == '"') {
             i++;
-            while (i < n && s[i] != '"')
-                i += s[i] == '\\' ? 2 : 1;
-            if (i >= n)
+            int closed = 0;
+            while (i < n) { /* to the closing quote: one not escaped by a backslash */
+                const char *q = memchr(s + i, '"', n - i);
+                if (q == NULL)
+                    break;
+                size_t at = (size_t)(q - s), slashes = 0;
+                while (at - slashes > i && s[at - slashes - 1] == '\\')
+                    slashes++;
+                i = at + 1;
+                if (slashes % 2 == 0) {
+                    closed = 1;
+                    break;
+                }
+            }
+            if (!closed) {
+                i = n;
+                depth++; /* reported as an unterminated value */
                 break;
-            i++;
+            }
             if (depth == 0) {
                 sc->i = i;
                 return 0;
@@ -243,16 +283,25 @@ split_text(scan_t *sc, cols_t *c)
             sc->i++;
             ws(sc);
             size_t start = sc->i;
-            if (skip_value(sc) < 0)
-                return -1;
-            size_t len = sc->i - start;
-            if (len == 0) {
-                sc->error = "a payload expected";
-                return -1;
+            Py_ssize_t seen = find_payload(c, sc->s + start, sc->n - start);
+            if (seen >= 0) {
+                size_t len = c->slot_len[seen];
+                c->ystart[k] = (int64_t)c->slot_off[seen];
+                c->yend[k] = (int64_t)(c->slot_off[seen] + len);
+                sc->i = start + len;
             }
-            size_t off = store_payload(c, sc->s + start, len);
-            c->ystart[k] = (int64_t)off;
-            c->yend[k] = (int64_t)(off + len);
+            else {
+                if (skip_value(sc) < 0)
+                    return -1;
+                size_t len = sc->i - start;
+                if (len == 0) {
+                    sc->error = "a payload expected";
+                    return -1;
+                }
+                size_t off = store_payload(c, sc->s + start, len);
+                c->ystart[k] = (int64_t)off;
+                c->yend[k] = (int64_t)(off + len);
+            }
         }
         else {
             c->ystart[k] = c->yend[k] = (int64_t)c->payload_len;
