@@ -239,6 +239,7 @@ class Network:
         # while a component blocks it in a long synchronous call): one at a time.
         self._trace_lock = threading.Lock()
         self._trace_open = False
+        self._last_flush = 0.0  # when the event loop last handed records over
         self._wiring = _Wiring()
         self._channels: list[Channel[Any]] = []
         self._senders: dict[Channel[Any], list[Process]] = {}
@@ -487,6 +488,7 @@ class Network:
         """Hand the buffered trace records to the sink (which then owns the list)."""
         if self.sink is not None and self.trace_buf:
             with self._trace_lock:
+                self._last_flush = time.monotonic()
                 self._hand_over()
 
     def _hand_over(self) -> None:
@@ -504,13 +506,19 @@ class Network:
         self.sink.write(batch)  # an empty batch hands over what the sink gathered
 
     def _flusher(self, stop: threading.Event) -> None:
-        """The trace flusher thread: every ``_FLUSH_S``, hand the buffered records
-        over, and with them whatever the sink gathered, so that they are stored even
-        while a component blocks the event loop in a long synchronous call, and a
-        process killed outright loses at most the last moments of its run."""
+        """The trace flusher thread: every ``_FLUSH_S``, hand the buffered records over
+        (with whatever the sink gathered) if the event loop has not handed any over
+        meanwhile, as when a component blocks it in a long synchronous call or records
+        come slowly; else tell the sink the time (an empty batch), so that it stores
+        what it gathered a while ago. A process killed outright thus loses at most the
+        last moments of its run."""
         while not stop.wait(_FLUSH_S):
             with self._trace_lock:
-                self._hand_over()
+                if time.monotonic() - self._last_flush >= _FLUSH_S:
+                    self._hand_over()
+                elif self._trace_open:
+                    assert self.sink is not None
+                    self.sink.write([])
 
     def finish_trace_now(self, status: RunStatus, error: str, *, timeout: float) -> bool:
         """End the run's trace from any thread, as a process about to exit does: hand

@@ -99,7 +99,8 @@ class TraceSink(Protocol):
     def write(self, records: list[TraceRecord]) -> None:
         """Take a batch. May block to apply back-pressure; must not lose records.
 
-        An empty batch is the runtime's timer: store what was gathered so far."""
+        An empty batch is the runtime's timer (every 0.05 s while the event loop
+        hands batches over itself): store what was gathered a while ago."""
 
     def finish_run(self, status: RunStatus, error: str | None, stats: dict[str, Any]) -> None:
         """End the run: every record written so far must be durable when this returns."""

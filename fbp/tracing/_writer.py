@@ -56,6 +56,8 @@ from ._store import RunStore
 __all__ = ("TraceWriter", "WriterStatistics")
 
 _LIVENESS_S: Final = 0.5
+#: An empty write() (the runtime's timer) hands over what was gathered this long ago.
+_GATHERED_MAX_S: Final = 0.1
 _STATUSES: Final = frozenset(get_args(RunStatus))
 
 
@@ -153,6 +155,7 @@ class TraceWriter:
         self._commit_bytes = commit_bytes
         #: Serialised batches not handed to the thread yet, and their length.
         self._gathered: list[_Encoded] = []
+        self._gathered_at = 0.0
         self._gathered_chars = 0
         self.path = os.fspath(path)
         self._setting = payload
@@ -206,8 +209,9 @@ class TraceWriter:
 
         The writer takes the list over: the caller must not change it afterwards. A
         batch smaller than ``batch_size`` is handed to the thread at once with
-        everything gathered before it; an empty one only hands over what is gathered
-        (the runtime's timer does that, so that no record waits long in memory).
+        everything gathered before it; an empty one (the runtime's timer) hands over
+        what is gathered if the first of it was gathered 0.1 s ago or more, so that no
+        record waits long in memory.
 
         Raises:
             TraceWriterError: the writer thread has failed (the cause is chained).
@@ -220,13 +224,15 @@ class TraceWriter:
             msg = "write() before start_run(); the writer needs the run's ports first"
             raise TraceError(msg)
         if not records:
-            if self._gathered:
+            if self._gathered and time.monotonic() - self._gathered_at >= _GATHERED_MAX_S:
                 self._hand_over()
             return
         n = len(records)
         t0 = time.perf_counter()
         rows = self._encoder.encode(records)
         self._encode_seconds += time.perf_counter() - t0
+        if not self._gathered:
+            self._gathered_at = time.monotonic()
         self._gathered.append(_Encoded(n, rows))
         self._received += n
         self._gathered_chars += len(rows)
