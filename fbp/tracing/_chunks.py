@@ -140,7 +140,7 @@ def read_columns(con: sqlite3.Connection, run: int, path: str) -> RunColumns:
     try:
         import numpy as np
     except ImportError as exc:  # pragma: no cover - depends on the install
-        msg = "reading traces needs numpy (a dependency of fbp-causal); install it with: pip install numpy"
+        msg = "reading traces needs numpy, a dependency of fbp-causal: pip install numpy"
         raise ImportError(msg) from exc
 
     from ._columns import RunColumns

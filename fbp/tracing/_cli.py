@@ -110,7 +110,7 @@ def _guarded(fn: Callable[[argparse.Namespace, Trace], int]) -> Handler:
         except (TraceFileError, TraceLookupError) as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 2
-        except (TraceError, ImportError) as exc:  # ImportError: the trace extra is missing
+        except (TraceError, ImportError) as exc:  # ImportError: a dependency is missing
             print(f"error: {exc}", file=sys.stderr)
             return 1
         except BrokenPipeError:  # e.g. piped into head
