@@ -1,7 +1,9 @@
-"""Build the optional C accelerators (everything else is in pyproject.toml): the traced
-send, and the trace writer's split of records into columns.
+"""Build the optional C accelerators (everything else is in pyproject.toml): the
+untraced port operations, the traced send, and the trace writer's split of records
+into columns.
 
-Both are optional: where they cannot be built, fbp runs the same logic in Python.
+All are optional: where they cannot be built, fbp runs the same logic in Python (and a
+run says once, as a warning, that the compiled port paths are missing).
 """
 
 from setuptools import Extension, setup
@@ -9,6 +11,7 @@ from setuptools import Extension, setup
 setup(
     ext_modules=[
         Extension("fbp._core._accel", ["fbp/_core/_accel.c"], optional=True),
+        Extension("fbp._core._fastports", ["fbp/_core/_fastports.c"], optional=True),
         Extension("fbp.tracing._split", ["fbp/tracing/_split.c"], optional=True),
     ]
 )

@@ -29,7 +29,7 @@ from ._baselines import run_anyio
 from ._cases import Case, Probe, Timing
 from ._fbp import build_batch_api, build_case, run_network, tracing_available, tracing_sink
 from ._matrix import Progress, case_dict, paired_ratio, run_case
-from ._peers import peer_available, run_bytewax, run_bytewax_batched
+from ._peers import peer_available, run_bytewax_batched
 from ._settings import Settings
 from ._tools import BARE, Tool, tool_named
 
@@ -109,10 +109,6 @@ def _anyio_lists(case: Case, items: list[Any]) -> Timing:
     return _unbatched(run_anyio(_per_list(case), batches, _inc_batch), batches)
 
 
-def _bytewax_source_batches(case: Case, items: list[Any]) -> Timing:
-    return run_bytewax(case, items, batch_size=BATCH)
-
-
 def _bytewax_flat_map_batch(case: Case, items: list[Any]) -> Timing:
     return run_bytewax_batched(case.stages, _chunks(items), batch_size=BATCH)
 
@@ -162,13 +158,7 @@ def batching_tools() -> list[Tool]:
             _anyio_lists,
         ),
         tool_named("bytewax"),
-        Tool(
-            f"bytewax-src{BATCH}",
-            "peer",
-            f"bytewax op.map, TestingSource batch {BATCH}",
-            _bytewax_source_batches,
-            _bytewax,
-        ),
+        tool_named(f"bytewax-src{BATCH}"),
         Tool(
             BYTEWAX_BATCHED,
             "peer",

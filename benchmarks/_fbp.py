@@ -27,6 +27,7 @@ __all__ = (
     "build_case",
     "build_chain",
     "build_fan",
+    "compiled_paths",
     "run_fbp",
     "run_network",
     "tracing_available",
@@ -152,6 +153,7 @@ def build_case(
     sink_run: Callable[..., Any] | None = None,
     port_type: Any = None,
     fn: Callable[[Any], Any] | None = None,
+    fuse: bool = True,
 ) -> Network:
     """Wire the network of a case (nothing is timed here).
 
@@ -164,11 +166,14 @@ def build_case(
         sink_run: replaces the sink's ``run`` (used by the memory run to sample RSS).
         port_type: the ports' type (default: the case's payload type).
         fn: the stage function (default: the case's payload work).
+        fuse: the network's ``fuse`` setting.
     """
     tp: Any = port_type if port_type is not None else payload_type(case.payload)
     comps = _components(tp)
     work = fn if fn is not None else stage_function(case.payload)
-    net = Network(f"bench-{case.name}", capacity=case.capacity, validate=validate, trace=trace)
+    net = Network(
+        f"bench-{case.name}", capacity=case.capacity, validate=validate, trace=trace, fuse=fuse
+    )
     sink_attrs: dict[str, Any] = {"probe": probe}
     if sink_run is not None:
         sink_attrs["run"] = sink_run
@@ -291,11 +296,41 @@ def tracing_sink() -> Iterator[TraceSink]:
             writer.close()
 
 
-def run_fbp(case: Case, items: list[Any], *, validate: bool = True, trace: bool = False) -> Timing:
-    """Build and run the fbp network of a case."""
+@contextmanager
+def compiled_paths(on: bool) -> Iterator[None]:
+    """With ``on`` False, run without the C port methods and the C traced send
+    (as with ``FBP_NO_ACCEL=1``), the pure-Python paths."""
+    from fbp._core import _fast, _port_variants
+
+    if on:
+        yield
+        return
+    put = _port_variants._put
+    _fast.uninstall()
+    _port_variants._put = None
+    try:
+        yield
+    finally:
+        _port_variants._put = put
+        _fast.install()
+
+
+def run_fbp(
+    case: Case,
+    items: list[Any],
+    *,
+    validate: bool = True,
+    trace: bool = False,
+    fuse: bool = True,
+    accel: bool = True,
+) -> Timing:
+    """Build and run the fbp network of a case (``fuse``: the network's setting;
+    ``accel``: with the optional C paths, where built)."""
     probe = Probe()
-    if not trace:
-        return run_network(build_case(case, items, probe, validate=validate), probe)
-    with tracing_sink() as sink:
-        net = build_case(case, items, probe, validate=validate, trace=sink)
-        return run_network(net, probe)
+    with compiled_paths(accel):
+        if not trace:
+            net = build_case(case, items, probe, validate=validate, fuse=fuse)
+            return run_network(net, probe)
+        with tracing_sink() as sink:
+            net = build_case(case, items, probe, validate=validate, trace=sink, fuse=fuse)
+            return run_network(net, probe)

@@ -8,9 +8,30 @@ from ._targets import TARGETS, evaluate, verdict
 from ._text import num, rate, ratio, result, table
 from ._tools import BARE
 
-__all__ = ("readme_section",)
+__all__ = ("best_of", "peer_groups", "readme_section")
 
-_PEER_ORDER = ("asyncio-nowait", "asyncio-await", "pypeln", "aiostream", "streamz", "bytewax")
+_BASELINES = ("asyncio-nowait", "asyncio-await")
+_PEER_ORDER = ("pypeln", "aiostream", "streamz", "bytewax")
+
+
+def peer_groups(report: dict[str, Any]) -> dict[str, list[str]]:
+    """Each peer, with the names of the configurations of it that were measured."""
+    groups: dict[str, list[str]] = {}
+    for t in report.get("tools", []):
+        if t["family"] == "peer":
+            groups.setdefault(t.get("peer") or t["name"], []).append(t["name"])
+    order = {p: i for i, p in enumerate(_PEER_ORDER)}
+    return dict(sorted(groups.items(), key=lambda kv: order.get(kv[0], len(order))))
+
+
+def best_of(vs: dict[str, Any], configs: list[str]) -> tuple[str | None, float | None]:
+    """A peer's best configuration against an fbp variant: the one fbp is slowest
+    against (the largest fbp ÷ peer ratio), and that ratio."""
+    ran = [(vs[c], c) for c in configs if vs.get(c) is not None]
+    if not ran:
+        return None, None
+    r, c = max(ran)
+    return c, r
 
 
 def readme_section(report: dict[str, Any]) -> str:
@@ -28,7 +49,8 @@ def readme_section(report: dict[str, Any]) -> str:
     ]
     cases = report.get("cases") or []
     if cases:
-        peers = [p for p in _PEER_ORDER if any(result(c, p) for c in cases)]
+        peers = [p for p in _BASELINES if any(result(c, p) for c in cases)]
+        groups = peer_groups(report)
         head = [
             "case",
             "fbp µs/hop",
@@ -40,6 +62,7 @@ def readme_section(report: dict[str, Any]) -> str:
             "fbp-traced-novalidate ÷ bare",
         ]
         head += [f"fbp ÷ {p}" for p in peers]
+        head += [f"fbp-novalidate ÷ {g} (best)" for g in groups]
         rows = []
         for c in cases:
             vs = c["fbp_vs"].get("fbp", {})
@@ -54,6 +77,7 @@ def readme_section(report: dict[str, Any]) -> str:
                     _to_bare(result(c, "fbp-traced")),
                     _to_bare(result(c, "fbp-traced-novalidate")),
                     *(ratio(vs.get(p)) for p in peers),
+                    *(_best(c, configs) for configs in groups.values()),
                 ]
             )
         lines += table(head, rows)
@@ -93,6 +117,14 @@ def readme_section(report: dict[str, Any]) -> str:
         ]
         lines += ["Scaling: " + "; ".join(parts) + ".", ""]
     return "\n".join(lines)
+
+
+def _best(case: dict[str, Any], configs: list[str]) -> str:
+    vs = case["fbp_vs"].get("fbp-novalidate", {})
+    name, r = best_of(vs, configs)
+    if name is None:
+        return "n/a"
+    return ratio(r) if len(configs) == 1 else f"{ratio(r)} ({name})"
 
 
 def _us(r: dict[str, Any] | None) -> str:

@@ -16,6 +16,7 @@ from ._peers import (
     run_aiostream,
     run_bytewax,
     run_pypeln,
+    run_pypeln_sync,
     run_streamz,
 )
 
@@ -53,6 +54,8 @@ class Tool:
             shape the tool has no natural form of.
         unavailable: None when the tool can run here, else why not.
         version: the version measured, when it has one.
+        peer: for a peer, which tool it is a configuration of (``bytewax`` for
+            ``bytewax-src64``); the report compares fbp with each peer's best.
     """
 
     name: str
@@ -61,6 +64,7 @@ class Tool:
     run: Callable[[Case, list[Any]], Timing]
     unavailable: Callable[[], str | None] = _always
     version: Callable[[], str | None] = _always
+    peer: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-able form, with availability and version resolved now."""
@@ -70,12 +74,22 @@ class Tool:
             "description": self.description,
             "unavailable": self.unavailable(),
             "version": self.version(),
+            "peer": self.peer or (self.name if self.family == "peer" else None),
         }
 
 
-def _fbp(validate: bool, trace: bool) -> Callable[[Case, list[Any]], Timing]:
+def _fbp(
+    validate: bool, trace: bool, *, fuse: bool = True, accel: bool = True
+) -> Callable[[Case, list[Any]], Timing]:
     def run(case: Case, items: list[Any]) -> Timing:
-        return run_fbp(case, items, validate=validate, trace=trace)
+        return run_fbp(case, items, validate=validate, trace=trace, fuse=fuse, accel=accel)
+
+    return run
+
+
+def _bytewax_batch(n: int) -> Callable[[Case, list[Any]], Timing]:
+    def run(case: Case, items: list[Any]) -> Timing:
+        return run_bytewax(case, items, batch_size=n)
 
     return run
 
@@ -128,6 +142,28 @@ TOOLS: tuple[Tool, ...] = (
         version=_version("fbp-causal"),
     ),
     Tool(
+        "fbp-novalidate-unfused",
+        "fbp",
+        "fbp Network, validate=False, fuse=False (every process stepped by the event loop)",
+        _fbp(False, False, fuse=False),
+        version=_version("fbp-causal"),
+    ),
+    Tool(
+        "fbp-novalidate-python",
+        "fbp",
+        "fbp Network, validate=False, without the optional C paths (as FBP_NO_ACCEL=1)",
+        _fbp(False, False, accel=False),
+        version=_version("fbp-causal"),
+    ),
+    Tool(
+        "fbp-traced-python",
+        "fbp",
+        "fbp Network, traced as fbp-traced, without the optional C paths (as FBP_NO_ACCEL=1)",
+        _fbp(True, True, accel=False),
+        unavailable=tracing_available,
+        version=_version("fbp-causal"),
+    ),
+    Tool(
         BARE,
         "baseline",
         "anyio memory object streams, send_nowait/receive_nowait, await only on WouldBlock",
@@ -155,6 +191,15 @@ TOOLS: tuple[Tool, ...] = (
         _peer_version("pypeln"),
     ),
     Tool(
+        "pypeln-sync",
+        "peer",
+        "pypeln.sync.map stages (chained generators in one thread, maxsize 32)",
+        run_pypeln_sync,
+        _peer("pypeln"),
+        _peer_version("pypeln"),
+        peer="pypeln",
+    ),
+    Tool(
         "aiostream",
         "peer",
         "aiostream pipe.map chain (async generators, no buffers)",
@@ -177,6 +222,24 @@ TOOLS: tuple[Tool, ...] = (
         run_bytewax,
         _peer("bytewax"),
         _peer_version("bytewax"),
+    ),
+    Tool(
+        "bytewax-src64",
+        "peer",
+        "bytewax op.map, single worker run_main, TestingSource batch 64",
+        _bytewax_batch(64),
+        _peer("bytewax"),
+        _peer_version("bytewax"),
+        peer="bytewax",
+    ),
+    Tool(
+        "bytewax-src1000",
+        "peer",
+        "bytewax op.map, single worker run_main, TestingSource batch 1000",
+        _bytewax_batch(1000),
+        _peer("bytewax"),
+        _peer_version("bytewax"),
+        peer="bytewax",
     ),
 )
 

@@ -1,6 +1,8 @@
 """Shared fixtures and markers.
 
 - ``capacity``: behavioural tests run at several channel capacities.
+- ``execution``: network tests run fused (the default), unfused, and fused without the
+  optional C port paths.
 - ``@pytest.mark.node``: the test runs a reference tool of the FBP ecosystem (the npm
   ``fbp`` parser, ``flowtrace-show``, ``fbp-test``) and so needs Node.js and
   ``npm ci --prefix tests/npm``. Without them such tests are skipped, all under one line
@@ -12,6 +14,7 @@ from __future__ import annotations
 
 import os
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -45,3 +48,25 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
         pytest.fail(f"FBP_REQUIRE_NODE is set but {_NODE_MISSING}", pytrace=False)
     # One place raises the skip, so pytest's summary folds every such test into one line.
     pytest.skip(f"needs the reference npm tools: {_NODE_MISSING}")
+
+
+@pytest.fixture(params=["fused", "unfused", "fused-python"])
+def execution(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """Every way a network can run: its processes stepped by one scheduler (the
+    default) or by the event loop, and without the optional C port paths."""
+    from fbp._core import _fast, _fuse, _port_variants
+
+    mode = str(request.param)
+    if mode == "unfused":
+        monkeypatch.setenv("FBP_NO_FUSE", "1")
+    elif not _fuse.enabled():
+        pytest.skip("fused execution is off here (FBP_NO_FUSE)")
+    if mode != "fused-python":
+        yield mode
+        return
+    monkeypatch.setattr(_port_variants, "_put", None)
+    _fast.uninstall()
+    try:
+        yield mode
+    finally:
+        _fast.install()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import anyio
+import pytest
 import support as s
 
 from fbp.graph import Graph, build_network
@@ -16,6 +17,7 @@ def chain(n: int, capacity: int) -> Graph:
     return g
 
 
+@pytest.mark.usefixtures("execution")
 async def test_batches_deliver_everything_in_order(capacity: int) -> None:
     net = build_network(chain(300, capacity), capacity=capacity)
     with anyio.fail_after(10):
@@ -23,6 +25,7 @@ async def test_batches_deliver_everything_in_order(capacity: int) -> None:
     assert net.processes["sink"].component.items == [i + 2 for i in range(300)]  # type: ignore[attr-defined]
 
 
+@pytest.mark.usefixtures("execution")
 async def test_batched_ips_keep_element_wise_lineage() -> None:
     sink = MemorySink()
     net = build_network(chain(50, 8), trace=sink)

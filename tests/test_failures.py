@@ -30,6 +30,7 @@ def source_into(component: type, n: int = 10) -> Graph:
     return g
 
 
+@pytest.mark.usefixtures("execution")
 async def test_a_raising_looper_names_process_port_and_ip(capacity: int) -> None:
     net = build_network(source_into(s.ExplodeLooper), capacity=capacity)
     with anyio.fail_after(5), pytest.raises(ProcessError) as info:
@@ -46,6 +47,7 @@ async def test_a_raising_looper_names_process_port_and_ip(capacity: int) -> None
     assert net.result().status == "failed"
 
 
+@pytest.mark.usefixtures("execution")
 async def test_a_raising_non_looper_without_error_port_stops_the_network() -> None:
     g = source_into(s.Explode)
     net = build_network(g)
@@ -53,6 +55,7 @@ async def test_a_raising_non_looper_without_error_port_stops_the_network() -> No
         await net.run()
 
 
+@pytest.mark.usefixtures("execution")
 async def test_the_error_port_turns_failures_into_dead_letters(capacity: int) -> None:
     g = source_into(s.Explode, n=6)
     g.add_process("dlq", s.Sink).connect("bad.ERROR", "dlq.IN")
@@ -70,6 +73,7 @@ async def test_the_error_port_turns_failures_into_dead_letters(capacity: int) ->
     assert letter.error_type == "ValueError" and "cannot handle 3" in letter.message
 
 
+@pytest.mark.usefixtures("execution")
 async def test_a_wrongly_typed_send_is_caught_at_the_port() -> None:
     g = Graph("wrong").add_process("w", s.WrongType).add_process("sink", s.Sink)
     g.connect("w.OUT", "sink.IN")
@@ -89,6 +93,7 @@ def crossed(capacity: int) -> Graph:
     return g
 
 
+@pytest.mark.usefixtures("execution")
 @pytest.mark.parametrize("capacity", [1, 4])
 async def test_a_deadlock_is_detected_and_reported_with_its_cycle(capacity: int) -> None:
     net = build_network(crossed(capacity), capacity=capacity, deadlock_interval=0.1)

@@ -27,6 +27,7 @@ def items(net: Network, name: str = "sink") -> list[Any]:
     return net.processes[name].component.items  # type: ignore[attr-defined, no-any-return]
 
 
+@pytest.mark.usefixtures("execution")
 async def test_pipeline_delivers_everything_in_order(capacity: int) -> None:
     net = pipeline(500, 4, capacity)
     with anyio.fail_after(10):
@@ -36,6 +37,7 @@ async def test_pipeline_delivers_everything_in_order(capacity: int) -> None:
     assert {p.name: p.sent for p in result.processes}["inc3"] == 500
 
 
+@pytest.mark.usefixtures("execution")
 async def test_back_pressure_bounds_what_a_fast_source_runs_ahead(capacity: int) -> None:
     g = Graph("bp").add_process("src", s.Numbers).add_process("sink", s.SlowSink)
     g.add_initial(200, "src.N").connect("src.OUT", "sink.IN")
@@ -51,6 +53,7 @@ async def test_back_pressure_bounds_what_a_fast_source_runs_ahead(capacity: int)
     assert net.result().edges[0].peak <= capacity
 
 
+@pytest.mark.usefixtures("execution")
 async def test_fan_in_ends_only_when_the_last_sender_closes(capacity: int) -> None:
     g = Graph("fanin")
     g.add_process("a", s.Numbers).add_initial(3, "a.N")
@@ -65,6 +68,7 @@ async def test_fan_in_ends_only_when_the_last_sender_closes(capacity: int) -> No
     assert [x for x in got if x >= 3] == list(range(3, 50))  # each sender's order is kept
 
 
+@pytest.mark.usefixtures("execution")
 async def test_fan_out_gives_every_receiver_every_ip(capacity: int) -> None:
     g = Graph("fanout").add_process("src", s.Numbers).add_initial(40, "src.N")
     g.add_process("x", s.Sink).add_process("y", s.Sink)
@@ -75,6 +79,7 @@ async def test_fan_out_gives_every_receiver_every_ip(capacity: int) -> None:
     assert items(net, "x") == items(net, "y") == list(range(40))
 
 
+@pytest.mark.usefixtures("execution")
 async def test_non_looper_is_activated_once_per_set_of_inputs(capacity: int) -> None:
     g = Graph("add")
     g.add_process("a", s.Numbers).add_initial(5, "a.N")
@@ -87,6 +92,7 @@ async def test_non_looper_is_activated_once_per_set_of_inputs(capacity: int) -> 
     assert items(net) == [0, 2, 4, 6, 8]
 
 
+@pytest.mark.usefixtures("execution")
 async def test_an_iip_is_constant_for_every_activation_of_a_non_looper() -> None:
     g = Graph("scale").add_process("src", s.Numbers).add_initial(4, "src.N")
     g.add_process("scale", s.Scale).add_initial(2.5, "scale.FACTOR")
@@ -97,6 +103,7 @@ async def test_an_iip_is_constant_for_every_activation_of_a_non_looper() -> None
     assert items(net) == [0.0, 2.5, 5.0, 7.5]
 
 
+@pytest.mark.usefixtures("execution")
 async def test_array_ports_merge_and_replicate(capacity: int) -> None:
     g = Graph("arrays").add_process("src", s.Numbers).add_initial(30, "src.N")
     g.add_process("fan", s.Fan).add_process("merge", s.MergeAll).add_process("sink", s.Sink)
@@ -112,6 +119,7 @@ async def test_array_ports_merge_and_replicate(capacity: int) -> None:
     assert len(net.processes["merge"].inports["in"]) == 3  # type: ignore[arg-type]
 
 
+@pytest.mark.usefixtures("execution")
 async def test_array_connections_without_index_take_the_next_free_one() -> None:
     g = Graph("auto").add_process("merge", s.MergeAll).add_process("sink", s.Sink)
     for name in ("a", "b"):
@@ -124,6 +132,7 @@ async def test_array_connections_without_index_take_the_next_free_one() -> None:
     assert len(net.processes["merge"].inports["in"]) == 2  # type: ignore[arg-type]
 
 
+@pytest.mark.usefixtures("execution")
 async def test_brackets_pass_through_a_looper_and_group_downstream(capacity: int) -> None:
     g = Graph("substreams").add_process("src", s.Numbers).add_initial(7, "src.N")
     g.add_process("chunks", s.Chunks).add_initial(3, "chunks.SIZE")
@@ -137,6 +146,7 @@ async def test_brackets_pass_through_a_looper_and_group_downstream(capacity: int
     assert items(net) == [(0, 1 + 2 + 3), (1, 4 + 5 + 6), (2, 7)]
 
 
+@pytest.mark.usefixtures("execution")
 async def test_packets_show_bracket_structure() -> None:
     g = Graph("packets").add_process("src", s.Numbers).add_initial(2, "src.N")
     g.add_process("chunks", s.Chunks).add_initial(2, "chunks.SIZE")
@@ -152,6 +162,7 @@ async def test_packets_show_bracket_structure() -> None:
     ]
 
 
+@pytest.mark.usefixtures("execution")
 async def test_a_subnet_runs_inline_through_its_exported_ports() -> None:
     inner = Graph("double_inc")
     inner.add_process("first", s.Inc).add_process("second", s.Inc)
@@ -166,6 +177,7 @@ async def test_a_subnet_runs_inline_through_its_exported_ports() -> None:
     assert "sub/first" in net.processes
 
 
+@pytest.mark.usefixtures("execution")
 async def test_take_style_early_end_stops_an_endless_source() -> None:
     class TakeTwo(s.Component):
         in_: s.InPort[int]
@@ -184,6 +196,7 @@ async def test_take_style_early_end_stops_an_endless_source() -> None:
     assert result.status == "completed"
 
 
+@pytest.mark.usefixtures("execution")
 async def test_model_payloads_are_validated_and_json_text_becomes_a_model() -> None:
     # The GUIDE's shape: a JSON string IIP through an untyped Repeat into a typed port.
     g = Graph("coerce").add_process("rep", "core/Repeat")
@@ -195,6 +208,7 @@ async def test_model_payloads_are_validated_and_json_text_becomes_a_model() -> N
     assert items(net) == [2.5]
 
 
+@pytest.mark.usefixtures("execution")
 async def test_validation_off_still_delivers_and_a_network_runs_only_once() -> None:
     net = pipeline(10, 2, 8)
     net.validate = False

@@ -125,6 +125,7 @@ def ids(records: Iterable[TracedIP]) -> tuple[int, ...]:
 # -- lineage in networks ---------------------------------------------------------------------
 
 
+@pytest.mark.usefixtures("execution")
 async def test_fan_in_each_output_descends_from_the_ip_it_received(tmp_path: Path) -> None:
     g = Graph("fanin").add_process("A", "core/Range").add_process("B", "core/Range")
     g.add_initial(3, "A.COUNT").add_initial(3, "B.COUNT").add_initial(10, "B.START")
@@ -145,6 +146,7 @@ async def test_fan_in_each_output_descends_from_the_ip_it_received(tmp_path: Pat
     assert t.run.roots_of([eleven.ip_id]) == {eleven.ip_id: tuple(sorted(b_iips))}
 
 
+@pytest.mark.usefixtures("execution")
 async def test_fan_out_both_receivers_descend_from_the_one_ip_sent(tmp_path: Path) -> None:
     g = Graph("fanout").add_process("R", "core/Range").add_initial(3, "R.COUNT")
     g.add_process("P", s.Inc).add_process("Q", s.Inc)
@@ -162,6 +164,7 @@ async def test_fan_out_both_receivers_descend_from_the_one_ip_sent(tmp_path: Pat
     assert sorted(descendants) == sorted((t.one("P.OUT", 2).ip_id, t.one("Q.OUT", 2).ip_id))
 
 
+@pytest.mark.usefixtures("execution")
 async def test_array_ports_of_replicate_and_merge(tmp_path: Path) -> None:
     g = Graph("arrays").add_process("R", "core/Range").add_initial(3, "R.COUNT")
     g.add_process("Rep", "flow/Replicate").add_process("P", s.Inc)
@@ -197,6 +200,7 @@ def collate_graph(through: str | None) -> Graph:
     return g.connect("G.OUT", "S.IN")
 
 
+@pytest.mark.usefixtures("execution")
 async def test_brackets_of_collate_and_the_groups_of_groupby(tmp_path: Path) -> None:
     t = await traced(collate_graph(None), tmp_path / "t.trace")
     e = {r.payload["v"]: r.ip_id for r in t.sent("E.OUT")}
@@ -219,6 +223,7 @@ async def test_brackets_of_collate_and_the_groups_of_groupby(tmp_path: Path) -> 
     ]
 
 
+@pytest.mark.usefixtures("execution")
 async def test_a_bracket_forwarded_by_a_plain_looper_descends_from_the_one_received(
     tmp_path: Path,
 ) -> None:
@@ -231,6 +236,7 @@ async def test_a_bracket_forwarded_by_a_plain_looper_descends_from_the_one_recei
     assert [p for _, p in t.parents("G.OUT")] == [(data[0], data[1]), (data[2],)]
 
 
+@pytest.mark.usefixtures("execution")
 async def test_brackets_through_an_array_port_merge_descend_from_the_ones_received(
     tmp_path: Path,
 ) -> None:
@@ -254,6 +260,7 @@ async def test_brackets_through_an_array_port_merge_descend_from_the_ones_receiv
     assert [x.ip_id for x in from_c] == list(collated)
 
 
+@pytest.mark.usefixtures("execution")
 async def test_a_subnet_records_its_processes_under_flattened_names(tmp_path: Path) -> None:
     inner = Graph("twice_inc").add_process("first", s.Inc).add_process("second", s.Inc)
     inner.connect("first.OUT", "second.IN")
@@ -272,6 +279,7 @@ async def test_a_subnet_records_its_processes_under_flattened_names(tmp_path: Pa
     assert ("sub/first.OUT", "sub/second.IN") in {(e.src, e.tgt) for e in t.run.edges()}
 
 
+@pytest.mark.usefixtures("execution")
 async def test_a_looper_descends_from_the_latest_data_ip_of_each_input(tmp_path: Path) -> None:
     g = Graph("loopers").add_process("A", ListSource).add_initial([1, 2], "A.ITEMS")
     g.add_process("B", ListSource).add_initial([10, 20], "B.ITEMS")
@@ -292,6 +300,7 @@ async def test_a_looper_descends_from_the_latest_data_ip_of_each_input(tmp_path:
     assert t.parents("O.OUT") == [(r.payload + 100, (r.ip_id, k)) for r in t.sent("I.OUT")]
 
 
+@pytest.mark.usefixtures("execution")
 async def test_a_non_looper_descends_from_the_ips_its_activation_consumed(
     tmp_path: Path,
 ) -> None:
@@ -310,6 +319,7 @@ async def test_a_non_looper_descends_from_the_ips_its_activation_consumed(
     assert len(set(activations)) == 3
 
 
+@pytest.mark.usefixtures("execution")
 async def test_explicit_parents_replace_the_default_rule(tmp_path: Path) -> None:
     g = Graph("explicit").add_process("E", ListSource).add_initial([1, 2, 4], "E.ITEMS")
     g.add_process("W", Sums).add_process("S", s.Sink)
@@ -321,6 +331,7 @@ async def test_explicit_parents_replace_the_default_rule(tmp_path: Path) -> None
     assert t.run.roots_of([total]) == {total: (total,)}
 
 
+@pytest.mark.usefixtures("execution")
 async def test_a_dead_letter_is_recorded_on_the_error_port_with_the_failed_inputs(
     tmp_path: Path,
 ) -> None:

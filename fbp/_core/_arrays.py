@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from ._exceptions import EndOfStream
+from ._fuse import wait_future
 from ._ip import DATA, IP
 from ._ports import InPort, OutPort, PortSpec, address
 
@@ -60,11 +60,11 @@ async def receive_any(ports: Sequence[InPort[T_co]], start: int = 0) -> tuple[in
 
 
 async def _wait_any(ports: Sequence[InPort[Any]]) -> None:
-    fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+    waiter = ports[0]._proc.waiter
+    fut = wait_future(waiter)
     chans = tuple(p._chan for p in ports)
     for ch in chans:
         ch.set_shared_signal(fut)
-    waiter = ports[0]._proc.waiter
     waiter.waiting = (chans, "receive")
     try:
         await fut

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from typing import Any, Generic, Literal, TypeVar, final
 
 from ._exceptions import EndOfStream, WouldBlock
+from ._fuse import release, wait_future
 
 __all__ = ("Channel", "ChannelStatistics", "Overflow", "Waiter", "open_channel")
 
@@ -41,12 +42,14 @@ class Waiter:
     exact at any instant.
     """
 
-    __slots__ = ("waiting",)
+    __slots__ = ("fused", "waiting")
 
     def __init__(self) -> None:
         #: ``(channels, "send" | "receive")`` while blocked; several channels when a
         #: process waits for whichever of them delivers first.
         self.waiting: tuple[tuple[Channel[Any], ...], str] | None = None
+        #: Set while a fused scheduler runs the process (see :mod:`fbp._core._fuse`).
+        self.fused: Any = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -190,7 +193,7 @@ class Channel(Generic[T]):
 
     async def wait_send(self, item: T, waiter: Waiter | None = None) -> None:
         """The slow path of :meth:`send`: queue up with the item and wait to be taken."""
-        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        fut = wait_future(waiter)
         if len(self._buf) > self._peak:
             self._peak = len(self._buf)
         entry = (fut, item, waiter)
@@ -232,8 +235,7 @@ class Channel(Generic[T]):
             self._accepted += 1
             if w is not None:
                 w.waiting = None
-            if not fut.done():
-                fut.set_result(None)
+            release(fut, w)
             return item
         if self.open_senders == 0:
             raise EndOfStream
@@ -253,9 +255,9 @@ class Channel(Generic[T]):
 
     async def wait_receivable(self) -> None:
         """Wait until an item may be available or the stream has ended."""
-        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._recv_signal = fut
         w = self.receiver
+        fut = wait_future(w)
+        self._recv_signal = fut
         if w is not None:
             w.waiting = ((self,), "receive")
         try:
@@ -280,8 +282,7 @@ class Channel(Generic[T]):
             n += 1
             if w is not None:
                 w.waiting = None
-            if not fut.done():
-                fut.set_result(None)
+            release(fut, w)
         return n
 
     # -- internals -----------------------------------------------------------------
@@ -292,17 +293,16 @@ class Channel(Generic[T]):
         self._accepted += 1
         if w is not None:
             w.waiting = None
-        if not fut.done():
-            fut.set_result(None)
+        release(fut, w)
 
     def _wake_receiver(self) -> None:
         fut = self._recv_signal
         if fut is not None:
             self._recv_signal = None
-            if self.receiver is not None:
-                self.receiver.waiting = None
-            if not fut.done():
-                fut.set_result(None)
+            w = self.receiver
+            if w is not None:
+                w.waiting = None
+            release(fut, w)
 
     def set_shared_signal(self, fut: asyncio.Future[None] | None) -> None:
         """Install a wake-up signal shared with other channels (waiting on any of several)."""

@@ -21,6 +21,7 @@ from typing import Any, Literal
 import anyio
 import anyio.abc
 
+from . import _fast  # noqa: F401  (installs the C port methods where built)
 from ._arrays import ArrayInPort, ArrayOutPort
 from ._channel import Channel, Overflow
 from ._component import Component
@@ -31,6 +32,8 @@ from ._exceptions import (
     ProcessError,
     SourceLocation,
 )
+from ._fuse import Scheduler
+from ._fuse import enabled as fuse_enabled
 from ._ip import DATA
 from ._live import Inlet, LiveEditError, LiveEdits, Outlet, _run_scoped
 from ._log import get_logger
@@ -205,6 +208,9 @@ class Network:
         settings: run settings stored with the trace (``--set`` values and such).
         deadlock_interval: seconds between two looks of the deadlock watchdog; a
             deadlock is reported after two looks that see the same blocked state.
+        fuse: step the processes with one scheduler, in turn, rather than through the
+            event loop (see docs/runtime.md, "Fused execution"); each process keeps its
+            own task. ``FBP_NO_FUSE=1`` turns it off for every network.
     """
 
     def __init__(
@@ -217,6 +223,7 @@ class Network:
         graph: dict[str, Any] | None = None,
         settings: dict[str, Any] | None = None,
         deadlock_interval: float = 0.25,
+        fuse: bool = True,
     ) -> None:
         if capacity < 0:
             msg = f"capacity must be >= 0, got {capacity}"
@@ -228,6 +235,7 @@ class Network:
         self.graph = graph or {}
         self.settings = settings or {}
         self.deadlock_interval = deadlock_interval
+        self.fuse = fuse
         self.run_id = uuid.uuid4().hex
         self.processes: dict[str, Process] = {}
         self.ids = itertools.count(1)
@@ -582,11 +590,17 @@ class Network:
                 self._scope = tg.cancel_scope
                 tg.start_soon(self._watch)
                 async with anyio.create_task_group() as procs:
-                    for proc in self.processes.values():
-                        if self._live is not None:
-                            procs.start_soon(_run_scoped, self, proc, name=f"fbp:{proc.name}")
-                        else:
-                            procs.start_soon(proc.main, name=f"fbp:{proc.name}")
+                    if self._fuses():
+                        sched = Scheduler(list(self.processes.values()))
+                        procs.start_soon(sched.run, name=f"fbp:{self.name}:scheduler")
+                        for m in sched.members:
+                            procs.start_soon(sched.host, m, name=f"fbp:{m.proc.name}")
+                    else:
+                        for proc in self.processes.values():
+                            if self._live is not None:
+                                procs.start_soon(_run_scoped, self, proc, name=f"fbp:{proc.name}")
+                            else:
+                                procs.start_soon(proc.main, name=f"fbp:{proc.name}")
                     self._procs = procs
                 self._procs = None
                 tg.cancel_scope.cancel()
@@ -605,6 +619,17 @@ class Network:
         if self._error is not None:
             raise self._error
         return self.result()
+
+    def _fuses(self) -> bool:
+        """Whether this run steps its processes with one scheduler (see ``fuse``)."""
+        return (
+            self.fuse
+            and fuse_enabled()
+            and self._live is None
+            and not self._inlets
+            and not self._outlets
+            and len(self.processes) > 1
+        )
 
     def _finish_trace(self) -> None:
         if self.sink is None:

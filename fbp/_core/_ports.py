@@ -221,11 +221,9 @@ class InPort(Generic[T_co]):
 
     async def _next_item(self) -> Any:
         ch = self._chan
-        while True:
-            try:
-                return ch.receive_nowait()
-            except WouldBlock:
-                await ch.wait_receivable()
+        while not ch._buf and not ch._send_waiters and ch.open_senders:
+            await ch.wait_receivable()
+        return ch.receive_nowait()
 
     async def receive_packet(self) -> IP:
         """Receive the next IP, bracket or data, as an :class:`IP`.

@@ -284,14 +284,14 @@ class Process(Waiter):
             kwargs = dict(constants)
             for attr, p in streams:
                 # Take what is buffered without a coroutine; wait only when empty.
-                try:
-                    kwargs[attr] = p.receive_nowait()
-                except WouldBlock:
+                if p._chan._buf:
                     try:
-                        kwargs[attr] = await p.receive()
-                    except EndOfStream:
-                        await comp.finish()
-                        return
+                        kwargs[attr] = p.receive_nowait()
+                        continue
+                    except WouldBlock:
+                        pass  # a bracket is next: receive() forwards it
+                try:
+                    kwargs[attr] = await p.receive()
                 except EndOfStream:
                     await comp.finish()
                     return

@@ -1,0 +1,110 @@
+"""The untraced port operations' common cases without a coroutine per IP.
+
+``async for x in port`` and ``await port.send(y)``, written in Python, make and run a
+coroutine for every IP, which is most of what a hop costs. When the optional C
+extension :mod:`fbp._core._fastports` is built (and ``FBP_NO_ACCEL`` is not set),
+:func:`install` replaces ``InPort.__anext__``, ``ArrayInPort.__anext__`` and the
+untraced ``send`` methods with C functions that finish the common case at once (an
+item buffered; one receiver with room) and return an awaitable that is already done.
+Every other case calls the Python method, kept as ``_anext_py`` / ``_send_py``, which
+remains the reference: waiting, brackets, fan-out, validation that converts, closed
+ports and explicit parents behave exactly as in Python.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import deque
+from typing import Any
+
+from ._arrays import ArrayInPort
+from ._channel import Channel
+from ._ip import IP
+from ._port_variants import CheckedOutPort
+from ._ports import InPort, OutPort
+from ._types import Validator
+
+__all__ = ("active", "install", "unavailable", "uninstall")
+
+# The Python methods, whatever is installed.
+_PY: dict[tuple[type, str], Any] = {
+    (InPort, "__anext__"): InPort.__dict__["__anext__"],
+    (ArrayInPort, "__anext__"): ArrayInPort.__dict__["__anext__"],
+    (OutPort, "send"): OutPort.__dict__["send"],
+    (CheckedOutPort, "send"): CheckedOutPort.__dict__["send"],
+}
+for (_cls, _name), _fn in _PY.items():
+    setattr(_cls, "_anext_py" if _name == "__anext__" else "_send_py", _fn)
+
+_why_not: str | None = None
+_methods: tuple[Any, Any, Any] | None = None
+
+
+def _load() -> tuple[Any, Any, Any] | None:
+    global _why_not
+    if os.environ.get("FBP_NO_ACCEL"):
+        _why_not = "turned off by FBP_NO_ACCEL"
+        return None
+    try:
+        from . import _fastports  # type: ignore[attr-defined]
+    except ImportError as e:
+        _why_not = f"not built ({e}); reinstall with a C compiler to build it"
+        return None
+    slots = (
+        (InPort, "_chan"),
+        (InPort, "_last"),
+        (OutPort, "_chan"),
+        (OutPort, "sent_fast"),
+        (OutPort, "_validator"),
+        (Channel, "_buf"),
+        (Channel, "_room"),
+        (Channel, "_recv_signal"),
+        (Channel, "_send_waiters"),
+        (Validator, "_plain"),
+        (ArrayInPort, "elements"),
+        (ArrayInPort, "_next"),
+        (OutPort, "_chans"),
+        (OutPort, "_closed"),
+        (OutPort, "_sent_slow"),
+        (Channel, "_accepted"),
+    )
+    descriptors = tuple(cls.__dict__[name] for cls, name in slots)
+    _fastports.configure(descriptors, (InPort, OutPort, Channel, IP, Validator, ArrayInPort, deque))
+    methods: tuple[Any, Any, Any] = _fastports.methods()
+    return methods
+
+
+def install() -> bool:
+    """Put the C methods in place; False (and the Python ones stay) when unavailable."""
+    global _methods
+    if _methods is None:
+        _methods = _load()
+    if _methods is None:
+        return False
+    in_anext, array_anext, send = _methods
+    InPort.__anext__ = in_anext  # type: ignore[method-assign]
+    ArrayInPort.__anext__ = array_anext  # type: ignore[method-assign]
+    OutPort.send = send  # type: ignore[method-assign]
+    CheckedOutPort.send = send  # type: ignore[method-assign]
+    return True
+
+
+def uninstall() -> None:
+    """Put the Python methods back (the tests run both)."""
+    for (cls, name), fn in _PY.items():
+        setattr(cls, name, fn)
+
+
+def active() -> bool:
+    """Whether the C methods are in place."""
+    return _methods is not None and InPort.__dict__["__anext__"] is _methods[0]
+
+
+def unavailable() -> str | None:
+    """Why the C methods cannot be used, or None."""
+    if _methods is None and _why_not is None:
+        _load()
+    return _why_not
+
+
+install()

@@ -1,0 +1,594 @@
+/* The untraced port operations' common cases, in C, with no coroutine.
+ *
+ * `async for x in port` and `await port.send(y)` written in Python make and run one
+ * coroutine per IP. Here the common case (an item buffered, room in the one channel)
+ * is done in a C function that returns an awaitable which is done at once: `await`
+ * takes its value without creating a coroutine, a frame or a StopIteration. Every
+ * other case (waiting, brackets, several receivers, validation that must convert,
+ * closed ports) calls the Python method it replaces, which stays the reference.
+ *
+ * Optional: fbp._core._fast installs these methods when this module is built and
+ * FBP_NO_ACCEL is not set. The objects touched are the runtime's own slotted classes,
+ * whose slots are read by the offsets of their member descriptors (given once to
+ * configure()), after checking each object's class.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <structmember.h>
+
+enum {
+    IN_CHAN, IN_LAST, OUT_CHAN, OUT_SENT_FAST, OUT_VALIDATOR, CHAN_BUF, CHAN_ROOM,
+    CHAN_RECV_SIGNAL, CHAN_SEND_WAITERS, VALIDATOR_PLAIN, ARR_ELEMENTS, ARR_NEXT,
+    OUT_CHANS, OUT_CLOSED, OUT_SENT_SLOW, CHAN_ACCEPTED, N_SLOTS
+};
+
+static Py_ssize_t offsets[N_SLOTS];
+static int configured = 0;
+static PyTypeObject *in_port_type, *out_port_type, *channel_type, *ip_type, *validator_type;
+static PyTypeObject *array_in_type, *deque_type;
+static PyObject *deque_popleft, *deque_append;
+static PyObject *str_wake, *str_admit, *str_anext_py, *str_send_py, *str_parents, *one;
+
+static inline PyObject *
+slot(PyObject *obj, int which)
+{
+    return *(PyObject **)((char *)obj + offsets[which]);
+}
+
+static inline void
+set_slot(PyObject *obj, int which, PyObject *value)
+{
+    PyObject **p = (PyObject **)((char *)obj + offsets[which]);
+    Py_XSETREF(*p, Py_NewRef(value));
+}
+
+/* -- Ready: an awaitable done at once ----------------------------------------------- */
+
+typedef struct {
+    PyObject_HEAD
+    PyObject *value;  /* what the await gives; NULL once taken */
+    int shared;       /* awaited any number of times (the None of send) */
+} ReadyObject;
+
+static PyTypeObject Ready_Type;
+static ReadyObject *spare = NULL;        /* reused when nothing else holds it */
+static ReadyObject *ready_none = NULL;   /* what a send that is done returns */
+
+static PyObject *
+ready_new(PyObject *value)
+{
+    ReadyObject *r;
+    if (spare != NULL && Py_REFCNT(spare) == 1) {
+        Py_CLEAR(spare->value);  /* made and never awaited */
+        r = (ReadyObject *)Py_NewRef(spare);
+    }
+    else {
+        r = PyObject_New(ReadyObject, &Ready_Type);
+        if (r == NULL)
+            return NULL;
+        r->shared = 0;
+        if (spare == NULL)
+            spare = (ReadyObject *)Py_NewRef(r);
+    }
+    r->value = Py_NewRef(value);
+    return (PyObject *)r;
+}
+
+static void
+ready_dealloc(ReadyObject *r)
+{
+    Py_CLEAR(r->value);
+    PyObject_Free(r);
+}
+
+static PyObject *
+ready_await(PyObject *self)
+{
+    return Py_NewRef(self);
+}
+
+static PySendResult
+ready_send(PyObject *self, PyObject *arg, PyObject **result)
+{
+    ReadyObject *r = (ReadyObject *)self;
+    if (r->shared) {
+        *result = Py_NewRef(r->value);
+        return PYGEN_RETURN;
+    }
+    if (r->value == NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "cannot reuse an already awaited port operation");
+        *result = NULL;
+        return PYGEN_ERROR;
+    }
+    *result = r->value;  /* the reference moves to the caller */
+    r->value = NULL;
+    return PYGEN_RETURN;
+}
+
+static PyObject *
+stop_with(PyObject *value)
+{
+    PyObject *exc = PyObject_CallOneArg(PyExc_StopIteration, value);
+    Py_DECREF(value);
+    if (exc != NULL) {
+        PyErr_SetObject(PyExc_StopIteration, exc);
+        Py_DECREF(exc);
+    }
+    return NULL;
+}
+
+static PyObject *
+ready_next(PyObject *self)
+{
+    PyObject *value;
+    if (ready_send(self, Py_None, &value) == PYGEN_ERROR)
+        return NULL;
+    return stop_with(value);
+}
+
+static PyObject *
+ready_send_method(PyObject *self, PyObject *arg)
+{
+    return ready_next(self);
+}
+
+static PyObject *
+ready_throw(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs < 1) {
+        PyErr_SetString(PyExc_TypeError, "throw expected at least 1 argument");
+        return NULL;
+    }
+    PyObject *typ = args[0];
+    if (PyExceptionInstance_Check(typ)) {
+        PyErr_SetObject((PyObject *)Py_TYPE(typ), typ);
+    }
+    else if (nargs > 1 && args[1] != Py_None) {
+        PyErr_SetObject(typ, args[1]);
+    }
+    else {
+        PyErr_SetNone(typ);
+    }
+    return NULL;
+}
+
+static PyObject *
+ready_close(PyObject *self, PyObject *unused)
+{
+    Py_RETURN_NONE;
+}
+
+static PyMethodDef ready_methods[] = {
+    {"send", ready_send_method, METH_O, NULL},
+    {"throw", (PyCFunction)(void (*)(void))ready_throw, METH_FASTCALL, NULL},
+    {"close", ready_close, METH_NOARGS, NULL},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyAsyncMethods ready_async = {
+    .am_await = ready_await,
+    .am_send = ready_send,
+};
+
+static PyTypeObject Ready_Type = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "fbp._core._fastports.Ready",
+    .tp_basicsize = sizeof(ReadyObject),
+    .tp_dealloc = (destructor)ready_dealloc,
+    .tp_as_async = &ready_async,
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_doc = "A port operation that is already done: awaiting it gives its value.",
+    .tp_iter = ready_await,
+    .tp_iternext = ready_next,
+    .tp_methods = ready_methods,
+};
+
+/* -- configuration ----------------------------------------------------------------- */
+
+static PyObject *
+configure(PyObject *self, PyObject *args)
+{
+    PyObject *descrs, *types;
+    if (!PyArg_ParseTuple(args, "O!O!", &PyTuple_Type, &descrs, &PyTuple_Type, &types))
+        return NULL;
+    if (PyTuple_GET_SIZE(types) != 7) {
+        PyErr_SetString(PyExc_ValueError,
+                        "configure() needs (InPort, OutPort, Channel, IP, Validator,"
+                        " ArrayInPort, deque)");
+        return NULL;
+    }
+    PyTypeObject **targets[7] = {&in_port_type, &out_port_type, &channel_type, &ip_type,
+                                 &validator_type, &array_in_type, &deque_type};
+    for (int i = 0; i < 7; i++) {
+        PyObject *t = PyTuple_GET_ITEM(types, i);
+        if (!PyType_Check(t)) {
+            PyErr_Format(PyExc_TypeError, "type %d is not a class", i);
+            return NULL;
+        }
+        Py_XSETREF(*targets[i], (PyTypeObject *)Py_NewRef(t));
+    }
+    if (PyTuple_GET_SIZE(descrs) != N_SLOTS) {
+        PyErr_SetString(PyExc_ValueError, "configure() needs one descriptor per slot");
+        return NULL;
+    }
+    for (int i = 0; i < N_SLOTS; i++) {
+        PyObject *d = PyTuple_GET_ITEM(descrs, i);
+        if (!PyObject_TypeCheck(d, &PyMemberDescr_Type)) {
+            PyErr_Format(PyExc_TypeError, "descriptor %d is not a slot", i);
+            return NULL;
+        }
+        PyMemberDef *m = ((PyMemberDescrObject *)d)->d_member;
+        if (m->type != T_OBJECT_EX) {
+            PyErr_Format(PyExc_TypeError, "descriptor %d is not an object slot", i);
+            return NULL;
+        }
+        offsets[i] = m->offset;
+    }
+    Py_XSETREF(deque_popleft, PyObject_GetAttrString((PyObject *)deque_type, "popleft"));
+    Py_XSETREF(deque_append, PyObject_GetAttrString((PyObject *)deque_type, "append"));
+    if (deque_popleft == NULL || deque_append == NULL)
+        return NULL;
+    configured = 1;
+    Py_RETURN_NONE;
+}
+
+/* -- the slow paths: the Python methods ---------------------------------------------- */
+
+static PyObject *
+anext_slow(PyObject *port)
+{
+    return PyObject_VectorcallMethod(str_anext_py, &port, 1,
+                                     NULL);
+}
+
+/* Pop the head of a channel's buffer (known to be there) and admit a waiting sender. */
+static PyObject *
+take(PyObject *ch, PyObject *buf)
+{
+    PyObject *item = PyObject_Vectorcall(deque_popleft, &buf, 1, NULL);
+    if (item == NULL)
+        return NULL;
+    PyObject *waiters = slot(ch, CHAN_SEND_WAITERS);
+    if (waiters != NULL && Py_TYPE(waiters) == deque_type && Py_SIZE(waiters) > 0) {
+        PyObject *res = PyObject_CallMethodNoArgs(ch, str_admit);
+        if (res == NULL) {
+            Py_DECREF(item);
+            return NULL;
+        }
+        Py_DECREF(res);
+    }
+    return item;
+}
+
+/* The head of a channel's buffer when it is a bare payload (borrowed), else NULL. */
+static PyObject *
+data_head(PyObject *ch, PyObject **buf_out)
+{
+    if (ch == NULL || Py_TYPE(ch) != channel_type)
+        return NULL;
+    PyObject *buf = slot(ch, CHAN_BUF);
+    if (buf == NULL || Py_TYPE(buf) != deque_type || Py_SIZE(buf) == 0)
+        return NULL;
+    PyObject *head = PySequence_GetItem(buf, 0);
+    if (head == NULL) {
+        PyErr_Clear();
+        return NULL;
+    }
+    Py_DECREF(head);  /* the buffer holds it */
+    if (Py_TYPE(head) == ip_type)
+        return NULL;  /* a bracket */
+    *buf_out = buf;
+    return head;
+}
+
+/* InPort.__anext__: a bare payload buffered is returned at once. */
+static PyObject *
+in_anext(PyObject *self, PyObject *unused)
+{
+    if (configured && PyObject_TypeCheck(self, in_port_type)) {
+        PyObject *ch = slot(self, IN_CHAN), *buf;
+        if (data_head(ch, &buf) != NULL && slot(self, IN_LAST) != NULL) {
+            PyObject *item = take(ch, buf);
+            if (item == NULL)
+                return NULL;
+            set_slot(self, IN_LAST, item);
+            PyObject *r = ready_new(item);
+            Py_DECREF(item);
+            return r;
+        }
+    }
+    return anext_slow(self);
+}
+
+/* The Python method, with the same arguments. */
+static PyObject *
+send_slow(PyObject *port, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
+{
+    /* The Python method, called with the same arguments. */
+    Py_ssize_t nkw = kwnames == NULL ? 0 : PyTuple_GET_SIZE(kwnames);
+    PyObject *small[8];
+    PyObject **all = small;
+    if (1 + nargs + nkw > 8) {
+        all = PyMem_Malloc((1 + nargs + nkw) * sizeof(PyObject *));
+        if (all == NULL)
+            return PyErr_NoMemory();
+    }
+    all[0] = port;
+    for (Py_ssize_t i = 0; i < nargs + nkw; i++)
+        all[1 + i] = args[i];
+    PyObject *res = PyObject_VectorcallMethod(str_send_py, all, 1 + nargs, kwnames);
+    if (all != small)
+        PyMem_Free(all);
+    return res;
+}
+
+/* Add one to an int slot. */
+static int
+increment(PyObject *obj, int which)
+{
+    PyObject **p = (PyObject **)((char *)obj + offsets[which]);
+    if (*p == NULL || !PyLong_CheckExact(*p))
+        return -1;
+    PyObject *more = PyNumber_Add(*p, one);
+    if (more == NULL)
+        return -1;
+    Py_SETREF(*p, more);
+    return 0;
+}
+
+/* Whether a channel is an open one with room (its buffer below its room). */
+static int
+has_room(PyObject *ch)
+{
+    if (Py_TYPE(ch) != channel_type)
+        return 0;
+    PyObject *buf = slot(ch, CHAN_BUF), *room = slot(ch, CHAN_ROOM);
+    if (buf == NULL || Py_TYPE(buf) != deque_type || room == NULL || !PyLong_CheckExact(room))
+        return 0;
+    Py_ssize_t limit = PyLong_AsSsize_t(room);
+    if (limit == -1 && PyErr_Occurred()) {
+        PyErr_Clear();
+        return 0;
+    }
+    PyObject *acc = slot(ch, CHAN_ACCEPTED);
+    return Py_SIZE(buf) < limit && acc != NULL && PyLong_CheckExact(acc);
+}
+
+/* Fan-out: the value to every channel of the port when all have room. 1 sent, 0 not
+ * handled (the Python path), -1 error. As OutPort._send_item does it. */
+static int
+fan_out(PyObject *port, PyObject *value)
+{
+    PyObject *chans = slot(port, OUT_CHANS), *closed = slot(port, OUT_CLOSED);
+    if (chans == NULL || !PyTuple_CheckExact(chans) || closed != Py_False)
+        return 0;
+    Py_ssize_t n = PyTuple_GET_SIZE(chans);
+    if (n == 0)
+        return 0;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        if (!has_room(PyTuple_GET_ITEM(chans, i)))
+            return 0;
+    }
+    if (increment(port, OUT_SENT_SLOW) < 0)
+        return PyErr_Occurred() ? -1 : 0;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *ch = PyTuple_GET_ITEM(chans, i);
+        PyObject *call_args[2] = {slot(ch, CHAN_BUF), value};
+        PyObject *res = PyObject_Vectorcall(deque_append, call_args, 2, NULL);
+        if (res == NULL)
+            return -1;
+        Py_DECREF(res);
+        if (increment(ch, CHAN_ACCEPTED) < 0)
+            return -1;
+        PyObject *signal = slot(ch, CHAN_RECV_SIGNAL);
+        if (signal != NULL && signal != Py_None) {
+            res = PyObject_CallMethodNoArgs(ch, str_wake);
+            if (res == NULL)
+                return -1;
+            Py_DECREF(res);
+        }
+    }
+    return 1;
+}
+
+/* OutPort.send and CheckedOutPort.send: one channel with room, or several that all
+ * have room, and a value that needs no conversion (no check, or an instance of
+ * exactly the port's class). */
+static PyObject *
+out_send(PyObject *port, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
+{
+    if (!configured || nargs != 1 || !PyObject_TypeCheck(port, out_port_type))
+        goto slow;
+    if (kwnames != NULL) {
+        /* parents=None is the default; anything else takes the Python path. */
+        for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(kwnames); i++) {
+            if (args[nargs + i] != Py_None
+                || PyUnicode_Compare(PyTuple_GET_ITEM(kwnames, i), str_parents) != 0)
+                goto slow;
+        }
+    }
+    PyObject *value = args[0];
+    PyObject *v = slot(port, OUT_VALIDATOR);
+    if (v == NULL)
+        goto slow;
+    if (v != Py_None) {
+        if (Py_TYPE(v) != validator_type)
+            goto slow;
+        PyObject *plain = slot(v, VALIDATOR_PLAIN);
+        if (plain == NULL || (PyObject *)Py_TYPE(value) != plain)
+            goto slow;
+    }
+    PyObject *ch = slot(port, OUT_CHAN);
+    if (ch == Py_None) {
+        int done = fan_out(port, value);
+        if (done < 0)
+            return NULL;
+        if (done)
+            return Py_NewRef(ready_none);
+        goto slow;
+    }
+    if (ch == NULL || Py_TYPE(ch) != channel_type)
+        goto slow;
+    PyObject *buf = slot(ch, CHAN_BUF), *room = slot(ch, CHAN_ROOM);
+    if (buf == NULL || Py_TYPE(buf) != deque_type || room == NULL || !PyLong_CheckExact(room))
+        goto slow;
+    Py_ssize_t limit = PyLong_AsSsize_t(room);
+    if (limit == -1 && PyErr_Occurred())
+        return NULL;
+    if (Py_SIZE(buf) >= limit)
+        goto slow;
+    PyObject *sent = slot(port, OUT_SENT_FAST);
+    if (sent == NULL)
+        goto slow;
+    PyObject *call_args[2] = {buf, value};
+    PyObject *res = PyObject_Vectorcall(deque_append, call_args, 2, NULL);
+    if (res == NULL)
+        return NULL;
+    Py_DECREF(res);
+    PyObject *more = PyNumber_Add(sent, one);
+    if (more == NULL)
+        return NULL;
+    PyObject **sp = (PyObject **)((char *)port + offsets[OUT_SENT_FAST]);
+    Py_SETREF(*sp, more);
+    PyObject *signal = slot(ch, CHAN_RECV_SIGNAL);
+    if (signal != NULL && signal != Py_None) {
+        res = PyObject_CallMethodNoArgs(ch, str_wake);
+        if (res == NULL)
+            return NULL;
+        Py_DECREF(res);
+    }
+    return Py_NewRef(ready_none);
+slow:
+    return send_slow(port, args, nargs, kwnames);
+}
+
+/* ArrayInPort.__anext__: the first element, round-robin from the next one, with a bare
+ * payload buffered gives (index, payload) at once. */
+static PyObject *
+array_anext(PyObject *self, PyObject *unused)
+{
+    if (configured && PyObject_TypeCheck(self, array_in_type)) {
+        PyObject *elements = slot(self, ARR_ELEMENTS), *next = slot(self, ARR_NEXT);
+        if (elements != NULL && PyList_CheckExact(elements) && next != NULL
+            && PyLong_CheckExact(next)) {
+            Py_ssize_t n = PyList_GET_SIZE(elements);
+            Py_ssize_t start = PyLong_AsSsize_t(next);
+            if (start == -1 && PyErr_Occurred())
+                return NULL;
+            for (Py_ssize_t k = 0; k < n && start >= 0 && start < n; k++) {
+                Py_ssize_t i = (start + k) % n;
+                PyObject *el = PyList_GET_ITEM(elements, i);
+                if (Py_TYPE(el) != in_port_type) {
+                    break;  /* a checked or traced element: the Python path */
+                }
+                PyObject *ch = slot(el, IN_CHAN), *buf;
+                if (ch == NULL || Py_TYPE(ch) != channel_type)
+                    break;
+                PyObject *b = slot(ch, CHAN_BUF);
+                if (b == NULL || Py_TYPE(b) != deque_type)
+                    break;
+                if (Py_SIZE(b) == 0) {
+                    PyObject *w = slot(ch, CHAN_SEND_WAITERS);
+                    if (w == NULL || Py_TYPE(w) != deque_type || Py_SIZE(w) > 0)
+                        break;  /* a rendezvous sender waits: the Python path */
+                    continue;
+                }
+                if (data_head(ch, &buf) == NULL || slot(el, IN_LAST) == NULL)
+                    break;
+                PyObject *item = take(ch, buf);
+                if (item == NULL)
+                    return NULL;
+                set_slot(el, IN_LAST, item);
+                PyObject *index = PyLong_FromSsize_t(i);
+                PyObject *following = PyLong_FromSsize_t((i + 1) % n);
+                PyObject *pair = index == NULL ? NULL : PyTuple_Pack(2, index, item);
+                Py_XDECREF(index);
+                Py_DECREF(item);
+                if (pair == NULL || following == NULL) {
+                    Py_XDECREF(pair);
+                    Py_XDECREF(following);
+                    return NULL;
+                }
+                PyObject **np = (PyObject **)((char *)self + offsets[ARR_NEXT]);
+                Py_SETREF(*np, following);
+                PyObject *r = ready_new(pair);
+                Py_DECREF(pair);
+                return r;
+            }
+        }
+    }
+    return anext_slow(self);
+}
+
+static PyMethodDef in_anext_def = {
+    "__anext__", in_anext, METH_NOARGS,
+    "The next data payload (ends the iteration when every sender has closed)."};
+static PyMethodDef array_anext_def = {
+    "__anext__", array_anext, METH_NOARGS,
+    "The next (index, payload) from whichever element has one first."};
+static PyMethodDef out_send_def = {
+    "send", (PyCFunction)(void (*)(void))out_send, METH_FASTCALL | METH_KEYWORDS,
+    "send(value, *, parents=None): send a data IP, waiting while a receiver is full."};
+
+/* methods() -> (InPort.__anext__, ArrayInPort.__anext__, OutPort.send) as method
+ * descriptors of the configured classes. */
+static PyObject *
+methods(PyObject *self, PyObject *unused)
+{
+    if (!configured) {
+        PyErr_SetString(PyExc_RuntimeError, "methods() before configure()");
+        return NULL;
+    }
+    PyObject *a = PyDescr_NewMethod(in_port_type, &in_anext_def);
+    PyObject *b = PyDescr_NewMethod(array_in_type, &array_anext_def);
+    PyObject *c = PyDescr_NewMethod(out_port_type, &out_send_def);
+    PyObject *res = (a && b && c) ? PyTuple_Pack(3, a, b, c) : NULL;
+    Py_XDECREF(a);
+    Py_XDECREF(b);
+    Py_XDECREF(c);
+    return res;
+}
+
+static PyObject *
+ready(PyObject *self, PyObject *value)
+{
+    return ready_new(value);
+}
+
+static PyMethodDef module_methods[] = {
+    {"configure", configure, METH_VARARGS,
+     "configure(descriptors, (InPort, OutPort, Channel, IP, Validator, ArrayInPort,"
+     " deque)): the slots the fast paths read, once."},
+    {"methods", methods, METH_NOARGS,
+     "methods() -> (InPort.__anext__, ArrayInPort.__anext__, OutPort.send)."},
+    {"ready", ready, METH_O, "ready(value): an awaitable that gives value at once."},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef module = {
+    PyModuleDef_HEAD_INIT, "fbp._core._fastports",
+    "The untraced port operations' common cases in C (optional; see fbp._core._fast).", -1,
+    module_methods,
+};
+
+PyMODINIT_FUNC
+PyInit__fastports(void)
+{
+    if (PyType_Ready(&Ready_Type) < 0)
+        return NULL;
+    str_wake = PyUnicode_InternFromString("_wake_receiver");
+    str_admit = PyUnicode_InternFromString("_admit_sender");
+    str_anext_py = PyUnicode_InternFromString("_anext_py");
+    str_send_py = PyUnicode_InternFromString("_send_py");
+    str_parents = PyUnicode_InternFromString("parents");
+    one = PyLong_FromLong(1);
+    if (str_wake == NULL || str_admit == NULL || str_anext_py == NULL || str_send_py == NULL
+        || str_parents == NULL || one == NULL)
+        return NULL;
+    ready_none = PyObject_New(ReadyObject, &Ready_Type);
+    if (ready_none == NULL)
+        return NULL;
+    ready_none->value = Py_NewRef(Py_None);
+    ready_none->shared = 1;
+    return PyModule_Create(&module);
+}
