@@ -8,10 +8,11 @@ import contextvars
 from typing import Any, ClassVar
 
 import anyio
+import anyio.lowlevel
 import pytest
 import support as s
 
-from fbp import Component, InPort, Network, OutPort, ProcessError
+from fbp import Component, EndOfStream, InPort, Network, OutPort, ProcessError
 from fbp._core import _fuse
 
 pytestmark = pytest.mark.skipif(not _fuse.enabled(), reason="fused execution is off here")
@@ -98,9 +99,7 @@ class TimesOut(Component):
             with anyio.move_on_after(0.05) as scope:
                 try:
                     x = await self.in_.receive()
-                except anyio.EndOfStream:
-                    return
-                except Exception:  # noqa: BLE001
+                except EndOfStream:
                     return
             if scope.cancelled_caught:
                 self.timeouts.append(1)
@@ -144,15 +143,15 @@ class Helpers(Component):
     async def run(self) -> None:
         async for x in self.in_:
             got: list[int] = []
-
-            async def twice(v: int) -> None:
-                await anyio.sleep(0)
-                got.append(2 * v)
-
             async with anyio.create_task_group() as tg:
-                tg.start_soon(twice, x)
-                tg.start_soon(twice, x)
+                tg.start_soon(_twice, x, got)
+                tg.start_soon(_twice, x, got)
             await self.out.send(sum(got))
+
+
+async def _twice(v: int, into: list[int]) -> None:
+    await anyio.lowlevel.checkpoint()
+    into.append(2 * v)
 
 
 async def test_a_process_with_its_own_task_group() -> None:
