@@ -241,3 +241,20 @@ async def test_fuse_false_runs_each_process_through_the_event_loop() -> None:
     await net.run()
     assert items(net) == list(range(50))
     assert not net._fuses()
+
+
+async def test_missing_compiled_paths_are_reported_once(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    from fbp._core import _fast
+
+    monkeypatch.delenv("FBP_NO_ACCEL", raising=False)
+    monkeypatch.setattr(_fast, "_reported", False)
+    monkeypatch.setattr(_fast, "unavailable", lambda: "not built (no C compiler)")
+    for _ in range(2):
+        net = chain(n=5)
+        await net.run()
+        assert items(net) == list(range(5))
+    warned = [r for r in caplog.records if "compiled port paths are missing" in r.getMessage()]
+    assert len(warned) == 1
+    assert "FBP_NO_ACCEL=1" in warned[0].getMessage()

@@ -38,6 +38,7 @@ for (_cls, _name), _fn in _PY.items():
 
 _why_not: str | None = None
 _methods: tuple[Any, Any, Any] | None = None
+_reported = False
 
 
 def _load() -> tuple[Any, Any, Any] | None:
@@ -48,7 +49,7 @@ def _load() -> tuple[Any, Any, Any] | None:
     try:
         from . import _fastports  # type: ignore[attr-defined]
     except ImportError as e:
-        _why_not = f"not built ({e}); reinstall with a C compiler to build it"
+        _why_not = f"not built ({e})"
         return None
     slots = (
         (InPort, "_chan"),
@@ -105,6 +106,23 @@ def unavailable() -> str | None:
     if _methods is None and _why_not is None:
         _load()
     return _why_not
+
+
+def report_missing(log: Any) -> None:
+    """Warn once per process when the C paths were not built (rather than chosen off
+    with ``FBP_NO_ACCEL``): runs are correct, only slower."""
+    global _reported
+    why = unavailable()
+    if _reported or why is None or os.environ.get("FBP_NO_ACCEL"):
+        return
+    _reported = True
+    log.warning(
+        "fbp's compiled port paths are missing: networks run on the Python paths,"
+        " about 1.5x slower per hop; reinstall fbp where a C compiler is available"
+        " (pip install --force-reinstall --no-deps fbp-causal), or set FBP_NO_ACCEL=1"
+        " to choose the Python paths",
+        reason=why,
+    )
 
 
 install()

@@ -21,7 +21,7 @@ from typing import Any, Literal
 import anyio
 import anyio.abc
 
-from . import _fast  # noqa: F401  (installs the C port methods where built)
+from . import _fast  # installs the C port methods where built
 from ._arrays import ArrayInPort, ArrayOutPort
 from ._channel import Channel, Overflow
 from ._component import Component
@@ -559,6 +559,7 @@ class Network:
             DeadlockError: every live process was blocked on a channel.
         """
         self._check_new()
+        _fast.report_missing(log)
         # Anchor trace times before wiring, which records the IIPs.
         t0_wall, t0_perf = time.time_ns(), time.perf_counter_ns()
         self._wire()
