@@ -5,10 +5,11 @@ coroutine for every IP, which is most of what a hop costs. When the optional C
 extension :mod:`fbp._core._fastports` is built (and ``FBP_NO_ACCEL`` is not set),
 :func:`install` replaces ``InPort.__anext__``, ``ArrayInPort.__anext__`` and the
 untraced ``send`` methods with C functions that finish the common case at once (an
-item buffered; one receiver with room) and return an awaitable that is already done.
-Every other case calls the Python method, kept as ``_anext_py`` / ``_send_py``, which
-remains the reference: waiting, brackets, fan-out, validation that converts, closed
-ports and explicit parents behave exactly as in Python.
+item buffered; room in the one channel, or in every channel of a fan-out) and return
+an awaitable that is already done. Every other case calls the Python method
+(``_anext_py`` / ``_send_py``; for an input port, its wait ``InPort._wait_next``),
+which remains the reference: waiting, brackets, validation that converts, closed ports
+and explicit parents behave exactly as in Python.
 """
 
 from __future__ import annotations
@@ -35,6 +36,8 @@ _PY: dict[tuple[type, str], Any] = {
 }
 for (_cls, _name), _fn in _PY.items():
     setattr(_cls, "_anext_py" if _name == "__anext__" else "_send_py", _fn)
+# What the compiled InPort.__anext__ calls when nothing is buffered: the wait itself.
+InPort._anext_py = InPort._wait_next  # type: ignore[attr-defined]
 
 _why_not: str | None = None
 _methods: tuple[Any, Any, Any] | None = None

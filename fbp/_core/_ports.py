@@ -225,6 +225,29 @@ class InPort(Generic[T_co]):
             await ch.wait_receivable()
         return ch.receive_nowait()
 
+    async def _wait_next(self) -> Any:
+        """The next data payload, whatever it takes (the slow path of ``async for``)."""
+        ch = self._chan
+        while True:
+            buf = ch._buf
+            if buf:
+                item = buf.popleft()
+                if ch._send_waiters:
+                    ch._admit_sender()
+            elif ch._send_waiters or not ch.open_senders:
+                try:
+                    item = ch.receive_nowait()  # a rendezvous, or the end
+                except EndOfStream:
+                    raise StopAsyncIteration from None
+            else:
+                await ch.wait_receivable()
+                continue
+            if type(item) is IP:  # a bracket
+                await self._proc.forward_bracket(item)
+                continue
+            self._last = item
+            return item
+
     async def receive_packet(self) -> IP:
         """Receive the next IP, bracket or data, as an :class:`IP`.
 
@@ -275,27 +298,14 @@ class InPort(Generic[T_co]):
         ch = self._chan
         buf = ch._buf
         # The fast path, inlined from Channel.receive_nowait: a bare payload is buffered.
-        if buf:
+        if buf and type(buf[0]) is not IP:
             item = buf.popleft()
             if ch._send_waiters:
                 ch._admit_sender()
-            if type(item) is not IP:
-                self._last = item
-                return item  # type: ignore[no-any-return]
-        else:
-            try:
-                item = await self._next_item()
-            except EndOfStream:
-                raise StopAsyncIteration from None
+            self._last = item
+            return item  # type: ignore[no-any-return]
         # A bracket, or the wait for an item.
-        while type(item) is IP:
-            await self._proc.forward_bracket(item)
-            try:
-                item = await self._next_item()
-            except EndOfStream:
-                raise StopAsyncIteration from None
-        self._last = item
-        return item  # type: ignore[no-any-return]
+        return await self._wait_next()  # type: ignore[no-any-return]
 
     async def packets(self) -> AsyncIterator[IP]:
         """Iterate over every IP, brackets included, until the port ends."""
