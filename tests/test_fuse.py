@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import os
 from typing import Any, ClassVar
 
 import anyio
@@ -241,6 +242,19 @@ async def test_fuse_false_runs_each_process_through_the_event_loop() -> None:
     await net.run()
     assert items(net) == list(range(50))
     assert not net._fuses()
+
+
+@pytest.mark.skipif(
+    bool(os.environ.get("FBP_NO_ACCEL")), reason="the compiled paths are off (FBP_NO_ACCEL)"
+)
+def test_the_compiled_port_paths_are_built_and_installed() -> None:
+    from fbp import InPort, OutPort
+    from fbp._core import _fast
+
+    assert _fast.unavailable() is None
+    assert _fast.active()
+    assert type(InPort.__dict__["__anext__"]).__name__ == "method_descriptor"
+    assert type(OutPort.__dict__["send"]).__name__ == "method_descriptor"
 
 
 async def test_missing_compiled_paths_are_reported_once(

@@ -43,6 +43,13 @@ async def records(monkeypatch: pytest.MonkeyPatch, put: Any) -> list[tuple[Any, 
     return sink.records
 
 
+#: The compiled paths are turned off in this run (CI runs the suite so once).
+NO_ACCEL = pytest.mark.skipif(
+    bool(os.environ.get("FBP_NO_ACCEL")), reason="the compiled paths are off (FBP_NO_ACCEL)"
+)
+
+
+@NO_ACCEL
 def test_the_c_fast_path_is_built_and_active() -> None:
     from fbp._core import _accel  # type: ignore[attr-defined]
 
@@ -60,6 +67,7 @@ def lineage(records: list[tuple[Any, ...]]) -> list[str]:
     return sorted(out)
 
 
+@NO_ACCEL
 async def test_the_c_path_records_what_the_python_path_records(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -89,6 +97,7 @@ async def test_the_ports_counts_agree_with_the_trace(
     assert result.ips == len(sent) == len({r[0] for r in sent})
 
 
+@NO_ACCEL
 def test_the_lineage_tests_pass_on_the_python_path_too() -> None:
     """Without the extension (FBP_NO_ACCEL), the whole lineage suite holds as well."""
     env = {**os.environ, "FBP_NO_ACCEL": "1"}
