@@ -193,6 +193,17 @@ class Channel(Generic[T]):
 
     async def wait_send(self, item: T, waiter: Waiter | None = None) -> None:
         """The slow path of :meth:`send`: queue up with the item and wait to be taken."""
+        fut, entry = self._enqueue_send(item, waiter)
+        try:
+            await fut
+        except BaseException:
+            self._cancel_send(fut, entry, waiter)
+            raise
+
+    def _enqueue_send(
+        self, item: T, waiter: Waiter | None
+    ) -> tuple[asyncio.Future[None], tuple[asyncio.Future[None], T, Waiter | None]]:
+        """Queue a sender with its item; it waits on the future until taken."""
         fut = wait_future(waiter)
         if len(self._buf) > self._peak:
             self._peak = len(self._buf)
@@ -203,17 +214,22 @@ class Channel(Generic[T]):
         # A rendezvous receiver may be waiting for exactly this sender.
         if self._recv_signal is not None:
             self._wake_receiver()
-        try:
-            await fut
-        except BaseException:
-            if not fut.done():
-                fut.cancel()
-            # The receiver may have taken the item just before the cancellation.
-            with contextlib.suppress(ValueError):
-                self._send_waiters.remove(entry)
-            if waiter is not None:
-                waiter.waiting = None
-            raise
+        return fut, entry
+
+    def _cancel_send(
+        self,
+        fut: asyncio.Future[None],
+        entry: tuple[asyncio.Future[None], T, Waiter | None],
+        waiter: Waiter | None,
+    ) -> None:
+        """A queued sender gave up (it was cancelled): take it out of the queue."""
+        if not fut.done():
+            fut.cancel()
+        # The receiver may have taken the item just before the cancellation.
+        with contextlib.suppress(ValueError):
+            self._send_waiters.remove(entry)
+        if waiter is not None:
+            waiter.waiting = None
 
     # -- receiver ------------------------------------------------------------------
 
@@ -255,18 +271,28 @@ class Channel(Generic[T]):
 
     async def wait_receivable(self) -> None:
         """Wait until an item may be available or the stream has ended."""
+        fut = self._enqueue_receive()
+        try:
+            await fut
+        finally:
+            self._end_receive(fut)
+
+    def _enqueue_receive(self) -> asyncio.Future[None]:
+        """Make the receiver's wake-up signal (it waits on it)."""
         w = self.receiver
         fut = wait_future(w)
         self._recv_signal = fut
         if w is not None:
             w.waiting = ((self,), "receive")
-        try:
-            await fut
-        finally:
-            if self._recv_signal is fut:
-                self._recv_signal = None
-            if w is not None:
-                w.waiting = None
+        return fut
+
+    def _end_receive(self, fut: asyncio.Future[None]) -> None:
+        """The receiver's wait on ``fut`` is over, one way or another."""
+        if self._recv_signal is fut:
+            self._recv_signal = None
+        w = self.receiver
+        if w is not None:
+            w.waiting = None
 
     def close_receiver(self) -> int:
         """Close the receiving side; return how many buffered items were discarded."""

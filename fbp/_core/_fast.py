@@ -71,6 +71,10 @@ def _load() -> tuple[Any, Any, Any] | None:
         (OutPort, "_closed"),
         (OutPort, "_sent_slow"),
         (Channel, "_accepted"),
+        (Channel, "open_senders"),
+        (Channel, "capacity"),
+        (Channel, "drop_oldest"),
+        (OutPort, "_proc"),
     )
     descriptors = tuple(cls.__dict__[name] for cls, name in slots)
     _fastports.configure(descriptors, (InPort, OutPort, Channel, IP, Validator, ArrayInPort, deque))

@@ -19,11 +19,13 @@
 enum {
     IN_CHAN, IN_LAST, OUT_CHAN, OUT_SENT_FAST, OUT_VALIDATOR, CHAN_BUF, CHAN_ROOM,
     CHAN_RECV_SIGNAL, CHAN_SEND_WAITERS, VALIDATOR_PLAIN, ARR_ELEMENTS, ARR_NEXT,
-    OUT_CHANS, OUT_CLOSED, OUT_SENT_SLOW, CHAN_ACCEPTED, N_SLOTS
+    OUT_CHANS, OUT_CLOSED, OUT_SENT_SLOW, CHAN_ACCEPTED, CHAN_OPEN_SENDERS, CHAN_CAPACITY,
+    CHAN_DROP_OLDEST, OUT_PROC, N_SLOTS
 };
 
 static Py_ssize_t offsets[N_SLOTS];
 static int configured = 0;
+static int use_waits = 1;  /* wait in C (else the Python methods wait) */
 static PyTypeObject *in_port_type, *out_port_type, *channel_type, *ip_type, *validator_type;
 static PyTypeObject *array_in_type, *deque_type;
 static PyObject *deque_popleft, *deque_append;
@@ -183,6 +185,311 @@ static PyTypeObject Ready_Type = {
     .tp_methods = ready_methods,
 };
 
+/* -- Wait: a port operation that waits on a channel ---------------------------------- */
+
+/* What `await` runs when a receive finds nothing buffered or a send finds the channel
+ * full: the channel's own Python methods queue the party and make the future
+ * (Channel._enqueue_receive / _enqueue_send); this object yields that future to the
+ * task (or the fused scheduler), and once it is done ends the wait (_end_receive) and,
+ * for a receive, takes the item. What it cannot finish (a bracket, the end of the
+ * stream, a rendezvous) it hands to InPort._wait_next, whose coroutine it then runs as
+ * `yield from` would. A throw (cancellation) undoes the wait as the Python methods do. */
+
+enum { WAIT_RECV, WAIT_SEND };
+
+typedef struct {
+    PyObject_HEAD
+    int kind;
+    int yielded;      /* the future was given to the task; resume means it is done */
+    PyObject *port;   /* InPort (receive) or OutPort (send) */
+    PyObject *ch;
+    PyObject *fut;
+    PyObject *entry;  /* send: the (fut, item, waiter) queued on the channel */
+    PyObject *waiter; /* send: the waiting party */
+    PyObject *sub;    /* receive: InPort._wait_next's coroutine, once handed over */
+} WaitObject;
+
+static PyTypeObject Wait_Type;
+static PyObject *str_enqueue_receive, *str_end_receive, *str_enqueue_send, *str_cancel_send;
+static PyObject *str_blocking, *str_result, *str_done, *str_wait_next, *str_throw, *str_close;
+static PyObject *str_waiter;
+
+static int
+wait_traverse(WaitObject *w, visitproc visit, void *arg)
+{
+    Py_VISIT(w->port);
+    Py_VISIT(w->ch);
+    Py_VISIT(w->fut);
+    Py_VISIT(w->entry);
+    Py_VISIT(w->waiter);
+    Py_VISIT(w->sub);
+    return 0;
+}
+
+static int
+wait_clear(WaitObject *w)
+{
+    Py_CLEAR(w->port);
+    Py_CLEAR(w->ch);
+    Py_CLEAR(w->fut);
+    Py_CLEAR(w->entry);
+    Py_CLEAR(w->waiter);
+    Py_CLEAR(w->sub);
+    return 0;
+}
+
+static void
+wait_dealloc(WaitObject *w)
+{
+    PyObject_GC_UnTrack(w);
+    wait_clear(w);
+    PyObject_GC_Del(w);
+}
+
+static PyObject *take(PyObject *ch, PyObject *buf);
+static PyObject *data_head(PyObject *ch, PyObject **buf_out);
+
+/* Queue a receiver on its channel; a new Wait (or NULL). */
+static PyObject *
+wait_receive(PyObject *port, PyObject *ch)
+{
+    PyObject *fut = PyObject_CallMethodNoArgs(ch, str_enqueue_receive);
+    if (fut == NULL)
+        return NULL;
+    WaitObject *w = PyObject_GC_New(WaitObject, &Wait_Type);
+    if (w == NULL) {
+        Py_DECREF(fut);
+        return NULL;
+    }
+    w->kind = WAIT_RECV;
+    w->yielded = 0;
+    w->port = Py_NewRef(port);
+    w->ch = Py_NewRef(ch);
+    w->fut = fut;
+    w->entry = NULL;
+    w->waiter = NULL;
+    w->sub = NULL;
+    PyObject_GC_Track(w);
+    return (PyObject *)w;
+}
+
+/* Queue a sender and its item on a full channel; a new Wait (or NULL). */
+static PyObject *
+wait_send(PyObject *port, PyObject *ch, PyObject *value, PyObject *waiter)
+{
+    PyObject *args[3] = {ch, value, waiter};
+    PyObject *pair = PyObject_VectorcallMethod(str_enqueue_send, args, 3, NULL);
+    if (pair == NULL)
+        return NULL;
+    if (!PyTuple_CheckExact(pair) || PyTuple_GET_SIZE(pair) != 2) {
+        Py_DECREF(pair);
+        PyErr_SetString(PyExc_TypeError, "Channel._enqueue_send() must return (fut, entry)");
+        return NULL;
+    }
+    WaitObject *w = PyObject_GC_New(WaitObject, &Wait_Type);
+    if (w == NULL) {
+        Py_DECREF(pair);
+        return NULL;
+    }
+    w->kind = WAIT_SEND;
+    w->yielded = 0;
+    w->port = Py_NewRef(port);
+    w->ch = Py_NewRef(ch);
+    w->fut = Py_NewRef(PyTuple_GET_ITEM(pair, 0));
+    w->entry = Py_NewRef(PyTuple_GET_ITEM(pair, 1));
+    w->waiter = Py_NewRef(waiter);
+    w->sub = NULL;
+    Py_DECREF(pair);
+    PyObject_GC_Track(w);
+    return (PyObject *)w;
+}
+
+/* End a wait that did not finish (a throw or close): as the Python methods' except and
+ * finally clauses do. Keeps any exception set. */
+static void
+wait_undo(WaitObject *w)
+{
+    if (w->fut == NULL)
+        return;
+    PyObject *etype, *evalue, *etb;
+    PyErr_Fetch(&etype, &evalue, &etb);
+    PyObject *res;
+    if (w->kind == WAIT_SEND) {
+        PyObject *args[4] = {w->ch, w->fut, w->entry, w->waiter};
+        res = PyObject_VectorcallMethod(str_cancel_send, args, 4, NULL);
+    }
+    else {
+        PyObject *args[2] = {w->ch, w->fut};
+        res = PyObject_VectorcallMethod(str_end_receive, args, 2, NULL);
+    }
+    if (res == NULL)
+        PyErr_WriteUnraisable((PyObject *)w);
+    Py_XDECREF(res);
+    Py_CLEAR(w->fut);
+    PyErr_Restore(etype, evalue, etb);
+}
+
+static PySendResult
+wait_yield(WaitObject *w, PyObject **result)
+{
+    if (PyObject_SetAttr(w->fut, str_blocking, Py_True) < 0) {
+        *result = NULL;
+        return PYGEN_ERROR;
+    }
+    w->yielded = 1;
+    *result = Py_NewRef(w->fut);
+    return PYGEN_NEXT;
+}
+
+static PySendResult
+wait_send_result(PyObject *self, PyObject *arg, PyObject **result)
+{
+    WaitObject *w = (WaitObject *)self;
+    *result = NULL;
+    if (w->sub != NULL) {
+        PySendResult r = PyIter_Send(w->sub, arg, result);
+        if (r != PYGEN_NEXT)
+            Py_CLEAR(w->sub);
+        return r;
+    }
+    if (w->fut == NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "cannot reuse an already awaited port operation");
+        return PYGEN_ERROR;
+    }
+    if (!w->yielded)
+        return wait_yield(w, result);
+    /* Resumed: the future must be done; its result raises if it was cancelled. */
+    PyObject *done = PyObject_CallMethodNoArgs(w->fut, str_done);
+    if (done == NULL)
+        return PYGEN_ERROR;
+    int is_done = PyObject_IsTrue(done);
+    Py_DECREF(done);
+    if (is_done != 1) {
+        if (is_done == 0)
+            PyErr_SetString(PyExc_RuntimeError, "await wasn't used with future");
+        return PYGEN_ERROR;
+    }
+    PyObject *res = PyObject_CallMethodNoArgs(w->fut, str_result);
+    if (res == NULL) {
+        wait_undo(w);
+        return PYGEN_ERROR;
+    }
+    Py_DECREF(res);
+    if (w->kind == WAIT_SEND) {
+        Py_CLEAR(w->fut);
+        *result = Py_NewRef(Py_None);
+        return PYGEN_RETURN;
+    }
+    /* A receive: end this wait, then take what came (or wait again). */
+    PyObject *args[2] = {w->ch, w->fut};
+    res = PyObject_VectorcallMethod(str_end_receive, args, 2, NULL);
+    Py_CLEAR(w->fut);
+    if (res == NULL)
+        return PYGEN_ERROR;
+    Py_DECREF(res);
+    PyObject *buf;
+    if (data_head(w->ch, &buf) != NULL) {
+        PyObject *item = take(w->ch, buf);
+        if (item == NULL)
+            return PYGEN_ERROR;
+        set_slot(w->port, IN_LAST, item);
+        *result = item;
+        return PYGEN_RETURN;
+    }
+    /* Anything else: the Python path, run from here on. */
+    w->sub = PyObject_CallMethodNoArgs(w->port, str_wait_next);
+    if (w->sub == NULL)
+        return PYGEN_ERROR;
+    PySendResult r = PyIter_Send(w->sub, Py_None, result);
+    if (r != PYGEN_NEXT)
+        Py_CLEAR(w->sub);
+    return r;
+}
+
+static PyObject *
+wait_next(PyObject *self)
+{
+    PyObject *value;
+    PySendResult r = wait_send_result(self, Py_None, &value);
+    if (r == PYGEN_ERROR)
+        return NULL;
+    if (r == PYGEN_NEXT)
+        return value;
+    return stop_with(value);
+}
+
+static PyObject *
+wait_send_method(PyObject *self, PyObject *arg)
+{
+    PyObject *value;
+    PySendResult r = wait_send_result(self, arg, &value);
+    if (r == PYGEN_ERROR)
+        return NULL;
+    if (r == PYGEN_NEXT)
+        return value;
+    return stop_with(value);
+}
+
+static PyObject *
+wait_throw(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    WaitObject *w = (WaitObject *)self;
+    if (w->sub != NULL) {
+        PyObject *meth = PyObject_GetAttr(w->sub, str_throw);
+        if (meth == NULL)
+            return NULL;
+        PyObject *res = PyObject_Vectorcall(meth, args, nargs, NULL);
+        Py_DECREF(meth);
+        if (res == NULL) {
+            Py_CLEAR(w->sub);  /* it raised (or returned: StopIteration) */
+        }
+        return res;
+    }
+    ready_throw(self, args, nargs);  /* sets the exception */
+    wait_undo(w);
+    return NULL;
+}
+
+static PyObject *
+wait_close(PyObject *self, PyObject *unused)
+{
+    WaitObject *w = (WaitObject *)self;
+    if (w->sub != NULL) {
+        PyObject *res = PyObject_CallMethodNoArgs(w->sub, str_close);
+        Py_CLEAR(w->sub);
+        return res;
+    }
+    wait_undo(w);
+    Py_RETURN_NONE;
+}
+
+static PyMethodDef wait_methods[] = {
+    {"send", wait_send_method, METH_O, NULL},
+    {"throw", (PyCFunction)(void (*)(void))wait_throw, METH_FASTCALL, NULL},
+    {"close", wait_close, METH_NOARGS, NULL},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyAsyncMethods wait_async = {
+    .am_await = ready_await,
+    .am_send = wait_send_result,
+};
+
+static PyTypeObject Wait_Type = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "fbp._core._fastports.Wait",
+    .tp_basicsize = sizeof(WaitObject),
+    .tp_dealloc = (destructor)wait_dealloc,
+    .tp_as_async = &wait_async,
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC,
+    .tp_doc = "A port operation waiting on its channel.",
+    .tp_traverse = (traverseproc)wait_traverse,
+    .tp_clear = (inquiry)wait_clear,
+    .tp_iter = ready_await,
+    .tp_iternext = wait_next,
+    .tp_methods = wait_methods,
+};
+
 /* -- configuration ----------------------------------------------------------------- */
 
 static PyObject *
@@ -281,6 +588,27 @@ data_head(PyObject *ch, PyObject **buf_out)
     return head;
 }
 
+/* Whether a channel has nothing buffered, no sender queued and a sender still open:
+ * a receiver can only wait. */
+static int
+empty_and_open(PyObject *ch)
+{
+    PyObject *buf = slot(ch, CHAN_BUF), *waiters = slot(ch, CHAN_SEND_WAITERS);
+    PyObject *open = slot(ch, CHAN_OPEN_SENDERS);
+    if (buf == NULL || Py_TYPE(buf) != deque_type || Py_SIZE(buf) != 0)
+        return 0;
+    if (waiters == NULL || Py_TYPE(waiters) != deque_type || Py_SIZE(waiters) != 0)
+        return 0;
+    if (open == NULL || !PyLong_CheckExact(open))
+        return 0;
+    Py_ssize_t n = PyLong_AsSsize_t(open);
+    if (n == -1 && PyErr_Occurred()) {
+        PyErr_Clear();
+        return 0;
+    }
+    return n > 0;
+}
+
 /* InPort.__anext__: a bare payload buffered is returned at once. */
 static PyObject *
 in_anext(PyObject *self, PyObject *unused)
@@ -296,6 +624,8 @@ in_anext(PyObject *self, PyObject *unused)
             Py_DECREF(item);
             return r;
         }
+        if (use_waits && ch != NULL && Py_TYPE(ch) == channel_type && empty_and_open(ch))
+            return wait_receive(self, ch);
     }
     return anext_slow(self);
 }
@@ -435,8 +765,29 @@ out_send(PyObject *port, PyObject *const *args, Py_ssize_t nargs, PyObject *kwna
     Py_ssize_t limit = PyLong_AsSsize_t(room);
     if (limit == -1 && PyErr_Occurred())
         return NULL;
-    if (Py_SIZE(buf) >= limit)
-        goto slow;
+    if (Py_SIZE(buf) >= limit) {
+        /* Full: one open receiver and a policy of waiting means queueing up. */
+        if (!use_waits)
+            goto slow;
+        PyObject *cap = slot(ch, CHAN_CAPACITY), *drop = slot(ch, CHAN_DROP_OLDEST);
+        PyObject *proc = slot(port, OUT_PROC);
+        if (cap == NULL || !PyLong_CheckExact(cap) || drop != Py_False || proc == NULL)
+            goto slow;
+        if (PyObject_RichCompareBool(cap, room, Py_EQ) != 1)
+            goto slow;
+        PyObject *waiter = PyObject_GetAttr(proc, str_waiter);
+        if (waiter == NULL)
+            return NULL;
+        if (increment(port, OUT_SENT_SLOW) < 0) {
+            Py_DECREF(waiter);
+            if (PyErr_Occurred())
+                return NULL;
+            goto slow;
+        }
+        PyObject *r = wait_send(port, ch, value, waiter);
+        Py_DECREF(waiter);
+        return r;
+    }
     PyObject *sent = slot(port, OUT_SENT_FAST);
     if (sent == NULL)
         goto slow;
@@ -550,6 +901,16 @@ methods(PyObject *self, PyObject *unused)
 }
 
 static PyObject *
+set_waits(PyObject *self, PyObject *on)
+{
+    int v = PyObject_IsTrue(on);
+    if (v < 0)
+        return NULL;
+    use_waits = v;
+    Py_RETURN_NONE;
+}
+
+static PyObject *
 ready(PyObject *self, PyObject *value)
 {
     return ready_new(value);
@@ -562,6 +923,8 @@ static PyMethodDef module_methods[] = {
     {"methods", methods, METH_NOARGS,
      "methods() -> (InPort.__anext__, ArrayInPort.__anext__, OutPort.send)."},
     {"ready", ready, METH_O, "ready(value): an awaitable that gives value at once."},
+    {"set_waits", set_waits, METH_O,
+     "set_waits(on): whether waits on a channel are done here or by the Python methods."},
     {NULL, NULL, 0, NULL},
 };
 
@@ -574,7 +937,23 @@ static struct PyModuleDef module = {
 PyMODINIT_FUNC
 PyInit__fastports(void)
 {
-    if (PyType_Ready(&Ready_Type) < 0)
+    if (PyType_Ready(&Ready_Type) < 0 || PyType_Ready(&Wait_Type) < 0)
+        return NULL;
+    str_enqueue_receive = PyUnicode_InternFromString("_enqueue_receive");
+    str_end_receive = PyUnicode_InternFromString("_end_receive");
+    str_enqueue_send = PyUnicode_InternFromString("_enqueue_send");
+    str_cancel_send = PyUnicode_InternFromString("_cancel_send");
+    str_blocking = PyUnicode_InternFromString("_asyncio_future_blocking");
+    str_result = PyUnicode_InternFromString("result");
+    str_done = PyUnicode_InternFromString("done");
+    str_wait_next = PyUnicode_InternFromString("_wait_next");
+    str_throw = PyUnicode_InternFromString("throw");
+    str_close = PyUnicode_InternFromString("close");
+    str_waiter = PyUnicode_InternFromString("waiter");
+    if (str_enqueue_receive == NULL || str_end_receive == NULL || str_enqueue_send == NULL
+        || str_cancel_send == NULL || str_blocking == NULL || str_result == NULL
+        || str_done == NULL || str_wait_next == NULL || str_throw == NULL || str_close == NULL
+        || str_waiter == NULL)
         return NULL;
     str_wake = PyUnicode_InternFromString("_wake_receiver");
     str_admit = PyUnicode_InternFromString("_admit_sender");

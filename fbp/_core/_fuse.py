@@ -77,11 +77,12 @@ class _Member:
 def wait_future(waiter: Any) -> asyncio.Future[None]:
     """The future a process waits on in a channel operation (``waiter`` is the
     process, or None). Whoever ends the wait calls :func:`release`."""
-    fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-    if waiter is not None:
-        m = waiter.fused
-        if m is not None:
-            m.wait = fut
+    m = None if waiter is None else waiter.fused
+    if m is None:
+        return asyncio.get_running_loop().create_future()
+    # The scheduler's loop (asking for the running loop costs a system call).
+    fut: asyncio.Future[None] = m.sched.loop.create_future()
+    m.wait = fut
     return fut
 
 
@@ -104,6 +105,7 @@ class Scheduler:
         self.ready: deque[_Member] = deque()
         self.live = len(self.members)
         self._idle: asyncio.Future[None] | None = None
+        self.loop = asyncio.get_running_loop()  # made by a running network
         for m in self.members:
             m.proc.fused = m
 
@@ -118,7 +120,7 @@ class Scheduler:
 
     async def run(self) -> None:
         """The scheduler's task: step ready processes until none is left fused."""
-        loop = asyncio.get_running_loop()
+        loop = self.loop
         me = asyncio.current_task()
         enter, leave = _enter_task, _leave_task
         assert me is not None
