@@ -24,7 +24,10 @@ from __future__ import annotations
 import asyncio
 import importlib
 import importlib.metadata
+import importlib.util
+import sys
 import time
+import types
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from typing import Any
 
@@ -47,8 +50,24 @@ __all__ = (
 PEERS = ("pypeln", "aiostream", "streamz", "bytewax")
 
 
+def _pkg_resources_shim() -> None:
+    """pypeln's dependency stopit still imports ``pkg_resources`` (for its version),
+    which setuptools no longer ships; give it the one function it calls."""
+    if importlib.util.find_spec("pkg_resources") is not None:
+        return
+    shim = types.ModuleType("pkg_resources")
+
+    def get_distribution(name: str) -> Any:
+        return types.SimpleNamespace(version=importlib.metadata.version(name))
+
+    shim.get_distribution = get_distribution  # type: ignore[attr-defined]
+    sys.modules.setdefault("pkg_resources", shim)
+
+
 def peer_available(name: str) -> str | None:
     """None when the peer imports, else the reason it cannot be measured."""
+    if name == "pypeln":
+        _pkg_resources_shim()
     try:
         importlib.import_module(name)
     except Exception as e:
@@ -85,6 +104,7 @@ def _add(pair: tuple[Any, Any]) -> Any:
 
 def run_pypeln(case: Case, items: list[Any]) -> Timing:
     """pypeln.task: one task and one bounded queue per stage."""
+    _pkg_resources_shim()
     import pypeln as pl  # type: ignore[import-untyped,unused-ignore]
 
     if case.shape == "diamond":
@@ -119,6 +139,7 @@ def run_pypeln(case: Case, items: list[Any]) -> Timing:
 def run_pypeln_sync(case: Case, items: list[Any]) -> Timing:
     """pypeln.sync: stages as chained generators run in the caller's thread (pypeln's
     fastest mode for cheap functions: no tasks, threads or queues)."""
+    _pkg_resources_shim()
     import pypeln as pl  # type: ignore[import-untyped,unused-ignore]
 
     if case.shape == "diamond":

@@ -40,11 +40,11 @@ for (_cls, _name), _fn in _PY.items():
 InPort._anext_py = InPort._wait_next  # type: ignore[attr-defined]
 
 _why_not: str | None = None
-_methods: tuple[Any, Any, Any] | None = None
+_methods: tuple[Any, Any, Any, Any] | None = None
 _reported = False
 
 
-def _load() -> tuple[Any, Any, Any] | None:
+def _load() -> tuple[Any, Any, Any, Any] | None:
     global _why_not
     if os.environ.get("FBP_NO_ACCEL"):
         _why_not = "turned off by FBP_NO_ACCEL"
@@ -77,8 +77,9 @@ def _load() -> tuple[Any, Any, Any] | None:
         (OutPort, "_proc"),
     )
     descriptors = tuple(cls.__dict__[name] for cls, name in slots)
-    _fastports.configure(descriptors, (InPort, OutPort, Channel, IP, Validator, ArrayInPort, deque))
-    methods: tuple[Any, Any, Any] = _fastports.methods()
+    classes = (InPort, OutPort, Channel, IP, Validator, ArrayInPort, deque, CheckedOutPort)
+    _fastports.configure(descriptors, classes)
+    methods: tuple[Any, Any, Any, Any] = _fastports.methods()
     return methods
 
 
@@ -89,11 +90,11 @@ def install() -> bool:
         _methods = _load()
     if _methods is None:
         return False
-    in_anext, array_anext, send = _methods
+    in_anext, array_anext, send, checked_send = _methods
     InPort.__anext__ = in_anext  # type: ignore[method-assign]
     ArrayInPort.__anext__ = array_anext  # type: ignore[method-assign]
     OutPort.send = send  # type: ignore[method-assign]
-    CheckedOutPort.send = send  # type: ignore[method-assign]
+    CheckedOutPort.send = checked_send  # type: ignore[method-assign]
     return True
 
 

@@ -27,7 +27,7 @@ static Py_ssize_t offsets[N_SLOTS];
 static int configured = 0;
 static int use_waits = 1;  /* wait in C (else the Python methods wait) */
 static PyTypeObject *in_port_type, *out_port_type, *channel_type, *ip_type, *validator_type;
-static PyTypeObject *array_in_type, *deque_type;
+static PyTypeObject *array_in_type, *deque_type, *checked_out_type;
 static PyObject *deque_popleft, *deque_append;
 static PyObject *str_wake, *str_admit, *str_anext_py, *str_send_py, *str_parents, *one;
 
@@ -498,15 +498,16 @@ configure(PyObject *self, PyObject *args)
     PyObject *descrs, *types;
     if (!PyArg_ParseTuple(args, "O!O!", &PyTuple_Type, &descrs, &PyTuple_Type, &types))
         return NULL;
-    if (PyTuple_GET_SIZE(types) != 7) {
+    if (PyTuple_GET_SIZE(types) != 8) {
         PyErr_SetString(PyExc_ValueError,
                         "configure() needs (InPort, OutPort, Channel, IP, Validator,"
-                        " ArrayInPort, deque)");
+                        " ArrayInPort, deque, CheckedOutPort)");
         return NULL;
     }
-    PyTypeObject **targets[7] = {&in_port_type, &out_port_type, &channel_type, &ip_type,
-                                 &validator_type, &array_in_type, &deque_type};
-    for (int i = 0; i < 7; i++) {
+    PyTypeObject **targets[8] = {&in_port_type, &out_port_type, &channel_type, &ip_type,
+                                 &validator_type, &array_in_type, &deque_type,
+                                 &checked_out_type};
+    for (int i = 0; i < 8; i++) {
         PyObject *t = PyTuple_GET_ITEM(types, i);
         if (!PyType_Check(t)) {
             PyErr_Format(PyExc_TypeError, "type %d is not a class", i);
@@ -727,7 +728,9 @@ fan_out(PyObject *port, PyObject *value)
 static PyObject *
 out_send(PyObject *port, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
 {
-    if (!configured || nargs != 1 || !PyObject_TypeCheck(port, out_port_type))
+    if (!configured || nargs != 1
+        || !(Py_IS_TYPE(port, out_port_type) || Py_IS_TYPE(port, checked_out_type)
+             || PyObject_TypeCheck(port, out_port_type)))
         goto slow;
     if (kwnames != NULL) {
         /* parents=None is the default; anything else takes the Python path. */
@@ -881,8 +884,8 @@ static PyMethodDef out_send_def = {
     "send", (PyCFunction)(void (*)(void))out_send, METH_FASTCALL | METH_KEYWORDS,
     "send(value, *, parents=None): send a data IP, waiting while a receiver is full."};
 
-/* methods() -> (InPort.__anext__, ArrayInPort.__anext__, OutPort.send) as method
- * descriptors of the configured classes. */
+/* methods() -> (InPort.__anext__, ArrayInPort.__anext__, OutPort.send,
+ * CheckedOutPort.send) as method descriptors of the configured classes. */
 static PyObject *
 methods(PyObject *self, PyObject *unused)
 {
@@ -893,10 +896,13 @@ methods(PyObject *self, PyObject *unused)
     PyObject *a = PyDescr_NewMethod(in_port_type, &in_anext_def);
     PyObject *b = PyDescr_NewMethod(array_in_type, &array_anext_def);
     PyObject *c = PyDescr_NewMethod(out_port_type, &out_send_def);
-    PyObject *res = (a && b && c) ? PyTuple_Pack(3, a, b, c) : NULL;
+    /* Its own descriptor, whose check of self's class is then an identity test. */
+    PyObject *d = PyDescr_NewMethod(checked_out_type, &out_send_def);
+    PyObject *res = (a && b && c && d) ? PyTuple_Pack(4, a, b, c, d) : NULL;
     Py_XDECREF(a);
     Py_XDECREF(b);
     Py_XDECREF(c);
+    Py_XDECREF(d);
     return res;
 }
 
@@ -919,9 +925,10 @@ ready(PyObject *self, PyObject *value)
 static PyMethodDef module_methods[] = {
     {"configure", configure, METH_VARARGS,
      "configure(descriptors, (InPort, OutPort, Channel, IP, Validator, ArrayInPort,"
-     " deque)): the slots the fast paths read, once."},
+     " deque, CheckedOutPort)): the slots the fast paths read, once."},
     {"methods", methods, METH_NOARGS,
-     "methods() -> (InPort.__anext__, ArrayInPort.__anext__, OutPort.send)."},
+     "methods() -> (InPort.__anext__, ArrayInPort.__anext__, OutPort.send,"
+     " CheckedOutPort.send)."},
     {"ready", ready, METH_O, "ready(value): an awaitable that gives value at once."},
     {"set_waits", set_waits, METH_O,
      "set_waits(on): whether waits on a channel are done here or by the Python methods."},
