@@ -53,7 +53,7 @@ PEERS = ("pypeln", "aiostream", "streamz", "bytewax")
 def _pkg_resources_shim() -> None:
     """pypeln's dependency stopit still imports ``pkg_resources`` (for its version),
     which setuptools no longer ships; give it the one function it calls."""
-    if importlib.util.find_spec("pkg_resources") is not None:
+    if "pkg_resources" in sys.modules or importlib.util.find_spec("pkg_resources") is not None:
         return
     shim = types.ModuleType("pkg_resources")
 
