@@ -50,26 +50,30 @@ __all__ = (
 PEERS = ("pypeln", "aiostream", "streamz", "bytewax")
 
 
-def _pkg_resources_shim() -> None:
-    """pypeln's dependency stopit still imports ``pkg_resources`` (for its version),
-    which setuptools no longer ships; give it the one function it calls."""
-    if "pkg_resources" in sys.modules or importlib.util.find_spec("pkg_resources") is not None:
-        return
+def _import_pypeln() -> Any:
+    """Import pypeln. Its dependency stopit still imports ``pkg_resources`` (for its
+    version), which setuptools no longer ships: where it is missing, a stand-in with
+    the one function stopit calls is present for that import only."""
+    if "pkg_resources" in sys.modules or importlib.util.find_spec("pkg_resources"):
+        return importlib.import_module("pypeln")
     shim = types.ModuleType("pkg_resources")
 
     def get_distribution(name: str) -> Any:
         return types.SimpleNamespace(version=importlib.metadata.version(name))
 
     shim.get_distribution = get_distribution  # type: ignore[attr-defined]
-    sys.modules.setdefault("pkg_resources", shim)
+    sys.modules["pkg_resources"] = shim
+    try:
+        return importlib.import_module("pypeln")
+    finally:
+        if sys.modules.get("pkg_resources") is shim:
+            del sys.modules["pkg_resources"]
 
 
 def peer_available(name: str) -> str | None:
     """None when the peer imports, else the reason it cannot be measured."""
-    if name == "pypeln":
-        _pkg_resources_shim()
     try:
-        importlib.import_module(name)
+        _import_pypeln() if name == "pypeln" else importlib.import_module(name)
     except Exception as e:
         hint = "pip install -e '.[bench]'"
         return f"not installed ({type(e).__name__}: {e}); {hint}"
@@ -104,8 +108,7 @@ def _add(pair: tuple[Any, Any]) -> Any:
 
 def run_pypeln(case: Case, items: list[Any]) -> Timing:
     """pypeln.task: one task and one bounded queue per stage."""
-    _pkg_resources_shim()
-    import pypeln as pl  # type: ignore[import-untyped,unused-ignore]
+    pl = _import_pypeln()
 
     if case.shape == "diamond":
         msg = "pypeln has no fan-out or pairing of two stages"
@@ -139,8 +142,7 @@ def run_pypeln(case: Case, items: list[Any]) -> Timing:
 def run_pypeln_sync(case: Case, items: list[Any]) -> Timing:
     """pypeln.sync: stages as chained generators run in the caller's thread (pypeln's
     fastest mode for cheap functions: no tasks, threads or queues)."""
-    _pkg_resources_shim()
-    import pypeln as pl  # type: ignore[import-untyped,unused-ignore]
+    pl = _import_pypeln()
 
     if case.shape == "diamond":
         msg = "pypeln has no fan-out or pairing of two stages"
