@@ -272,3 +272,23 @@ async def test_missing_compiled_paths_are_reported_once(
     warned = [r for r in caplog.records if "compiled port paths are missing" in r.getMessage()]
     assert len(warned) == 1
     assert "FBP_NO_ACCEL=1" in warned[0].getMessage()
+
+
+class NapsWithDeadline(Component):
+    """A long sleep cut short by a deadline, then the stream passed on."""
+
+    in_: InPort[int]
+    out: OutPort[int]
+
+    async def run(self) -> None:
+        with anyio.move_on_after(0.02):
+            await anyio.sleep(30)
+        async for x in self.in_:
+            await self.out.send(x)
+
+
+async def test_a_deadline_on_an_outside_wait_cancels_just_that_wait() -> None:
+    net = chain(("n", NapsWithDeadline), ("a", s.Inc), n=100)
+    with anyio.fail_after(10):
+        await net.run()
+    assert items(net) == [x + 1 for x in range(100)]

@@ -58,7 +58,7 @@ def enabled() -> bool:
 class _Member:
     """A process under the scheduler: its coroutine, its task and its state."""
 
-    __slots__ = ("coro", "ctx", "parked", "proc", "sched", "state", "task", "wait")
+    __slots__ = ("coro", "ctx", "left_for", "parked", "proc", "sched", "state", "task", "wait")
 
     def __init__(self, sched: Scheduler, proc: Process) -> None:
         self.sched = sched
@@ -72,6 +72,8 @@ class _Member:
         self.state = _NEW
         # The channel wait it is in, while fused (see wait_future and release).
         self.wait: asyncio.Future[None] | None = None
+        # What it awaited when it left the scheduler.
+        self.left_for: Any = None
 
 
 def wait_future(waiter: Any) -> asyncio.Future[None]:
@@ -171,6 +173,8 @@ class Scheduler:
         finally:
             for m in self.members:
                 m.proc.fused = None
+                if m.state == _NEW:  # its task never started (the run was stopped)
+                    m.coro.close()
 
     def _finish(self, m: _Member, error: BaseException | None) -> None:
         m.state = _DONE
@@ -188,6 +192,7 @@ class Scheduler:
         m.state = _ALONE
         self.live -= 1
         m.proc.fused = None
+        m.left_for = awaited
         parked = m.parked
         if parked is not None and not parked.done():
             parked.set_result(awaited)
@@ -210,12 +215,9 @@ class Scheduler:
         except asyncio.CancelledError as e:
             if m.state == _DONE:
                 raise
-            parked = m.parked
-            if m.state == _ALONE and not parked.cancelled():
+            if m.state == _ALONE and isinstance(m.left_for, asyncio.Future):
                 # It had just left, awaiting this: cancel that, as a task would.
-                left_for = parked.result()
-                if isinstance(left_for, asyncio.Future):
-                    left_for.cancel()
+                m.left_for.cancel()
             # Stopped while fused: take the process over and deliver the cancellation.
             if m.state == _FUSED:
                 m.state = _ALONE
