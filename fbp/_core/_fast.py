@@ -18,6 +18,7 @@ import os
 from collections import deque
 from typing import Any
 
+from . import _ports
 from ._arrays import ArrayInPort
 from ._channel import Channel
 from ._ip import IP
@@ -25,7 +26,7 @@ from ._port_variants import CheckedOutPort
 from ._ports import InPort, OutPort
 from ._types import Validator
 
-__all__ = ("active", "install", "unavailable", "uninstall")
+__all__ = ("active", "install", "report_missing", "unavailable", "uninstall")
 
 # The Python methods, whatever is installed.
 _PY: dict[tuple[type, str], Any] = {
@@ -91,6 +92,9 @@ def install() -> bool:
     if _methods is None:
         return False
     in_anext, array_anext, send, checked_send = _methods
+    from . import _fastports  # type: ignore[attr-defined]  # loaded by _load
+
+    _ports._all_exactly = _fastports.all_exactly
     InPort.__anext__ = in_anext  # type: ignore[method-assign]
     ArrayInPort.__anext__ = array_anext  # type: ignore[method-assign]
     OutPort.send = send  # type: ignore[method-assign]
@@ -102,6 +106,7 @@ def uninstall() -> None:
     """Put the Python methods back (the tests run both)."""
     for (cls, name), fn in _PY.items():
         setattr(cls, name, fn)
+    _ports._all_exactly = _ports._all_exactly_py
 
 
 def active() -> bool:

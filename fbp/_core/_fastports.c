@@ -906,6 +906,32 @@ methods(PyObject *self, PyObject *unused)
     return res;
 }
 
+/* all_exactly(values, cls): whether every element of a list or tuple is an instance of
+ * exactly cls (a batch that validation can pass as it is). */
+static PyObject *
+all_exactly(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 2) {
+        PyErr_SetString(PyExc_TypeError, "all_exactly(values, cls)");
+        return NULL;
+    }
+    PyObject *seq = PySequence_Fast(args[0], "all_exactly() needs a sequence");
+    if (seq == NULL)
+        return NULL;
+    PyObject **items = PySequence_Fast_ITEMS(seq);
+    Py_ssize_t n = PySequence_Fast_GET_SIZE(seq);
+    PyObject *cls = args[1];
+    int ok = 1;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        if ((PyObject *)Py_TYPE(items[i]) != cls) {
+            ok = 0;
+            break;
+        }
+    }
+    Py_DECREF(seq);
+    return PyBool_FromLong(ok);
+}
+
 static PyObject *
 set_waits(PyObject *self, PyObject *on)
 {
@@ -930,6 +956,8 @@ static PyMethodDef module_methods[] = {
      "methods() -> (InPort.__anext__, ArrayInPort.__anext__, OutPort.send,"
      " CheckedOutPort.send)."},
     {"ready", ready, METH_O, "ready(value): an awaitable that gives value at once."},
+    {"all_exactly", (PyCFunction)(void (*)(void))all_exactly, METH_FASTCALL,
+     "all_exactly(values, cls): whether every value's class is exactly cls."},
     {"set_waits", set_waits, METH_O,
      "set_waits(on): whether waits on a channel are done here or by the Python methods."},
     {NULL, NULL, 0, NULL},

@@ -53,6 +53,14 @@ T = TypeVar("T")
 T_co = TypeVar("T_co", covariant=True)
 
 
+def _all_exactly_py(values: Sequence[Any], cls: type) -> bool:
+    return set(map(type, values)) == {cls}
+
+
+#: Whether every value's class is exactly the given one (compiled where built).
+_all_exactly: Callable[[Sequence[Any], type], bool] = _all_exactly_py
+
+
 class DownstreamClosed(Exception):
     """Every receiver of an output port has ended; nothing sent there can be used.
 
@@ -498,7 +506,10 @@ class OutPort(Generic[T]):
         v = self._validator
         if v is not None:
             plain = v._plain
-            values = [x if type(x) is plain else v.check(x) for x in values]
+            # Check one by one only when some value is not an instance of exactly the
+            # port's class (looked at in one pass, compiled where built).
+            if plain is None or not _all_exactly(values, plain):
+                values = [x if type(x) is plain else v.check(x) for x in values]
         proc = self._proc
         items: list[Any]
         if proc.trace is not None:
