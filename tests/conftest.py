@@ -1,8 +1,8 @@
 """Shared fixtures and markers.
 
 - ``capacity``: behavioural tests run at several channel capacities.
-- ``execution``: network tests run fused (the default), unfused, and fused without the
-  optional C port paths.
+- ``execution``: network tests run fused (the default), unfused, fused without the
+  optional C port paths, and with them but waiting on channels in Python.
 - ``@pytest.mark.node``: the test runs a reference tool of the FBP ecosystem (the npm
   ``fbp`` parser, ``flowtrace-show``, ``fbp-test``) and so needs Node.js and
   ``npm ci --prefix tests/npm``. Without them such tests are skipped, all under one line
@@ -50,17 +50,38 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
     pytest.skip(f"needs the reference npm tools: {_NODE_MISSING}")
 
 
-@pytest.fixture(params=["fused", "unfused", "fused-python"])
+def _execution_modes() -> list[str]:
+    """The ways a network can run here (fused only where fusion is on; the compiled
+    paths only where they are built and not turned off)."""
+    from fbp._core import _fast, _fuse
+
+    if not _fuse.enabled():
+        return ["unfused"]
+    modes = ["fused", "unfused", "fused-python"]
+    if _fast.unavailable() is None:
+        modes.append("fused-python-waits")
+    return modes
+
+
+@pytest.fixture(params=_execution_modes())
 def execution(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     """Every way a network can run: its processes stepped by one scheduler (the
-    default) or by the event loop, and without the optional C port paths."""
-    from fbp._core import _fast, _fuse, _port_variants
+    default) or by the event loop; without the optional C port paths; with them but
+    waiting on channels in Python."""
+    from fbp._core import _fast, _port_variants
 
     mode = str(request.param)
     if mode == "unfused":
         monkeypatch.setenv("FBP_NO_FUSE", "1")
-    elif not _fuse.enabled():
-        pytest.skip("fused execution is off here (FBP_NO_FUSE)")
+    if mode == "fused-python-waits":
+        from fbp._core import _fastports  # type: ignore[attr-defined]
+
+        _fastports.set_waits(False)
+        try:
+            yield mode
+        finally:
+            _fastports.set_waits(True)
+        return
     if mode != "fused-python":
         yield mode
         return

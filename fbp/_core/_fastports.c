@@ -942,12 +942,6 @@ set_waits(PyObject *self, PyObject *on)
     Py_RETURN_NONE;
 }
 
-static PyObject *
-ready(PyObject *self, PyObject *value)
-{
-    return ready_new(value);
-}
-
 static PyMethodDef module_methods[] = {
     {"configure", configure, METH_VARARGS,
      "configure(descriptors, (InPort, OutPort, Channel, IP, Validator, ArrayInPort,"
@@ -955,7 +949,6 @@ static PyMethodDef module_methods[] = {
     {"methods", methods, METH_NOARGS,
      "methods() -> (InPort.__anext__, ArrayInPort.__anext__, OutPort.send,"
      " CheckedOutPort.send)."},
-    {"ready", ready, METH_O, "ready(value): an awaitable that gives value at once."},
     {"all_exactly", (PyCFunction)(void (*)(void))all_exactly, METH_FASTCALL,
      "all_exactly(values, cls): whether every value's class is exactly cls."},
     {"set_waits", set_waits, METH_O,

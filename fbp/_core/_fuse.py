@@ -9,9 +9,9 @@ than moving the IPs.
 Fused, the processes still each have their own asyncio task (so ``current_task()``,
 cancel scopes, timeouts and task groups in a component behave as always), but that
 task only stands by; a scheduler task steps the processes' coroutines itself, each
-as the current task of its own asyncio task, in the order they become ready. A wait
-on a channel is a future whose ``set_result`` puts the waiting process straight back
-in the scheduler's queue: no trip through the event loop. The scheduler yields to the
+as the current task of its own asyncio task, in the order they become ready. Whoever
+ends a wait on a channel (:func:`release`) puts the waiting process straight back in
+the scheduler's queue: no trip through the event loop. The scheduler yields to the
 event loop when nothing is ready, and every ``YIELD_EVERY`` steps so that other tasks
 are not starved.
 
