@@ -40,8 +40,30 @@ def _node_missing() -> str | None:
 _NODE_MISSING = _node_missing()
 
 
+def _compiled_missing() -> str | None:
+    """Why the compiled code (fbp._core's C paths, the trace splitter) is not in use
+    here, or None when it is."""
+    from fbp._core import _fast
+    from fbp.tracing import _chunks
+
+    if os.environ.get("FBP_NO_ACCEL", "") not in ("", "0"):
+        return "the compiled paths are off (FBP_NO_ACCEL)"
+    why = _fast.unavailable()
+    if why is not None:
+        return why
+    if _chunks.split is _chunks.split_python:
+        return "the C splitter fbp.tracing._split is not built"
+    return None
+
+
 def pytest_runtest_setup(item: pytest.Item) -> None:
-    """Skip (or, where Node is required, fail) a ``node`` test before its fixtures run."""
+    """Skip (or, where Node is required, fail) a ``node`` test before its fixtures run;
+    skip a ``compiled`` test where the compiled code it tests is not in use (CI's pass on
+    the pure-Python paths deselects them with ``-m 'not compiled'``)."""
+    if item.get_closest_marker("compiled") is not None:
+        missing = _compiled_missing()
+        if missing is not None:
+            pytest.skip(missing)
     if _NODE_MISSING is None or item.get_closest_marker("node") is None:
         return
     if os.environ.get("FBP_REQUIRE_NODE", "") not in ("", "0"):

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
-import os
 from typing import Any, ClassVar
 
 import anyio
@@ -244,9 +243,7 @@ async def test_fuse_false_runs_each_process_through_the_event_loop() -> None:
     assert not net._fuses()
 
 
-@pytest.mark.skipif(
-    bool(os.environ.get("FBP_NO_ACCEL")), reason="the compiled paths are off (FBP_NO_ACCEL)"
-)
+@pytest.mark.compiled
 def test_the_compiled_port_paths_are_built_and_installed() -> None:
     from fbp import InPort, OutPort
     from fbp._core import _fast

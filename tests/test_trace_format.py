@@ -74,9 +74,8 @@ def test_a_read_only_trace_is_read_in_full(tmp_path: Path) -> None:
         b'[[9223372036854775807,5,2147483647,-1,0,[-9223372036854775808],"\xc3\xa9"]]',
     ],
 )
+@pytest.mark.compiled
 def test_the_c_and_python_splitters_agree(text: bytes) -> None:
-    if _chunks.split is _chunks.split_python:
-        pytest.skip("the C splitter fbp.tracing._split is not built")
     c, py = _chunks.split(text), _chunks.split_python(text)
     assert c[:8] == py[:8]  # the record count and every column but the payloads' texts
 
@@ -112,9 +111,8 @@ def test_a_payload_forwarded_along_a_pipeline_is_stored_once() -> None:
 @pytest.mark.parametrize(
     "text", [b"", b"[", b"[[1,2]]", b'[[1,0,0,0,0,[],"abc]]', b"[[1,0,0,0,0,[]]] x"]
 )
+@pytest.mark.compiled
 def test_the_c_splitter_refuses_what_is_not_a_batch(text: bytes) -> None:
-    if _chunks.split is _chunks.split_python:
-        pytest.skip("the C splitter fbp.tracing._split is not built")
     with pytest.raises(ValueError, match="not a batch of trace records at byte"):
         _chunks.split(text)
 
