@@ -18,6 +18,10 @@ from fbp._core import _port_variants
 from fbp.graph import Graph, build_network
 from fbp.testing import ListSource, MemorySink
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from benchmarks._lineage import SHAPES, Run, run_shape
+
 
 def network() -> Graph:
     g = Graph("accel").add_process("E", ListSource).add_initial(list(range(300)), "E.ITEMS")
@@ -111,6 +115,7 @@ def test_the_lineage_tests_pass_on_the_python_path_too() -> None:
             "-k",
             "not killed",
             str(tests / "test_trace_lineage.py"),
+            str(tests / "test_lineage_shapes.py"),
             str(tests / "test_batches.py"),
         ],
         env=env,
@@ -131,3 +136,26 @@ async def test_a_traced_run_is_reproducible() -> None:
         await build_network(network(), trace=sink, capacity=3).run()
         runs.append([r[:4] + r[5:] for r in sink.records])
     assert runs[0] == runs[1] == runs[2]
+
+
+async def test_the_c_and_python_paths_agree_on_every_lineage_shape(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Each shape of benchmarks/_lineage.py, run with the extension and without, records
+    the same lineage (and the Python path is held to the truth by test_lineage_shapes)."""
+
+    def lineage(run: Run) -> list[str]:
+        by_id = run.by_id
+        return sorted(
+            repr((r[1], r[2], r[6], sorted(repr(by_id[p][6]) for p in r[5])))
+            for r in run.sink.records
+        )
+
+    c_put = _port_variants._put
+    assert c_put is not None
+    for name, shape in SHAPES.items():
+        with_c = await run_shape(shape, 80, 2)
+        monkeypatch.setattr(_port_variants, "_put", None)
+        in_python = await run_shape(shape, 80, 2)
+        monkeypatch.setattr(_port_variants, "_put", c_put)
+        assert lineage(with_c) == lineage(in_python), name

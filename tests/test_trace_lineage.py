@@ -280,7 +280,9 @@ async def test_a_subnet_records_its_processes_under_flattened_names(tmp_path: Pa
 
 
 @pytest.mark.usefixtures("execution")
-async def test_a_looper_descends_from_the_latest_data_ip_of_each_input(tmp_path: Path) -> None:
+async def test_a_looper_descends_from_what_it_received_since_its_previous_send(
+    tmp_path: Path,
+) -> None:
     g = Graph("loopers").add_process("A", ListSource).add_initial([1, 2], "A.ITEMS")
     g.add_process("B", ListSource).add_initial([10, 20], "B.ITEMS")
     g.add_process("I", Interleave).add_process("O", Offset).add_initial(100, "O.K")
@@ -290,13 +292,9 @@ async def test_a_looper_descends_from_the_latest_data_ip_of_each_input(tmp_path:
     t = await traced(g, tmp_path / "t.trace", capacity=1)
     a = {r.payload: r.ip_id for r in t.sent("A.OUT")}
     b = {r.payload: r.ip_id for r in t.sent("B.OUT")}
-    assert t.parents("I.OUT") == [
-        (1, (a[1],)),  # nothing received on B yet
-        (10, (a[1], b[10])),
-        (2, (a[2], b[10])),
-        (20, (a[2], b[20])),
-    ]
-    k = t.iip("O.K")  # an IIP counts as the latest IP of its port
+    # Interleave passes each IP on unchanged: its only parent is the IP it passes on.
+    assert t.parents("I.OUT") == [(1, (a[1],)), (10, (b[10],)), (2, (a[2],)), (20, (b[20],))]
+    k = t.iip("O.K")  # a port fed by an IIP alone adds its IP to every send
     assert t.parents("O.OUT") == [(r.payload + 100, (r.ip_id, k)) for r in t.sent("I.OUT")]
 
 

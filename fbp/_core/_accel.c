@@ -13,8 +13,9 @@
 
 enum {
     PORT_CHAN, PORT_PROC, PORT_TRACE, PORT_TRACE_BATCH, PORT_NEXT_ID, PORT_PORT_ID,
-    PORT_SENT_FAST, PROC_SINGLE_IN, PROC_IN_LIST, PROC_ACTIVATION, PROC_LOOPER,
-    PROC_CONSUMED, IN_LAST, CHAN_BUF, CHAN_ROOM, CHAN_RECV_SIGNAL, N_SLOTS
+    PORT_SENT_FAST, PROC_IN_LIST, PROC_ACTIVATION, PROC_LOOPER, PROC_CONSUMED,
+    PROC_PENDING, PROC_PENDING_OLD, PROC_WINDOW, IN_LAST, IN_STATIC, CHAN_BUF, CHAN_ROOM,
+    CHAN_RECV_SIGNAL, N_SLOTS
 };
 
 static Py_ssize_t offsets[N_SLOTS];
@@ -116,7 +117,8 @@ now_ns(void)
 
 /* put(port, value) -> 0 not handled (take the Python path), 1 sent, 2 sent and the
  * trace buffer is full (flush it). Handles sends with the default lineage rules (see
- * Process.default_parents) into one channel with room. */
+ * Process.default_parents) into one channel with room; a looper's only when its window
+ * is one record. */
 static PyObject *
 put(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
 {
@@ -148,78 +150,95 @@ put(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
     if (used >= limit)
         return PyLong_FromLong(0);
 
-    /* Parents: the default rule for a process with no input, or one input port. */
+    /* Parents by the default rules (Process.default_parents). */
     PyObject *parents;
-    PyObject *single = slot(proc, PROC_SINGLE_IN);
-    if (single == NULL)
+    PyObject *in_list = slot(proc, PROC_IN_LIST);
+    PyObject *looper = slot(proc, PROC_LOOPER);
+    if (in_list == NULL || !PyList_CheckExact(in_list) || looper == NULL)
         return PyLong_FromLong(0);
-    if (single != Py_None) {
-        if (!PyObject_TypeCheck(single, in_port_type))
+    Py_ssize_t n_in = PyList_GET_SIZE(in_list);
+    PyObject *pending = NULL, *taken = NULL;
+    if (n_in == 0) {
+        parents = Py_NewRef(empty_tuple);
+    }
+    else if (looper == Py_False) {
+        /* A non-looper: the IPs its activation consumed. */
+        PyObject *consumed = slot(proc, PROC_CONSUMED);
+        if (consumed == NULL || !PyTuple_CheckExact(consumed))
             return PyLong_FromLong(0);
-        PyObject *last = slot(single, IN_LAST);
-        if (last == NULL)
+        parents = Py_NewRef(consumed);
+    }
+    else if (looper == Py_True) {
+        /* The looper rule (fbp._core._lineage), for a window of at most one record:
+         * the record received since the last send, or the last send's one record. */
+        pending = slot(proc, PROC_PENDING);
+        PyObject *old = slot(proc, PROC_PENDING_OLD);
+        PyObject *window = slot(proc, PROC_WINDOW);
+        if (pending == NULL || !PyList_CheckExact(pending) || old != Py_None || window == NULL)
             return PyLong_FromLong(0);
-        if (last == nothing) {
-            parents = Py_NewRef(empty_tuple);
+        Py_ssize_t n_pending = PyList_GET_SIZE(pending);
+        PyObject *win;
+        if (n_pending == 1) {
+            /* A window of several records may have some to hand on: Python's work. */
+            if (window != Py_None && !PyTuple_CheckExact(window))
+                return PyLong_FromLong(0);
+            win = taken = PyList_GET_ITEM(pending, 0);
+        }
+        else if (n_pending == 0) {
+            win = window == Py_None ? NULL : window;
         }
         else {
-            if (!PyTuple_CheckExact(last) || PyTuple_GET_SIZE(last) < 1)
+            return PyLong_FromLong(0);
+        }
+        if (win != NULL && (!PyTuple_CheckExact(win) || PyTuple_GET_SIZE(win) != 7))
+            return PyLong_FromLong(0);
+        int passed = win != NULL && value == PyTuple_GET_ITEM(win, 6);
+        PyObject *found = PyTuple_New(n_in + 1);
+        if (found == NULL)
+            return NULL;
+        Py_ssize_t k = 0;
+        if (win != NULL)
+            PyTuple_SET_ITEM(found, k++, Py_NewRef(PyTuple_GET_ITEM(win, 0)));
+        for (Py_ssize_t i = 0; i < n_in; i++) {
+            PyObject *inp = PyList_GET_ITEM(in_list, i);
+            if (!PyObject_TypeCheck(inp, in_port_type)) {
+                Py_DECREF(found);
                 return PyLong_FromLong(0);
-            parents = PyTuple_Pack(1, PyTuple_GET_ITEM(last, 0));
+            }
+            PyObject *last = slot(inp, IN_LAST);
+            PyObject *is_static = slot(inp, IN_STATIC);
+            if (last == NULL || is_static == NULL) {
+                Py_DECREF(found);
+                return PyLong_FromLong(0);
+            }
+            if (last == nothing || last == win)
+                continue;
+            if (is_static == Py_False) {
+                if (passed)
+                    continue;  /* a value passed on takes no side input */
+            }
+            else if (is_static != Py_True) {
+                Py_DECREF(found);
+                return PyLong_FromLong(0);
+            }
+            if (!PyTuple_CheckExact(last) || PyTuple_GET_SIZE(last) < 1) {
+                Py_DECREF(found);
+                return PyLong_FromLong(0);
+            }
+            PyTuple_SET_ITEM(found, k++, Py_NewRef(PyTuple_GET_ITEM(last, 0)));
+        }
+        if (k < n_in + 1) {
+            parents = PyTuple_GetSlice(found, 0, k);
+            Py_DECREF(found);
             if (parents == NULL)
                 return NULL;
         }
+        else {
+            parents = found;
+        }
     }
     else {
-        PyObject *in_list = slot(proc, PROC_IN_LIST);
-        PyObject *looper = slot(proc, PROC_LOOPER);
-        if (in_list == NULL || !PyList_CheckExact(in_list) || looper == NULL)
-            return PyLong_FromLong(0);
-        Py_ssize_t n_in = PyList_GET_SIZE(in_list);
-        if (n_in == 0) {
-            parents = Py_NewRef(empty_tuple);
-        }
-        else if (looper == Py_False) {
-            /* A non-looper: the IPs its activation consumed. */
-            PyObject *consumed = slot(proc, PROC_CONSUMED);
-            if (consumed == NULL || !PyTuple_CheckExact(consumed))
-                return PyLong_FromLong(0);
-            parents = Py_NewRef(consumed);
-        }
-        else if (looper == Py_True) {
-            /* The looper rule: the latest data IP received on each input port. */
-            PyObject *found = PyTuple_New(n_in);
-            if (found == NULL)
-                return NULL;
-            Py_ssize_t k = 0;
-            for (Py_ssize_t i = 0; i < n_in; i++) {
-                PyObject *inp = PyList_GET_ITEM(in_list, i);
-                if (!PyObject_TypeCheck(inp, in_port_type)) {
-                    Py_DECREF(found);
-                    return PyLong_FromLong(0);
-                }
-                PyObject *last = slot(inp, IN_LAST);
-                if (last == NULL || last == nothing)
-                    continue;
-                if (!PyTuple_CheckExact(last) || PyTuple_GET_SIZE(last) < 1) {
-                    Py_DECREF(found);
-                    return PyLong_FromLong(0);
-                }
-                PyTuple_SET_ITEM(found, k++, Py_NewRef(PyTuple_GET_ITEM(last, 0)));
-            }
-            if (k < n_in) {
-                parents = PyTuple_GetSlice(found, 0, k);
-                Py_DECREF(found);
-                if (parents == NULL)
-                    return NULL;
-            }
-            else {
-                parents = found;
-            }
-        }
-        else {
-            return PyLong_FromLong(0);
-        }
+        return PyLong_FromLong(0);
     }
 
     PyObject *next_id = slot(port, PORT_NEXT_ID);
@@ -259,6 +278,15 @@ put(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
     if (PyList_Append(trace, rec) < 0) {
         Py_DECREF(rec);
         return NULL;
+    }
+    if (taken != NULL) {
+        /* The send takes the record received as its window (Process.take_window). */
+        PyObject **window_slot = (PyObject **)((char *)proc + offsets[PROC_WINDOW]);
+        Py_SETREF(*window_slot, Py_NewRef(taken));
+        if (PyList_SetSlice(pending, 0, 1, NULL) < 0) {
+            Py_DECREF(rec);
+            return NULL;
+        }
     }
     PyObject *call_args[2] = {buf, rec};
     PyObject *res = PyObject_Vectorcall(deque_append, call_args, 2, NULL);

@@ -78,9 +78,10 @@ async def _wait_any(ports: Sequence[InPort[Any]]) -> None:
 async def merge(*ports: InPort[T_co]) -> AsyncIterator[tuple[InPort[T_co], T_co]]:
     """Iterate over ``(port, payload)`` from several input ports as IPs arrive.
 
-    Ends when every port has ended. A looper that merges should name the parent of
-    what it sends (``send(x, parents=[port.last_ip])``), since the default rule, the
-    latest IP on *each* input port, would tie unrelated IPs together.
+    Ends when every port has ended. A value sent on unchanged descends from the IP it
+    came in (the default lineage rule); a value computed from it and from the latest IP
+    of the other ports descends from all of them (name the parents, ``send(y,
+    parents=[port.last_ip])``, when the other ports played no part).
     """
     nxt = 0
     while True:

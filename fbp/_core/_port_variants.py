@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 
 from ._exceptions import EndOfStream, WouldBlock
 from ._ip import DATA, IP
+from ._lineage import WINDOW_RECORDS
 from ._ports import NOTHING, InPort, OutPort
 
 __all__ = ("CheckedInPort", "CheckedOutPort", "TracedInPort", "TracedOutPort")
@@ -42,12 +43,15 @@ def _accelerator() -> Callable[[Any, Any], int] | None:
         (OutPort, "_next_id"),
         (OutPort, "port_id"),
         (OutPort, "sent_fast"),
-        (Process, "single_in"),
         (Process, "in_list"),
         (Process, "activation"),
         (Process, "looper"),
         (Process, "consumed"),
+        (Process, "pending"),
+        (Process, "pending_old"),
+        (Process, "window"),
         (InPort, "_last"),
+        (InPort, "static"),
         (Channel, "_buf"),
         (Channel, "_room"),
         (Channel, "_recv_signal"),
@@ -102,11 +106,12 @@ class TracedOutPort(OutPort[T]):
     __slots__ = ()
 
     async def send(self, value: T, *, parents: Iterable[int | IP] | None = None) -> None:
+        given = value  # lineage asks whether the value given is one received
         v = self._validator
         if v is not None and type(value) is not v._plain:
             value = v.check(value)
         proc = self._proc
-        if parents is None and _put is not None:
+        if parents is None and _put is not None and value is given:
             # The common case in C: the default lineage rules, one channel with room.
             # 0: not handled, go on below.
             done = _put(self, value)
@@ -117,11 +122,8 @@ class TracedOutPort(OutPort[T]):
         ps: tuple[int, ...]
         if parents is not None:
             ps = proc.parent_ids(parents)
-        elif (single := proc.single_in) is not None:
-            last = single._last
-            ps = () if last is NOTHING else (last[0],)
         elif proc.in_list:
-            ps = proc.default_parents()
+            ps = proc.default_parents(given)
         else:
             ps = ()
         rec = (self._next_id(), DATA, self.port_id, proc.activation, perf_counter_ns(), ps, value)  # type: ignore[misc]
@@ -180,32 +182,45 @@ class TracedInPort(InPort[T_co]):
         last = self._last
         return None if last is NOTHING else IP(last[0], DATA, last[6])
 
+    def _took(self, rec: Any) -> Any:
+        """Note a data record received; return the payload the component gets.
+
+        A check that converts the payload (a dict validated into a new one) makes the
+        record that stands for the IP from here on carry the converted value, so that
+        a value passed on is recognised by lineage (see fbp._core._lineage).
+        """
+        self._last = rec
+        v = self._validator
+        if v is not None:
+            x = v.check(rec[6])
+            if x is not rec[6]:
+                rec = self._last = (rec[0], rec[1], rec[2], rec[3], rec[4], rec[5], x)
+        pending = self._pending
+        if pending is not None:
+            pending.append(rec)
+            if len(pending) > WINDOW_RECORDS:
+                self._proc.let_go()
+        return rec[6]
+
     async def receive_packet(self) -> IP:
         rec = await self._next_item()
         if rec[1] != DATA:
             return IP(rec[0], rec[1], rec[6])
-        self._last = rec
-        v = self._validator
-        return IP(rec[0], DATA, rec[6] if v is None else v.check(rec[6]))
+        return IP(rec[0], DATA, self._took(rec))
 
     async def receive(self) -> T_co:
         rec = await self._next_item()
         while rec[1] != DATA:
             await self._proc.forward_bracket(rec)
             rec = await self._next_item()
-        self._last = rec
-        v = self._validator
-        return rec[6] if v is None else v.check(rec[6])  # type: ignore[no-any-return]
+        return self._took(rec)  # type: ignore[no-any-return]
 
     def receive_nowait(self) -> T_co:
         ch = self._chan
         buf = ch._buf
         if buf and buf[0][1] != DATA:
             raise WouldBlock
-        rec = ch.receive_nowait()
-        self._last = rec
-        v = self._validator
-        return rec[6] if v is None else v.check(rec[6])  # type: ignore[no-any-return]
+        return self._took(ch.receive_nowait())  # type: ignore[no-any-return]
 
     async def __anext__(self) -> T_co:
         ch = self._chan
@@ -225,9 +240,16 @@ class TracedInPort(InPort[T_co]):
                 rec = await self._next_item()
             except EndOfStream:
                 raise StopAsyncIteration from None
+        if self._validator is not None:
+            return self._took(rec)  # type: ignore[no-any-return]
+        # The common case inlined: no check.
         self._last = rec
-        v = self._validator
-        return rec[6] if v is None else v.check(rec[6])  # type: ignore[no-any-return]
+        pending = self._pending
+        if pending is not None:
+            pending.append(rec)
+            if len(pending) > WINDOW_RECORDS:
+                self._proc.let_go()
+        return rec[6]  # type: ignore[no-any-return]
 
     async def receive_batch(self, max_items: int = 1024) -> list[T_co]:
         ch = self._chan
@@ -245,6 +267,18 @@ class TracedInPort(InPort[T_co]):
         while ch._send_waiters and len(buf) < ch.capacity:
             ch._admit_sender()
         self._last = recs[-1]
-        self._proc.last_batch = recs
         v = self._validator
-        return [r[6] for r in recs] if v is None else [v.check(r[6]) for r in recs]
+        if v is not None:
+            values = [v.check(r[6]) for r in recs]
+            recs = [
+                r if x is r[6] else (r[0], r[1], r[2], r[3], r[4], r[5], x)
+                for r, x in zip(recs, values, strict=True)
+            ]
+            self._last = recs[-1]
+        self._proc.last_batch = recs
+        pending = self._pending
+        if pending is not None:
+            pending.extend(recs)
+            if len(pending) > WINDOW_RECORDS:
+                self._proc.let_go()
+        return [r[6] for r in recs]

@@ -21,8 +21,9 @@ switched to their traced classes (:mod:`fbp._core._port_variants`) when wired.
 
 Lineage: every IP sent records its parents. In a non-looper (``process()``) the parents
 are the IPs consumed by the activation that sent it. In a looper (``run()``) they are,
-by default, the latest data IP received on each input port; ``send(..., parents=...)``
-names them explicitly (IP ids, or IPs from :meth:`InPort.receive_packet`).
+by default, the IPs received since its previous send (see :mod:`fbp._core._lineage`);
+``send(..., parents=...)`` names them explicitly (IP ids, or IPs from
+:meth:`InPort.receive_packet`).
 """
 
 from __future__ import annotations
@@ -161,6 +162,7 @@ class InPort(Generic[T_co]):
     __slots__ = (
         "_chan",
         "_last",
+        "_pending",
         "_proc",
         "_validator",
         "address",
@@ -181,6 +183,8 @@ class InPort(Generic[T_co]):
         self._validator: Validator | None = None
         # The last data item received: an IP when the network is traced, else the payload.
         self._last: Any = NOTHING
+        # Traced loopers: the list that collects what this port receives for lineage.
+        self._pending: list[Any] | None = None
         #: True when the port is fed only by an IIP (or a default): a constant.
         self.static = False
         self.port_id = -1
@@ -201,6 +205,9 @@ class InPort(Generic[T_co]):
         from ._port_variants import TracedInPort
 
         self.__class__ = TracedInPort
+        proc = self._proc
+        if proc.looper and not self.static and proc.out_list:
+            self._pending = proc.pending  # a looper's sends descend from what it received
 
     def _attach(self, capacity: int, overflow: Overflow) -> Channel[Any]:
         ch: Channel[Any] = Channel(capacity, overflow, name=self.address)
@@ -503,6 +510,7 @@ class OutPort(Generic[T]):
         """
         if not values:
             return
+        given = values  # lineage asks whether the values given are ones received
         v = self._validator
         if v is not None:
             plain = v._plain
@@ -513,7 +521,7 @@ class OutPort(Generic[T]):
         proc = self._proc
         items: list[Any]
         if proc.trace is not None:
-            items = proc.batch_records(self.port_id, values, parents)
+            items = proc.batch_records(self.port_id, values, parents, given)
         else:
             items = list(values)
         ch = self._chan

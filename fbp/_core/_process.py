@@ -14,6 +14,7 @@ from ._channel import Waiter
 from ._component import Component, ComponentSpec
 from ._exceptions import EndOfStream, SourceLocation, WouldBlock
 from ._ip import DATA, IP
+from ._lineage import WINDOW_RECORDS, Older, compact, leftover, others, window_of
 from ._log import get_logger
 from ._ports import NOTHING, DownstreamClosed, InPort, OutPort
 from ._tracehook import KIND_DEAD, TraceRecord
@@ -62,11 +63,13 @@ class Process(Waiter):
         "net",
         "out_list",
         "outports",
-        "single_in",
+        "pending",
+        "pending_old",
         "spec",
         "trace",
         "trace_batch",
         "waiter",
+        "window",
     )
 
     def __init__(
@@ -120,10 +123,12 @@ class Process(Waiter):
         self.out_list: list[OutPort[Any]] = [
             el for p in self.outports.values() for el in (p if isinstance(p, ArrayOutPort) else [p])
         ]
-        #: A looper's only input port: its latest IP is the parent of every send.
-        self.single_in: InPort[Any] | None = (
-            self.in_list[0] if self.looper and len(self.in_list) == 1 else None
-        )
+        #: Traced loopers: the data records received on stream ports since the last
+        #: data send (see fbp._core._lineage), and the ids of older ones let go.
+        self.pending: list[TraceRecord] = []
+        self.pending_old: Older | None = None
+        #: What the last data send was computed from: None, a record, or a Window.
+        self.window: Any = None
 
     def __str__(self) -> str:
         return f"{self.name} ({self.component_name})"
@@ -140,22 +145,59 @@ class Process(Waiter):
 
     # -- lineage -----------------------------------------------------------------------
 
-    def default_parents(self) -> tuple[int, ...]:
-        """The parents of an IP sent now under the default lineage rules (traced)."""
+    def default_parents(self, value: Any = NOTHING, *, data: bool = True) -> tuple[int, ...]:
+        """The parents of an IP sent now under the default lineage rules (traced).
+
+        A non-looper's sends descend from the IPs its activation consumed; a looper's
+        follow :mod:`fbp._core._lineage`. ``data`` is False for brackets, which do not
+        take the IPs received so far from the next data send.
+        """
         if not self.looper:
             return self.consumed
-        # The looper rule: the latest data IP received on each input port.
-        found = []
-        for p in self.in_list:
-            last = p._last
-            if last is not NOTHING:
-                found.append(last[0])
-        return tuple(found)
+        if not self.in_list:
+            return ()
+        if self.pending:
+            if data:
+                self.take_window()
+                window = self.window
+            else:
+                window = window_of(leftover(self.window) + self.pending, self.pending_old)
+        else:
+            window = self.window
+        if window is None:
+            stream: tuple[int, ...] = ()
+            passed = False
+        elif type(window) is tuple:
+            stream = (window[0],)
+            passed = value is window[6]
+        else:
+            stream, passed = window.select(value)
+        rest = others(self.in_list, window, passed, NOTHING)
+        return (*stream, *rest) if rest else stream
 
-    def parent_ids(self, parents: Iterable[int | IP] | None) -> tuple[int, ...]:
+    def take_window(self) -> None:
+        """A data send takes the IPs received since the last one as its window."""
+        pending = self.pending
+        rest = leftover(self.window)
+        if rest:
+            pending[:0] = rest
+        self.window = window_of(pending, self.pending_old)
+        self.pending_old = None
+        pending.clear()
+
+    def let_go(self) -> None:
+        """Keep only the ids of the oldest pending records (a long window)."""
+        if len(self.pending) > WINDOW_RECORDS:
+            self.pending_old = compact(self.pending, self.pending_old)
+
+    def parent_ids(
+        self, parents: Iterable[int | IP] | None, value: Any = NOTHING, *, data: bool = True
+    ) -> tuple[int, ...]:
         """Parents as a send names them (IPs or ids), or by the default rule if None."""
         if parents is None:
-            return self.default_parents()
+            return self.default_parents(value, data=data)
+        if data and self.pending:
+            self.take_window()
         return tuple(p.id if type(p) is IP else int(p) for p in parents)
 
     def packet(
@@ -164,7 +206,7 @@ class Process(Waiter):
         """What a send of ``kind`` puts in the channels: the trace record when the
         network is traced, else a bare payload (data) or an :class:`IP` (brackets)."""
         if self.trace is not None:
-            ps = self.parent_ids(parents)
+            ps = self.parent_ids(parents, payload, data=kind == DATA)
             return (next(self.ids), kind, port_id, self.activation, perf_counter_ns(), ps, payload)
         return payload if kind == DATA else IP(next(self.ids), kind, payload)
 
@@ -176,21 +218,23 @@ class Process(Waiter):
             self.net.flush_trace()
 
     def batch_records(
-        self, port_id: int, values: Sequence[Any], parents: Iterable[int | IP] | None
+        self,
+        port_id: int,
+        values: Sequence[Any],
+        parents: Iterable[int | IP] | None,
+        given: Sequence[Any] | None = None,
     ) -> list[TraceRecord]:
         """The records of a batch of data sends, appended to the trace.
 
-        Lineage: given ``parents``, every IP has them; else, when the last
-        ``receive_batch`` returned as many payloads, the i-th IP's parent is the i-th IP
-        received (with the latest IP of the other input ports); else the default rule.
+        Lineage: given ``parents``, every IP has them; else see :meth:`batch_parents`
+        (``given``: the values as the component gave them, before any check).
         """
         ids, act = self.ids, self.activation
+        pairs: Iterable[tuple[int, ...]]
         if parents is not None:
-            fixed = self.parent_ids(parents)
-            pairs: Iterable[tuple[int, ...]] = [fixed] * len(values)
+            pairs = [self.parent_ids(parents)] * len(values)
         else:
-            batch = self.batch_parents(len(values))
-            pairs = batch if batch is not None else [self.default_parents()] * len(values)
+            pairs = self.batch_parents(values if given is None else given)
         recs = [
             (next(ids), DATA, port_id, act, perf_counter_ns(), ps, x)
             for x, ps in zip(values, pairs, strict=True)
@@ -199,16 +243,30 @@ class Process(Waiter):
             self.append_record(rec)
         return recs
 
-    def batch_parents(self, n: int) -> list[tuple[int, ...]] | None:
-        """Element-wise parents for a batch of ``n`` sends, or None to use the rule."""
+    def batch_parents(self, values: Sequence[Any]) -> list[tuple[int, ...]]:
+        """Parents of a batch of sends by the default rules.
+
+        Element-wise when the values are those of the last ``InPort.receive_batch``:
+        as many (the i-th IP sent descends from the i-th received), or some of its
+        payloads themselves, in order (a filter); with the IPs of the process's other
+        input ports as the looper rule adds them. Else the rule of single sends, value
+        by value.
+        """
         batch = self.last_batch
-        if batch is None or len(batch) != n:
-            return None
-        port_of_batch = next((p for p in self.in_list if p._last is batch[-1]), None)
-        others = tuple(
-            p._last[0] for p in self.in_list if p is not port_of_batch and p._last is not NOTHING
-        )
-        return [(rec[0], *others) for rec in batch]
+        if batch is not None:
+            matched = batch if len(batch) == len(values) else _passed_on(batch, values)
+            if matched is not None:
+                if self.pending:
+                    self.take_window()
+                port = next((p for p in self.in_list if p._last is batch[-1]), None)
+                side = [p for p in self.in_list if p is not port and p._last is not NOTHING]
+                fixed = tuple(p._last[0] for p in side if p.static)
+                every = tuple(p._last[0] for p in side)
+                return [
+                    (rec[0], *(fixed if x is rec[6] else every))
+                    for rec, x in zip(matched, values, strict=True)
+                ]
+        return [self.default_parents(x) for x in values]
 
     async def forward_bracket(self, item: Any) -> None:
         """Pass a bracket received on an input port to every live output port.
@@ -340,3 +398,17 @@ class Process(Waiter):
             ip_ids=list(self.consumed),
         )
         await port._send_item(item)
+
+
+def _passed_on(batch: list[TraceRecord], values: Sequence[Any]) -> list[TraceRecord] | None:
+    """The records of ``batch`` whose payloads are ``values``, in order, or None."""
+    out: list[TraceRecord] = []
+    j, n = 0, len(batch)
+    for x in values:
+        while j < n and batch[j][6] is not x:
+            j += 1
+        if j == n:
+            return None
+        out.append(batch[j])
+        j += 1
+    return out
