@@ -198,6 +198,18 @@ class Triage(Component):
                 await self.low.send(x - 1)
 
 
+class SortAll(Component):
+    """sort: every record, by amount, once the stream has ended."""
+
+    in_: InPort[dict[str, Any]]
+    out: OutPort[dict[str, Any]]
+
+    async def run(self) -> None:
+        rows = [r async for r in self.in_]
+        for r in sorted(rows, key=lambda r: r["amount"]):
+            await self.out.send(r)
+
+
 class Spread(Component):
     """flatten: every element of each list, times ten."""
 
@@ -419,6 +431,14 @@ def _triage_truth(run: Run, port: str) -> dict[int, set[int]]:
     return {o[0]: {i[0]} for i, o in zip(ins, run.sent(port), strict=True)}
 
 
+def _sort_graph(n: int) -> Graph:
+    return (
+        _source(Graph("sort"), "S", _records(n, 14))
+        .add_process("L", SortAll)
+        .connect("S.OUT", "L.IN")
+    )
+
+
 def _spread_graph(n: int) -> Graph:
     lists = [_floats(1 + k % 4, 100 + k) for k in range(n // 2)]
     return _source(Graph("spread"), "S", lists).add_process("L", Spread).connect("S.OUT", "L.IN")
@@ -480,6 +500,7 @@ SHAPES: dict[str, Shape] = {
         Shape("windowed batch (floats)", _window_graph, ("L.OUT",), _window_truth),
         Shape("windowed batch (small ints)", _window_ints_graph, ("L.OUT",), _window_truth),
         Shape("route and transform", _triage_graph, ("L.HIGH", "L.LOW"), _triage_truth),
+        Shape("sort", _sort_graph, ("L.OUT",), _keep_truth),
         Shape("flatten", _spread_graph, ("L.OUT",), _spread_truth),
         Shape("zip", _pairs_graph, ("L.OUT",), _pairs_truth),
         Shape("side input", _priced_graph, ("L.OUT",), _priced_truth),

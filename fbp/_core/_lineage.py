@@ -11,8 +11,10 @@ received went into what it sends. The rule, applied when a send names no parents
   the next window.
 - From the window, the send's **stream parents** are:
 
-  - the latest IP received, alone, when the value sent *is* that IP's payload (the
-    same object: filters, routers, merges and copies pass IPs on unchanged);
+  - the IP whose payload the value sent *is* (the same object), alone: filters,
+    routers, merges and copies pass the latest IP on unchanged, sorts and buffers an
+    earlier one (for None, bools and small ints, which Python shares between unrelated
+    IPs, only the latest counts);
   - when the value is a mapping (a dict, a pydantic model, a dataclass) whose key
     fields (strings, enums, and integer or bool fields named like keys: ``id``,
     ``*_id``, ``key``, ``*_key``, ``uuid``, ``group``, ``bucket``, ``window``,
@@ -76,6 +78,13 @@ def _is_key(name: str, value: Any) -> bool:
     return False
 
 
+def _shared(value: Any) -> bool:
+    """Whether Python may hand the same object to unrelated IPs (None, bools, small
+    ints): only the latest IP received can then be taken as the one passed on."""
+    t = type(value)
+    return value is None or t is bool or (t is int and -5 <= value <= 256)
+
+
 class Older:
     """Records of a long window reduced to their ids and key fields."""
 
@@ -114,7 +123,7 @@ class Older:
 class Window:
     """The records a send of several received IPs was computed from."""
 
-    __slots__ = ("_index", "_members", "older", "recs", "used")
+    __slots__ = ("_index", "_members", "_objects", "older", "recs", "used")
 
     def __init__(self, recs: list[Any], older: Older | None) -> None:
         self.recs = recs
@@ -123,6 +132,7 @@ class Window:
         #: Positions of the records that sends selected by key (None: no such send).
         self.used: set[int] | None = None
         self._members: set[int] | None = None
+        self._objects: dict[int, int] | None = None
         self._index: dict[str, tuple[dict[Any, list[int]], list[int]]] = {}
 
     def holds(self, rec: Any) -> bool:
@@ -185,6 +195,14 @@ class Window:
         last = recs[-1]
         if value is last[6]:
             return (last[0],), True
+        if len(recs) > 1 and not _shared(value):
+            # One of the earlier IPs, passed on (a sort, a buffer released later).
+            objects = self._objects
+            if objects is None:
+                objects = self._objects = {id(r[6]): i for i, r in enumerate(recs)}
+            i = objects.get(id(value))
+            if i is not None and recs[i][6] is value:
+                return (recs[i][0],), True
         if len(recs) > 1 or self.older is not None:
             chosen = self.by_key(value)
             if chosen is not None:

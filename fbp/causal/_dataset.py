@@ -1,10 +1,10 @@
-"""From a traced run to a dataset: one row per unit of work, one column per variable.
+"""From traced runs to datasets: one row per unit of work, one column per variable.
 
-**Units.** A unit of work is a *root* IP: a data IP none of whose parents is a data IP
-(sources emit them; IIPs are parameters, not units). Lineage gives every IP the set of
-roots it descends from, so no correlation id is needed. Rows are the roots sent on one
-**unit port** (by default the source output port that sent the most roots; choose with
-``unit=``).
+**Units.** A unit of work is, by default, a *root* IP: a data IP none of whose parents
+is a data IP (sources emit them; IIPs are parameters, not units). Lineage gives every
+IP the set of roots it descends from, so no correlation id is needed. Rows are the
+roots sent on one **unit port** (by default the source output port that sent the most
+roots; choose with ``unit=``).
 
 How each pattern lands in the table:
 
@@ -15,15 +15,30 @@ How each pattern lands in the table:
   values descending only from linked roots go to that unit's row too.
 - **filters and branches**: a port that sent nothing for a unit leaves the cell empty;
   the cell is filled with 0 and an indicator column ``PORT.fired`` (0/1) records it, so
-  that "the branch was not taken" is data, not noise.
+  that "the branch was not taken" is data, not noise. Whether a port needs an indicator
+  is decided over all the runs of a query together: a branch never taken in one run is
+  0 with its indicator 0 there, not a missing column.
 - **aggregations** (one IP from many, e.g. batches, sums): the value goes to every
   row it descends from.
 - **several IPs for one unit on one port** (splits, repeats): numeric values are
   averaged, categorical ones take the first; ``PORT.count`` is not added unless asked.
 - **brackets** carry no value and are skipped.
 
+**Aggregates as units.** When the unit port is not a source port but one whose IPs
+each aggregate many (``unit="Agg.OUT"``, or chosen by :func:`fbp.causal.tables` when
+the target is an aggregate or lies downstream of one), rows are that port's IPs: a
+variable downstream of it takes the value descending from each aggregate; a variable
+upstream of it is *summarised* over each aggregate's inputs (the mean of its values,
+the first category), and its port's indicator becomes the share of the aggregate's
+source IPs that passed through the port (1 when all did). Ports that neither feed nor
+descend from the unit port are left out, with a note.
+
 Parameters (IIPs) are constant within a run: a column holding the run's value, which
-differs between runs when ``--set`` changed it.
+differs between runs when ``--set`` changed it. Categorical columns of every run share
+one category set (the union of what the runs saw).
+
+All of this runs as vectorised joins over the run's columns (:mod:`._units`): one pass
+per output port, not one per record.
 
 **Windows.** For performance questions, :func:`assemble_windows` makes one row per time
 window instead: per output port, the number of IPs sent (``PORT.count``) and the mean
@@ -37,20 +52,35 @@ with the data (a source's rate, a stage's work when its input queue is not full)
 
 from __future__ import annotations
 
-from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
 from .._core._exceptions import CausalModelError
 from ._from_network import NetworkVariables, Variable
+from ._runframes import Frames, run_frames
+from ._units import Lineage, Mapping, ascend, descend, lineage_of, roots
 
 if TYPE_CHECKING:
     import pandas as pd
 
     from ..tracing import TracedRun
 
-__all__ = ("Dataset", "assemble", "assemble_windows")
+__all__ = (
+    "Dataset",
+    "RunTable",
+    "aggregating_ports",
+    "assemble",
+    "assemble_windows",
+    "extract",
+    "fill",
+    "model_inputs",
+)
+
+#: A categorical cell with no value: the port did not fire, or the field was absent.
+NONE = "<none>"
 
 
 @dataclass
@@ -68,165 +98,436 @@ class Dataset:
     notes: list[str] = field(default_factory=list)
 
 
-def _get(payload: Any, path: str | None) -> Any:
-    if path is None:
-        return payload
-    cur = payload
-    for part in path.split("."):
-        if isinstance(cur, Mapping) and part in cur:
-            cur = cur[part]
+@dataclass
+class RunTable:
+    """One run's values by unit, before the runs of a query are filled together."""
+
+    name: str
+    unit_port: str
+    #: "roots" (units are source IPs) or "aggregate" (units are a port's IPs).
+    mode: str
+    units: np.ndarray
+    #: Variable name -> values by unit (NaN or None where the unit had none).
+    values: dict[str, pd.Series] = field(default_factory=dict)
+    #: Port address -> share of each unit's IPs that passed through the port (0..1;
+    #: 0 or 1 in roots mode), for ports with variables.
+    fired: dict[str, np.ndarray] = field(default_factory=dict)
+    #: Parameter address -> the run's IIP value.
+    params: dict[str, Any] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+
+# -- extracting one run --------------------------------------------------------------
+
+
+def _numeric(col: Any, kind: str) -> np.ndarray:
+    """A payload column as floats: numbers as they are, bools as 0/1 (``kind`` bool:
+    any value by its truth), anything else NaN."""
+    import pandas as pd
+
+    dtype = col.dtype
+    if isinstance(dtype, pd.BooleanDtype):
+        return np.asarray(col.astype("Float64").to_numpy(dtype=np.float64, na_value=np.nan))
+    if dtype.kind == "f":
+        out = np.asarray(col, dtype=np.float64)
+        if kind == "bool":
+            out = np.where(np.isnan(out), np.nan, (out != 0).astype(np.float64))
+        return out
+    values = col.tolist()
+    if kind == "bool":
+        return np.array([np.nan if x is None else float(bool(x)) for x in values], dtype=np.float64)
+    return np.array(
+        [float(x) if type(x) in (int, float, bool) else np.nan for x in values], dtype=np.float64
+    )
+
+
+def _labels(col: Any) -> np.ndarray:
+    """A payload column as category labels (strings; None where absent)."""
+    import pandas as pd
+
+    out = np.empty(len(col), dtype=object)
+    for i, x in enumerate(col.tolist()):
+        if x is None or x is pd.NA or (type(x) is float and x != x):
+            out[i] = None
         else:
-            return None
-    return cur
+            out[i] = str(x)
+    return out
 
 
-def _value(v: Variable, payload: Any) -> Any:
-    x = _get(payload, v.field)
-    if x is None:
-        return None
-    if v.kind == "bool":
-        return float(bool(x))
-    if v.kind == "numeric":
-        if isinstance(x, bool):
-            return float(x)
-        if isinstance(x, (int, float)):
-            return float(x)
-        return None
-    return str(x)
+def _group(rows: np.ndarray, values: np.ndarray, categorical: bool) -> tuple[Any, int]:
+    """Values by row: the mean (numeric) or first (categorical) of a row's values,
+    ignoring missing ones; and how many rows had several values."""
+    import pandas as pd
+
+    present = pd.notna(values)
+    rows, values = rows[present], values[present]
+    if not len(rows):
+        return pd.Series([], dtype=object if categorical else np.float64), 0
+    s = pd.Series(values, index=rows)
+    if s.index.is_unique:
+        return s, 0
+    g = s.groupby(level=0, sort=False)
+    sizes = g.size()
+    return (g.first() if categorical else g.mean()), int((sizes > 1).sum())
 
 
-def assemble(
-    run: TracedRun,
+def _pids(frames: Frames, direction: str) -> dict[str, int]:
+    p = frames.ports
+    sel = p["direction"].to_numpy() == direction
+    return dict(
+        zip(
+            p["address"].to_numpy()[sel].tolist(),
+            p["port_id"].to_numpy()[sel].tolist(),
+            strict=True,
+        )
+    )
+
+
+def _descendants_of(lin: Lineage, port: int) -> set[int]:
+    """Ports whose IPs descend from IPs of ``port`` (and ``port``)."""
+    down = {port}
+    parents = lin.port_of[lin.parent]
+    children = lin.port_of[lin.child]
+    edges = set(zip(parents.tolist(), children.tolist(), strict=True)) if len(parents) else set()
+    grew = True
+    while grew:
+        grew = False
+        for a, b in edges:
+            if a in down and b not in down:
+                down.add(b)
+                grew = True
+    return down
+
+
+def _ancestors_of(lin: Lineage, port: int) -> set[int]:
+    parents = lin.port_of[lin.parent]
+    children = lin.port_of[lin.child]
+    edges = set(zip(parents.tolist(), children.tolist(), strict=True)) if len(parents) else set()
+    up = {port}
+    grew = True
+    while grew:
+        grew = False
+        for a, b in edges:
+            if b in up and a not in up:
+                up.add(a)
+                grew = True
+    return up
+
+
+def aggregating_ports(frames: Frames, *, lineage: Lineage | None = None) -> set[str]:
+    """Output ports most of whose IPs descend from several IPs of one port (windowed
+    batches, aggregates by key, totals), as addresses."""
+    lin = lineage if lineage is not None else lineage_of(frames)
+    if not len(lin.child):
+        return set()
+    key = (lin.child << 20) | lin.port_of[lin.parent]  # child and its parent's port
+    uniq, counts = np.unique(key, return_counts=True)
+    child = uniq >> 20
+    agg = np.unique(child[counts > 1])
+    names = dict(
+        zip(frames.ports["port_id"].tolist(), frames.ports["address"].tolist(), strict=True)
+    )
+    out: set[str] = set()
+    for pid, ids in lin.ids.items():
+        if len(ids) and np.isin(ids, agg).mean() > 0.5:
+            out.add(names[pid])
+    return out
+
+
+def extract(
+    frames: Frames,
     nv: NetworkVariables,
     *,
     unit: str | None = None,
-) -> Dataset:
+    name: str = "run",
+    lineage: Lineage | None = None,
+) -> RunTable:
+    """One run's values by unit (see the module's docstring for the semantics).
+
+    Raises:
+        CausalModelError: the run has no data IPs, or ``unit`` names no output port
+            that sent any.
+    """
+    import pandas as pd
+
+    lin = lineage if lineage is not None else lineage_of(frames)
+    outs = _pids(frames, "out")
+    address = {pid: a for a, pid in outs.items()}
+    rts = roots(lin)
+    by_port = nv.by_port()
+    if not len(rts) or not any(outs.get(a) in lin.ids for a in by_port):
+        msg = f"{name} has no data IPs on the network's output ports"
+        raise CausalModelError(msg)
+    root_ports, root_counts = np.unique(lin.port_of[rts], return_counts=True)
+    sent = {address[int(p)]: int(n) for p, n in zip(root_ports, root_counts, strict=True)}
+    if unit is None:
+        unit = max(sent, key=lambda a: (sent[a], a))
+    elif outs.get(unit) not in lin.ids:
+        import difflib
+
+        sending = sorted(address[p] for p in lin.ids if p in address)
+        close = difflib.get_close_matches(unit, sending, n=1)
+        msg = (
+            f"{unit} sent no IPs in {name}; the unit port is an output port that did:"
+            f" source ports {', '.join(sorted(sent))}, or any of {', '.join(sending)}"
+            + (f"; did you mean {close[0]!r}?" if close else "")
+        )
+        raise CausalModelError(msg)
+    upid = outs[unit]
+    unit_ids = lin.ids[upid]
+    is_root = np.zeros(len(lin.port_of), dtype=bool)
+    is_root[rts] = True
+    mode = "roots" if is_root[unit_ids].mean() > 0.5 else "aggregate"
+    table = RunTable(name, unit, mode, np.empty(0, dtype=np.int64))
+    rows_of: dict[int, tuple[np.ndarray, np.ndarray]] = {}  # port -> (ip, unit row)
+    if mode == "roots":
+        units = unit_ids[is_root[unit_ids]]
+        rows_of = _root_rows(lin, rts, units, [outs[a] for a in by_port if outs.get(a) in lin.ids])
+    else:
+        units = unit_ids
+        rows_of = _aggregate_rows(lin, units, upid, by_port, outs, address, sent, table)
+    table.units = units
+    for addr, variables in by_port.items():
+        pid = outs.get(addr)
+        if variables[0].role != "stream" or pid is None:
+            continue
+        if pid not in rows_of:
+            continue
+        ip, row = rows_of[pid]
+        if addr not in table.fired:
+            table.fired[addr] = np.isin(units, row)
+        paths = [v.field or "" for v in variables]
+        cols = frames.payloads([pid], list(dict.fromkeys(paths)))
+        pos = pd.Index(cols["ip_id"].to_numpy()).get_indexer(ip)
+        found = pos >= 0
+        ip_rows, pos = row[found], pos[found]
+        for v, path in zip(variables, paths, strict=True):
+            categorical = v.kind == "categorical"
+            col = cols[path]
+            vals = _labels(col) if categorical else _numeric(col, v.kind)
+            series, several = _group(ip_rows, vals[pos], categorical)
+            table.values[v.name] = series
+            if several:
+                how = "took the first" if categorical else "averaged"
+                table.notes.append(f"{v.name}: {several} units had several IPs; values {how}")
+    ins = _pids(frames, "in")
+    wanted = {
+        v.address: ins[v.address]
+        for v in nv.variables.values()
+        if v.role == "parameter" and v.address in ins
+    }
+    if wanted:
+        iips = frames.payloads(list(wanted.values()), kinds=(3,))
+        rec = frames.records
+        iip_rec = rec[rec["kind"].to_numpy() == 3]
+        port_of_iip = dict(zip(iip_rec["ip_id"].tolist(), iip_rec["port_id"].tolist(), strict=True))
+        by_pid = {pid: a for a, pid in wanted.items()}
+        for ip_id, payload in zip(iips["ip_id"].tolist(), iips["payload"].tolist(), strict=True):
+            table.params[by_pid[port_of_iip[ip_id]]] = payload
+    return table
+
+
+def _root_rows(
+    lin: Lineage, rts: np.ndarray, units: np.ndarray, pids: list[int]
+) -> dict[int, tuple[np.ndarray, np.ndarray]]:
+    """(ip, unit) pairs of every port in roots mode, joined IPs linked to their units."""
+    down = descend(lin, rts)
+    is_unit = np.zeros(len(lin.port_of), dtype=bool)
+    is_unit[units] = True
+    pairs: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+    link_root: list[np.ndarray] = []
+    link_unit: list[np.ndarray] = []
+    link_at: list[np.ndarray] = []
+    for pid in pids:
+        ip, root = down.pairs(lin.ids[pid])
+        pairs[pid] = (ip, root)
+        u = is_unit[root]
+        # IPs with exactly one unit root link their other roots to it.
+        uip, uroot = ip[u], root[u]
+        n_units = np.bincount(np.searchsorted(np.unique(ip), uip), minlength=len(np.unique(ip)))
+        one = np.unique(ip)[n_units == 1]
+        if len(one):
+            sel = np.isin(uip, one)
+            unit_of = dict(zip(uip[sel].tolist(), uroot[sel].tolist(), strict=True))
+            other = ~u & np.isin(ip, one)
+            if other.any():
+                link_root.append(root[other])
+                link_unit.append(np.array([unit_of[i] for i in ip[other].tolist()], dtype=np.int64))
+                link_at.append(ip[other])
+    linked_root = np.zeros(0, dtype=np.int64)
+    linked_unit = np.zeros(0, dtype=np.int64)
+    if link_root:
+        r, u, at = np.concatenate(link_root), np.concatenate(link_unit), np.concatenate(link_at)
+        order = np.lexsort((at, r))  # per root, the earliest IP first
+        r, u = r[order], u[order]
+        first = np.ones(len(r), dtype=bool)
+        first[1:] = r[1:] != r[:-1]
+        linked_root, linked_unit = r[first], u[first]
+    out: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+    link = np.full(len(lin.port_of), -1, dtype=np.int64)
+    link[linked_root] = linked_unit
+    for pid, (ip, root) in pairs.items():
+        u = is_unit[root]
+        has_unit = np.zeros(len(lin.port_of), dtype=bool)
+        has_unit[ip[u]] = True
+        rows_ip, rows = [ip[u]], [root[u]]
+        via = ~has_unit[ip] & (link[root] >= 0)
+        rows_ip.append(ip[via])
+        rows.append(link[root[via]])
+        a, b = np.concatenate(rows_ip), np.concatenate(rows)
+        if len(a):
+            key = np.unique((a << 32) | b)
+            a, b = key >> 32, key & 0xFFFFFFFF
+        out[pid] = (a, b)
+    return out
+
+
+def _aggregate_rows(
+    lin: Lineage,
+    units: np.ndarray,
+    upid: int,
+    by_port: dict[str, list[Variable]],
+    outs: dict[str, int],
+    address: dict[int, str],
+    sent: dict[str, int],
+    table: RunTable,
+) -> dict[int, tuple[np.ndarray, np.ndarray]]:
+    """(ip, unit) pairs in aggregate mode: descendants of each unit IP, and the inputs
+    it aggregates (with the share of its source IPs that passed each upstream port)."""
+    below = _descendants_of(lin, upid)
+    above = _ancestors_of(lin, upid) - {upid}
+    down: Mapping = descend(lin, units)
+    up: Mapping = ascend(lin, units)
+    base = max(
+        (outs[a] for a in sent if outs[a] in above), key=lambda p: len(lin.ids[p]), default=None
+    )
+    base_count = None
+    if base is not None:
+        _, u = up.pairs(lin.ids[base])
+        base_count = np.bincount(np.searchsorted(units, u), minlength=len(units))
+    out: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+    for addr, variables in by_port.items():
+        pid = outs.get(addr)
+        if pid is None or pid not in lin.ids or variables[0].role != "stream":
+            continue
+        if pid in below:
+            out[pid] = down.pairs(lin.ids[pid])
+        elif pid in above:
+            ip, u = up.pairs(lin.ids[pid])
+            out[pid] = (ip, u)
+            n = np.bincount(np.searchsorted(units, u), minlength=len(units))
+            if base_count is not None:
+                share = np.divide(n, base_count, out=np.zeros(len(units)), where=base_count > 0)
+                table.fired[addr] = np.minimum(share, 1.0)
+        else:
+            table.notes.append(
+                f"{addr}: neither feeds nor descends from the unit port {address[upid]};"
+                " left out of this table"
+            )
+    return out
+
+
+def assemble(run: TracedRun, nv: NetworkVariables, *, unit: str | None = None) -> Dataset:
     """Build the unit-of-work table of one traced run.
 
     Args:
         run: the traced run.
         nv: the network's causal variables (:func:`network_causal_graph`).
         unit: the unit port address (``"Source.OUT"``); by default the source port
-            that sent the most roots.
+            that sent the most roots. A port whose IPs aggregate others makes those
+            aggregates the units.
 
     Raises:
-        CausalModelError: the run has no data IPs, or ``unit`` names no source port.
+        CausalModelError: the run has no data IPs, or ``unit`` names no port that sent.
     """
+    table = extract(run_frames(run), nv, unit=unit, name=f"run {run.run_id}")
+    return fill([table], nv)[0]
+
+
+# -- filling the runs of a query together ---------------------------------------------
+
+
+def fill(tables: Sequence[RunTable], nv: NetworkVariables) -> list[Dataset]:
+    """Turn the runs' values into complete tables, deciding together which variables
+    exist, which ports need an indicator and which categories a column has."""
     import pandas as pd
 
-    by_port = nv.by_port()
-    data_ids: set[int] = set()
-    roots_of: dict[int, frozenset[int]] = {}
-    root_port: dict[int, str] = {}
-    records: list[tuple[str, frozenset[int], Any]] = []
-    params: dict[str, Any] = {}
-    for rec in run.records():
-        if rec.kind == "iip":
-            params[rec.port] = rec.payload
-            continue
-        if rec.kind != "data":
-            continue
-        data_ids.add(rec.ip_id)
-        parents = [p for p in rec.parents if p in data_ids]
-        if parents:
-            roots: frozenset[int] = frozenset().union(*(roots_of[p] for p in parents))
-        else:
-            roots = frozenset((rec.ip_id,))
-            root_port[rec.ip_id] = rec.port
-        roots_of[rec.ip_id] = roots
-        if rec.port in by_port:
-            records.append((rec.port, roots, rec.payload))
-    if not records:
-        msg = f"run {run.run_id} has no data IPs on the network's output ports"
-        raise CausalModelError(msg)
-    counts = Counter(root_port.values())
-    if unit is None:
-        unit = counts.most_common(1)[0][0]
-    elif unit not in counts:
-        import difflib
-
-        close = difflib.get_close_matches(unit, list(counts), n=1)
-        msg = (
-            f"{unit} sent no root IPs in this run; unit ports are source ports:"
-            f" {', '.join(sorted(counts))}" + (f"; did you mean {close[0]!r}?" if close else "")
-        )
-        raise CausalModelError(msg)
-    units = sorted(r for r, p in root_port.items() if p == unit)
-    unit_set = set(units)
-    # Roots of other sources joined with a unit are linked to it.
-    linked: dict[int, int] = {}
-    for _port, roots, _payload in records:
-        mine = [r for r in roots if r in unit_set]
-        if len(mine) == 1:
-            for r in roots:
-                if r not in unit_set:
-                    linked.setdefault(r, mine[0])
-    cells: dict[tuple[int, str], list[Any]] = {}
-    fired: dict[str, set[int]] = {}
-    for port, roots, payload in records:
-        rows = {r for r in roots if r in unit_set} or {linked[r] for r in roots if r in linked}
-        if not rows:
-            continue
-        fired.setdefault(port, set()).update(rows)
-        for v in by_port[port]:
-            x = _value(v, payload)
-            if x is None:
-                continue
-            for row in rows:
-                cells.setdefault((row, v.name), []).append(x)
-    notes: list[str] = []
-    multi = Counter(name for (_, name), xs in cells.items() if len(xs) > 1)
-    for name, n in sorted(multi.items()):
-        notes.append(f"{name}: {n} units had several IPs; numeric values were averaged")
-    columns: dict[str, list[Any]] = {}
-    stream_vars = [v for v in nv.variables.values() if v.role == "stream"]
-    for v in stream_vars:
-        col: list[Any] = []
-        for u in units:
-            xs = cells.get((u, v.name))
-            if not xs:
-                col.append(None)
-            elif v.kind == "categorical":
-                col.append(xs[0])
-            else:
-                col.append(sum(xs) / len(xs))
-        columns[v.name] = col
-    frame = pd.DataFrame(columns, index=pd.Index(units, name="unit"))
-    indicators: list[str] = []
+    frames: list[dict[str, Any]] = [{} for _ in tables]
     kept: list[str] = []
-    for v in stream_vars:
-        s = frame[v.name]
-        if s.isna().all():
-            frame = frame.drop(columns=v.name)
-            notes.append(f"{v.name}: no values for any unit; left out")
+    indicators: list[str] = []
+    notes: list[list[str]] = [list(t.notes) for t in tables]
+    shared: list[str] = []
+    for v in nv.variables.values():
+        if v.role != "stream":
+            continue
+        per_run = [t.values.get(v.name) for t in tables]
+        if all(s is None or not len(s) for s in per_run):
+            shared.append(f"{v.name}: no values in any run; left out")
             continue
         kept.append(v.name)
-        on = frame.index.isin(sorted(fired.get(v.address, ())))
-        if not on.all():
-            # The port did not fire for some units: a branch not taken.
-            ind = f"{v.address}.fired"
-            if ind not in frame.columns:
-                frame[ind] = on.astype(float)
-                indicators.append(ind)
-        gaps = s.isna() & on
-        if gaps.any():
-            # A fixed fill, the same in every run: a per-run statistic would itself differ
-            # between runs and look like a shift.
-            notes.append(f"{v.name}: {int(gaps.sum())} IPs had no value; filled with 0")
-        if v.kind == "categorical":
-            frame[v.name] = s.where(~gaps, "<none>").where(on, "<none>").astype("category")
-        else:
-            frame[v.name] = s.where(~gaps, 0.0).where(on, 0.0).astype(float)
+        ind = f"{v.address}.fired"
+        on_runs = [
+            t.fired.get(v.address, np.zeros(len(t.units), dtype=bool)).astype(np.float64)
+            for t in tables
+        ]
+        if any((on < 1).any() for on in on_runs) and ind not in indicators:
+            indicators.append(ind)
+            for cols, on in zip(frames, on_runs, strict=True):
+                cols[ind] = on
+        categorical = v.kind == "categorical"
+        labels: list[str] = []
+        if categorical:
+            seen: set[str] = set()
+            for s in per_run:
+                if s is not None:
+                    seen.update(str(x) for x in s.dropna().unique())
+            labels = sorted(seen)
+        for k, (t, s, on) in enumerate(zip(tables, per_run, on_runs, strict=True)):
+            if s is None:
+                s = pd.Series([], dtype=object if categorical else np.float64)
+            col = s.reindex(t.units)
+            gaps = col.isna().to_numpy() & (on > 0)
+            if gaps.any():
+                # A fixed fill, the same in every run: a per-run statistic would itself
+                # differ between runs and look like a shift.
+                notes[k].append(f"{v.name}: {int(gaps.sum())} IPs had no value; filled with 0")
+            blank = col.isna().to_numpy() | (on <= 0)
+            if categorical:
+                values = np.where(blank, NONE, col.to_numpy(dtype=object))
+                cats = labels + ([NONE] if NONE not in labels else [])
+                frames[k][v.name] = pd.Categorical(values, categories=cats)
+            else:
+                frames[k][v.name] = np.where(blank, 0.0, col.to_numpy(dtype=np.float64))
     for v in nv.variables.values():
         if v.role != "parameter":
             continue
-        value = params.get(v.address, v.value)
+        given = [t.params.get(v.address, v.value) for t in tables]
         if v.kind == "categorical":
-            frame[v.name] = pd.Categorical([str(value)] * len(frame))
+            cats = sorted({str(x) for x in given})
+            for cols, t, x in zip(frames, tables, given, strict=True):
+                cols[v.name] = pd.Categorical([str(x)] * len(t.units), categories=cats)
         else:
-            frame[v.name] = float(value) if value is not None else 0.0
+            for cols, x in zip(frames, given, strict=True):
+                cols[v.name] = float(x) if x is not None else 0.0
         kept.append(v.name)
-    return Dataset(frame=frame, unit_port=unit, variables=kept, indicators=indicators, notes=notes)
+    out: list[Dataset] = []
+    for t, cols, n in zip(tables, frames, notes, strict=True):
+        index = pd.Index(t.units, name="unit")
+        frame = pd.DataFrame({c: x for c, x in cols.items()}, index=index)
+        frame = frame[[c for c in [*kept, *indicators] if c in frame.columns]]
+        out.append(
+            Dataset(
+                frame=frame,
+                unit_port=t.unit_port,
+                variables=list(kept),
+                indicators=list(indicators),
+                notes=[*shared, *n],
+            )
+        )
+    return out
+
+
+# -- windows --------------------------------------------------------------------------
 
 
 def assemble_windows(run: TracedRun, ports: Iterable[str], *, window: float = 1.0) -> Dataset:
@@ -242,28 +543,43 @@ def assemble_windows(run: TracedRun, ports: Iterable[str], *, window: float = 1.
     if window <= 0:
         msg = f"window must be > 0 seconds, got {window}"
         raise CausalModelError(msg)
-    wanted = set(ports)
-    sent_at: dict[int, float] = {}
-    rows: list[tuple[str, int, float]] = []
-    for rec in run.records():
-        if rec.kind != "data":
-            continue
-        sent_at[rec.ip_id] = rec.t
-        if rec.port in wanted:
-            # From the latest data parent (IIPs are not work): a source has no latency.
-            before = [sent_at[p] for p in rec.parents if p in sent_at]
-            latency = rec.t - max(before) if before else 0.0
-            rows.append((rec.port, int(rec.t // window), latency))
-    if not rows:
+    frames = run_frames(run)
+    outs = _pids(frames, "out")
+    wanted = {outs[a]: a for a in ports if a in outs}
+    rec = frames.records
+    data = rec[rec["kind"].to_numpy() == 0]
+    ip = data["ip_id"].to_numpy().astype(np.int64)
+    t = (data["t_ns"].to_numpy().astype(np.int64) - run.t0_perf_ns) / 1e9
+    sent_at = np.full(int(ip.max(initial=0)) + 1, np.nan)
+    sent_at[ip] = t
+    links = frames.links
+    child = links["child"].to_numpy().astype(np.int64)
+    parent = links["parent"].to_numpy().astype(np.int64)
+    ok = (child < len(sent_at)) & (parent < len(sent_at))
+    child, parent = child[ok], parent[ok]
+    ok = ~np.isnan(sent_at[parent]) & ~np.isnan(sent_at[child])
+    # From the latest data parent (IIPs are not work): a source has no latency.
+    latest = pd.Series(sent_at[parent[ok]]).groupby(child[ok]).max()
+    sel = data["port_id"].isin(list(wanted)).to_numpy()
+    if not sel.any():
         msg = "no data IPs on the requested ports"
         raise CausalModelError(msg)
-    df = pd.DataFrame(rows, columns=["port", "window", "latency"])
+    ips = ip[sel]
+    before = latest.reindex(ips).to_numpy()
+    lat = np.where(np.isnan(before), 0.0, sent_at[ips] - before)
+    df = pd.DataFrame(
+        {
+            "port": [wanted[p] for p in data["port_id"].to_numpy()[sel].tolist()],
+            "window": (t[sel] // window).astype(np.int64),
+            "latency": lat,
+        }
+    )
     counts = df.pivot_table(
         index="window", columns="port", values="latency", aggfunc="size", fill_value=0
     )
-    lat = df.pivot_table(index="window", columns="port", values="latency", aggfunc="mean")
+    lat_mean = df.pivot_table(index="window", columns="port", values="latency", aggfunc="mean")
     frame = pd.concat(
-        [counts.add_suffix(".count").astype(float), lat.add_suffix(".latency").fillna(0.0)],
+        [counts.add_suffix(".count").astype(float), lat_mean.add_suffix(".latency").fillna(0.0)],
         axis=1,
     )
     frame.index.name = "window"
@@ -364,6 +680,8 @@ def _drop(g: Any, n: str, replacements: list[str]) -> None:
 def _copied_from(
     n: str, v: Variable, g: Any, nv: NetworkVariables, frames: list[pd.DataFrame]
 ) -> str | None:
+    import pandas as pd
+
     if v.field is None:
         return None
     for p in g.predecessors(n):
@@ -374,8 +692,10 @@ def _copied_from(
         for f in frames:
             fired = f.get(f"{v.address}.fired")
             rows = f.index if fired is None else f.index[fired.to_numpy() > 0]
-            a, b = f.loc[rows, n], f.loc[rows, p]
-            if not a.equals(b) and not bool(((a == b) | (a.isna() & b.isna())).all()):
+            # As plain values: two categorical columns may have other category sets.
+            a = f.loc[rows, n].to_numpy(dtype=object)
+            b = f.loc[rows, p].to_numpy(dtype=object)
+            if not bool(((a == b) | (pd.isna(a) & pd.isna(b))).all()):
                 same = False
                 break
         if same:

@@ -18,7 +18,10 @@ naming the loop: cut the loop by giving the fed-back port an IIP or restructure 
 Numeric projection, chosen from the port's declared type: ``int``/``float`` as they are,
 ``bool`` as 0/1, ``Literal``/``Enum``/``str`` as categorical, a pydantic model as its
 numeric, bool and categorical fields (nested models one level, as ``outer.inner``),
-identifiers (``id``, ``*_id``) left out.
+identifiers (``id``, ``*_id``) left out. A port whose type names no fields (``dict``,
+``Any``: a CSV reader's rows) is projected on the fields its IPs carry in the traces:
+numbers, bools and strings of at most 20 distinct values (see
+:func:`fields_to_project`).
 Override per port with a projection map (``{"Model.OUT": "score"}``, ``"value"`` for
 the payload itself, ``"none"`` to leave the port out), from graph metadata
 (``processes.P.metadata.causal = {"OUT": "score"}``) or ``--field Model.OUT=score``.
@@ -29,7 +32,7 @@ from __future__ import annotations
 import enum
 import types
 import typing
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, Union
 
@@ -41,7 +44,14 @@ from .._core._ports import PortSpec
 from ..graph._model import Graph
 from ..graph._wiring import FlatGraph, check_graph
 
-__all__ = ("NetworkVariables", "Variable", "network_causal_graph", "render_causal_graph")
+__all__ = (
+    "MAX_CATEGORIES",
+    "NetworkVariables",
+    "Variable",
+    "fields_to_project",
+    "network_causal_graph",
+    "render_causal_graph",
+)
 
 Kind = Literal["numeric", "bool", "categorical"]
 
@@ -76,6 +86,14 @@ class NetworkVariables:
     variables: dict[str, Variable] = field(default_factory=dict)
     #: Ports left out: address -> why (an unprojectable type, "none" by request).
     skipped: dict[str, str] = field(default_factory=dict)
+    #: Ports whose type names no fields (``dict``, ``Any``...) and no projection was
+    #: chosen for: their fields are read off the traces (see :func:`fields_to_project`).
+    untyped: set[str] = field(default_factory=set)
+    #: The graph and projections the variables were made from.
+    source: Graph | None = None
+    projections: Mapping[str, Any] = field(default_factory=dict)
+    #: Process -> the output ports (addresses) whose IPs it reads.
+    feeds: dict[str, set[str]] = field(default_factory=dict)
 
     def by_port(self) -> dict[str, list[Variable]]:
         """Variables grouped by the port address they read."""
@@ -169,7 +187,10 @@ def _projections(flat: FlatGraph, overrides: Mapping[str, Any]) -> dict[str, Any
 
 
 def network_causal_graph(
-    graph: Graph, *, projections: Mapping[str, Any] | None = None
+    graph: Graph,
+    *,
+    projections: Mapping[str, Any] | None = None,
+    seen: Mapping[str, Sequence[tuple[str | None, Kind]]] | None = None,
 ) -> NetworkVariables:
     """Build the causal DAG of ``graph`` (subnets flattened).
 
@@ -177,6 +198,8 @@ def network_causal_graph(
         graph: the network's graph.
         projections: per output port address (``"Model.OUT"``): a field path, a list of
             field paths, ``"value"`` (the payload itself) or ``"none"``.
+        seen: for ports whose type names no fields, the ``(field, kind)`` pairs read off
+            traced runs (:func:`fields_to_project`).
 
     Raises:
         CausalModelError: the graph is invalid, or has a feedback loop.
@@ -188,7 +211,7 @@ def network_causal_graph(
         )
         raise CausalModelError(msg)
     chosen = _projections(flat, projections or {})
-    nv = NetworkVariables(graph=nx.DiGraph())
+    nv = NetworkVariables(graph=nx.DiGraph(), source=graph, projections=dict(projections or {}))
     g = nv.graph
     writes: dict[str, list[str]] = {}  # process -> its stream variables
     port_vars: dict[tuple[str, str, int | None], list[str]] = {}
@@ -204,7 +227,7 @@ def network_causal_graph(
                 list(range(sizes.get(p.name, {}).get(ps.name, 0))) if ps.array else [None]
             )
             for idx in indices:
-                _add_stream(nv, p.name, ps, idx, chosen, add, writes, port_vars)
+                _add_stream(nv, p.name, ps, idx, chosen, add, writes, port_vars, seen or {})
     static: dict[tuple[str, str, int | None], Any] = {}
     fed_by_edge = {(e.tgt.process, e.tgt.port.lower(), e.tgt.index) for e in flat.edges}
     for i in flat.initials:
@@ -220,6 +243,10 @@ def network_causal_graph(
                 static[key] = ps.default
     reads: dict[str, list[str]] = {}
     for e in flat.edges:
+        src = f"{e.src.process}.{e.src.port.upper()}" + (
+            f"[{e.src.index}]" if e.src.index is not None else ""
+        )
+        nv.feeds.setdefault(e.tgt.process, set()).add(src)
         src_vars = port_vars.get((e.src.process, e.src.port.lower(), e.src.index), [])
         reads.setdefault(e.tgt.process, []).extend(src_vars)
     for (proc, port, idx), value in static.items():
@@ -258,6 +285,7 @@ def _add_stream(
     add: Any,
     writes: dict[str, list[str]],
     port_vars: dict[tuple[str, str, int | None], list[str]],
+    seen: Mapping[str, Sequence[tuple[str | None, Kind]]],
 ) -> None:
     addr = f"{proc}.{ps.display}" + (f"[{idx}]" if idx is not None else "")
     spec = chosen.get(addr, chosen.get(f"{proc}.{ps.display}"))
@@ -273,14 +301,22 @@ def _add_stream(
         fields = [(str(f), _field_kind(ps.tp, str(f))) for f in spec]
     else:
         fields = projection_of(ps.tp)
-        if not fields:
+        if not fields and addr in seen:
+            fields = list(seen[addr])
+            if not fields:
+                nv.skipped[addr] = (
+                    "its payloads have no numeric, bool or low-cardinality string field;"
+                    f" choose one with --field {addr}=FIELD, or give the port a typed payload"
+                )
+                return
+        elif not fields:
+            nv.untyped.add(addr)
             nv.skipped[addr] = (
-                f"its type has no numeric projection; choose a field with --field {addr}=FIELD"
+                "its type names no fields; they are chosen from the fields seen in the"
+                f" traces (numeric, bool, low-cardinality strings), or with --field {addr}=FIELD"
             )
-            # The port still carries causation: keep it as a count-free pass-through
-            # variable so that the graph stays connected.
+            # Until traces are read, the port is one variable so the graph stays whole.
             fields = [(None, "numeric")]
-            nv.skipped[addr] += " (kept as a structural node)"
     names: list[str] = []
     for fpath, kind in fields:
         name = addr if fpath is None else f"{addr}.{fpath}"
@@ -288,6 +324,93 @@ def _add_stream(
         names.append(name)
     writes.setdefault(proc, []).extend(names)
     port_vars[(proc, ps.name, idx)] = names
+
+
+#: The most distinct values a string field may have to be projected as a category.
+MAX_CATEGORIES = 20
+
+
+def fields_to_project(
+    addresses: Sequence[str], runs: Sequence[Any]
+) -> dict[str, list[tuple[str | None, Kind]]]:
+    """The fields of untyped ports to project, read off traced runs.
+
+    Args:
+        addresses: output port addresses whose type names no fields.
+        runs: the runs' frames (``TracedRun.frames()``).
+
+    Returns:
+        Per address, ``(field path, kind)`` pairs, sorted by path: numeric fields,
+        bool fields, and string fields with at most :data:`MAX_CATEGORIES` distinct
+        values over all the runs, identifiers left out; for a port whose payloads are
+        not mappings, the payload itself (``None``) when it is a number, a bool or a
+        low-cardinality string. An empty list when nothing can be projected.
+    """
+    out: dict[str, list[tuple[str | None, Kind]]] = {}
+    for addr in addresses:
+        kinds: dict[str, set[str]] = {}
+        pids: list[tuple[Any, int]] = []
+        for frames in runs:
+            p = frames.ports
+            sel = (p["address"] == addr) & (p["direction"] == "out")
+            for pid in p.loc[sel, "port_id"].tolist():
+                pids.append((frames, int(pid)))
+                for path, kind in frames.fields_seen(int(pid)).items():
+                    kinds.setdefault(path, set()).add(kind)
+        if not any(len(frames.payloads([pid], [""])) for frames, pid in pids):
+            continue  # no IP in any run: nothing to read the fields off
+        chosen: list[tuple[str | None, Kind]] = []
+        if not kinds:
+            kind = _payload_kind(pids, "")
+            if kind is not None:
+                chosen.append((None, kind))
+        for path in sorted(kinds):
+            if is_identifier(path) or len(kinds[path]) != 1:
+                continue
+            (seen,) = kinds[path]
+            if seen == "numeric":
+                chosen.append((path, "numeric"))
+            elif seen == "bool":
+                chosen.append((path, "bool"))
+            elif seen == "string" and _payload_kind(pids, path) == "categorical":
+                chosen.append((path, "categorical"))
+        out[addr] = chosen
+    return out
+
+
+def _payload_kind(pids: Sequence[tuple[Any, int]], path: str) -> Kind | None:
+    """The kind of one field (``""``: the payload) over the runs' IPs of a port, or None:
+    numbers, bools, or strings with few distinct values."""
+    import pandas as pd
+
+    values: set[Any] = set()
+    kind: str | None = None
+    for frames, pid in pids:
+        col = frames.payloads([pid], [path])[path]
+        present = col.dropna()
+        if not len(present):
+            continue
+        if isinstance(col.dtype, pd.BooleanDtype):
+            k = "bool"
+        elif col.dtype.kind in "fiu":
+            k = "numeric"
+        else:
+            types = {type(x) for x in present.tolist()}
+            if types == {str}:
+                k = "string"
+                values.update(present.unique().tolist())
+            elif types <= {int, float}:
+                k = "numeric"
+            elif types == {bool}:
+                k = "bool"
+            else:
+                return None
+        if kind not in (None, k):
+            return None
+        kind = k
+    if kind == "string":
+        return "categorical" if len(values) <= MAX_CATEGORIES else None
+    return kind  # type: ignore[return-value]
 
 
 def render_causal_graph(nv: NetworkVariables, fmt: str = "text") -> str:
@@ -314,7 +437,7 @@ def render_causal_graph(nv: NetworkVariables, fmt: str = "text") -> str:
     for n in order:
         v = nv.variables[n]
         parents = sorted(g.predecessors(n))
-        tag = f"{v.role}, {v.kind}"
+        tag = f"{v.role}, {v.kind}" if n not in nv.untyped else f"{v.role}, fields from the traces"
         if v.role == "parameter":
             tag += f" = {v.value!r}"
         lines.append(f"  {n}  ({tag})" + (f"  <- {', '.join(parents)}" if parents else ""))

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from .._core._exceptions import CausalModelError
 from ..graph import Graph, load_graph
-from ._dataset import Dataset, assemble, assemble_windows, model_inputs
+from ._dataset import Dataset, assemble_windows, model_inputs
 from ._from_network import NetworkVariables, network_causal_graph
 
 if TYPE_CHECKING:
@@ -60,11 +60,29 @@ class CausalTables:
     frames: list[pd.DataFrame]
     datasets: list[Dataset]
     notes: list[str] = field(default_factory=list)
+    #: What could mislead an answer on these tables (a component that looks like a
+    #: root because the stream it reads is not a variable...), with the fix.
+    warnings: list[str] = field(default_factory=list)
+    #: The network's variables the tables were made of (fields read off the traces).
+    network: NetworkVariables | None = None
 
     @property
     def variables(self) -> list[str]:
         """The variables (columns), in topological order."""
         return list(self.frames[0].columns)
+
+    def why_not(self, variable: str) -> str | None:
+        """Why a variable of the network is not a column of the tables, if it is not."""
+        if variable in self.graph:
+            return None
+        reasons = [n.partition(": ")[2] for n in self.notes if n.startswith(variable + ": ")]
+        nv = self.network
+        if not reasons and nv is not None and variable in nv.variables:
+            addr = nv.variables[variable].address
+            reasons = [n.partition(": ")[2] for n in self.notes if n.startswith(addr + ": ")]
+            if addr in nv.skipped:
+                reasons.append(nv.skipped[addr])
+        return "; ".join(dict.fromkeys(reasons)) or None
 
 
 def _open_run(ref: TraceRef) -> Any:
@@ -72,7 +90,16 @@ def _open_run(ref: TraceRef) -> Any:
 
     path, run_id = ref if isinstance(ref, tuple) else (ref, None)
     trace = open_trace(path)
-    return trace, trace.run(run_id)
+    try:
+        return trace, trace.run(run_id)
+    except BaseException:
+        trace.close()
+        raise
+
+
+def _run_name(ref: TraceRef, run: Any) -> str:
+    path = ref[0] if isinstance(ref, tuple) else ref
+    return f"{Path(path).name} (run {run.run_id})"
 
 
 def tables(
@@ -81,31 +108,132 @@ def tables(
     *,
     unit: str | None = None,
     projections: Mapping[str, Any] | None = None,
+    target: str | None = None,
 ) -> CausalTables:
     """Assemble the tables of traced runs of ``network``.
 
     Args:
         network: the network (graph, graph file, or its causal variables).
         traces: trace files (their latest run) or ``(file, run_id)`` pairs.
-        unit: the unit port (``"Source.OUT"``); by default the busiest source port.
+        unit: the unit port (``"Source.OUT"``); by default the busiest source port, or,
+            with ``target``, the last aggregating port the target depends on.
         projections: per-port field choices, as for :func:`causal_graph`.
+        target: the variable the tables are for (``"Agg.OUT"``): when it aggregates
+            other IPs, or lies downstream of an aggregate, its aggregates are the units.
+
+    Raises:
+        CausalModelError: no trace, a run without data, an unknown unit or target.
     """
+    from contextlib import ExitStack
+
+    from ._dataset import extract, fill
+    from ._from_network import fields_to_project
+    from ._runframes import run_frames
+    from ._units import lineage_of
+
+    if not traces:
+        msg = "tables() needs at least one trace"
+        raise CausalModelError(msg)
     nv = (
         network
         if isinstance(network, NetworkVariables)
         else causal_graph(network, projections=projections)
     )
-    datasets: list[Dataset] = []
-    for ref in traces:
-        trace, run = _open_run(ref)
-        try:
-            datasets.append(assemble(run, nv, unit=unit))
-        finally:
-            trace.close()
+    with ExitStack() as stack:
+        runs: list[tuple[str, Any]] = []
+        for ref in traces:
+            trace, run = _open_run(ref)
+            stack.callback(trace.close)
+            runs.append((_run_name(ref, run), run_frames(run)))
+        if nv.untyped and nv.source is not None:
+            seen = fields_to_project(sorted(nv.untyped), [f for _, f in runs])
+            nv = network_causal_graph(nv.source, projections=nv.projections, seen=seen)
+        lineages = [lineage_of(f) for _, f in runs]
+        if unit is None and target is not None:
+            unit = _unit_for(resolve_target(target, nv.graph), nv, runs, lineages)
+        raw = [
+            extract(f, nv, unit=unit, name=name, lineage=lin)
+            for (name, f), lin in zip(runs, lineages, strict=True)
+        ]
+    datasets = fill(raw, nv)
     graph, frames, notes = model_inputs(nv, datasets)
     for d in datasets:
-        notes.extend(d.notes)
-    return CausalTables(graph=graph, frames=frames, datasets=datasets, notes=notes)
+        notes.extend(n for n in d.notes if n not in notes)
+    return CausalTables(
+        graph=graph,
+        frames=frames,
+        datasets=datasets,
+        notes=notes,
+        warnings=_root_warnings(nv, graph, notes),
+        network=nv,
+    )
+
+
+def _unit_for(
+    target: str, nv: NetworkVariables, runs: Sequence[tuple[str, Any]], lineages: Sequence[Any]
+) -> str | None:
+    """The last aggregating port among the target's port and the ports it depends on,
+    or None (the source units) when there is none."""
+    import networkx as nx
+
+    from ._dataset import aggregating_ports
+
+    var = nv.variables.get(target)
+    if var is None or var.role != "stream":
+        return None
+    agg: set[str] = set()
+    for (_, frames), lin in zip(runs, lineages, strict=True):
+        agg |= aggregating_ports(frames, lineage=lin)
+    if not agg:
+        return None
+    upstream = nx.ancestors(nv.graph, target) | {target}
+    order = [n for n in nx.topological_sort(nv.graph) if n in upstream]
+    last = None
+    for n in order:
+        v = nv.variables[n]
+        if v.role == "stream" and v.address in agg:
+            last = v.address
+    return last
+
+
+def _root_warnings(nv: NetworkVariables, graph: nx.DiGraph, notes: Sequence[str]) -> list[str]:
+    """A warning per process that reads a stream which is not a variable of the tables:
+    what changes in that stream would be blamed on the process."""
+    dropped = {n.partition(": ")[0] for n in notes if n.endswith("no values in any run; left out")}
+    out: list[str] = []
+    have = {str(n) for n in graph}
+    for proc, sources in sorted(nv.feeds.items()):
+        mine = [n for n in have if graph.nodes[n].get("process") == proc]
+        if not mine:
+            continue
+        missing: dict[str, str] = {}
+        for addr in sorted(sources):
+            why = nv.skipped.get(addr)
+            if why == "left out by request":
+                continue
+            names = [v.name for v in nv.variables.values() if v.address == addr]
+            if why is None and names and all(n in dropped for n in names):
+                why = "no IP of it carried a value"
+            if why is not None and not any(n in have for n in names):
+                missing[addr] = why
+        if not missing:
+            continue
+        inputs = [
+            p
+            for n in mine
+            for p in graph.predecessors(n)
+            if graph.nodes[p].get("role") in ("stream", "indicator")
+            and graph.nodes[p].get("process") != proc
+        ]
+        ports = ", ".join(missing)
+        first = next(iter(missing))
+        root = "" if inputs else f"; {proc} has no other input variable and looks like a root"
+        out.append(
+            f"{proc} reads {ports}, which is not a causal variable ({missing[first]}){root}:"
+            f" a change in what {ports} carries would be blamed on {proc}. Project a field"
+            f" with --field {first}=FIELD, or give the port a typed payload"
+        )
+    return out
 
 
 def window_tables(
@@ -207,14 +335,32 @@ def shift_between(
     and latencies (:func:`window_tables`), for performance questions. ``options`` go to
     :func:`fbp.causal.shift` (``seed``, ``measure``, ``n_bootstrap``...).
     """
+    import dataclasses
+
     from ._shift import shift
 
-    t = (
-        window_tables(network, [before, after], window=window)
-        if window is not None
-        else tables(network, [before, after], unit=unit, projections=projections)
-    )
-    return shift(t.graph, t.frames[0], t.frames[1], resolve_target(target, t.graph), **options)
+    if window is not None:
+        t = window_tables(network, [before, after], window=window)
+        return shift(t.graph, t.frames[0], t.frames[1], resolve_target(target, t.graph), **options)
+    t = tables(network, [before, after], unit=unit, projections=projections, target=target)
+    name = _target_of(target, t)
+    result = shift(t.graph, t.frames[0], t.frames[1], name, **options)
+    if t.warnings:
+        result = dataclasses.replace(result, warnings=(*result.warnings, *t.warnings))
+    return result
+
+
+def _target_of(target: str, t: CausalTables) -> str:
+    """The target's column, or an error saying why the network's variable is not one."""
+    nv = t.network
+    if nv is None:
+        return resolve_target(target, t.graph)
+    name = resolve_target(target, nv.graph)
+    if name in t.graph:
+        return name
+    why = t.why_not(name) or "it was left out of the tables"
+    msg = f"{name} is a variable of the network, but not of these runs' tables: {why}"
+    raise CausalModelError(msg)
 
 
 def fit_traces(

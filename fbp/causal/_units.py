@@ -1,0 +1,257 @@
+"""Vectorised lineage joins: which unit of work every IP of a run belongs to.
+
+The trace gives, per data IP, its port and its parents. Two propagations over the
+parent links answer the questions of the table assembly, one output port at a time
+in the topological order of the ports (a port's IPs descend only from IPs of the ports
+before it), each a handful of numpy operations over that port's links:
+
+- :func:`descend`: for every IP, the *seeds* it descends from (seeds map to
+  themselves). With the root IPs as seeds this is the set of roots of every IP; with
+  the IPs of an aggregating port, which aggregate each IP comes from.
+- :func:`ascend`: for every IP, the seeds it is an ancestor of (the inputs of each
+  aggregate).
+
+A mapping is stored as one dense array indexed by IP id (the seed, when an IP has
+exactly one, the common case) plus pairs for the IPs with several; only those go
+through a merge. Ports in a lineage loop (a looper naming its own earlier output as a
+parent) are resolved record by record.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from ._runframes import Frames
+
+__all__ = ("Lineage", "Mapping", "ascend", "descend", "lineage_of")
+
+_NONE, _MANY = -1, -2
+
+
+@dataclass
+class Lineage:
+    """The data IPs of a run and the links between them."""
+
+    #: port id of every data IP, indexed by IP id (-1: not a data IP).
+    port_of: np.ndarray
+    #: Data links (both ends data IPs): child and parent ids, in link order.
+    child: np.ndarray
+    parent: np.ndarray
+    #: Output ports with data IPs, parents before children.
+    order: list[int]
+    #: Ports whose IPs descend from IPs of the same port or a later one (a loop).
+    looped: set[int]
+    #: Data IP ids per port, in id order.
+    ids: dict[int, np.ndarray] = field(default_factory=dict)
+
+    def links_into(self, port: int) -> tuple[np.ndarray, np.ndarray]:
+        """(child, parent) of the links whose child is on ``port``."""
+        sel = self.port_of[self.child] == port
+        return self.child[sel], self.parent[sel]
+
+    def links_from(self, port: int) -> tuple[np.ndarray, np.ndarray]:
+        """(child, parent) of the links whose parent is on ``port``."""
+        sel = self.port_of[self.parent] == port
+        return self.child[sel], self.parent[sel]
+
+
+def lineage_of(frames: Frames) -> Lineage:
+    """Index the data IPs and data links of a run."""
+    import networkx as nx
+
+    rec = frames.records
+    kind = rec["kind"].to_numpy()
+    data = kind == 0
+    ip = rec["ip_id"].to_numpy()[data].astype(np.int64)
+    port = rec["port_id"].to_numpy()[data].astype(np.int64)
+    size = int(max(ip.max(initial=0), rec["ip_id"].max() if len(rec) else 0)) + 1
+    port_of = np.full(size, -1, dtype=np.int64)
+    port_of[ip] = port
+    links = frames.links
+    child = links["child"].to_numpy().astype(np.int64)
+    parent = links["parent"].to_numpy().astype(np.int64)
+    ok = (child < size) & (parent < size)
+    child, parent = child[ok], parent[ok]
+    ok = (port_of[child] >= 0) & (port_of[parent] >= 0)
+    child, parent = child[ok], parent[ok]
+    order_ids = np.argsort(ip, kind="stable")
+    ip_sorted, port_sorted = ip[order_ids], port[order_ids]
+    ids: dict[int, np.ndarray] = {}
+    if len(ip_sorted):
+        by_port = np.argsort(port_sorted, kind="stable")
+        ports_sorted = port_sorted[by_port]
+        cuts = np.flatnonzero(np.diff(ports_sorted)) + 1
+        for chunk in np.split(by_port, cuts):
+            ids[int(port_sorted[chunk[0]])] = ip_sorted[chunk]
+    g = nx.DiGraph()
+    g.add_nodes_from(ids)
+    if len(child):
+        pairs = np.unique(np.stack([port_of[parent], port_of[child]], axis=1), axis=0)
+        g.add_edges_from((int(a), int(b)) for a, b in pairs)
+    looped: set[int] = set()
+    for comp in nx.strongly_connected_components(g):
+        if len(comp) > 1 or any(g.has_edge(p, p) for p in comp):
+            looped |= comp
+    cond = nx.condensation(g)
+    order: list[int] = []
+    for c in nx.topological_sort(cond):
+        order.extend(sorted(cond.nodes[c]["members"]))
+    return Lineage(port_of, child, parent, order, looped, ids)
+
+
+@dataclass
+class Mapping:
+    """IP id -> seeds, as a dense array plus pairs for IPs with several seeds."""
+
+    one: np.ndarray
+    many_ip: np.ndarray
+    many_seed: np.ndarray
+
+    def pairs(self, ips: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(ip, seed) for every seed of each of ``ips`` (IPs without one left out)."""
+        s = self.one[ips]
+        single = s >= 0
+        ip1, seed1 = ips[single], s[single]
+        multi = ips[s == _MANY]
+        if not len(multi):
+            return ip1, seed1
+        hit = np.isin(self.many_ip, multi)
+        return np.concatenate([ip1, self.many_ip[hit]]), np.concatenate(
+            [seed1, self.many_seed[hit]]
+        )
+
+
+class _Builder:
+    """A mapping being built port by port."""
+
+    def __init__(self, size: int, seeds: np.ndarray) -> None:
+        self.one = np.full(size, _NONE, dtype=np.int64)
+        self.one[seeds] = seeds
+        self.many_ip: list[np.ndarray] = []
+        self.many_seed: list[np.ndarray] = []
+        self._frame: Any = None  # the pairs so far as a DataFrame, for merges
+
+    def _many(self) -> Any:
+        import pandas as pd
+
+        if self._frame is None:
+            self._frame = pd.DataFrame(
+                {
+                    "src": np.concatenate(self.many_ip) if self.many_ip else np.zeros(0, np.int64),
+                    "seed": np.concatenate(self.many_seed)
+                    if self.many_seed
+                    else np.zeros(0, np.int64),
+                }
+            )
+        return self._frame
+
+    def spread(self, to: np.ndarray, frm: np.ndarray) -> None:
+        """Give every IP of ``to`` the seeds of the matching IP of ``frm``."""
+        import pandas as pd
+
+        if not len(to):
+            return
+        s = self.one[frm]
+        single = s >= 0
+        to_ip, seed = [to[single]], [s[single]]
+        multi = s == _MANY
+        if multi.any():
+            m = pd.DataFrame({"to": to[multi], "src": frm[multi]}).merge(self._many(), on="src")
+            to_ip.append(m["to"].to_numpy())
+            seed.append(m["seed"].to_numpy())
+        a, b = np.concatenate(to_ip), np.concatenate(seed)
+        if not len(a):
+            return
+        # Keep the seeds the IPs may already have (a seed reached twice counts once).
+        have = self.one[a]
+        a = np.concatenate([a, a[have >= 0]])
+        b = np.concatenate([b, have[have >= 0]])
+        if len(self.one) < 1 << 31:  # one sort of int64 keys
+            key = np.unique((a << 32) | b)
+            a, b = key >> 32, key & 0xFFFFFFFF
+        else:
+            pairs = np.unique(np.stack([a, b], axis=1), axis=0)
+            a, b = pairs[:, 0], pairs[:, 1]
+        first = np.ones(len(a), dtype=bool)
+        first[1:] = a[1:] != a[:-1]
+        counts = np.diff(np.append(np.flatnonzero(first), len(a)))
+        heads = a[first]
+        self.one[heads[counts == 1]] = b[first][counts == 1]
+        several = np.repeat(counts > 1, counts)
+        if several.any():
+            self.one[heads[counts > 1]] = _MANY
+            self.many_ip.append(a[several])
+            self.many_seed.append(b[several])
+            self._frame = None
+
+    def one_by_one(self, child: np.ndarray, parent: np.ndarray, down: bool) -> None:
+        """Follow links one at a time, in id order (ports in a lineage loop)."""
+        got: dict[int, set[int]] = {}
+        frm, to = (parent, child) if down else (child, parent)
+        order = np.argsort(child if down else -parent, kind="stable")
+        many = self._many()
+        extra: dict[int, list[int]] = {}
+        for i, s in zip(
+            many["src"].to_numpy().tolist(), many["seed"].to_numpy().tolist(), strict=True
+        ):
+            extra.setdefault(i, []).append(s)
+        for k in order.tolist():
+            f, t = int(frm[k]), int(to[k])
+            seeds = got.get(f)
+            if seeds is None:
+                o = int(self.one[f])
+                seeds = {o} if o >= 0 else set(extra.get(f, ())) if o == _MANY else set()
+            if seeds:
+                mine = got.setdefault(t, set())
+                o = int(self.one[t])
+                if o >= 0:
+                    mine.add(o)
+                mine |= seeds
+        for t, seeds in got.items():
+            if len(seeds) == 1:
+                self.one[t] = next(iter(seeds))
+            else:
+                self.one[t] = _MANY
+                self.many_ip.append(np.full(len(seeds), t, dtype=np.int64))
+                self.many_seed.append(np.array(sorted(seeds), dtype=np.int64))
+        self._frame = None
+
+    def done(self) -> Mapping:
+        many = self._many()
+        return Mapping(self.one, many["src"].to_numpy(), many["seed"].to_numpy())
+
+
+def descend(lin: Lineage, seeds: np.ndarray) -> Mapping:
+    """For every IP, the seeds it descends from (a seed maps to itself)."""
+    b = _Builder(len(lin.port_of), seeds)
+    for port in lin.order:
+        child, parent = lin.links_into(port)
+        if port in lin.looped:
+            b.one_by_one(child, parent, down=True)
+        else:
+            b.spread(child, parent)
+    return b.done()
+
+
+def ascend(lin: Lineage, seeds: np.ndarray) -> Mapping:
+    """For every IP, the seeds it is an ancestor of (a seed maps to itself)."""
+    b = _Builder(len(lin.port_of), seeds)
+    for port in reversed(lin.order):
+        child, parent = lin.links_from(port)
+        if port in lin.looped:
+            b.one_by_one(child, parent, down=False)
+        else:
+            b.spread(parent, child)
+    return b.done()
+
+
+def roots(lin: Lineage) -> np.ndarray:
+    """Data IPs with no data parent, in id order."""
+    has_parent = np.zeros(len(lin.port_of), dtype=bool)
+    has_parent[lin.child] = True
+    data = np.flatnonzero(lin.port_of >= 0)
+    return data[~has_parent[data]]
