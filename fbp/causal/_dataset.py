@@ -96,6 +96,9 @@ class Dataset:
     indicators: list[str] = field(default_factory=list)
     #: Notes about choices made (averaged multi-IP cells, dropped variables...).
     notes: list[str] = field(default_factory=list)
+    #: Categorical variables summarised as one share column per category (aggregate
+    #: units): variable -> its columns, ``VAR=category``.
+    expanded: dict[str, list[str]] = field(default_factory=dict)
 
 
 @dataclass
@@ -112,6 +115,9 @@ class RunTable:
     #: Port address -> share of each unit's IPs that passed through the port (0..1;
     #: 0 or 1 in roots mode), for ports with variables.
     fired: dict[str, np.ndarray] = field(default_factory=dict)
+    #: Aggregate mode, categorical variables upstream of the unit port: the share of
+    #: each unit's source IPs per category (units x categories).
+    shares: dict[str, pd.DataFrame] = field(default_factory=dict)
     #: Parameter address -> the run's IIP value.
     params: dict[str, Any] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
@@ -267,11 +273,18 @@ def extract(
 
         sending = sorted(address[p] for p in lin.ids if p in address)
         close = difflib.get_close_matches(unit, sending, n=1)
-        msg = (
-            f"{unit} sent no IPs in {name}; the unit port is an output port that did:"
-            f" source ports {', '.join(sorted(sent))}, or any of {', '.join(sending)}"
-            + (f"; did you mean {close[0]!r}?" if close else "")
-        )
+        if unit in outs:
+            msg = (
+                f"{unit}, the unit port, sent no IPs in {name}, so that run has no unit of"
+                " work to compare: trace a longer run, or choose another unit port"
+                f" (source ports: {', '.join(sorted(sent))})"
+            )
+        else:
+            msg = (
+                f"{unit} is no output port of {name}; the unit port is an output port"
+                f" that sent IPs: the source ports {', '.join(sorted(sent))}, or any of"
+                f" {', '.join(sending)}" + (f"; did you mean {close[0]!r}?" if close else "")
+            )
         raise CausalModelError(msg)
     upid = outs[unit]
     unit_ids = lin.ids[upid]
@@ -280,12 +293,13 @@ def extract(
     mode = "roots" if is_root[unit_ids].mean() > 0.5 else "aggregate"
     table = RunTable(name, unit, mode, np.empty(0, dtype=np.int64))
     rows_of: dict[int, tuple[np.ndarray, np.ndarray]] = {}  # port -> (ip, unit row)
+    per_source: dict[int, np.ndarray | None] = {}  # upstream port -> source IPs per unit
     if mode == "roots":
         units = unit_ids[is_root[unit_ids]]
         rows_of = _root_rows(lin, rts, units, [outs[a] for a in by_port if outs.get(a) in lin.ids])
     else:
         units = unit_ids
-        rows_of = _aggregate_rows(lin, units, upid, by_port, outs, address, sent, table)
+        rows_of = _aggregate_rows(lin, units, upid, by_port, outs, address, sent, table, per_source)
     table.units = units
     for addr, variables in by_port.items():
         pid = outs.get(addr)
@@ -305,6 +319,9 @@ def extract(
             categorical = v.kind == "categorical"
             col = cols[path]
             vals = _labels(col) if categorical else _numeric(col, v.kind)
+            if pid in per_source:
+                _summarise(table, v, ip_rows, vals[pos], per_source[pid])
+                continue
             series, several = _group(ip_rows, vals[pos], categorical)
             table.values[v.name] = series
             if several:
@@ -391,9 +408,11 @@ def _aggregate_rows(
     address: dict[int, str],
     sent: dict[str, int],
     table: RunTable,
+    per_source: dict[int, np.ndarray | None],
 ) -> dict[int, tuple[np.ndarray, np.ndarray]]:
     """(ip, unit) pairs in aggregate mode: descendants of each unit IP, and the inputs
-    it aggregates (with the share of its source IPs that passed each upstream port)."""
+    it aggregates (with the share of its source IPs that passed each upstream port, and
+    in ``per_source`` how many source IPs each unit has, to summarise per source IP)."""
     below = _descendants_of(lin, upid)
     above = _ancestors_of(lin, upid) - {upid}
     down: Mapping = descend(lin, units)
@@ -415,6 +434,7 @@ def _aggregate_rows(
         elif pid in above:
             ip, u = up.pairs(lin.ids[pid])
             out[pid] = (ip, u)
+            per_source[pid] = base_count
             n = np.bincount(np.searchsorted(units, u), minlength=len(units))
             if base_count is not None:
                 share = np.divide(n, base_count, out=np.zeros(len(units)), where=base_count > 0)
@@ -425,6 +445,38 @@ def _aggregate_rows(
                 " left out of this table"
             )
     return out
+
+
+def _summarise(
+    table: RunTable, v: Variable, rows: np.ndarray, values: np.ndarray, sources: np.ndarray | None
+) -> None:
+    """A variable upstream of aggregate units, per unit: the sum of its values over the
+    unit's inputs per source IP of the unit (so that branches add up where they merge,
+    and a port every source IP passes through gives the mean), or the mean when the
+    unit has no source port upstream; a categorical one as the share of each category."""
+    import pandas as pd
+
+    units = table.units
+    present = pd.notna(values)
+    rows, values = rows[present], values[present]
+    denom = (
+        pd.Series(sources.astype(np.float64), index=units).replace(0.0, np.nan)
+        if sources is not None
+        else None
+    )
+    if v.kind == "categorical":
+        counts = pd.crosstab(pd.Series(rows, name="unit"), pd.Series(values, name="value"))
+        counts = counts.reindex(units, fill_value=0).astype(np.float64)
+        if denom is None:
+            denom = counts.sum(axis=1).replace(0.0, np.nan)
+        table.shares[v.name] = counts.div(denom, axis=0).fillna(0.0)
+        return
+    s = pd.Series(values.astype(np.float64), index=rows)
+    g = s.groupby(level=0)
+    if denom is None:
+        table.values[v.name] = g.mean()
+    else:
+        table.values[v.name] = g.sum().reindex(units) / denom
 
 
 def assemble(run: TracedRun, nv: NetworkVariables, *, unit: str | None = None) -> Dataset:
@@ -457,8 +509,34 @@ def fill(tables: Sequence[RunTable], nv: NetworkVariables) -> list[Dataset]:
     indicators: list[str] = []
     notes: list[list[str]] = [list(t.notes) for t in tables]
     shared: list[str] = []
+    expanded: dict[str, list[str]] = {}
     for v in nv.variables.values():
         if v.role != "stream":
+            continue
+        if any(v.name in t.shares for t in tables):
+            totals: dict[str, float] = {}
+            for t in tables:
+                if v.name in t.shares:
+                    for c, x in t.shares[v.name].sum().items():
+                        totals[str(c)] = totals.get(str(c), 0.0) + float(x)
+            # The most common category is the reference: shares that add up to one
+            # would be collinear.
+            ref = max(sorted(totals), key=lambda c: totals[c])
+            cats = sorted(c for c in totals if c != ref)
+            shared.append(
+                f"{v.name}: summarised per unit as the share of each category ({ref}: the rest)"
+            )
+            names = [f"{v.name}={c}" for c in cats]
+            expanded[v.name] = names
+            kept.extend(names)
+            for cols, t in zip(frames, tables, strict=True):
+                got = t.shares.get(v.name)
+                for c, col_name in zip(cats, names, strict=True):
+                    cols[col_name] = (
+                        got[c].reindex(t.units, fill_value=0.0).to_numpy(dtype=np.float64)
+                        if got is not None and c in got
+                        else np.zeros(len(t.units))
+                    )
             continue
         per_run = [t.values.get(v.name) for t in tables]
         if all(s is None or not len(s) for s in per_run):
@@ -482,6 +560,7 @@ def fill(tables: Sequence[RunTable], nv: NetworkVariables) -> list[Dataset]:
                 if s is not None:
                     seen.update(str(x) for x in s.dropna().unique())
             labels = sorted(seen)
+        cols_by_run: list[tuple[Any, np.ndarray]] = []
         for k, (t, s, on) in enumerate(zip(tables, per_run, on_runs, strict=True)):
             if s is None:
                 s = pd.Series([], dtype=object if categorical else np.float64)
@@ -491,11 +570,13 @@ def fill(tables: Sequence[RunTable], nv: NetworkVariables) -> list[Dataset]:
                 # A fixed fill, the same in every run: a per-run statistic would itself
                 # differ between runs and look like a shift.
                 notes[k].append(f"{v.name}: {int(gaps.sum())} IPs had no value; filled with 0")
-            blank = col.isna().to_numpy() | (on <= 0)
+            cols_by_run.append((col, col.isna().to_numpy() | (on <= 0)))
+        if categorical and any(blank.any() for _, blank in cols_by_run) and NONE not in labels:
+            labels.append(NONE)
+        for k, (col, blank) in enumerate(cols_by_run):
             if categorical:
                 values = np.where(blank, NONE, col.to_numpy(dtype=object))
-                cats = labels + ([NONE] if NONE not in labels else [])
-                frames[k][v.name] = pd.Categorical(values, categories=cats)
+                frames[k][v.name] = pd.Categorical(values, categories=labels)
             else:
                 frames[k][v.name] = np.where(blank, 0.0, col.to_numpy(dtype=np.float64))
     for v in nv.variables.values():
@@ -511,7 +592,7 @@ def fill(tables: Sequence[RunTable], nv: NetworkVariables) -> list[Dataset]:
                 cols[v.name] = float(x) if x is not None else 0.0
         kept.append(v.name)
     out: list[Dataset] = []
-    for t, cols, n in zip(tables, frames, notes, strict=True):
+    for t, cols, run_notes in zip(tables, frames, notes, strict=True):
         index = pd.Index(t.units, name="unit")
         frame = pd.DataFrame({c: x for c, x in cols.items()}, index=index)
         frame = frame[[c for c in [*kept, *indicators] if c in frame.columns]]
@@ -521,7 +602,8 @@ def fill(tables: Sequence[RunTable], nv: NetworkVariables) -> list[Dataset]:
                 unit_port=t.unit_port,
                 variables=list(kept),
                 indicators=list(indicators),
-                notes=[*shared, *n],
+                notes=[*shared, *run_notes],
+                expanded=dict(expanded),
             )
         )
     return out
@@ -615,12 +697,24 @@ def model_inputs(
     indicators = sorted({i for d in datasets for i in d.indicators})
     g = nx.DiGraph()
     base = nv.graph
-    keep = [n for n in nx.topological_sort(base) if n in common]
-    for n in keep:
-        g.add_node(n, **base.nodes[n])
+    expanded = {
+        k: [c for c in cols if c in common] for d in datasets for k, cols in d.expanded.items()
+    }
+
+    def nodes_of(n: str) -> list[str]:
+        """A variable's columns: itself, or its share columns (categorical variables
+        summarised per category)."""
+        return expanded.get(n, [n])
+
+    for n in nx.topological_sort(base):
+        for c in nodes_of(n):
+            if c in common:
+                g.add_node(c, **{**base.nodes[n], "role": base.nodes[n].get("role", "stream")})
     for a, b in base.edges:
-        if a in g and b in g:
-            g.add_edge(a, b)
+        for x in nodes_of(a):
+            for y in nodes_of(b):
+                if x in g and y in g:
+                    g.add_edge(x, y)
     by_port = nv.by_port()
     port_ind: dict[str, str] = {}
     for ind in indicators:
