@@ -189,37 +189,6 @@ def _pids(frames: Frames, direction: str) -> dict[str, int]:
     )
 
 
-def _descendants_of(lin: Lineage, port: int) -> set[int]:
-    """Ports whose IPs descend from IPs of ``port`` (and ``port``)."""
-    down = {port}
-    parents = lin.port_of[lin.parent]
-    children = lin.port_of[lin.child]
-    edges = set(zip(parents.tolist(), children.tolist(), strict=True)) if len(parents) else set()
-    grew = True
-    while grew:
-        grew = False
-        for a, b in edges:
-            if a in down and b not in down:
-                down.add(b)
-                grew = True
-    return down
-
-
-def _ancestors_of(lin: Lineage, port: int) -> set[int]:
-    parents = lin.port_of[lin.parent]
-    children = lin.port_of[lin.child]
-    edges = set(zip(parents.tolist(), children.tolist(), strict=True)) if len(parents) else set()
-    up = {port}
-    grew = True
-    while grew:
-        grew = False
-        for a, b in edges:
-            if b in up and a not in up:
-                up.add(a)
-                grew = True
-    return up
-
-
 def aggregating_ports(frames: Frames, *, lineage: Lineage | None = None) -> set[str]:
     """Output ports most of whose IPs descend from several IPs of one port (windowed
     batches, aggregates by key, totals), as addresses."""
@@ -301,6 +270,7 @@ def extract(
         units = unit_ids
         rows_of = _aggregate_rows(lin, units, upid, by_port, outs, address, sent, table, per_source)
     table.units = units
+    mark = np.zeros(len(lin.port_of), dtype=bool)
     for addr, variables in by_port.items():
         pid = outs.get(addr)
         if variables[0].role != "stream" or pid is None:
@@ -309,12 +279,18 @@ def extract(
             continue
         ip, row = rows_of[pid]
         if addr not in table.fired:
-            table.fired[addr] = np.isin(units, row)
+            mark[row] = True
+            table.fired[addr] = mark[units]
+            mark[row] = False
         paths = [v.field or "" for v in variables]
         cols = frames.payloads([pid], list(dict.fromkeys(paths)))
-        pos = pd.Index(cols["ip_id"].to_numpy()).get_indexer(ip)
-        found = pos >= 0
-        ip_rows, pos = row[found], pos[found]
+        got = cols["ip_id"].to_numpy()
+        if len(got) == len(ip) and np.array_equal(got, ip):
+            ip_rows, pos = row, np.arange(len(ip))  # one row per IP, in send order
+        else:
+            pos = pd.Index(got).get_indexer(ip)
+            found = pos >= 0
+            ip_rows, pos = row[found], pos[found]
         for v, path in zip(variables, paths, strict=True):
             categorical = v.kind == "categorical"
             col = cols[path]
@@ -349,49 +325,42 @@ def _root_rows(
 ) -> dict[int, tuple[np.ndarray, np.ndarray]]:
     """(ip, unit) pairs of every port in roots mode, joined IPs linked to their units."""
     down = descend(lin, rts)
-    is_unit = np.zeros(len(lin.port_of), dtype=bool)
+    size = len(lin.port_of)
+    is_unit = np.zeros(size, dtype=bool)
     is_unit[units] = True
-    pairs: dict[int, tuple[np.ndarray, np.ndarray]] = {}
-    link_root: list[np.ndarray] = []
-    link_unit: list[np.ndarray] = []
-    link_at: list[np.ndarray] = []
+    # Only an IP with several roots joins a unit with another source's root: the other
+    # root is linked to the unit of the first such IP (in id order) on a variable port.
+    link = np.full(size, -1, dtype=np.int64)
+    mi, ms = down.many_ip, down.many_seed
+    if len(mi):
+        on_var = np.isin(lin.port_of[mi], pids)
+        mi, ms = mi[on_var], ms[on_var]
+        u = is_unit[ms]
+        ips, n_units = np.unique(mi[u], return_counts=True)
+        one = ips[n_units == 1]
+        if len(one):
+            unit_of = np.full(size, -1, dtype=np.int64)
+            sel = u & np.isin(mi, one)
+            unit_of[mi[sel]] = ms[sel]
+            other = ~u & (unit_of[mi] >= 0)
+            r, at = ms[other], mi[other]
+            order = np.lexsort((at, r))
+            r, at = r[order], at[order]
+            first = np.ones(len(r), dtype=bool)
+            first[1:] = r[1:] != r[:-1]
+            link[r[first]] = unit_of[at[first]]
+    out: dict[int, tuple[np.ndarray, np.ndarray]] = {}
     for pid in pids:
         ip, root = down.pairs(lin.ids[pid])
-        pairs[pid] = (ip, root)
         u = is_unit[root]
-        # IPs with exactly one unit root link their other roots to it.
-        uip, uroot = ip[u], root[u]
-        n_units = np.bincount(np.searchsorted(np.unique(ip), uip), minlength=len(np.unique(ip)))
-        one = np.unique(ip)[n_units == 1]
-        if len(one):
-            sel = np.isin(uip, one)
-            unit_of = dict(zip(uip[sel].tolist(), uroot[sel].tolist(), strict=True))
-            other = ~u & np.isin(ip, one)
-            if other.any():
-                link_root.append(root[other])
-                link_unit.append(np.array([unit_of[i] for i in ip[other].tolist()], dtype=np.int64))
-                link_at.append(ip[other])
-    linked_root = np.zeros(0, dtype=np.int64)
-    linked_unit = np.zeros(0, dtype=np.int64)
-    if link_root:
-        r, u, at = np.concatenate(link_root), np.concatenate(link_unit), np.concatenate(link_at)
-        order = np.lexsort((at, r))  # per root, the earliest IP first
-        r, u = r[order], u[order]
-        first = np.ones(len(r), dtype=bool)
-        first[1:] = r[1:] != r[:-1]
-        linked_root, linked_unit = r[first], u[first]
-    out: dict[int, tuple[np.ndarray, np.ndarray]] = {}
-    link = np.full(len(lin.port_of), -1, dtype=np.int64)
-    link[linked_root] = linked_unit
-    for pid, (ip, root) in pairs.items():
-        u = is_unit[root]
-        has_unit = np.zeros(len(lin.port_of), dtype=bool)
+        if u.all():
+            out[pid] = (ip, root)
+            continue
+        has_unit = np.zeros(size, dtype=bool)
         has_unit[ip[u]] = True
-        rows_ip, rows = [ip[u]], [root[u]]
-        via = ~has_unit[ip] & (link[root] >= 0)
-        rows_ip.append(ip[via])
-        rows.append(link[root[via]])
-        a, b = np.concatenate(rows_ip), np.concatenate(rows)
+        via = ~u & ~has_unit[ip] & (link[root] >= 0)
+        a = np.concatenate([ip[u], ip[via]])
+        b = np.concatenate([root[u], link[root[via]]])
         if len(a):
             key = np.unique((a << 32) | b)
             a, b = key >> 32, key & 0xFFFFFFFF
@@ -413,8 +382,10 @@ def _aggregate_rows(
     """(ip, unit) pairs in aggregate mode: descendants of each unit IP, and the inputs
     it aggregates (with the share of its source IPs that passed each upstream port, and
     in ``per_source`` how many source IPs each unit has, to summarise per source IP)."""
-    below = _descendants_of(lin, upid)
-    above = _ancestors_of(lin, upid) - {upid}
+    import networkx as nx
+
+    below = nx.descendants(lin.graph, upid) | {upid}
+    above = nx.ancestors(lin.graph, upid)
     down: Mapping = descend(lin, units)
     up: Mapping = ascend(lin, units)
     base = max(
@@ -690,7 +661,9 @@ def model_inputs(
     import networkx as nx
 
     notes: list[str] = []
-    frames = [d.frame for d in datasets]
+    frames = _aligned(
+        [d.frame for d in datasets], sorted({i for d in datasets for i in d.indicators})
+    )
     common = set(frames[0].columns)
     for f in frames[1:]:
         common &= set(f.columns)
@@ -760,6 +733,31 @@ def model_inputs(
             notes.append(f"{n}: constant, left out")
     cols = list(nx.topological_sort(g))
     return g, [f[cols].copy() for f in frames], notes
+
+
+def _aligned(frames: list[pd.DataFrame], indicators: list[str]) -> list[pd.DataFrame]:
+    """Frames of runs assembled apart, made comparable: an indicator one lacks means
+    its port fired for every unit there (1); categorical columns get the union of the
+    categories."""
+    import pandas as pd
+
+    out = []
+    for f in frames:
+        missing = [i for i in indicators if i not in f.columns]
+        out.append(f.assign(**{i: 1.0 for i in missing}) if missing else f)
+    for col in {c for f in out for c in f.columns}:
+        cats = [f[col].dtype for f in out if col in f.columns]
+        if any(isinstance(d, pd.CategoricalDtype) for d in cats):
+            union = sorted(
+                {str(x) for f in out if col in f.columns for x in f[col].astype(str).unique()}
+            )
+            out = [
+                f.assign(**{col: pd.Categorical(f[col].astype(str), categories=union)})
+                if col in f.columns
+                else f
+                for f in out
+            ]
+    return out
 
 
 def _drop(g: Any, n: str, replacements: list[str]) -> None:

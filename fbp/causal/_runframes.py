@@ -98,8 +98,11 @@ class _StandIn:
 
     def _rows(self, port_ids: Sequence[int], kinds: Sequence[int]) -> np.ndarray:
         r = self.records
-        mask = r["port_id"].isin(list(port_ids)) & r["kind"].isin(list(kinds))
-        return np.flatnonzero(mask.to_numpy())
+        key = r["port_id"].to_numpy().astype(np.int64) * 8 + r["kind"].to_numpy()
+        wanted = [p * 8 + k for p in port_ids for k in kinds]
+        if len(wanted) == 1:
+            return np.flatnonzero(key == wanted[0])
+        return np.flatnonzero(np.isin(key, wanted))
 
     def payloads(
         self,

@@ -27,7 +27,7 @@ import numpy as np
 if TYPE_CHECKING:
     from ._runframes import Frames
 
-__all__ = ("Lineage", "Mapping", "ascend", "descend", "lineage_of")
+__all__ = ("Lineage", "Mapping", "ascend", "descend", "distinct", "lineage_of", "roots")
 
 _NONE, _MANY = -1, -2
 
@@ -38,25 +38,42 @@ class Lineage:
 
     #: port id of every data IP, indexed by IP id (-1: not a data IP).
     port_of: np.ndarray
-    #: Data links (both ends data IPs): child and parent ids, in link order.
+    #: Data links (both ends data IPs), sorted by the child's port: child and parent ids.
     child: np.ndarray
     parent: np.ndarray
     #: Output ports with data IPs, parents before children.
     order: list[int]
     #: Ports whose IPs descend from IPs of the same port or a later one (a loop).
     looped: set[int]
+    #: The ports' graph: an edge where an IP of one is a parent of an IP of the other.
+    graph: Any = None
     #: Data IP ids per port, in id order.
     ids: dict[int, np.ndarray] = field(default_factory=dict)
+    #: Per child port, the slice of ``child``/``parent`` holding its links.
+    _into: dict[int, slice] = field(default_factory=dict)
+    _from: dict[int, np.ndarray] = field(default_factory=dict)
 
     def links_into(self, port: int) -> tuple[np.ndarray, np.ndarray]:
         """(child, parent) of the links whose child is on ``port``."""
-        sel = self.port_of[self.child] == port
-        return self.child[sel], self.parent[sel]
+        sl = self._into.get(port, slice(0, 0))
+        return self.child[sl], self.parent[sl]
 
     def links_from(self, port: int) -> tuple[np.ndarray, np.ndarray]:
         """(child, parent) of the links whose parent is on ``port``."""
-        sel = self.port_of[self.parent] == port
+        sel = self._from.get(port)
+        if sel is None:
+            return self.child[:0], self.parent[:0]
         return self.child[sel], self.parent[sel]
+
+
+def _slices(keys: np.ndarray) -> dict[int, slice]:
+    """Slices of runs of equal values in sorted ``keys``."""
+    if not len(keys):
+        return {}
+    cuts = np.flatnonzero(np.diff(keys)) + 1
+    starts = np.concatenate([[0], cuts])
+    ends = np.concatenate([cuts, [len(keys)]])
+    return {int(keys[a]): slice(int(a), int(b)) for a, b in zip(starts, ends, strict=True)}
 
 
 def lineage_of(frames: Frames) -> Lineage:
@@ -64,34 +81,38 @@ def lineage_of(frames: Frames) -> Lineage:
     import networkx as nx
 
     rec = frames.records
-    kind = rec["kind"].to_numpy()
-    data = kind == 0
-    ip = rec["ip_id"].to_numpy()[data].astype(np.int64)
-    port = rec["port_id"].to_numpy()[data].astype(np.int64)
-    size = int(max(ip.max(initial=0), rec["ip_id"].max() if len(rec) else 0)) + 1
+    data = rec["kind"].to_numpy() == 0
+    ip = np.asarray(rec["ip_id"].to_numpy()[data], dtype=np.int64)
+    port = np.asarray(rec["port_id"].to_numpy()[data], dtype=np.int64)
+    size = int(rec["ip_id"].max()) + 1 if len(rec) else 1
     port_of = np.full(size, -1, dtype=np.int64)
     port_of[ip] = port
     links = frames.links
-    child = links["child"].to_numpy().astype(np.int64)
-    parent = links["parent"].to_numpy().astype(np.int64)
-    ok = (child < size) & (parent < size)
-    child, parent = child[ok], parent[ok]
-    ok = (port_of[child] >= 0) & (port_of[parent] >= 0)
-    child, parent = child[ok], parent[ok]
+    child = np.asarray(links["child"].to_numpy(), dtype=np.int64)
+    parent = np.asarray(links["parent"].to_numpy(), dtype=np.int64)
+    ok = (child < size) & (parent < size) & (child >= 0) & (parent >= 0)
+    if not ok.all():
+        child, parent = child[ok], parent[ok]
+    cport, pport = port_of[child], port_of[parent]
+    ok = (cport >= 0) & (pport >= 0)
+    child, parent, cport, pport = child[ok], parent[ok], cport[ok], pport[ok]
+    by = np.argsort(cport, kind="stable")
+    child, parent, cport, pport = child[by], parent[by], cport[by], pport[by]
+    into = _slices(cport)
+    by_parent = np.argsort(pport, kind="stable")
+    from_ = {p: by_parent[sl] for p, sl in _slices(pport[by_parent]).items()}
+    # IP ids per port, in id order.
     order_ids = np.argsort(ip, kind="stable")
-    ip_sorted, port_sorted = ip[order_ids], port[order_ids]
-    ids: dict[int, np.ndarray] = {}
-    if len(ip_sorted):
-        by_port = np.argsort(port_sorted, kind="stable")
-        ports_sorted = port_sorted[by_port]
-        cuts = np.flatnonzero(np.diff(ports_sorted)) + 1
-        for chunk in np.split(by_port, cuts):
-            ids[int(port_sorted[chunk[0]])] = ip_sorted[chunk]
+    ip_sorted = ip[order_ids]
+    by_port = np.argsort(port[order_ids], kind="stable")
+    ids = {p: ip_sorted[by_port[sl]] for p, sl in _slices(port[order_ids][by_port]).items()}
     g = nx.DiGraph()
     g.add_nodes_from(ids)
     if len(child):
-        pairs = np.unique(np.stack([port_of[parent], port_of[child]], axis=1), axis=0)
-        g.add_edges_from((int(a), int(b)) for a, b in pairs)
+        n = int(port_of.max()) + 1
+        keys = pport * n + cport
+        keys = np.flatnonzero(np.bincount(keys)) if n <= 2048 else np.unique(keys)
+        g.add_edges_from(zip((keys // n).tolist(), (keys % n).tolist(), strict=True))
     looped: set[int] = set()
     for comp in nx.strongly_connected_components(g):
         if len(comp) > 1 or any(g.has_edge(p, p) for p in comp):
@@ -100,7 +121,7 @@ def lineage_of(frames: Frames) -> Lineage:
     order: list[int] = []
     for c in nx.topological_sort(cond):
         order.extend(sorted(cond.nodes[c]["members"]))
-    return Lineage(port_of, child, parent, order, looped, ids)
+    return Lineage(port_of, child, parent, order, looped, g, ids, into, from_)
 
 
 @dataclass
@@ -129,6 +150,7 @@ class _Builder:
     """A mapping being built port by port."""
 
     def __init__(self, size: int, seeds: np.ndarray) -> None:
+        self.scratch = np.zeros(size, dtype=np.int64)
         self.one = np.full(size, _NONE, dtype=np.int64)
         self.one[seeds] = seeds
         self.many_ip: list[np.ndarray] = []
@@ -156,6 +178,9 @@ class _Builder:
         if not len(to):
             return
         s = self.one[frm]
+        if (s >= 0).all() and (self.one[to] == _NONE).all() and distinct(to, self.scratch):
+            self.one[to] = s  # one link per IP, from an IP of one seed: the common case
+            return
         single = s >= 0
         to_ip, seed = [to[single]], [s[single]]
         multi = s == _MANY
@@ -247,6 +272,14 @@ def ascend(lin: Lineage, seeds: np.ndarray) -> Mapping:
         else:
             b.spread(parent, child)
     return b.done()
+
+
+def distinct(ids: np.ndarray, scratch: np.ndarray) -> bool:
+    """Whether ``ids`` has no repeated value (``scratch``: an array as long as the
+    largest id, for a check in one pass without sorting)."""
+    pos = np.arange(len(ids), dtype=np.int64)
+    scratch[ids] = pos
+    return bool((scratch[ids] == pos).all())
 
 
 def roots(lin: Lineage) -> np.ndarray:
