@@ -271,38 +271,52 @@ def extract(
         rows_of = _aggregate_rows(lin, units, upid, by_port, outs, address, sent, table, per_source)
     table.units = units
     mark = np.zeros(len(lin.port_of), dtype=bool)
+    # One read of the payloads per group of ports with the same fields and type.
+    type_of = dict(
+        zip(frames.ports["port_id"].tolist(), frames.ports["type_name"].tolist(), strict=True)
+    )
+    groups: dict[tuple[Any, ...], list[tuple[str, int, list[Variable]]]] = {}
     for addr, variables in by_port.items():
         pid = outs.get(addr)
-        if variables[0].role != "stream" or pid is None:
-            continue
-        if pid not in rows_of:
+        if variables[0].role != "stream" or pid is None or pid not in rows_of:
             continue
         ip, row = rows_of[pid]
         if addr not in table.fired:
             mark[row] = True
             table.fired[addr] = mark[units]
             mark[row] = False
-        paths = [v.field or "" for v in variables]
-        cols = frames.payloads([pid], list(dict.fromkeys(paths)))
+        key = (tuple(v.field or "" for v in variables), type_of.get(pid))
+        groups.setdefault(key, []).append((addr, pid, variables))
+    for (paths, _), members in groups.items():
+        cols = frames.payloads([pid for _, pid, _ in members], list(dict.fromkeys(paths)))
         got = cols["ip_id"].to_numpy()
-        if len(got) == len(ip) and np.array_equal(got, ip):
-            ip_rows, pos = row, np.arange(len(ip))  # one row per IP, in send order
-        else:
-            pos = pd.Index(got).get_indexer(ip)
-            found = pos >= 0
-            ip_rows, pos = row[found], pos[found]
-        for v, path in zip(variables, paths, strict=True):
-            categorical = v.kind == "categorical"
-            col = cols[path]
-            vals = _labels(col) if categorical else _numeric(col, v.kind)
-            if pid in per_source:
-                _summarise(table, v, ip_rows, vals[pos], per_source[pid])
-                continue
-            series, several = _group(ip_rows, vals[pos], categorical)
-            table.values[v.name] = series
-            if several:
-                how = "took the first" if categorical else "averaged"
-                table.notes.append(f"{v.name}: {several} units had several IPs; values {how}")
+        index = None
+        converted: dict[tuple[str, str], np.ndarray] = {}
+        for _, pid, variables in members:
+            ip, row = rows_of[pid]
+            if len(members) == 1 and len(got) == len(ip) and np.array_equal(got, ip):
+                ip_rows, pos = row, np.arange(len(ip))  # one row per IP, in send order
+            else:
+                if index is None:
+                    index = pd.Index(got)
+                pos = index.get_indexer(ip)
+                found = pos >= 0
+                ip_rows, pos = row[found], pos[found]
+            for v, path in zip(variables, paths, strict=True):
+                categorical = v.kind == "categorical"
+                vals = converted.get((path, v.kind))
+                if vals is None:
+                    col = cols[path]
+                    vals = _labels(col) if categorical else _numeric(col, v.kind)
+                    converted[(path, v.kind)] = vals
+                if pid in per_source:
+                    _summarise(table, v, ip_rows, vals[pos], per_source[pid])
+                    continue
+                series, several = _group(ip_rows, vals[pos], categorical)
+                table.values[v.name] = series
+                if several:
+                    how = "took the first" if categorical else "averaged"
+                    table.notes.append(f"{v.name}: {several} units had several IPs; values {how}")
     ins = _pids(frames, "in")
     wanted = {
         v.address: ins[v.address]
