@@ -16,7 +16,8 @@ import pytest
 from causal_nets import loans
 
 from fbp._core._exceptions import CausalModelError
-from fbp.causal import shift_between, tables
+from fbp.causal import causal_graph, shift_between, tables
+from fbp.causal._from_network import render_causal_graph
 from fbp.graph import run
 from fbp.tracing import TraceWriter
 
@@ -176,6 +177,9 @@ def test_the_variables_the_graph_lists_are_the_ones_a_query_resolves(
 ) -> None:
     t = tables(loans(), [traces["base"], traces["again"]])
     assert t.network is not None
+    listed = causal_graph(loans(), traces=[traces["base"], traces["again"]])
+    assert set(listed.variables) == set(t.network.variables)
+    assert "Apps.OUT.income" in render_causal_graph(listed)
     for name, v in t.network.variables.items():
         if v.role == "stream" and name not in t.graph:
             assert t.why_not(name), name  # every variable left out says why

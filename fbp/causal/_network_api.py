@@ -45,11 +45,33 @@ TraceRef = str | Path | tuple[str | Path, str | None]
 
 
 def causal_graph(
-    network: NetworkLike, *, projections: Mapping[str, Any] | None = None
+    network: NetworkLike,
+    *,
+    projections: Mapping[str, Any] | None = None,
+    traces: Sequence[TraceRef] = (),
 ) -> NetworkVariables:
-    """The causal variables and DAG of a network (a graph, or a graph file)."""
+    """The causal variables and DAG of a network (a graph, or a graph file).
+
+    With ``traces``, ports whose type names no fields get the variables
+    :func:`tables` would give them: the fields their IPs carry in those runs.
+    """
+    from contextlib import ExitStack
+
+    from ._from_network import fields_to_project
+    from ._runframes import run_frames
+
     graph = network if isinstance(network, Graph) else load_graph(network)
-    return network_causal_graph(graph, projections=projections)
+    nv = network_causal_graph(graph, projections=projections)
+    if not traces or not nv.untyped:
+        return nv
+    with ExitStack() as stack:
+        frames = []
+        for ref in traces:
+            trace, run = _open_run(ref)
+            stack.callback(trace.close)
+            frames.append(run_frames(run))
+        seen = fields_to_project(sorted(nv.untyped), frames)
+    return network_causal_graph(graph, projections=projections, seen=seen)
 
 
 @dataclass
