@@ -196,7 +196,7 @@ class TracedInPort(InPort[T_co]):
             if x is not rec[6]:
                 rec = self._last = (rec[0], rec[1], rec[2], rec[3], rec[4], rec[5], x)
         pending = self._pending
-        if pending is not None:
+        if pending is not None and not self.static:  # (a port made static by a live edit)
             pending.append(rec)
             if len(pending) > WINDOW_RECORDS:
                 self._proc.let_go()
