@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 import support as s
 
+from fbp import Component, InPort, OutPort, merge
 from fbp._core import _port_variants
 from fbp.graph import Graph, build_network
 from fbp.testing import ListSource, MemorySink
@@ -159,3 +160,47 @@ async def test_the_c_and_python_paths_agree_on_every_lineage_shape(
         in_python = await run_shape(shape, 80, 2)
         monkeypatch.setattr(_port_variants, "_put", c_put)
         assert lineage(with_c) == lineage(in_python), name
+
+
+class WindowRate(Component):
+    """The mean of every SIZE values of IN times the latest RATE (a side stream)."""
+
+    in_: InPort[float]
+    rate: InPort[float]
+    size: InPort[int]
+    out: OutPort[float]
+
+    async def run(self) -> None:
+        size = await self.size.receive()
+        rate, window = 1.0, []
+        async for port, x in merge(self.in_, self.rate):
+            if port is self.rate:
+                rate = x
+                continue
+            window.append(x)
+            if len(window) == size:
+                await self.out.send(sum(window) / size * rate)
+                window = []
+
+
+async def test_windows_of_several_records_with_side_inputs_agree_on_both_paths(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def graph() -> Graph:
+        g = Graph("windows").add_process("V", ListSource).add_process("R", ListSource)
+        g.add_initial([i + 0.5 for i in range(400)], "V.ITEMS")
+        g.add_initial([1.0 + i / 10 for i in range(7)], "R.ITEMS")
+        g.add_process("W", WindowRate).add_initial(4, "W.SIZE").add_process("K", s.Sink)
+        return g.connect("V.OUT", "W.IN").connect("R.OUT", "W.RATE").connect("W.OUT", "K.IN")
+
+    runs = []
+    for put in (_port_variants._put, None):
+        monkeypatch.setattr(_port_variants, "_put", put)
+        sink = SmallBatches()
+        await build_network(graph(), trace=sink, capacity=3).run()
+        runs.append([r[:4] + r[5:] for r in sink.records])
+    assert runs[0] == runs[1]
+    w_out = next(i for i, p in enumerate(sink.ports) if p.process == "W" and p.direction == "out")
+    sent = [r for r in runs[0] if r[2] == w_out]
+    assert len(sent) == 100
+    assert all(len(r[4]) >= 5 for r in sent)  # four values, the size, maybe rates

@@ -15,7 +15,7 @@ enum {
     PORT_CHAN, PORT_PROC, PORT_TRACE, PORT_TRACE_BATCH, PORT_NEXT_ID, PORT_PORT_ID,
     PORT_SENT_FAST, PROC_IN_LIST, PROC_ACTIVATION, PROC_LOOPER, PROC_CONSUMED,
     PROC_PENDING, PROC_PENDING_OLD, PROC_WINDOW, IN_LAST, IN_STATIC, CHAN_BUF, CHAN_ROOM,
-    CHAN_RECV_SIGNAL, N_SLOTS
+    CHAN_RECV_SIGNAL, WINDOW_USED, N_SLOTS
 };
 
 static Py_ssize_t offsets[N_SLOTS];
@@ -29,7 +29,7 @@ static PyObject *str_wake = NULL;
 static PyObject *one = NULL;
 /* The classes whose slots put() reads: it reads nothing of any other object. */
 static PyTypeObject *out_port_type = NULL, *in_port_type = NULL;
-static PyTypeObject *process_type = NULL, *channel_type = NULL;
+static PyTypeObject *process_type = NULL, *channel_type = NULL, *window_type = NULL;
 
 static inline PyObject *
 slot(PyObject *obj, int which)
@@ -44,11 +44,12 @@ configure(PyObject *self, PyObject *args)
     if (!PyArg_ParseTuple(args, "O!O!OO", &PyTuple_Type, &descrs, &PyTuple_Type, &types,
                           &nothing_obj, &data_obj))
         return NULL;
-    if (PyTuple_GET_SIZE(types) != 4) {
-        PyErr_SetString(PyExc_ValueError, "configure() needs (OutPort, InPort, Process, Channel)");
+    if (PyTuple_GET_SIZE(types) != 5) {
+        PyErr_SetString(PyExc_ValueError,
+                        "configure() needs (OutPort, InPort, Process, Channel, Window)");
         return NULL;
     }
-    for (int i = 0; i < 4; i++) {
+    for (int i = 0; i < 5; i++) {
         if (!PyType_Check(PyTuple_GET_ITEM(types, i))) {
             PyErr_Format(PyExc_TypeError, "type %d is not a class", i);
             return NULL;
@@ -58,6 +59,7 @@ configure(PyObject *self, PyObject *args)
     Py_XSETREF(in_port_type, (PyTypeObject *)Py_NewRef(PyTuple_GET_ITEM(types, 1)));
     Py_XSETREF(process_type, (PyTypeObject *)Py_NewRef(PyTuple_GET_ITEM(types, 2)));
     Py_XSETREF(channel_type, (PyTypeObject *)Py_NewRef(PyTuple_GET_ITEM(types, 3)));
+    Py_XSETREF(window_type, (PyTypeObject *)Py_NewRef(PyTuple_GET_ITEM(types, 4)));
     if (PyTuple_GET_SIZE(descrs) != N_SLOTS) {
         PyErr_SetString(PyExc_ValueError, "configure() needs one descriptor per slot");
         return NULL;
@@ -158,6 +160,7 @@ put(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
         return PyLong_FromLong(0);
     Py_ssize_t n_in = PyList_GET_SIZE(in_list);
     PyObject *pending = NULL, *taken = NULL;
+    Py_ssize_t n_pending = 0;
     if (n_in == 0) {
         parents = Py_NewRef(empty_tuple);
     }
@@ -169,36 +172,66 @@ put(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
         parents = Py_NewRef(consumed);
     }
     else if (looper == Py_True) {
-        /* The looper rule (fbp._core._lineage), for a window of at most one record:
-         * the record received since the last send, or the last send's one record. */
+        /* The looper rule (fbp._core._lineage) where no choice among records is made:
+         * a window of one record (the one received since the last send, or the last
+         * send's one record), or of several records and a plain value that is none of
+         * their payloads (every record is a parent). */
         pending = slot(proc, PROC_PENDING);
         PyObject *old = slot(proc, PROC_PENDING_OLD);
         PyObject *window = slot(proc, PROC_WINDOW);
         if (pending == NULL || !PyList_CheckExact(pending) || old != Py_None || window == NULL)
             return PyLong_FromLong(0);
-        Py_ssize_t n_pending = PyList_GET_SIZE(pending);
-        PyObject *win;
-        if (n_pending == 1) {
-            /* A window of several records may have some to hand on: Python's work. */
-            if (window != Py_None && !PyTuple_CheckExact(window))
-                return PyLong_FromLong(0);
-            win = taken = PyList_GET_ITEM(pending, 0);
-        }
-        else if (n_pending == 0) {
+        n_pending = PyList_GET_SIZE(pending);
+        PyObject *win = NULL;
+        if (n_pending == 0) {
             win = window == Py_None ? NULL : window;
+            if (win != NULL && (!PyTuple_CheckExact(win) || PyTuple_GET_SIZE(win) != 7))
+                return PyLong_FromLong(0);
         }
         else {
-            return PyLong_FromLong(0);
+            /* A window of several records that a send chose from by key hands the
+             * others on to the next one: Python's work. */
+            if (window != Py_None && !PyTuple_CheckExact(window) && !PyList_CheckExact(window)) {
+                if (Py_TYPE(window) != window_type)
+                    return PyLong_FromLong(0);
+                PyObject *used = slot(window, WINDOW_USED);
+                if (used == NULL || used != Py_None)
+                    return PyLong_FromLong(0);
+            }
+            for (Py_ssize_t j = 0; j < n_pending; j++) {
+                PyObject *rec = PyList_GET_ITEM(pending, j);
+                if (!PyTuple_CheckExact(rec) || PyTuple_GET_SIZE(rec) != 7)
+                    return PyLong_FromLong(0);
+            }
+            if (n_pending == 1) {
+                win = taken = PyList_GET_ITEM(pending, 0);
+            }
+            else {
+                /* Mappings are matched by key, and a payload passed on is chosen. */
+                if (!(PyFloat_CheckExact(value) || PyLong_CheckExact(value)
+                      || PyUnicode_CheckExact(value) || PyBool_Check(value) || value == Py_None))
+                    return PyLong_FromLong(0);
+                for (Py_ssize_t j = 0; j < n_pending; j++) {
+                    if (PyTuple_GET_ITEM(PyList_GET_ITEM(pending, j), 6) == value)
+                        return PyLong_FromLong(0);
+                }
+            }
         }
-        if (win != NULL && (!PyTuple_CheckExact(win) || PyTuple_GET_SIZE(win) != 7))
-            return PyLong_FromLong(0);
+        Py_ssize_t n_win = n_pending > 1 ? n_pending : (win != NULL);
         int passed = win != NULL && value == PyTuple_GET_ITEM(win, 6);
-        PyObject *found = PyTuple_New(n_in + 1);
+        PyObject *found = PyTuple_New(n_win + n_in);
         if (found == NULL)
             return NULL;
         Py_ssize_t k = 0;
-        if (win != NULL)
+        if (n_pending > 1) {
+            for (Py_ssize_t j = 0; j < n_pending; j++) {
+                PyObject *rec = PyList_GET_ITEM(pending, j);
+                PyTuple_SET_ITEM(found, k++, Py_NewRef(PyTuple_GET_ITEM(rec, 0)));
+            }
+        }
+        else if (win != NULL) {
             PyTuple_SET_ITEM(found, k++, Py_NewRef(PyTuple_GET_ITEM(win, 0)));
+        }
         for (Py_ssize_t i = 0; i < n_in; i++) {
             PyObject *inp = PyList_GET_ITEM(in_list, i);
             if (!PyObject_TypeCheck(inp, in_port_type)) {
@@ -213,6 +246,13 @@ put(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
             }
             if (last == nothing || last == win)
                 continue;
+            if (n_pending > 1) {
+                int held = 0;
+                for (Py_ssize_t j = 0; j < n_pending && !held; j++)
+                    held = PyList_GET_ITEM(pending, j) == last;
+                if (held)
+                    continue;
+            }
             if (is_static == Py_False) {
                 if (passed)
                     continue;  /* a value passed on takes no side input */
@@ -227,7 +267,7 @@ put(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
             }
             PyTuple_SET_ITEM(found, k++, Py_NewRef(PyTuple_GET_ITEM(last, 0)));
         }
-        if (k < n_in + 1) {
+        if (k < n_win + n_in) {
             parents = PyTuple_GetSlice(found, 0, k);
             Py_DECREF(found);
             if (parents == NULL)
@@ -279,11 +319,18 @@ put(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
         Py_DECREF(rec);
         return NULL;
     }
-    if (taken != NULL) {
-        /* The send takes the record received as its window (Process.take_window). */
+    if (n_pending > 0) {
+        /* The send takes what was received as its window (Process.take_window): the
+         * record itself, or a list of them (which Python makes a Window when read). */
+        PyObject *taken_window = taken != NULL ? Py_NewRef(taken)
+                                               : PyList_GetSlice(pending, 0, n_pending);
+        if (taken_window == NULL) {
+            Py_DECREF(rec);
+            return NULL;
+        }
         PyObject **window_slot = (PyObject **)((char *)proc + offsets[PROC_WINDOW]);
-        Py_SETREF(*window_slot, Py_NewRef(taken));
-        if (PyList_SetSlice(pending, 0, 1, NULL) < 0) {
+        Py_SETREF(*window_slot, taken_window);
+        if (PyList_SetSlice(pending, 0, n_pending, NULL) < 0) {
             Py_DECREF(rec);
             return NULL;
         }
@@ -317,7 +364,7 @@ put(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
 
 static PyMethodDef methods[] = {
     {"configure", configure, METH_VARARGS,
-     "configure(descriptors, (OutPort, InPort, Process, Channel), nothing, data):"
+     "configure(descriptors, (OutPort, InPort, Process, Channel, Window), nothing, data):"
      " the slots put() reads, once."},
     {"put", (PyCFunction)(void (*)(void))put, METH_FASTCALL,
      "put(port, value) -> 0 not handled, 1 sent, 2 sent and the trace is full."},

@@ -56,10 +56,16 @@ _KEY_NAMES = frozenset(("id", "key", "uuid", "group", "bucket", "window", "parti
 _KEY_SUFFIXES = ("_id", "_key", "_uuid")
 
 
+_SCALARS = frozenset((int, float, str, bool, bytes, type(None), list, tuple))
+
+
 def fields_of(value: Any) -> dict[str, Any] | None:
     """The fields of a mapping-like payload (dict, pydantic model, dataclass), or None."""
-    if type(value) is dict:
+    t = type(value)
+    if t is dict:
         return value
+    if t in _SCALARS:
+        return None
     if isinstance(value, BaseModel):
         return value.__dict__
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
@@ -197,12 +203,17 @@ class Window:
             return (last[0],), True
         if len(recs) > 1 and not _shared(value):
             # One of the earlier IPs, passed on (a sort, a buffer released later).
-            objects = self._objects
-            if objects is None:
-                objects = self._objects = {id(r[6]): i for i, r in enumerate(recs)}
-            i = objects.get(id(value))
-            if i is not None and recs[i][6] is value:
-                return (recs[i][0],), True
+            if len(recs) <= 16:
+                for r in reversed(recs):
+                    if r[6] is value:
+                        return (r[0],), True
+            else:
+                objects = self._objects
+                if objects is None:
+                    objects = self._objects = {id(r[6]): i for i, r in enumerate(recs)}
+                i = objects.get(id(value))
+                if i is not None and recs[i][6] is value:
+                    return (recs[i][0],), True
         if len(recs) > 1 or self.older is not None:
             chosen = self.by_key(value)
             if chosen is not None:

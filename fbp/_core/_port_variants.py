@@ -33,6 +33,7 @@ def _accelerator() -> Callable[[Any, Any], int] | None:
     except ImportError:
         return None
     from ._channel import Channel
+    from ._lineage import Window
     from ._process import Process
 
     slots = (
@@ -55,9 +56,10 @@ def _accelerator() -> Callable[[Any, Any], int] | None:
         (Channel, "_buf"),
         (Channel, "_room"),
         (Channel, "_recv_signal"),
+        (Window, "used"),
     )
     descriptors = tuple(cls.__dict__[name] for cls, name in slots)
-    _accel.configure(descriptors, (OutPort, InPort, Process, Channel), NOTHING, DATA)
+    _accel.configure(descriptors, (OutPort, InPort, Process, Channel, Window), NOTHING, DATA)
     put: Callable[[Any, Any], int] = _accel.put
     return put
 

@@ -14,7 +14,7 @@ from ._channel import Waiter
 from ._component import Component, ComponentSpec
 from ._exceptions import EndOfStream, SourceLocation, WouldBlock
 from ._ip import DATA, IP
-from ._lineage import WINDOW_RECORDS, Older, compact, leftover, others, window_of
+from ._lineage import WINDOW_RECORDS, Older, Window, compact, leftover, others, window_of
 from ._log import get_logger
 from ._ports import NOTHING, DownstreamClosed, InPort, OutPort
 from ._tracehook import KIND_DEAD, TraceRecord
@@ -127,7 +127,8 @@ class Process(Waiter):
         #: data send (see fbp._core._lineage), and the ids of older ones let go.
         self.pending: list[TraceRecord] = []
         self.pending_old: Older | None = None
-        #: What the last data send was computed from: None, a record, or a Window.
+        #: What the last data send was computed from: None, a record, or a Window (a
+        #: list of records, as the C path leaves it, until Python reads it).
         self.window: Any = None
 
     def __str__(self) -> str:
@@ -156,6 +157,8 @@ class Process(Waiter):
             return self.consumed
         if not self.in_list:
             return ()
+        if type(self.window) is list:  # records the C path took as a window
+            self.window = Window(self.window, None)
         if self.pending:
             if data:
                 self.take_window()
