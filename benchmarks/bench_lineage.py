@@ -53,8 +53,8 @@ def _cases(quick: bool) -> dict[str, tuple[Any, int]]:
     n = 20_000 if quick else 100_000
     cases: dict[str, tuple[Any, int]] = {"chain K=5 ints": (chain(n), 6 * n)}
     for name in ("windowed batch (floats)", "merge (array port)", "aggregate by key, at the end"):
-        m = n // 4
-        cases[name] = (SHAPES[name].graph(m), 0)
+        g = SHAPES[name].graph(n // 4).add_process("K", "core/Drop")  # the output read
+        cases[name] = (g.connect("L.OUT", "K.IN"), 0)
     return cases
 
 

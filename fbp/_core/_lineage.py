@@ -45,7 +45,16 @@ from typing import Any
 
 from pydantic import BaseModel
 
-__all__ = ("WINDOW_IDS", "WINDOW_RECORDS", "Older", "Window", "fields_of", "others", "window_of")
+__all__ = (
+    "PLAIN",
+    "WINDOW_IDS",
+    "WINDOW_RECORDS",
+    "Older",
+    "Window",
+    "fields_of",
+    "others",
+    "window_of",
+)
 
 #: How many records a window keeps whole before the oldest are reduced to their ids.
 WINDOW_RECORDS = 10_000
@@ -57,13 +66,16 @@ _KEY_SUFFIXES = ("_id", "_key", "_uuid")
 
 
 _SCALARS = frozenset((int, float, str, bool, bytes, type(None), list, tuple))
+#: Values that are no mapping and whose parents, unless they are one of the records'
+#: payloads, are the whole window (the C path handles these too).
+PLAIN = frozenset((int, float, str, bool, type(None)))
 
 
 def fields_of(value: Any) -> dict[str, Any] | None:
     """The fields of a mapping-like payload (dict, pydantic model, dataclass), or None."""
     t = type(value)
     if t is dict:
-        return value
+        return value  # type: ignore[no-any-return]
     if t in _SCALARS:
         return None
     if isinstance(value, BaseModel):

@@ -14,7 +14,16 @@ from ._channel import Waiter
 from ._component import Component, ComponentSpec
 from ._exceptions import EndOfStream, SourceLocation, WouldBlock
 from ._ip import DATA, IP
-from ._lineage import WINDOW_RECORDS, Older, Window, compact, leftover, others, window_of
+from ._lineage import (
+    PLAIN,
+    WINDOW_RECORDS,
+    Older,
+    Window,
+    compact,
+    leftover,
+    others,
+    window_of,
+)
 from ._log import get_logger
 from ._ports import NOTHING, DownstreamClosed, InPort, OutPort
 from ._tracehook import KIND_DEAD, TraceRecord
@@ -157,6 +166,25 @@ class Process(Waiter):
             return self.consumed
         if not self.in_list:
             return ()
+        pending = self.pending
+        if (
+            data
+            and len(pending) > 1
+            and type(value) in PLAIN
+            and self.pending_old is None
+            and (type(self.window) is not Window or self.window.used is None)
+            and all(r[6] is not value for r in pending)
+        ):
+            # Every record of the window is a parent (as the C path does it).
+            ids = [r[0] for r in pending]
+            self.window = list(pending)
+            pending.clear()
+            held = {id(r) for r in self.window}
+            for p in self.in_list:
+                last = p._last
+                if last is not NOTHING and id(last) not in held:
+                    ids.append(last[0])
+            return tuple(ids)
         if type(self.window) is list:  # records the C path took as a window
             self.window = Window(self.window, None)
         if self.pending:
