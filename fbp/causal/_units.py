@@ -85,17 +85,20 @@ def lineage_of(frames: Frames) -> Lineage:
     ip = np.asarray(rec["ip_id"].to_numpy()[data], dtype=np.int64)
     port = np.asarray(rec["port_id"].to_numpy()[data], dtype=np.int64)
     size = int(rec["ip_id"].max()) + 1 if len(rec) else 1
-    port_of = np.full(size, -1, dtype=np.int64)
+    port_of = np.full(size, -1, dtype=np.int32 if port.max(initial=0) < 1 << 31 else np.int64)
     port_of[ip] = port
     links = frames.links
     child = np.asarray(links["child"].to_numpy(), dtype=np.int64)
     parent = np.asarray(links["parent"].to_numpy(), dtype=np.int64)
-    ok = (child < size) & (parent < size) & (child >= 0) & (parent >= 0)
-    if not ok.all():
+    if len(child) and (
+        min(child.min(), parent.min()) < 0 or max(child.max(), parent.max()) >= size
+    ):
+        ok = (child < size) & (parent < size) & (child >= 0) & (parent >= 0)
         child, parent = child[ok], parent[ok]
     cport, pport = port_of[child], port_of[parent]
     ok = (cport >= 0) & (pport >= 0)
-    child, parent, cport, pport = child[ok], parent[ok], cport[ok], pport[ok]
+    if not ok.all():
+        child, parent, cport, pport = child[ok], parent[ok], cport[ok], pport[ok]
     by = np.argsort(cport, kind="stable")
     child, parent, cport, pport = child[by], parent[by], cport[by], pport[by]
     into = _slices(cport)
@@ -110,7 +113,7 @@ def lineage_of(frames: Frames) -> Lineage:
     g.add_nodes_from(ids)
     if len(child):
         n = int(port_of.max()) + 1
-        keys = pport * n + cport
+        keys = pport.astype(np.int64) * n + cport
         keys = np.flatnonzero(np.bincount(keys)) if n <= 2048 else np.unique(keys)
         g.add_edges_from(zip((keys // n).tolist(), (keys % n).tolist(), strict=True))
     looped: set[int] = set()
