@@ -85,7 +85,8 @@ def lineage_of(frames: Frames) -> Lineage:
     ip = np.asarray(rec["ip_id"].to_numpy()[data], dtype=np.int64)
     port = np.asarray(rec["port_id"].to_numpy()[data], dtype=np.int64)
     size = int(rec["ip_id"].max()) + 1 if len(rec) else 1
-    port_of = np.full(size, -1, dtype=np.int32 if port.max(initial=0) < 1 << 31 else np.int64)
+    wide = port.max(initial=0) >= 1 << 31
+    port_of: np.ndarray = np.full(size, -1, dtype=np.int64 if wide else np.int32)
     port_of[ip] = port
     links = frames.links
     child = np.asarray(links["child"].to_numpy(), dtype=np.int64)
