@@ -50,11 +50,10 @@ def _timed(fn: Any) -> tuple[float, Any]:
 
 
 def _read(path: Path) -> Any:
-    from fbp.causal._runframes import run_frames
     from fbp.tracing import open_trace
 
     with open_trace(path) as trace:
-        frames = run_frames(trace.run())
+        frames = trace.run().frames()
         frames.payloads([0], [""])  # anything lazy is read now
         return frames
 

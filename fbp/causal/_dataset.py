@@ -60,13 +60,12 @@ import numpy as np
 
 from .._core._exceptions import CausalModelError
 from ._from_network import NetworkVariables, Variable
-from ._runframes import Frames, run_frames
 from ._units import Lineage, Mapping, ascend, descend, lineage_of, roots
 
 if TYPE_CHECKING:
     import pandas as pd
 
-    from ..tracing import TracedRun
+    from ..tracing import RunFrames, TracedRun
 
 __all__ = (
     "Dataset",
@@ -177,7 +176,7 @@ def _group(rows: np.ndarray, values: np.ndarray, categorical: bool) -> tuple[Any
     return (g.first() if categorical else g.mean()), int((sizes > 1).sum())
 
 
-def _pids(frames: Frames, direction: str) -> dict[str, int]:
+def _pids(frames: RunFrames, direction: str) -> dict[str, int]:
     p = frames.ports
     sel = p["direction"].to_numpy() == direction
     return dict(
@@ -189,7 +188,7 @@ def _pids(frames: Frames, direction: str) -> dict[str, int]:
     )
 
 
-def aggregating_ports(frames: Frames, *, lineage: Lineage | None = None) -> set[str]:
+def aggregating_ports(frames: RunFrames, *, lineage: Lineage | None = None) -> set[str]:
     """Output ports most of whose IPs descend from several IPs of one port (windowed
     batches, aggregates by key, totals), as addresses."""
     lin = lineage if lineage is not None else lineage_of(frames)
@@ -210,7 +209,7 @@ def aggregating_ports(frames: Frames, *, lineage: Lineage | None = None) -> set[
 
 
 def extract(
-    frames: Frames,
+    frames: RunFrames,
     nv: NetworkVariables,
     *,
     unit: str | None = None,
@@ -477,7 +476,7 @@ def assemble(run: TracedRun, nv: NetworkVariables, *, unit: str | None = None) -
     Raises:
         CausalModelError: the run has no data IPs, or ``unit`` names no port that sent.
     """
-    table = extract(run_frames(run), nv, unit=unit, name=f"run {run.run_id}")
+    table = extract(run.frames(), nv, unit=unit, name=f"run {run.run_id}")
     return fill([table], nv)[0]
 
 
@@ -610,7 +609,7 @@ def assemble_windows(run: TracedRun, ports: Iterable[str], *, window: float = 1.
     if window <= 0:
         msg = f"window must be > 0 seconds, got {window}"
         raise CausalModelError(msg)
-    frames = run_frames(run)
+    frames = run.frames()
     outs = _pids(frames, "out")
     wanted = {outs[a]: a for a in ports if a in outs}
     rec = frames.records

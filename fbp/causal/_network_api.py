@@ -58,7 +58,6 @@ def causal_graph(
     from contextlib import ExitStack
 
     from ._from_network import fields_to_project
-    from ._runframes import run_frames
 
     graph = network if isinstance(network, Graph) else load_graph(network)
     nv = network_causal_graph(graph, projections=projections)
@@ -69,7 +68,7 @@ def causal_graph(
         for ref in traces:
             trace, run = _open_run(ref)
             stack.callback(trace.close)
-            frames.append(run_frames(run))
+            frames.append(run.frames())
         seen = fields_to_project(sorted(nv.untyped), frames)
     return network_causal_graph(graph, projections=projections, seen=seen)
 
@@ -150,7 +149,6 @@ def tables(
 
     from ._dataset import extract, fill
     from ._from_network import fields_to_project
-    from ._runframes import run_frames
     from ._units import lineage_of
 
     if not traces:
@@ -166,7 +164,7 @@ def tables(
         for ref in traces:
             trace, run = _open_run(ref)
             stack.callback(trace.close)
-            runs.append((_run_name(ref, run), run_frames(run)))
+            runs.append((_run_name(ref, run), run.frames()))
         if nv.untyped and nv.source is not None:
             seen = fields_to_project(sorted(nv.untyped), [f for _, f in runs])
             nv = network_causal_graph(nv.source, projections=nv.projections, seen=seen)

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 if TYPE_CHECKING:
-    from ._runframes import Frames
+    from ..tracing import RunFrames
 
 __all__ = ("Lineage", "Mapping", "ascend", "descend", "distinct", "lineage_of", "roots")
 
@@ -76,7 +76,7 @@ def _slices(keys: np.ndarray) -> dict[int, slice]:
     return {int(keys[a]): slice(int(a), int(b)) for a, b in zip(starts, ends, strict=True)}
 
 
-def lineage_of(frames: Frames) -> Lineage:
+def lineage_of(frames: RunFrames) -> Lineage:
     """Index the data IPs and data links of a run."""
     import networkx as nx
 
