@@ -5,7 +5,8 @@ without ``parents=``: map, filter (of ints and of records), merge (an array port
 named ports), aggregate by key (at the end, and per run of a sorted stream), replicate,
 windowed batch (floats, and small ints that Python shares between IPs), route and
 transform, flatten, zip and a side input. Every send's recorded parents must be exactly
-the IPs it was computed from, at every channel capacity.
+the IPs it was computed from, at every channel capacity and in every way a network
+runs (fused or not, with the compiled paths or without).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from benchmarks._lineage import SHAPES, run_shape, score
 
 
+@pytest.mark.usefixtures("execution")
 @pytest.mark.parametrize("name", list(SHAPES))
 async def test_every_send_names_exactly_the_ips_it_was_computed_from(
     name: str, capacity: int

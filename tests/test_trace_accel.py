@@ -139,6 +139,7 @@ async def test_a_traced_run_is_reproducible() -> None:
     assert runs[0] == runs[1] == runs[2]
 
 
+@NO_ACCEL
 async def test_the_c_and_python_paths_agree_on_every_lineage_shape(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
