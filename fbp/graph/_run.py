@@ -13,7 +13,7 @@ from ._model import Connection, Graph
 from ._registry import Registry
 from ._wiring import build_network
 
-__all__ = ("prepare", "run", "run_async")
+__all__ = ("apply_settings", "prepare", "run", "run_async")
 
 
 def prepare(
@@ -31,6 +31,17 @@ def prepare(
     the port's IIPs, and cuts the edges into that port, which is what an intervention
     ``do(port = value)`` means.
     """
+    g, settings = apply_settings(graph, set_values)
+    return build_network(
+        g, registry=registry, capacity=capacity, validate=validate, trace=trace, settings=settings
+    )
+
+
+def apply_settings(
+    graph: Graph | str | Path, set_values: dict[str, Any] | None
+) -> tuple[Graph, dict[str, Any]]:
+    """Load the graph if needed and apply ``--set`` values (see :func:`prepare`);
+    return the graph to run and the settings to store with its trace."""
     g = graph if isinstance(graph, Graph) else load_graph(graph)
     settings: dict[str, Any] = {}
     if set_values:
@@ -49,9 +60,7 @@ def prepare(
                 )
             ]
         settings["set"] = dict(set_values)
-    return build_network(
-        g, registry=registry, capacity=capacity, validate=validate, trace=trace, settings=settings
-    )
+    return g, settings
 
 
 async def run_async(graph: Graph | str | Path, **options: Any) -> RunResult:
