@@ -113,3 +113,13 @@ def execution(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -
         yield mode
     finally:
         _fast.install()
+
+
+@pytest.fixture(scope="session")
+def ray_backend():  # type: ignore[no-untyped-def]
+    """One local Ray (two CPUs, three actors reused by every run) for the whole session."""
+    pytest.importorskip("ray", reason="the Ray backend's tests need the 'ray' extra")
+    from fbp.ray import RayBackend
+
+    with RayBackend(num_cpus=2, hosts=3) as backend:
+        yield backend

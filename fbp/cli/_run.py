@@ -59,6 +59,13 @@ def add_run_command(sub: Any) -> None:
         help="live progress on stderr (default: when stderr is a terminal)",
     )
     p.add_argument(
+        "--backend",
+        choices=("inprocess", "ray"),
+        default="inprocess",
+        help="where processes run: this process (default), or Ray actors (docs/scaling.md)",
+    )
+    p.add_argument("--address", help="with --backend ray: the Ray cluster to join (default: local)")
+    p.add_argument(
         "--log-format",
         choices=("auto", "console", "json"),
         default="auto",
@@ -170,6 +177,10 @@ def run_command(args: argparse.Namespace) -> int:
     graph = load(args.network)
     set_values = parse_set(args.set_values)
     sink = _make_sink(args.trace)
+    if args.backend == "ray":
+        from ..ray._cli import run_on_ray
+
+        return run_on_ray(args, graph, set_values, sink, _report)
     from ..graph._run import prepare
 
     try:

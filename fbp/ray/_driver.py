@@ -95,6 +95,8 @@ class RayBackend:
         self._started_ray = False
         self._pool: list[Any] = []
         self._bind = "127.0.0.1"
+        #: The result of the latest run (also when it raised).
+        self.last_result: RunResult | None = None
 
     def __enter__(self) -> RayBackend:
         self.start()
@@ -243,6 +245,7 @@ class RayBackend:
         finally:
             duration = time.perf_counter() - started
             result = _merge(job, flat, run_id, g.name, duration, status, error)
+            self.last_result = result
             if trace is not None:
                 trace.finish_run(status, str(error) if error else None, result.to_dict())
             for actor in owned:
