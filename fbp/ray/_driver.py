@@ -389,8 +389,11 @@ class _Job:
                 last = None
                 continue
             if state == last:
-                waits = tuple(w for s in snaps for w in s.waits)
-                self.failures.append((-1, Failure("deadlock", "", waits=waits)))
+                waits = [w for s in snaps for w in s.waits]
+                cycle = _cycle(waits, self.spec.edges)
+                self.failures.append(
+                    (-1, Failure("deadlock", "", cycle=cycle, waits=tuple(w[3] for w in waits)))
+                )
                 self._done.set()
                 return
             last = state
@@ -427,6 +430,43 @@ def _quiet_state(snaps: list[Snapshot], finished: set[int]) -> tuple[Any, ...] |
         if link in received and received[link] != n:
             return None  # IPs in transit
     return tuple(sorted((s.instance, s.mark) for s in running))
+
+
+def _cycle(
+    waits: list[tuple[str, str, tuple[str, ...], str]], edges: list[Connection]
+) -> tuple[str, ...]:
+    """The wait-for cycle among processes of all partitions, as lines of ``waits``."""
+    text = {w[0]: w[3] for w in waits}
+    senders: dict[str, set[str]] = {}
+    for e in edges:
+        senders.setdefault(str(e.tgt), set()).add(e.src.process)
+    graph: dict[str, list[str]] = {}
+    for proc, op, ports, _ in waits:
+        if op == "send":
+            graph[proc] = [p.split(".", 1)[0] for p in ports[:1]]
+        else:
+            graph[proc] = sorted({s for p in ports for s in senders.get(p, ())})
+    state: dict[str, int] = {}
+    path: list[str] = []
+
+    def visit(node: str) -> list[str] | None:
+        state[node] = 1
+        path.append(node)
+        for nxt in graph.get(node, ()):
+            if nxt not in text:
+                continue
+            if state.get(nxt) == 1:
+                return path[path.index(nxt) :]
+            if state.get(nxt, 0) == 0 and (found := visit(nxt)):
+                return found
+        path.pop()
+        state[node] = 2
+        return None
+
+    for start in sorted(graph):
+        if state.get(start, 0) == 0 and (found := visit(start)):
+            return tuple(text[p] for p in found)
+    return ()
 
 
 async def _await(ref: Any) -> Any:

@@ -75,7 +75,8 @@ class Snapshot:
     #: IPs shipped and received per link, ``(source, target, port) -> count``.
     shipped: dict[tuple[int, int, str], int]
     received: dict[tuple[int, int, str], int]
-    waits: tuple[str, ...]
+    #: What each live process waits on: ``(process, "send" | "receive", ports, text)``.
+    waits: tuple[tuple[str, str, tuple[str, ...], str], ...]
 
 
 class _Capture(io.TextIOBase):
@@ -276,7 +277,7 @@ def _process_failure(e: ProcessError, built: Built) -> Failure:
 def _snapshot(built: Built) -> Snapshot:
     net = built.net
     live = [p for p in net.processes.values() if not p.ended]
-    waits: list[str] = []
+    waits: list[tuple[str, str, tuple[str, ...], str]] = []
     all_waiting = True
     links = {link.name: link for link in built.out_links}
     in_links = {link.name: link for link in built.in_links.values()}
@@ -288,15 +289,17 @@ def _snapshot(built: Built) -> Snapshot:
             remote = in_links[p.name].remote_wait
         if p.waiting is not None:
             chans, op = p.waiting
-            names = ", ".join(ch.name for ch in chans)
+            ch = chans[0]
+            # The sending end of a bridge is named after the port it feeds.
+            ports = [c.name.removesuffix("<bridge.IN") for c in chans]
+            names = ", ".join(ports)
             if op == "send":
-                ch = chans[0]
-                waits.append(f"{p.name} waits to send on {names} (full {len(ch)}/{ch.capacity})")
+                text = f"{p.name} waits to send on {names} (full {len(ch)}/{ch.capacity})"
             else:
-                waits.append(f"{p.name} waits to receive on {names} (empty)")
-        elif remote is not None:
-            waits.append(f"{p.name} waits for {remote} from another partition")
-        else:
+                text = f"{p.name} waits to receive on {names} (empty)"
+            if p.name not in built.bridges:
+                waits.append((p.name, op, tuple(ports), text))
+        elif remote is None:
             all_waiting = False
     inst = built.instance.index
     shipped = {
@@ -316,7 +319,7 @@ def _snapshot(built: Built) -> Snapshot:
         mark,
         shipped,
         received,
-        tuple(w for w in waits if "<" not in w.split(" ", 1)[0]),
+        tuple(waits),
     )
 
 
