@@ -57,22 +57,21 @@ class Spin(Component):
 
 
 class Stall(Component):
-    """Forward AFTER IPs, then write its process id to the file PIDFILE and wait forever."""
+    """Forward AFTER IPs, then send its process id on PID and wait forever."""
 
     in_: InPort[int]
     after: InPort[int]
-    pidfile: InPort[str]
     out: OutPort[int]
+    pid: OutPort[int]
 
     async def run(self) -> None:
-        after, pidfile = await self.after.receive(), await self.pidfile.receive()
+        after = await self.after.receive()
         n = 0
         async for x in self.in_:
             await self.out.send(x)
             n += 1
             if n == after:
-                with open(pidfile, "w") as f:
-                    f.write(str(os.getpid()))
+                await self.pid.send(os.getpid())
                 await anyio.sleep_forever()
 
 

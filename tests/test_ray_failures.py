@@ -64,10 +64,11 @@ processes:
   Numbers: core/Range
   Stall: {component: "ray_components:Stall", metadata: {partition: doomed}}
   Show: core/Drop
+  Pids: core/Drop
 connections:
   - {data: 1000, tgt: Numbers.COUNT}
   - {data: 5, tgt: Stall.AFTER}
-  - {data: "@PID@", tgt: Stall.PIDFILE}
+  - Stall.PID -> Pids.IN
   - Numbers.OUT -> Stall.IN
   - Stall.OUT -> Show.IN
 """
@@ -78,17 +79,25 @@ async def test_an_actor_killed_fails_the_run_within_seconds_naming_the_process(
 ) -> None:
     from fbp.ray import PartitionLost
 
-    pidfile = tmp_path / "pid"
     path = tmp_path / "stall.yaml"
-    path.write_text(STALL.replace("@PID@", str(pidfile)))
-    sink = MemorySink()
-    sink.batch_size = 1  # every record goes to the driver at once
+    path.write_text(STALL)
+    stalled = anyio.Event()
+    pid: list[int] = []
+
+    class Watch(MemorySink):
+        batch_size = 1  # every record goes to the driver at once
+
+        def write(self, records: list[Any]) -> None:
+            super().write(records)
+            if not pid and self.ports and (got := self.sent("Stall.PID")):
+                pid.append(got[0][6])  # Stall has sent its five IPs, and waits
+                stalled.set()
+
+    sink = Watch()
 
     async def kill_when_stalled() -> None:
-        # Stall has sent its five IPs, and the driver has their records.
-        while not (pidfile.exists() and len(sink.sent("Stall.OUT")) == 5):
-            await anyio.sleep(0.05)
-        os.kill(int(pidfile.read_text()), signal.SIGKILL)
+        await stalled.wait()
+        os.kill(pid[0], signal.SIGKILL)
 
     with anyio.fail_after(60):
         async with anyio.create_task_group() as tg:

@@ -12,11 +12,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from ray_lineage import lineage
 
 import fbp.graph
 from fbp import DeadlockError
 from fbp.testing import MemorySink
-from ray_lineage import lineage
 
 ROOT = Path(__file__).resolve().parent.parent
 NETWORKS = sorted((ROOT / "networks").glob("*.fbp"))

@@ -17,7 +17,6 @@ import secrets
 import sys
 import time
 import uuid
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -121,12 +120,14 @@ class RayBackend:
                 # Workers import components the way the driver does.
                 paths = [os.path.abspath(p or ".") for p in sys.path]
                 options["runtime_env"] = {
-                    "env_vars": {"PYTHONPATH": os.pathsep.join(p for p in paths if os.path.isdir(p))}
+                    "env_vars": {
+                        "PYTHONPATH": os.pathsep.join(p for p in paths if os.path.isdir(p))
+                    }
                 }
             ray.init(address=self.address, **options)
             self._started_ray = True
         if self.address is not None or not self._started_ray:
-            self._bind = ray.util.get_node_ip_address()
+            self._bind = ray.util.get_node_ip_address()  # type: ignore[no-untyped-call]
 
     def close(self) -> None:
         """Stop the actors kept for runs, and the local Ray if this backend started it."""
@@ -210,7 +211,9 @@ class RayBackend:
             trace=target,
             graph=g.to_dict(),
         )
-        driver_side = [i.index for i in the_plan.instances if the_plan.partitions[i.partition].on_driver]
+        driver_side = [
+            i.index for i in the_plan.instances if the_plan.partitions[i.partition].on_driver
+        ]
         remote = [i for i in the_plan.instances if i.index not in driver_side]
         owned: list[Any] = []
         hosts: dict[int, Any] = {}
@@ -240,7 +243,7 @@ class RayBackend:
         status: RunStatus = "interrupted"
         error: NetworkError | None = None
         try:
-            outcomes, error = await job.run(driver_side, bind)
+            _, error = await job.run(driver_side, bind)
             status = _status(error)
         finally:
             duration = time.perf_counter() - started
@@ -266,7 +269,12 @@ class _Job:
     """One run across its hosts: start, watch, stop."""
 
     def __init__(
-        self, spec: RunSpec, the_plan: Plan, local: PartitionHost, hosts: dict[int, Any], stdout: Any
+        self,
+        spec: RunSpec,
+        the_plan: Plan,
+        local: PartitionHost,
+        hosts: dict[int, Any],
+        stdout: Any,
     ) -> None:
         self.spec = spec
         self.plan = the_plan
@@ -281,7 +289,9 @@ class _Job:
         inst = self.plan.instances[instance]
         return self.plan.partitions[inst.partition].processes
 
-    async def run(self, driver_side: list[int], bind: str) -> tuple[dict[int, Outcome], NetworkError | None]:
+    async def run(
+        self, driver_side: list[int], bind: str
+    ) -> tuple[dict[int, Outcome], NetworkError | None]:
         spec = self.spec
         addresses: dict[int, tuple[str, int]] = {}
         address = await self.local.prepare(spec, driver_side, bind)
@@ -296,8 +306,11 @@ class _Job:
         except Exception as e:
             raise _remote_error(e, "starting the partitions' actors") from e
         for (_, ks), addr in zip(by_host.items(), prepared, strict=True):
-            addresses.update({k: tuple(addr) for k in ks})  # type: ignore[misc]
-        tasks = [asyncio.ensure_future(self._one(k, self.local.run(spec.run_id, k, addresses))) for k in driver_side]
+            addresses.update({k: (addr[0], addr[1]) for k in ks})
+        tasks = [
+            asyncio.ensure_future(self._one(k, self.local.run(spec.run_id, k, addresses)))
+            for k in driver_side
+        ]
         tasks += [
             asyncio.ensure_future(self._one(k, _await(actor.run.remote(spec.run_id, k, addresses))))
             for k, actor in self.hosts.items()
@@ -337,7 +350,7 @@ class _Job:
         self.stdout.write(text)
         self.stdout.flush()
 
-    async def _stop(self, tasks: list[asyncio.Future[None]], grace: float) -> None:
+    async def _stop(self, tasks: list[asyncio.Task[None]], grace: float) -> None:
         """Cancel every instance still running and wait (a bounded time) for them."""
         import ray
 
@@ -366,7 +379,9 @@ class _Job:
         snaps, _ = await self.local.poll(self.spec.run_id)
         calls = [_await(a.poll.remote(self.spec.run_id)) for a in set(self.hosts.values())]
         try:
-            results = await asyncio.wait_for(asyncio.gather(*calls), self.spec.deadlock_interval * 4)
+            results = await asyncio.wait_for(
+                asyncio.gather(*calls), self.spec.deadlock_interval * 4
+            )
         except Exception:
             return None
         for more, text in results:
@@ -560,12 +575,12 @@ def _merge(
             if p.name not in out.bridges:
                 procs.setdefault(p.name, []).append(p)
     processes = []
-    for pname, p in flat.processes.items():
+    for pname, fp in flat.processes.items():
         got = procs.get(pname, [])
         processes.append(
             ProcessStats(
                 name=pname,
-                component=p.component,
+                component=fp.component,
                 received=sum(s.received for s in got),
                 sent=sum(s.sent for s in got),
                 ended=bool(got) and all(s.ended for s in got),
@@ -577,7 +592,11 @@ def _merge(
         ips = buffered = capacity = peak = dropped = 0
         for out in job.outcomes.values():
             sender = next(
-                (s for s in out.result.edges if s.src == src and s.tgt in (tgt, f"{tgt}<bridge.IN")),
+                (
+                    s
+                    for s in out.result.edges
+                    if s.src == src and s.tgt in (tgt, f"{tgt}<bridge.IN")
+                ),
                 None,
             )
             if sender is not None:

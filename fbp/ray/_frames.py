@@ -17,8 +17,8 @@ __all__ = (
     "CLOSE",
     "CREDIT",
     "DATA",
-    "HELLO",
     "HEADER",
+    "HELLO",
     "PeerGone",
     "dumps",
     "frame",
@@ -48,7 +48,7 @@ def dumps(body: Any) -> bytes:
     except (pickle.PicklingError, TypeError, AttributeError):
         from ray import cloudpickle
 
-        data: bytes = cloudpickle.dumps(body, protocol=5)
+        data: bytes = cloudpickle.dumps(body, protocol=5)  # type: ignore[no-untyped-call]
         return data
 
 

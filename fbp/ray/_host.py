@@ -217,10 +217,13 @@ class PartitionHost:
                     if link is not None:
                         await link.serve(reader, writer)
                         return
-        elif purpose == "trace" and self._writer is not None:
-            if any(token == r.spec.token for r in self._runs.values()):
-                await _collect(reader, writer, self._writer)
-                return
+        elif (
+            purpose == "trace"
+            and self._writer is not None
+            and any(token == r.spec.token for r in self._runs.values())
+        ):
+            await _collect(reader, writer, self._writer)
+            return
         writer.close()
 
 
@@ -303,7 +306,9 @@ def _snapshot(built: Built) -> Snapshot:
             all_waiting = False
     inst = built.instance.index
     shipped = {
-        (inst, t.instance, link.target_port): t.shipped for link in built.out_links for t in link.targets
+        (inst, t.instance, link.target_port): t.shipped
+        for link in built.out_links
+        for t in link.targets
     }
     received = {
         (link.source, inst, link.name.split("<", 1)[0]): link.received

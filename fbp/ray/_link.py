@@ -60,7 +60,9 @@ class PeerLost(NetworkError):
     def __init__(self, instance: int, label: str, detail: str = "") -> None:
         self.instance = instance
         self.label = label
-        super().__init__(f"lost the connection to partition {label!r}" + (f": {detail}" if detail else ""))
+        super().__init__(
+            f"lost the connection to partition {label!r}" + (f": {detail}" if detail else "")
+        )
 
 
 class PeerStopped(NetworkError):

@@ -83,7 +83,10 @@ def capacity_of(spec: RunSpec, target: str) -> int:
     """The capacity of the channel of input port ``target`` (as the in-process rule has it:
     the largest capacity of its edges, else the network default)."""
     caps = [
-        c for e in spec.edges if str(e.tgt) == target if (c := _edge_capacity(spec, e)[0]) is not None
+        c
+        for e in spec.edges
+        if str(e.tgt) == target
+        if (c := _edge_capacity(spec, e)[0]) is not None
     ]
     return max(caps) if caps else spec.capacity
 
@@ -175,14 +178,18 @@ def build_partition(
     return built
 
 
-def _bridge_out(spec: RunSpec, inst: Instance, built: Built, target: str, e: Connection) -> BridgeOut:
+def _bridge_out(
+    spec: RunSpec, inst: Instance, built: Built, target: str, e: Connection
+) -> BridgeOut:
     plan = spec.plan
     dest = plan.partitions[plan.home[e.tgt.process]]
     name = f"{target}<bridge"
     proc = built.net.add_process(name, BridgeOut, component_name="fbp.ray:BridgeOut")
     window = max(capacity_of(spec, target), 1)
     targets = [
-        Target(i.index, i.label, ("", 0), link_key(spec.run_id, inst.index, i.index, target), window)
+        Target(
+            i.index, i.label, ("", 0), link_key(spec.run_id, inst.index, i.index, target), window
+        )
         for i in plan.instances_of(dest.name)
     ]
     link = OutLink(
@@ -210,7 +217,11 @@ def _bridges_in(
     for e in edges:
         by_source.setdefault(plan.home[e.src.process], []).append(e)
     caps = [c for e in edges if (c := _edge_capacity(spec, e)[0]) is not None]
-    overflow = "drop_oldest" if any(_edge_capacity(spec, e)[1] == "drop_oldest" for e in edges) else "block"
+    overflow = (
+        "drop_oldest"
+        if any(_edge_capacity(spec, e)[1] == "drop_oldest" for e in edges)
+        else "block"
+    )
     tgt = edges[0].tgt
     for pname, group in by_source.items():
         # The bridge's port has the sender's type, so the receiving port checks what

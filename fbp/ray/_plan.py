@@ -100,7 +100,9 @@ class ProcessInfo:
     streamed_inputs: tuple[str, ...]
 
 
-def _number(raw: Any, kind: type, what: str, where: SourceLocation | None, issues: list[GraphIssue]) -> Any:
+def _number(
+    raw: Any, kind: type, what: str, where: SourceLocation | None, issues: list[GraphIssue]
+) -> Any:
     try:
         if isinstance(raw, bool):
             raise ValueError
@@ -111,9 +113,7 @@ def _number(raw: Any, kind: type, what: str, where: SourceLocation | None, issue
             raise ValueError
     except (TypeError, ValueError):
         least = "an integer >= 1" if kind is int else "a number >= 0"
-        issues.append(
-            GraphIssue(f"{what} must be {least}, got {raw!r}", where or SourceLocation())
-        )
+        issues.append(GraphIssue(f"{what} must be {least}, got {raw!r}", where or SourceLocation()))
         return None
     return value
 
@@ -137,12 +137,17 @@ def plan(
         key = meta.get("key")
         if key is not None and not isinstance(key, str):
             issues.append(
-                GraphIssue(f"process {name!r}: key must be a field name, got {key!r}", where or SourceLocation())
+                GraphIssue(
+                    f"process {name!r}: key must be a field name, got {key!r}",
+                    where or SourceLocation(),
+                )
             )
             key = None
         num_cpus = None
         if "num_cpus" in meta:
-            num_cpus = _number(meta["num_cpus"], float, f"process {name!r}: num_cpus", where, issues)
+            num_cpus = _number(
+                meta["num_cpus"], float, f"process {name!r}: num_cpus", where, issues
+            )
         part = meta.get("partition")
         if part is not None and (not isinstance(part, str) or not part):
             issues.append(
