@@ -254,6 +254,8 @@ class RayBackend:
             for actor in owned:
                 with contextlib.suppress(Exception):
                     ray.kill(actor)
+            # A kept actor that died or was stopped is replaced by the next run.
+            self._pool = [a for a in self._pool if a not in job.dead]
         if error is not None:
             raise error
         return result
@@ -283,6 +285,8 @@ class _Job:
         self.stdout = stdout
         self.outcomes: dict[int, Outcome] = {}
         self.failures: list[tuple[int, Failure]] = []
+        #: Actors that died or had to be killed.
+        self.dead: set[Any] = set()
         self._done = asyncio.Event()
 
     def _processes(self, instance: int) -> tuple[str, ...]:
@@ -304,6 +308,7 @@ class _Job:
                 *(_await(actor.prepare.remote(spec, ks, bind)) for actor, ks in by_host.items())
             )
         except Exception as e:
+            self.dead.update(by_host)
             raise _remote_error(e, "starting the partitions' actors") from e
         for (_, ks), addr in zip(by_host.items(), prepared, strict=True):
             addresses.update({k: (addr[0], addr[1]) for k in ks})
@@ -339,6 +344,8 @@ class _Job:
             outcome: Outcome = await call
         except Exception as e:
             self.failures.append((k, Failure("lost", _died(e), peer=k)))
+            if k in self.hosts:
+                self.dead.add(self.hosts[k])
             return
         self.outcomes[k] = outcome
         if outcome.stdout:
@@ -365,6 +372,7 @@ class _Job:
                 t.cancel()
             for k, actor in self.hosts.items():
                 if k not in self.outcomes:
+                    self.dead.add(actor)
                     with contextlib.suppress(Exception):
                         ray.kill(actor)
 
