@@ -343,9 +343,10 @@ class _Job:
         try:
             outcome: Outcome = await call
         except Exception as e:
+            if k not in self.hosts:
+                raise  # the driver's own partition: a bug, not a lost process
             self.failures.append((k, Failure("lost", _died(e), peer=k)))
-            if k in self.hosts:
-                self.dead.add(self.hosts[k])
+            self.dead.add(self.hosts[k])
             return
         self.outcomes[k] = outcome
         if outcome.stdout:

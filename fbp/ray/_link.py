@@ -146,12 +146,18 @@ class OutLink:
                 t.writer.write(frame(HELLO, (self.token, "link", t.key)))
                 self._readers.append(asyncio.ensure_future(self._credits(t)))
             await self._ship(ch)
+            self._done = True  # from now on, the other end may hang up
             for t in self.targets:
                 assert t.writer is not None
                 t.writer.write(frame(CLOSE))
                 with contextlib.suppress(ConnectionError):
                     await t.writer.drain()
             ok = True
+            # Hang up only when the other end has: it may still be sending credit, and
+            # a write into a closed socket would lose what it has not read yet.
+            self.remote_wait = "close"
+            await asyncio.gather(*self._readers, return_exceptions=True)
+            self.remote_wait = None
         finally:
             self._done = True
             for task in self._readers:
