@@ -48,3 +48,34 @@ def lineage(sink: MemorySink) -> Counter[str]:
         own = digest(r[0]) if r[0] in records else "?"
         out[f"{r[1]}|{p.process}.{p.port}[{p.index}]|{own}"] += 1
     return out
+
+
+def traced_lineage(run: Any) -> Counter[str]:
+    """:func:`lineage` for a run read back from a trace file (a ``TracedRun``)."""
+    records = list(run.records())
+    defining = {r.ip_id: r for r in records if r.kind in ("data", "open", "close", "iip")}
+    memo: dict[int, str] = {}
+
+    def digest(ip: int) -> str:
+        stack = [ip]
+        while stack:
+            top = stack[-1]
+            if top in memo:
+                stack.pop()
+                continue
+            r = defining[top]
+            todo = [p for p in r.parents if p not in memo]
+            if todo:
+                stack.extend(todo)
+                continue
+            parents = sorted(memo[x] for x in r.parents)
+            text = f"{r.kind}|{r.port}|{_text(r.payload)}|{','.join(parents)}"
+            memo[top] = hashlib.blake2b(text.encode(), digest_size=12).hexdigest()
+            stack.pop()
+        return memo[ip]
+
+    out: Counter[str] = Counter()
+    for r in records:
+        own = digest(r.ip_id) if r.ip_id in defining else "?"
+        out[f"{r.kind}|{r.port}|{own}"] += 1
+    return out

@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
+import os
+import signal
 import sys
+import threading
 from collections.abc import Callable
+from types import FrameType
 from typing import Any
 
 import anyio
@@ -33,12 +38,11 @@ def run_on_ray(
 
     backend = RayBackend(args.address)
     outcome: dict[str, Any] = {}
+    stopper = _Stopper()
 
     async def main() -> None:
-        from ..cli._run import _on_sigterm
-
         async with anyio.create_task_group() as tg:
-            tg.start_soon(_on_sigterm, tg.cancel_scope, outcome)
+            stopper.running(tg.cancel_scope.cancel)
             try:
                 await backend.run(
                     graph,
@@ -52,6 +56,7 @@ def run_on_ray(
             finally:
                 tg.cancel_scope.cancel()
 
+    stopper.install()
     try:
         anyio.run(main)
     except KeyboardInterrupt:
@@ -59,12 +64,15 @@ def run_on_ray(
     except GraphError as e:
         raise CliError(str(e), code=1) from None
     finally:
+        stopper.uninstall()
         if sink is not None:
             sink.close()
         backend.close()
+    if stopper.signum is not None:
+        outcome["interrupted"] = True
     result = backend.last_result
     if result is None:  # stopped before it started
-        return 130 if outcome.get("interrupted") else 1
+        return stopper.code if outcome.get("interrupted") else 1
     if outcome.get("interrupted"):
         report(result, args, "interrupted")
         print(
@@ -72,7 +80,7 @@ def run_on_ray(
             + (f"; trace kept in {args.trace}" if args.trace else ""),
             file=sys.stderr,
         )
-        return 130
+        return stopper.code
     err = outcome.get("error")
     if err is not None:
         report(result, args, result.status)
@@ -82,3 +90,50 @@ def run_on_ray(
         return 3 if isinstance(err, DeadlockError) else 1
     report(result, args, "completed")
     return 0
+
+
+class _Stopper:
+    """Signal handling of a run on Ray: the first SIGINT or SIGTERM cancels the job
+    (every partition stops, its trace is finished as ``interrupted`` and the actors
+    and a local Ray are stopped); a second one ends the process at once, with code
+    128 + the signal (the trace keeps every record stored so far)."""
+
+    def __init__(self) -> None:
+        self.signum: int | None = None
+        self._cancel: Callable[[], None] | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._previous: dict[int, Any] = {}
+
+    @property
+    def code(self) -> int:
+        return 128 + (self.signum or signal.SIGINT)
+
+    def install(self) -> None:
+        if threading.current_thread() is not threading.main_thread():
+            return  # signals reach only the main thread: the caller handles them
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            self._previous[sig] = signal.signal(sig, self._handle)
+
+    def uninstall(self) -> None:
+        for sig, handler in self._previous.items():
+            signal.signal(sig, handler)
+        self._previous.clear()
+
+    def running(self, cancel: Callable[[], None]) -> None:
+        """The job started: ``cancel`` stops it (called in the event loop)."""
+        self._loop = asyncio.get_running_loop()
+        self._cancel = cancel
+        if self.signum is not None:  # a signal came before the loop was running
+            cancel()
+
+    def _handle(self, signum: int, frame: FrameType | None) -> None:
+        if self.signum is not None:
+            print("interrupted: stopping at once", file=sys.stderr)
+            sys.stderr.flush()
+            os._exit(self.code)
+        self.signum = signum
+        name = signal.Signals(signum).name
+        print(f"\n{name}: stopping the job (again to stop at once)", file=sys.stderr)
+        loop, cancel = self._loop, self._cancel
+        if loop is not None and cancel is not None:
+            loop.call_soon_threadsafe(cancel)

@@ -28,6 +28,7 @@ from .._core._exceptions import (
     NetworkError,
     ProcessError,
 )
+from .._core._fuse import enabled as fuse_enabled
 from .._core._network import DEFAULT_CAPACITY, EdgeStats, Network, ProcessStats, RunResult
 from .._core._tracehook import PortInfo, RunInfo, RunStatus, TraceSink
 from .._core._types import type_name
@@ -36,7 +37,7 @@ from ..graph._registry import Registry
 from ..graph._run import apply_settings
 from ..graph._wiring import FlatGraph, check_graph
 from ._host import Failure, Outcome, PartitionHost, Snapshot, actor_class
-from ._partition import RunSpec, TraceTarget, port_key
+from ._partition import RunSpec, SerialSink, TraceTarget, port_key
 from ._plan import Placement, Plan, ProcessInfo, plan
 
 __all__ = ("PartitionLost", "RayBackend")
@@ -184,6 +185,8 @@ class RayBackend:
         settings = {**settings, "backend": "ray", "placement": the_plan.describe()}
         t0_wall, t0_perf = time.time_ns(), time.perf_counter_ns()
         ports = port_table(flat)
+        if trace is not None:
+            trace = SerialSink(trace)
         local = PartitionHost(writer=trace)
         bind = self._bind
         target = None
@@ -210,6 +213,7 @@ class RayBackend:
             deadlock_interval=deadlock_interval,
             trace=target,
             graph=g.to_dict(),
+            fuse=fuse_enabled(),
         )
         driver_side = [
             i.index for i in the_plan.instances if the_plan.partitions[i.partition].on_driver
@@ -250,6 +254,8 @@ class RayBackend:
             result = _merge(job, flat, run_id, g.name, duration, status, error)
             self.last_result = result
             if trace is not None:
+                with anyio.CancelScope(shield=True):
+                    await local.collected(grace=5.0)
                 trace.finish_run(status, str(error) if error else None, result.to_dict())
             for actor in owned:
                 with contextlib.suppress(Exception):

@@ -115,6 +115,7 @@ class PartitionHost:
         self._runs: dict[str, _Run] = {}
         self._writer = writer
         self._stdout: _Capture | None = None
+        self._collectors: set[asyncio.Task[Any]] = set()
         if capture_stdout:
             self._stdout = _Capture()
             sys.stdout = self._stdout
@@ -183,6 +184,12 @@ class PartitionHost:
             self._runs.pop(run_id, None)
         return Outcome(instance, status, result, frozenset(built.bridges), failure, out)
 
+    async def collected(self, grace: float) -> None:
+        """Wait (at most ``grace`` seconds) until every trace connection has ended:
+        the records a lost partition sent before it died are written by then."""
+        if self._collectors:
+            await asyncio.wait(set(self._collectors), timeout=grace)
+
     async def cancel(self, run_id: str) -> None:
         """Stop every instance of a run (they end as interrupted)."""
         run = self._runs.get(run_id)
@@ -222,7 +229,13 @@ class PartitionHost:
             and self._writer is not None
             and any(token == r.spec.token for r in self._runs.values())
         ):
-            await _collect(reader, writer, self._writer)
+            task = asyncio.current_task()
+            assert task is not None
+            self._collectors.add(task)
+            try:
+                await _collect(reader, writer, self._writer)
+            finally:
+                self._collectors.discard(task)
             return
         writer.close()
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import itertools
 import socket
+import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
@@ -23,7 +24,15 @@ from ._frames import ACK, FINISH, HEADER, HELLO, TRACE, frame
 from ._link import BridgeIn, BridgeOut, InLink, OutLink, Target
 from ._plan import Instance, Plan
 
-__all__ = ("Built", "RunSpec", "TraceTarget", "build_partition", "capacity_of", "port_key")
+__all__ = (
+    "Built",
+    "RunSpec",
+    "SerialSink",
+    "TraceTarget",
+    "build_partition",
+    "capacity_of",
+    "port_key",
+)
 
 PortKey = tuple[str, str, int | None, str]
 
@@ -61,6 +70,8 @@ class RunSpec:
     validate: bool
     deadlock_interval: float
     trace: TraceTarget | None
+    #: Whether partitions step their processes with one scheduler (as the driver would).
+    fuse: bool = True
     graph: dict[str, Any] = field(default_factory=dict)
 
 
@@ -125,6 +136,7 @@ def build_partition(
         trace=sink,
         graph=spec.graph,
         deadlock_interval=spec.deadlock_interval,
+        fuse=spec.fuse,
     )
     # Ids unique across the run: every instance draws from its own residue class.
     n = len(plan.instances)
@@ -286,6 +298,28 @@ class _Translate:
     def __call__(self, records: list[TraceRecord]) -> list[TraceRecord]:
         ports, dt = self.ports, self.dt
         return [(r[0], r[1], ports[r[2]], r[3], r[4] + dt, r[5], r[6]) for r in records]
+
+
+class SerialSink:
+    """The run's writer shared by the driver's partition and the collectors of the
+    others: one ``write`` at a time (the driver's network hands its records over from
+    its flusher thread, the collectors from the event loop)."""
+
+    def __init__(self, writer: TraceSink) -> None:
+        self.writer = writer
+        self.batch_size = writer.batch_size
+        self._lock = threading.Lock()
+
+    def start_run(self, info: RunInfo) -> None:
+        self.writer.start_run(info)
+
+    def write(self, records: list[TraceRecord]) -> None:
+        with self._lock:
+            self.writer.write(records)
+
+    def finish_run(self, status: RunStatus, error: str | None, stats: dict[str, Any]) -> None:
+        with self._lock:
+            self.writer.finish_run(status, error, stats)
 
 
 class LocalSink:
