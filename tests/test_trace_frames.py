@@ -142,3 +142,19 @@ async def test_a_declared_schema_types_the_columns(tmp_path: Path) -> None:
     assert str(df["ok"].dtype) == "boolean"
     assert df["ok"].isna().tolist() == [False, True, True]
     assert df["sensor"].tolist() == ["s0", "s1", "s2"]
+
+
+async def test_small_floats_and_long_integers_read_back_exactly(tmp_path: Path) -> None:
+    """Floats with many digits after the point and integers beyond 64 bits, in one
+    block of payloads (each kind of text the JSON decoders read differently)."""
+    values: list[object] = [0.0012345678901234567, -0.00030535616469204996, 2**70, -(2**64)]
+    values += [[2**65, 1e-300], {"n": 12345678901234567890123}, 1.5, 7]
+    g = Graph("exact").add_process("S", ListSource).add_initial(values, "S.ITEMS")
+    g.add_process("K", "core/Drop").connect("S.OUT", "K.IN")
+    with TraceWriter(tmp_path / "t.trace") as sink:
+        await build_network(g, trace=sink).run()
+    frames = open_trace(tmp_path / "t.trace").run().frames()
+    out = frames.ports[frames.ports["address"] == "S.OUT"]["port_id"].tolist()
+    got = frames.payloads(out)["payload"].tolist()
+    assert got == values
+    assert [type(x) for x in got] == [type(x) for x in values]

@@ -30,7 +30,10 @@ __all__ = ("RunColumns",)
 
 I64 = npt.NDArray[np.int64]
 
-_LONG_NUMBER = re.compile(rb"[0-9]{19}")
+#: An integer of 19 digits or more (beyond orjson's 64 bits). Not the digits after a
+#: decimal point: a small float such as 0.0012345678901234567 must not send a whole
+#: block to the slower json module.
+_LONG_NUMBER = re.compile(rb"[^0-9.][0-9]{19}")
 
 _DEFINING = np.array([0, 1, 2, 3], dtype=np.int8)
 
