@@ -222,7 +222,6 @@ def extract(
         CausalModelError: the run has no data IPs, or ``unit`` names no output port
             that sent any.
     """
-    import pandas as pd
 
     lin = lineage if lineage is not None else lineage_of(frames)
     outs = _pids(frames, "out")
@@ -289,16 +288,18 @@ def extract(
     for (paths, _), members in groups.items():
         cols = frames.payloads([pid for _, pid, _ in members], list(dict.fromkeys(paths)))
         got = cols["ip_id"].to_numpy()
-        index = None
+        at: np.ndarray | None = None  # position in ``cols`` by IP id
         converted: dict[tuple[str, str], np.ndarray] = {}
         for _, pid, variables in members:
             ip, row = rows_of[pid]
             if len(members) == 1 and len(got) == len(ip) and np.array_equal(got, ip):
                 ip_rows, pos = row, np.arange(len(ip))  # one row per IP, in send order
             else:
-                if index is None:
-                    index = pd.Index(got)
-                pos = index.get_indexer(ip)
+                if at is None:
+                    at = np.full(len(lin.port_of), -1, dtype=np.int64)
+                    inside = got < len(at)
+                    at[got[inside]] = np.flatnonzero(inside)
+                pos = at[ip]
                 found = pos >= 0
                 ip_rows, pos = row[found], pos[found]
             for v, path in zip(variables, paths, strict=True):

@@ -27,7 +27,7 @@ import numpy as np
 if TYPE_CHECKING:
     from ..tracing import RunFrames
 
-__all__ = ("Lineage", "Mapping", "ascend", "descend", "distinct", "lineage_of", "roots")
+__all__ = ("Lineage", "Mapping", "agree", "ascend", "descend", "lineage_of", "roots")
 
 _NONE, _MANY = -1, -2
 
@@ -76,6 +76,14 @@ def _slices(keys: np.ndarray) -> dict[int, slice]:
     return {int(keys[a]): slice(int(a), int(b)) for a, b in zip(starts, ends, strict=True)}
 
 
+def _stable_order(keys: np.ndarray) -> np.ndarray:
+    """``np.argsort(keys, kind="stable")``; small non-negative keys (port ids) as 16
+    bits, which numpy sorts by radix (several times faster)."""
+    if len(keys) and keys.min() >= 0 and keys.max() < 1 << 16:
+        keys = keys.astype(np.uint16)
+    return np.argsort(keys, kind="stable")
+
+
 def lineage_of(frames: RunFrames) -> Lineage:
     """Index the data IPs and data links of a run."""
     import networkx as nx
@@ -100,16 +108,18 @@ def lineage_of(frames: RunFrames) -> Lineage:
     ok = (cport >= 0) & (pport >= 0)
     if not ok.all():
         child, parent, cport, pport = child[ok], parent[ok], cport[ok], pport[ok]
-    by = np.argsort(cport, kind="stable")
-    child, parent, cport, pport = child[by], parent[by], cport[by], pport[by]
+    if len(cport) > 1 and (cport[1:] < cport[:-1]).any():
+        by = _stable_order(cport)
+        child, parent, cport, pport = child[by], parent[by], cport[by], pport[by]
     into = _slices(cport)
-    by_parent = np.argsort(pport, kind="stable")
+    by_parent = _stable_order(pport)
     from_ = {p: by_parent[sl] for p, sl in _slices(pport[by_parent]).items()}
     # IP ids per port, in id order.
-    order_ids = np.argsort(ip, kind="stable")
-    ip_sorted = ip[order_ids]
-    by_port = np.argsort(port[order_ids], kind="stable")
-    ids = {p: ip_sorted[by_port[sl]] for p, sl in _slices(port[order_ids][by_port]).items()}
+    if len(ip) > 1 and (ip[1:] < ip[:-1]).any():
+        order_ids = np.argsort(ip, kind="stable")
+        ip, port = ip[order_ids], port[order_ids]
+    by_port = _stable_order(port)
+    ids = {p: ip[by_port[sl]] for p, sl in _slices(port[by_port]).items()}
     g = nx.DiGraph()
     g.add_nodes_from(ids)
     if len(child):
@@ -182,8 +192,10 @@ class _Builder:
         if not len(to):
             return
         s = self.one[frm]
-        if (s >= 0).all() and (self.one[to] == _NONE).all() and distinct(to, self.scratch):
-            self.one[to] = s  # one link per IP, from an IP of one seed: the common case
+        if (s >= 0).all() and (self.one[to] == _NONE).all() and agree(to, s, self.scratch):
+            # Every IP's links come from IPs of one seed, the same for all of its
+            # links (one link per IP, or a join of branches of one root): the common case.
+            self.one[to] = s
             return
         single = s >= 0
         to_ip, seed = [to[single]], [s[single]]
@@ -278,12 +290,11 @@ def ascend(lin: Lineage, seeds: np.ndarray) -> Mapping:
     return b.done()
 
 
-def distinct(ids: np.ndarray, scratch: np.ndarray) -> bool:
-    """Whether ``ids`` has no repeated value (``scratch``: an array as long as the
-    largest id, for a check in one pass without sorting)."""
-    pos = np.arange(len(ids), dtype=np.int64)
-    scratch[ids] = pos
-    return bool((scratch[ids] == pos).all())
+def agree(ids: np.ndarray, values: np.ndarray, scratch: np.ndarray) -> bool:
+    """Whether every repeated value of ``ids`` goes with the same one of ``values``
+    (``scratch``: an array as long as the largest id; one pass, no sort)."""
+    scratch[ids] = values
+    return bool((scratch[ids] == values).all())
 
 
 def roots(lin: Lineage) -> np.ndarray:
