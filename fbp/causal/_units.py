@@ -38,7 +38,7 @@ class Lineage:
 
     #: port id of every data IP, indexed by IP id (-1: not a data IP).
     port_of: np.ndarray
-    #: Data links (both ends data IPs), sorted by the child's port: child and parent ids.
+    #: Data links (both ends data IPs): child and parent ids.
     child: np.ndarray
     parent: np.ndarray
     #: Output ports with data IPs, parents before children.
@@ -49,14 +49,16 @@ class Lineage:
     graph: Any = None
     #: Data IP ids per port, in id order.
     ids: dict[int, np.ndarray] = field(default_factory=dict)
-    #: Per child port, the slice of ``child``/``parent`` holding its links.
-    _into: dict[int, slice] = field(default_factory=dict)
+    #: Per child port and per parent port, the positions of its links.
+    _into: dict[int, np.ndarray] = field(default_factory=dict)
     _from: dict[int, np.ndarray] = field(default_factory=dict)
 
     def links_into(self, port: int) -> tuple[np.ndarray, np.ndarray]:
         """(child, parent) of the links whose child is on ``port``."""
-        sl = self._into.get(port, slice(0, 0))
-        return self.child[sl], self.parent[sl]
+        sel = self._into.get(port)
+        if sel is None:
+            return self.child[:0], self.parent[:0]
+        return self.child[sel], self.parent[sel]
 
     def links_from(self, port: int) -> tuple[np.ndarray, np.ndarray]:
         """(child, parent) of the links whose parent is on ``port``."""
@@ -108,10 +110,8 @@ def lineage_of(frames: RunFrames) -> Lineage:
     ok = (cport >= 0) & (pport >= 0)
     if not ok.all():
         child, parent, cport, pport = child[ok], parent[ok], cport[ok], pport[ok]
-    if len(cport) > 1 and (cport[1:] < cport[:-1]).any():
-        by = _stable_order(cport)
-        child, parent, cport, pport = child[by], parent[by], cport[by], pport[by]
-    into = _slices(cport)
+    by_child = _stable_order(cport)
+    into = {p: by_child[sl] for p, sl in _slices(cport[by_child]).items()}
     by_parent = _stable_order(pport)
     from_ = {p: by_parent[sl] for p, sl in _slices(pport[by_parent]).items()}
     # IP ids per port, in id order.
