@@ -185,3 +185,28 @@ def test_the_variables_the_graph_lists_are_the_ones_a_query_resolves(
             assert t.why_not(name), name  # every variable left out says why
     with pytest.raises(CausalModelError, match=r"Route\.APPROVE\.income is a variable .* copy"):
         ask(traces, "base", "again", "Route.APPROVE.income")
+
+
+@pytest.mark.parametrize(
+    ("runs", "target"),
+    [(("base", "bug"), "Window.OUT"), (("base", "tiers", "bonus"), None)],
+)
+def test_runs_read_one_at_a_time_and_in_parts_give_the_same_tables(
+    traces: dict[str, Path],
+    monkeypatch: pytest.MonkeyPatch,
+    runs: tuple[str, ...],
+    target: str | None,
+) -> None:
+    """A run too large to keep between the two passes is read again, and payloads are
+    decoded a few ports at a time: neither changes a table."""
+    from fbp.causal import _dataset, _network_api
+
+    paths = [traces[r] for r in runs]
+    whole = tables(loans(), paths, target=target)
+    monkeypatch.setattr(_network_api, "_KEEP_RECORDS", 0)
+    monkeypatch.setattr(_dataset, "_READ_IPS", 50)
+    parts = tables(loans(), paths, target=target)
+    assert [list(f.columns) for f in parts.frames] == [list(f.columns) for f in whole.frames]
+    for a, b in zip(parts.frames, whole.frames, strict=True):
+        assert a.equals(b)
+    assert parts.notes == whole.notes

@@ -285,10 +285,27 @@ def extract(
             mark[row] = False
         key = (tuple(v.field or "" for v in variables), type_of.get(pid))
         groups.setdefault(key, []).append((addr, pid, variables))
+    reads: list[tuple[tuple[str, ...], list[tuple[str, int, list[Variable]]]]] = []
     for (paths, _), members in groups.items():
+        # Read in parts of a bounded number of IPs (decoded payloads are Python objects).
+        part: list[tuple[str, int, list[Variable]]] = []
+        n = 0
+        for m in members:
+            size = len(lin.ids[m[1]])
+            if part and n + size > _READ_IPS:
+                reads.append((paths, part))
+                part, n = [], 0
+            part.append(m)
+            n += size
+        reads.append((paths, part))
+    at: np.ndarray | None = None  # position in a read's columns by IP id (-1: none)
+    placed: np.ndarray | None = None  # the ids ``at`` holds a position for
+    for paths, members in reads:
+        if at is not None and placed is not None:
+            at[placed] = -1
+            placed = None
         cols = frames.payloads([pid for _, pid, _ in members], list(dict.fromkeys(paths)))
         got = cols["ip_id"].to_numpy()
-        at: np.ndarray | None = None  # position in ``cols`` by IP id
         converted: dict[tuple[str, str], np.ndarray] = {}
         for _, pid, variables in members:
             ip, row = rows_of[pid]
@@ -297,8 +314,10 @@ def extract(
             else:
                 if at is None:
                     at = np.full(len(lin.port_of), -1, dtype=np.int64)
+                if placed is None:
                     inside = got < len(at)
-                    at[got[inside]] = np.flatnonzero(inside)
+                    placed = got[inside]
+                    at[placed] = np.flatnonzero(inside)
                 pos = at[ip]
                 found = pos >= 0
                 ip_rows, pos = row[found], pos[found]
@@ -332,6 +351,10 @@ def extract(
         for ip_id, payload in zip(iips["ip_id"].tolist(), iips["payload"].tolist(), strict=True):
             table.params[by_pid[port_of_iip[ip_id]]] = payload
     return table
+
+
+#: The most IPs whose payloads :func:`extract` decodes at once.
+_READ_IPS = 1_000_000
 
 
 def _root_rows(

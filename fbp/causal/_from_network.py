@@ -46,11 +46,13 @@ from ..graph._wiring import FlatGraph, check_graph
 
 __all__ = (
     "MAX_CATEGORIES",
+    "FieldSurvey",
     "NetworkVariables",
     "Variable",
     "fields_to_project",
     "network_causal_graph",
     "render_causal_graph",
+    "survey_fields",
 )
 
 Kind = Literal["numeric", "bool", "categorical"]
@@ -330,6 +332,70 @@ def _add_stream(
 MAX_CATEGORIES = 20
 
 
+@dataclass
+class FieldSurvey:
+    """What one run's IPs of an untyped port say about its fields (see
+    :func:`survey_fields`); surveys of several runs merge with :func:`fields_to_project`."""
+
+    #: dotted field path -> the kinds seen (``numeric``, ``bool``, ``string``, ``other``).
+    kinds: dict[str, set[str]] = field(default_factory=dict)
+    #: Whether the port sent any IP in the run.
+    sent: bool = False
+    #: Per path read in full (``""``: the payload, when it is no mapping; and string
+    #: fields): its kind over the run (None: mixed or other), and its distinct strings.
+    read: dict[str, tuple[str | None, set[Any]]] = field(default_factory=dict)
+
+
+def survey_fields(addresses: Sequence[str], frames: Any) -> dict[str, FieldSurvey]:
+    """Survey the fields of untyped output ports in one run's frames
+    (``TracedRun.frames()``), for :func:`fields_to_project`."""
+    import numpy as np
+
+    p = frames.ports
+    out: dict[str, FieldSurvey] = {}
+    for addr in addresses:
+        survey = out[addr] = FieldSurvey()
+        sel = (p["address"] == addr) & (p["direction"] == "out")
+        pids = [int(pid) for pid in p.loc[sel, "port_id"].tolist()]
+        for pid in pids:
+            for path, kind in frames.fields_seen(pid).items():
+                survey.kinds.setdefault(path, set()).add(kind)
+        if not pids:
+            continue
+        rec = frames.records
+        data = rec["kind"].to_numpy() == 0
+        survey.sent = bool(np.isin(rec["port_id"].to_numpy()[data], pids).any())
+        if not survey.sent:
+            continue
+        paths = [""] if not survey.kinds else []
+        paths += [q for q, k in sorted(survey.kinds.items()) if k == {"string"}]
+        for path in paths:
+            survey.read[path] = _column_kind(frames.payloads(pids, [path])[path])
+    return out
+
+
+def _column_kind(col: Any) -> tuple[str | None, set[Any]]:
+    """The kind of a payload column and its distinct strings (None: no single kind;
+    ``""``: no value)."""
+    import pandas as pd
+
+    present = col.dropna()
+    if not len(present):
+        return "", set()
+    if isinstance(col.dtype, pd.BooleanDtype):
+        return "bool", set()
+    if col.dtype.kind in "fiu":
+        return "numeric", set()
+    types = {type(x) for x in present.tolist()}
+    if types == {str}:
+        return "string", set(present.unique().tolist())
+    if types <= {int, float}:
+        return "numeric", set()
+    if types == {bool}:
+        return "bool", set()
+    return None, set()
+
+
 def fields_to_project(
     addresses: Sequence[str], runs: Sequence[Any]
 ) -> dict[str, list[tuple[str | None, Kind]]]:
@@ -337,7 +403,8 @@ def fields_to_project(
 
     Args:
         addresses: output port addresses whose type names no fields.
-        runs: the runs' frames (``TracedRun.frames()``).
+        runs: the runs' frames (``TracedRun.frames()``), or their surveys
+            (:func:`survey_fields`, so that runs need not be held in memory together).
 
     Returns:
         Per address, ``(field path, kind)`` pairs, sorted by path: numeric fields,
@@ -346,22 +413,19 @@ def fields_to_project(
         not mappings, the payload itself (``None``) when it is a number, a bool or a
         low-cardinality string. An empty list when nothing can be projected.
     """
+    surveys = [r if isinstance(r, dict) else survey_fields(addresses, r) for r in runs]
     out: dict[str, list[tuple[str | None, Kind]]] = {}
     for addr in addresses:
-        kinds: dict[str, set[str]] = {}
-        pids: list[tuple[Any, int]] = []
-        for frames in runs:
-            p = frames.ports
-            sel = (p["address"] == addr) & (p["direction"] == "out")
-            for pid in p.loc[sel, "port_id"].tolist():
-                pids.append((frames, int(pid)))
-                for path, kind in frames.fields_seen(int(pid)).items():
-                    kinds.setdefault(path, set()).add(kind)
-        if not any(len(frames.payloads([pid], [""])) for frames, pid in pids):
+        mine = [s[addr] for s in surveys if addr in s]
+        if not any(s.sent for s in mine):
             continue  # no IP in any run: nothing to read the fields off
+        kinds: dict[str, set[str]] = {}
+        for s in mine:
+            for path, seen in s.kinds.items():
+                kinds.setdefault(path, set()).update(seen)
         chosen: list[tuple[str | None, Kind]] = []
         if not kinds:
-            kind = _payload_kind(pids, "")
+            kind = _merged_kind(mine, "")
             if kind is not None:
                 chosen.append((None, kind))
         for path in sorted(kinds):
@@ -372,42 +436,27 @@ def fields_to_project(
                 chosen.append((path, "numeric"))
             elif seen == "bool":
                 chosen.append((path, "bool"))
-            elif seen == "string" and _payload_kind(pids, path) == "categorical":
+            elif seen == "string" and _merged_kind(mine, path) == "categorical":
                 chosen.append((path, "categorical"))
         out[addr] = chosen
     return out
 
 
-def _payload_kind(pids: Sequence[tuple[Any, int]], path: str) -> Kind | None:
+def _merged_kind(surveys: Sequence[FieldSurvey], path: str) -> Kind | None:
     """The kind of one field (``""``: the payload) over the runs' IPs of a port, or None:
     numbers, bools, or strings with few distinct values."""
-    import pandas as pd
-
     values: set[Any] = set()
     kind: str | None = None
-    for frames, pid in pids:
-        col = frames.payloads([pid], [path])[path]
-        present = col.dropna()
-        if not len(present):
+    for s in surveys:
+        if path not in s.read:
             continue
-        if isinstance(col.dtype, pd.BooleanDtype):
-            k = "bool"
-        elif col.dtype.kind in "fiu":
-            k = "numeric"
-        else:
-            types = {type(x) for x in present.tolist()}
-            if types == {str}:
-                k = "string"
-                values.update(present.unique().tolist())
-            elif types <= {int, float}:
-                k = "numeric"
-            elif types == {bool}:
-                k = "bool"
-            else:
-                return None
-        if kind not in (None, k):
+        k, strings = s.read[path]
+        if k == "":
+            continue  # no value in this run
+        if k is None or kind not in (None, k):
             return None
         kind = k
+        values |= strings
     if kind == "string":
         return "categorical" if len(values) <= MAX_CATEGORIES else None
     return kind  # type: ignore[return-value]

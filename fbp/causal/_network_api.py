@@ -55,21 +55,18 @@ def causal_graph(
     With ``traces``, ports whose type names no fields get the variables
     :func:`tables` would give them: the fields their IPs carry in those runs.
     """
-    from contextlib import ExitStack
-
-    from ._from_network import fields_to_project
+    from ._from_network import fields_to_project, survey_fields
 
     graph = network if isinstance(network, Graph) else load_graph(network)
     nv = network_causal_graph(graph, projections=projections)
     if not traces or not nv.untyped:
         return nv
-    with ExitStack() as stack:
-        frames = []
-        for ref in traces:
-            trace, run = _open_run(ref)
-            stack.callback(trace.close)
-            frames.append(run.frames())
-        seen = fields_to_project(sorted(nv.untyped), frames)
+    surveys = []
+    for ref in traces:  # one run in memory at a time
+        trace, run = _open_run(ref)
+        with trace:
+            surveys.append(survey_fields(sorted(nv.untyped), run.frames()))
+    seen = fields_to_project(sorted(nv.untyped), surveys)
     return network_causal_graph(graph, projections=projections, seen=seen)
 
 
@@ -145,10 +142,8 @@ def tables(
     Raises:
         CausalModelError: no trace, a run without data, an unknown unit or target.
     """
-    from contextlib import ExitStack
-
-    from ._dataset import extract, fill
-    from ._from_network import fields_to_project
+    from ._dataset import aggregating_ports, extract, fill
+    from ._from_network import fields_to_project, survey_fields
     from ._units import lineage_of
 
     if not traces:
@@ -159,22 +154,51 @@ def tables(
         if isinstance(network, NetworkVariables)
         else causal_graph(network, projections=projections)
     )
-    with ExitStack() as stack:
-        runs: list[tuple[str, Any]] = []
-        for ref in traces:
+    # Runs are read one at a time, so that a query's memory is that of its largest run
+    # (with its lineage), not of all of them. What needs every run (the fields of
+    # untyped ports, the aggregating ports a target depends on) comes from a first
+    # pass, which keeps a run for the second only when it is small.
+    project = bool(nv.untyped) and nv.source is not None
+    choose_unit = unit is None and target is not None
+    kept: dict[int, tuple[Any, Any, Any, str]] = {}  # run -> (trace, frames, lineage, name)
+    try:
+        if project or choose_unit:
+            surveys = []
+            agg: set[str] = set()
+            for k, ref in enumerate(traces):
+                trace, run = _open_run(ref)
+                try:
+                    frames = run.frames()
+                    if project:
+                        surveys.append(survey_fields(sorted(nv.untyped), frames))
+                    lin = lineage_of(frames) if choose_unit else None
+                    if lin is not None:
+                        agg |= aggregating_ports(frames, lineage=lin)
+                    if len(frames.records) <= _KEEP_RECORDS:
+                        kept[k] = (trace, frames, lin, _run_name(ref, run))
+                finally:
+                    if k not in kept:
+                        trace.close()
+                del frames, lin
+            if project and nv.source is not None:
+                seen = fields_to_project(sorted(nv.untyped), surveys)
+                nv = network_causal_graph(nv.source, projections=nv.projections, seen=seen)
+            if choose_unit and target is not None:
+                unit = _unit_for(resolve_target(target, nv.graph), nv, agg)
+        raw = []
+        for k, ref in enumerate(traces):
+            if k in kept:
+                trace, frames, lin, name = kept.pop(k)
+                with trace:
+                    raw.append(extract(frames, nv, unit=unit, name=name, lineage=lin))
+                del frames, lin
+                continue
             trace, run = _open_run(ref)
-            stack.callback(trace.close)
-            runs.append((_run_name(ref, run), run.frames()))
-        if nv.untyped and nv.source is not None:
-            seen = fields_to_project(sorted(nv.untyped), [f for _, f in runs])
-            nv = network_causal_graph(nv.source, projections=nv.projections, seen=seen)
-        lineages = [lineage_of(f) for _, f in runs]
-        if unit is None and target is not None:
-            unit = _unit_for(resolve_target(target, nv.graph), nv, runs, lineages)
-        raw = [
-            extract(f, nv, unit=unit, name=name, lineage=lin)
-            for (name, f), lin in zip(runs, lineages, strict=True)
-        ]
+            with trace:
+                raw.append(extract(run.frames(), nv, unit=unit, name=_run_name(ref, run)))
+    finally:
+        for trace, *_ in kept.values():
+            trace.close()
     datasets = fill(raw, nv)
     graph, frames, notes = model_inputs(nv, datasets)
     for d in datasets:
@@ -189,21 +213,19 @@ def tables(
     )
 
 
-def _unit_for(
-    target: str, nv: NetworkVariables, runs: Sequence[tuple[str, Any]], lineages: Sequence[Any]
-) -> str | None:
-    """The last aggregating port among the target's port and the ports it depends on,
-    or None (the source units) when there is none."""
-    import networkx as nx
+#: The most records of a run the first pass of :func:`tables` keeps for the second
+#: (a larger run is read again: two runs of that size need not fit in memory together).
+_KEEP_RECORDS = 2_000_000
 
-    from ._dataset import aggregating_ports
+
+def _unit_for(target: str, nv: NetworkVariables, agg: set[str]) -> str | None:
+    """The last aggregating port (of ``agg``, over all runs) among the target's port and
+    the ports it depends on, or None (the source units) when there is none."""
+    import networkx as nx
 
     var = nv.variables.get(target)
     if var is None or var.role != "stream":
         return None
-    agg: set[str] = set()
-    for (_, frames), lin in zip(runs, lineages, strict=True):
-        agg |= aggregating_ports(frames, lineage=lin)
     if not agg:
         return None
     upstream = nx.ancestors(nv.graph, target) | {target}
