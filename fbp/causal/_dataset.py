@@ -28,17 +28,22 @@ How each pattern lands in the table:
 each aggregate many (``unit="Agg.OUT"``, or chosen by :func:`fbp.causal.tables` when
 the target is an aggregate or lies downstream of one), rows are that port's IPs: a
 variable downstream of it takes the value descending from each aggregate; a variable
-upstream of it is *summarised* over each aggregate's inputs (the mean of its values,
-the first category), and its port's indicator becomes the share of the aggregate's
-source IPs that passed through the port (1 when all did). Ports that neither feed nor
-descend from the unit port are left out, with a note.
+upstream of it is *summarised* over each aggregate's inputs, per source IP: the sum of
+its values over the inputs divided by the number of the aggregate's source IPs (a port
+every source IP passes through gives the mean; two branches add up to the stream they
+merge into), or the mean where the aggregate has no source port upstream; a
+categorical one becomes the share of each category (``VAR=category`` columns, the most
+common category the reference). Its port's indicator becomes the share of the
+aggregate's source IPs that passed through the port (1 when all did). Ports that
+neither feed nor descend from the unit port are left out, with a note.
 
 Parameters (IIPs) are constant within a run: a column holding the run's value, which
 differs between runs when ``--set`` changed it. Categorical columns of every run share
 one category set (the union of what the runs saw).
 
 All of this runs as vectorised joins over the run's columns (:mod:`._units`): one pass
-per output port, not one per record.
+per output port, not one per record. :func:`fbp.causal.tables` reads the runs of a
+query one after the other, so its memory is that of the largest run.
 
 **Windows.** For performance questions, :func:`assemble_windows` makes one row per time
 window instead: per output port, the number of IPs sent (``PORT.count``) and the mean
