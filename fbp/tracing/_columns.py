@@ -69,22 +69,31 @@ def _tuples(flat: I64, starts: I64, ends: I64) -> list[tuple[int, ...]]:
 
 def _json_array(data: bytes, starts: I64, ends: I64) -> bytes:
     """The JSON array of the texts ``data[s:e]``, ``null`` for an empty one; gathered
-    with one numpy indexing."""
+    with one numpy indexing (``data`` is read in place, never copied: a run's payload
+    texts are read a block at a time)."""
     n = len(starts)
     if not n:
         return b"[]"
     lens = ends - starts
     absent = lens == 0
-    src = np.frombuffer(data + b",null", dtype=np.uint8)
-    comma = len(data)
-    starts = np.where(absent, comma + 1, starts)
+    if len(data) < 4:
+        data = data + b"    "  # room for the placeholder gather of an absent text
+    src = np.frombuffer(data, dtype=np.uint8)
+    starts = np.where(absent, 0, starts)
     lens = np.where(absent, 4, lens)
     seg = lens + 1  # each text and a comma
     out_end = np.cumsum(seg)
+    out_start = out_end - seg
     total = int(out_end[-1])
-    index = np.repeat(starts - (out_end - seg), seg) + np.arange(total, dtype=np.int64)
-    index[out_end - 1] = comma
+    index = np.repeat(starts - out_start, seg) + np.arange(total, dtype=np.int64)
+    index[out_end - 1] = 0
     body = src[index]
+    body[out_end - 1] = ord(",")
+    if absent.any():
+        at = out_start[absent]
+        body[(at[:, None] + np.arange(4)).ravel()] = np.tile(
+            np.frombuffer(b"null", dtype=np.uint8), len(at)
+        )
     return b"[" + body[:-1].tobytes() + b"]"
 
 
