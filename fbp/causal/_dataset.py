@@ -273,7 +273,11 @@ def extract(
         units = unit_ids
         rows_of = _aggregate_rows(lin, units, upid, by_port, outs, address, sent, table, per_source)
     table.units = units
-    mark = np.zeros(len(lin.port_of), dtype=bool)
+    size = len(lin.port_of)
+    counts = {p: len(ids) for p, ids in lin.ids.items()}
+    if lineage is None:
+        del lin  # the links are no longer needed: let them go before payloads are read
+    mark = np.zeros(size, dtype=bool)
     # One read of the payloads per group of ports with the same fields and type.
     type_of = dict(
         zip(frames.ports["port_id"].tolist(), frames.ports["type_name"].tolist(), strict=True)
@@ -296,12 +300,11 @@ def extract(
         part: list[tuple[str, int, list[Variable]]] = []
         n = 0
         for m in members:
-            size = len(lin.ids[m[1]])
-            if part and n + size > _READ_IPS:
+            if part and n + counts[m[1]] > _READ_IPS:
                 reads.append((paths, part))
                 part, n = [], 0
             part.append(m)
-            n += size
+            n += counts[m[1]]
         reads.append((paths, part))
     at: np.ndarray | None = None  # position in a read's columns by IP id (-1: none)
     placed: np.ndarray | None = None  # the ids ``at`` holds a position for
@@ -309,16 +312,17 @@ def extract(
         if at is not None and placed is not None:
             at[placed] = -1
             placed = None
+        cols = None  # (the last read's columns go first)
         cols = frames.payloads([pid for _, pid, _ in members], list(dict.fromkeys(paths)))
         got = cols["ip_id"].to_numpy()
         converted: dict[tuple[str, str], np.ndarray] = {}
         for _, pid, variables in members:
-            ip, row = rows_of[pid]
+            ip, row = rows_of.pop(pid)  # each port's rows are let go once read
             if len(members) == 1 and len(got) == len(ip) and np.array_equal(got, ip):
                 ip_rows, pos = row, np.arange(len(ip))  # one row per IP, in send order
             else:
                 if at is None:
-                    at = np.full(len(lin.port_of), -1, dtype=np.int64)
+                    at = np.full(size, -1, dtype=np.int32)
                 if placed is None:
                     inside = got < len(at)
                     placed = got[inside]

@@ -31,6 +31,9 @@ __all__ = ("Lineage", "Mapping", "agree", "ascend", "descend", "lineage_of", "ro
 
 _NONE, _MANY = -1, -2
 
+#: Links examined at once when the data links are picked out of a run's links.
+_BLOCK = 1 << 22
+
 
 @dataclass
 class Lineage:
@@ -51,7 +54,7 @@ class Lineage:
     ids: dict[int, np.ndarray] = field(default_factory=dict)
     #: Per child port and per parent port, the positions of its links.
     _into: dict[int, np.ndarray] = field(default_factory=dict)
-    _from: dict[int, np.ndarray] = field(default_factory=dict)
+    _from: dict[int, np.ndarray] | None = None
 
     def links_into(self, port: int) -> tuple[np.ndarray, np.ndarray]:
         """(child, parent) of the links whose child is on ``port``."""
@@ -62,6 +65,10 @@ class Lineage:
 
     def links_from(self, port: int) -> tuple[np.ndarray, np.ndarray]:
         """(child, parent) of the links whose parent is on ``port``."""
+        if self._from is None:  # made on first use (aggregates only)
+            pport = self.port_of[self.parent]
+            by_parent = _stable_order(pport)
+            self._from = {p: by_parent[sl] for p, sl in _slices(pport[by_parent]).items()}
         sel = self._from.get(port)
         if sel is None:
             return self.child[:0], self.parent[:0]
@@ -93,10 +100,10 @@ def lineage_of(frames: RunFrames) -> Lineage:
     rec = frames.records
     data = rec["kind"].to_numpy() == 0
     ip = np.asarray(rec["ip_id"].to_numpy()[data], dtype=np.int64)
-    port = np.asarray(rec["port_id"].to_numpy()[data], dtype=np.int64)
+    port = rec["port_id"].to_numpy()[data]  # int32
+    del data
     size = int(rec["ip_id"].max()) + 1 if len(rec) else 1
-    wide = port.max(initial=0) >= 1 << 31
-    port_of: np.ndarray = np.full(size, -1, dtype=np.int64 if wide else np.int32)
+    port_of: np.ndarray = np.full(size, -1, dtype=port.dtype)
     port_of[ip] = port
     links = frames.links
     child = np.asarray(links["child"].to_numpy(), dtype=np.int64)
@@ -106,25 +113,39 @@ def lineage_of(frames: RunFrames) -> Lineage:
     ):
         ok = (child < size) & (parent < size) & (child >= 0) & (parent >= 0)
         child, parent = child[ok], parent[ok]
-    cport, pport = port_of[child], port_of[parent]
-    ok = (cport >= 0) & (pport >= 0)
-    if not ok.all():
-        child, parent, cport, pport = child[ok], parent[ok], cport[ok], pport[ok]
+    # The data links (both ends data IPs), a block at a time: a run's links outnumber
+    # its IPs (IIP parents), and temporaries over all of them would double the memory.
+    keep_c, keep_p = [], []
+    for a in range(0, len(child), _BLOCK):
+        c, p = child[a : a + _BLOCK], parent[a : a + _BLOCK]
+        ok = (port_of[c] >= 0) & (port_of[p] >= 0)
+        keep_c.append(c if ok.all() else c[ok])
+        keep_p.append(p if ok.all() else p[ok])
+    if len(keep_c) != 1 or len(keep_c[0]) != len(child):
+        child = np.concatenate(keep_c) if keep_c else child[:0]
+        parent = np.concatenate(keep_p) if keep_p else parent[:0]
+    del keep_c, keep_p
+    cport = port_of[child]
     by_child = _stable_order(cport)
     into = {p: by_child[sl] for p, sl in _slices(cport[by_child]).items()}
-    by_parent = _stable_order(pport)
-    from_ = {p: by_parent[sl] for p, sl in _slices(pport[by_parent]).items()}
     # IP ids per port, in id order.
     if len(ip) > 1 and (ip[1:] < ip[:-1]).any():
         order_ids = np.argsort(ip, kind="stable")
         ip, port = ip[order_ids], port[order_ids]
+        del order_ids
     by_port = _stable_order(port)
     ids = {p: ip[by_port[sl]] for p, sl in _slices(port[by_port]).items()}
+    del ip, port, by_port
     g = nx.DiGraph()
     g.add_nodes_from(ids)
     if len(child):
+        # The ports' graph: one key per (parent port, child port) pair of a link.
         n = int(port_of.max()) + 1
-        keys = pport.astype(np.int64) * n + cport
+        kt = np.int32 if n * n < 1 << 31 else np.int64
+        keys: np.ndarray = port_of[parent].astype(kt)
+        np.multiply(keys, n, out=keys)
+        np.add(keys, cport, out=keys)
+        del cport
         keys = np.flatnonzero(np.bincount(keys)) if n <= 2048 else np.unique(keys)
         g.add_edges_from(zip((keys // n).tolist(), (keys % n).tolist(), strict=True))
     looped: set[int] = set()
@@ -135,7 +156,7 @@ def lineage_of(frames: RunFrames) -> Lineage:
     order: list[int] = []
     for c in nx.topological_sort(cond):
         order.extend(sorted(cond.nodes[c]["members"]))
-    return Lineage(port_of, child, parent, order, looped, g, ids, into, from_)
+    return Lineage(port_of, child, parent, order, looped, g, ids, into)
 
 
 @dataclass
