@@ -117,10 +117,24 @@ def main() -> None:
     ap.add_argument("--against", metavar="PATH", help="another checkout to compare the cost with")
     ap.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
-    sys.path.insert(0, str(ROOT))
     if args.child:
+        # The fbp measured is the one on PYTHONPATH (this checkout's or the other's);
+        # the shapes are this checkout's benchmarks package, whatever the other has.
+        import importlib.util
+
+        spec = importlib.util.spec_from_file_location(
+            "benchmarks",
+            ROOT / "benchmarks" / "__init__.py",
+            submodule_search_locations=[str(ROOT / "benchmarks")],
+        )
+        assert spec is not None
+        assert spec.loader is not None
+        package = importlib.util.module_from_spec(spec)
+        sys.modules["benchmarks"] = package
+        spec.loader.exec_module(package)
         _child(args)
         return
+    sys.path.insert(0, str(ROOT))
     repeats = args.repeats or (3 if args.quick else 5)
     print("accuracy (400 IPs per source, capacity 4):")
     print(f"  {'shape':32} {'sends':>6} {'exact':>6} {'precision':>10} {'recall':>7}")
