@@ -6,7 +6,13 @@ import pickle
 from typing import Any
 
 import pytest
-from fbp_components.flow import BUILTINS, Expression, ExpressionError
+from fbp_components.flow import (
+    BUILTINS,
+    Expression,
+    ExpressionError,
+    ExpressionLimitError,
+    ExpressionLimits,
+)
 from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import BaseModel, TypeAdapter, ValidationError
@@ -140,8 +146,8 @@ def test_attribute_reads_of_a_mapping_read_keys_not_methods() -> None:
     ("source", "x", "message"),
     [
         ("2 ** x", 10**7, "would be too large"),
-        ("'ab' * x", 10**8, "would be too large"),
-        ("x * [0]", 10**8, "would be too large"),
+        ("'ab' * x", 10**8, "more than the limit of 64 MiB"),
+        ("x * [0]", 10**8, "more than the limit of 64 MiB"),
         ("'%s' % x", 1, "'%' formatting of strings is not supported"),
         ("{**x}", [1], r"\*\* needs a mapping"),
     ],
@@ -198,3 +204,122 @@ def test_arithmetic_agrees_with_python(a: int, b: int) -> None:
     e = Expression("(x[0] + x[1]) * 3 - x[0] % 7 if x[1] >= 0 else abs(x[0] - x[1])")
     expected = (a + b) * 3 - a % 7 if b >= 0 else abs(a - b)
     assert e((a, b)) == expected
+
+
+# -- the cost of evaluation is bounded -----------------------------------------------------
+
+PATHOLOGICAL = [
+    "len(str([[0]*9999999]*9999999))",
+    "len(sum([[0]*9999999]*100, []))",
+    "len(str([[0]*1000000]*1000000))",
+    "len(sum([[0]*100000]*1000, []))",
+    "[[0]*1000000]*1000000 == [[0]*1000000]*1000000",
+    "max([[0]*100000]*100000)",
+    "sorted([[0]*100000]*100000)",
+    "{(('a',)*1000000,)*1000000}",
+    "(('a',)*1000000,)*1000000 in {1: 2}",
+    "{1: 2}[(('a',)*1000000,)*1000000]",
+    "round(5, -10**9)",
+    "str(2**99999 * 2**99999 * 2**99999)",
+    "int('9' * 1000000)",
+    "len(str([x, x, x, x, x, x, x, x, x, x] * 100000))",
+    "'a' * 50000000 + 'b' * 50000000",
+    "sorted(x * 1000000)",
+    "list(str([x] * 100000))",
+    "sum([x] * 100000, [])",
+]
+
+
+@pytest.mark.timeout(20)
+@pytest.mark.parametrize("source", PATHOLOGICAL)
+def test_an_evaluation_that_would_pass_its_limits_is_refused_before_it_runs(source: str) -> None:
+    payload = list(range(10_000))
+    expr = Expression(source)  # it compiles: each part is allowed
+    with pytest.raises(ExpressionError) as info:
+        expr(payload)
+    text = str(info.value)
+    assert text.startswith(f"expression {source!r}: ")
+    if isinstance(info.value, ExpressionLimitError):
+        assert "raise the limit (FBP_EXPR_TIME in seconds, FBP_EXPR_MEMORY in MiB)" in text
+        assert info.value.limits == ExpressionLimits()
+    else:  # sum() of lists: refused as a type error, whatever its size
+        assert "sum() adds numbers; join sequences with + instead" in text
+
+
+def test_the_limits_are_configurable_per_expression_and_from_the_environment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    source = "len('ab' * x)"
+    assert Expression(source)(1_000_000) == 2_000_000
+    small = ExpressionLimits(memory=1_000_000)
+    with pytest.raises(ExpressionLimitError, match=r"more than the limit of 1,000,000 bytes"):
+        Expression(source, small)(1_000_000)
+    monkeypatch.setenv("FBP_EXPR_MEMORY", "1")
+    with pytest.raises(ExpressionLimitError, match="more than the limit of 1 MiB"):
+        Expression(source)(1_000_000)
+    monkeypatch.setenv("FBP_EXPR_MEMORY", "1000")
+    monkeypatch.setenv("FBP_EXPR_TIME", "0.001")
+    with pytest.raises(ExpressionLimitError, match=r"more than the limit of 0\.001 s"):
+        Expression(source)(1_000_000)
+    monkeypatch.setenv("FBP_EXPR_TIME", "soon")
+    with pytest.raises(ExpressionError, match="FBP_EXPR_TIME='soon' is not a positive number"):
+        Expression(source)
+    with pytest.raises(ValueError, match="time limit must be a positive number"):
+        ExpressionLimits(time=0)
+
+
+def test_an_expression_keeps_its_limits_through_pickling() -> None:
+    e = Expression("x * 2", ExpressionLimits(time=2.5, memory=123_456))
+    copy = pickle.loads(pickle.dumps(e))
+    assert copy.limits == e.limits and copy(2) == 4
+
+
+def test_the_clock_is_checked_between_metered_operations(monkeypatch: pytest.MonkeyPatch) -> None:
+    from fbp_components.flow import _expr_limits
+
+    now = [100.0]
+    monkeypatch.setattr(_expr_limits.time, "perf_counter", lambda: now[0])
+    meter = _expr_limits.Meter(ExpressionLimits(time=1.0))
+    meter.charge(10, 10, "a first step")
+    now[0] += 1.5
+    with pytest.raises(_expr_limits.Refused, match="has run for more than 1 s"):
+        meter.charge(10, 10, "a second step")
+
+
+def test_shared_parts_are_sized_once_and_big_values_are_described_briefly() -> None:
+    from fbp_components.flow._expr_compile import describe_value
+
+    assert Expression("len(str([[0] * 1000] * 1000))")(None) == 3_002_000
+    huge = [[0] * 1000] * 100_000  # built outside: a payload may be anything
+    shown = "list [[0, 0, 0, 0, 0, 0, ...], [0, 0, 0, 0, 0, 0, ...], [0, 0,..."
+    assert describe_value(huge) == shown
+    assert describe_value(10**5000) == "int <int>"  # too long to print: not printed
+    with pytest.raises(ExpressionLimitError, match="str\\(\\) of a value"):
+        Expression("str(x)")(huge)
+
+
+@pytest.mark.parametrize(
+    ("source", "message"),
+    [
+        ("-" * 5000 + "x", "nested too deeply"),
+        ("x" + " + x" * 2400, "nested too deeply"),
+        ("(" * 300 + "x" + ")" * 300, "too many nested parentheses"),
+        ("x + " * 3000 + "x", "12,001 characters long, more than the 10,000 allowed"),
+    ],
+)
+def test_too_long_or_too_deep_texts_are_refused_when_compiled(source: str, message: str) -> None:
+    with pytest.raises(ExpressionError, match=message):
+        Expression(source)
+
+
+def test_membership_in_constants_and_small_containers_keeps_python_semantics() -> None:
+    assert Expression("x in (1, 2)")(True) is True
+    assert Expression("x in [[1], 2]")([1]) is True
+    assert Expression("x not in {1, 2}")(3) is True
+    assert Expression("x in ('a', 'b')")(["a"]) is False  # unhashable: no error, as in Python
+    assert Expression("str(x, 'utf-8')")(b"ok") == "ok"
+    assert Expression("str()")(None) == ""
+    assert Expression("int('ff', 16)")(None) == 255
+    assert Expression("round(x, -2)")(1234) == 1200
+    assert Expression("sum(x, 0.5)")([1, 2]) == 3.5
+    assert Expression("max(x, [1])")([2]) == [2]

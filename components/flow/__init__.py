@@ -5,10 +5,17 @@ Python over ``x``, the IP's payload (``'x.value > 3'``, ``'x * 2'``,
 ``"{'id': x['id'], 'v': x['v'] + 1}"``). It is compiled once, when the graph is checked,
 by a safe evaluator that allows literals, arithmetic, comparisons, ``and``/``or``/
 ``not``, ``a if c else b``, subscripts, public attributes (``x.key`` reads a mapping's
-key too) and calls to a few pure builtins; see :class:`Expression`.
+key too) and calls to a few pure builtins; see :class:`Expression`. Each evaluation is
+bounded in time and memory (:class:`ExpressionLimits`).
 """
 
-from ._expr import BUILTINS, Expression, ExpressionError
+from ._expr import (
+    BUILTINS,
+    Expression,
+    ExpressionError,
+    ExpressionLimitError,
+    ExpressionLimits,
+)
 from ._group import Batch, Collate, GroupBy, Unbatch
 from ._route import Merge, Replicate, Zip
 from ._select import Filter, Map, Split, Take
@@ -19,6 +26,8 @@ __all__ = (
     "Collate",
     "Expression",
     "ExpressionError",
+    "ExpressionLimitError",
+    "ExpressionLimits",
     "Filter",
     "GroupBy",
     "Map",

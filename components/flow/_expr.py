@@ -25,6 +25,10 @@ small Python closures. Nothing is handed to ``eval``. The language is a whitelis
 Everything else (other names, other calls, keyword arguments, lambdas,
 comprehensions, f-strings, assignment expressions) is refused with an
 :class:`ExpressionError` that names the expression and the offending part.
+
+Each evaluation is bounded by :class:`ExpressionLimits` (time and memory per IP): the
+operations that can cost more than their operands are metered before they run, and an
+evaluation that would pass a limit stops with :class:`ExpressionLimitError`.
 """
 
 from __future__ import annotations
@@ -34,9 +38,17 @@ from typing import Any
 from pydantic import GetCoreSchemaHandler
 from pydantic_core import core_schema
 
-from ._expr_compile import BUILTINS, ExpressionError, Fn, compile_expression, describe_value
+from ._expr_compile import (
+    BUILTINS,
+    ExpressionError,
+    ExpressionLimitError,
+    Fn,
+    compile_expression,
+    describe_value,
+)
+from ._expr_limits import ExpressionLimits, Refused, limits_from_env
 
-__all__ = ("BUILTINS", "Expression", "ExpressionError")
+__all__ = ("BUILTINS", "Expression", "ExpressionError", "ExpressionLimitError", "ExpressionLimits")
 
 
 class Expression(str):
@@ -53,29 +65,49 @@ class Expression(str):
     """
 
     _fn: Fn
+    #: What one evaluation may use.
+    limits: ExpressionLimits
 
-    def __new__(cls, source: str) -> Expression:
-        """Compile ``source``; raise :class:`ExpressionError` if it is not allowed."""
+    def __new__(cls, source: str, limits: ExpressionLimits | None = None) -> Expression:
+        """Compile ``source``; raise :class:`ExpressionError` if it is not allowed.
+
+        ``limits`` bound each evaluation; by default they come from ``FBP_EXPR_TIME``
+        (seconds) and ``FBP_EXPR_MEMORY`` (MiB), else 1 s and 64 MiB.
+        """
+        if limits is None:
+            try:
+                limits = limits_from_env()
+            except ValueError as e:
+                raise ExpressionError(str(source), str(e)) from None
         fn = compile_expression(source)
         self = super().__new__(cls, source)
         self._fn = fn
+        self.limits = limits
         return self
 
     def __call__(self, x: Any) -> Any:
         """Evaluate the expression with ``x`` bound to ``x``.
 
         Raises:
+            ExpressionLimitError: the evaluation would take more time or memory than
+                its limits allow; it is stopped before the operation that would.
             ExpressionError: the evaluation failed (a missing key, a wrong type, ...);
                 the message names the expression and the value.
         """
         try:
-            return self._fn(x)
+            return self._fn(x, [self.limits])
+        except Refused as e:
+            reason = (
+                f"stopped on {describe_value(x)}: {e}; simplify the expression, or raise"
+                " the limit (FBP_EXPR_TIME in seconds, FBP_EXPR_MEMORY in MiB)"
+            )
+            raise ExpressionLimitError(str(self), reason, self.limits) from None
         except Exception as e:
-            reason = f"failed on {describe_value(x)}: {type(e).__name__}: {e}"
+            reason = f"failed on {describe_value(x)}: {type(e).__name__}: {_clip(e)}"
             raise ExpressionError(str(self), reason) from e
 
-    def __reduce__(self) -> tuple[type[Expression], tuple[str]]:
-        return (type(self), (str(self),))
+    def __reduce__(self) -> tuple[type[Expression], tuple[str, ExpressionLimits]]:
+        return (type(self), (str(self), self.limits))
 
     @classmethod
     def __get_pydantic_core_schema__(
@@ -96,3 +128,8 @@ class Expression(str):
             msg = f"an expression must be a string of text, not {describe_value(value)}"
             raise ValueError(msg)  # pydantic reports ValueErrors as validation errors
         return cls(value)
+
+
+def _clip(e: BaseException, limit: int = 300) -> str:
+    text = str(e)
+    return text if len(text) <= limit else text[: limit - 3] + "..."

@@ -1,38 +1,74 @@
 """Compiling expressions: the whitelist, checked on the syntax tree, and closures.
 
-See :mod:`fbp_components.flow._expr` for the language.
+See :mod:`fbp_components.flow._expr` for the language. Each closure takes the IP's
+payload ``x`` and the evaluation's :class:`~._expr_limits.Meter`; the operations that
+can cost more than their operands charge it first (:mod:`._expr_ops`).
 """
 
 from __future__ import annotations
 
 import ast
 import operator
+import reprlib
 from collections.abc import Callable, Mapping
+from itertools import islice
 from typing import Any, Final
 
-__all__ = ("BUILTINS", "ExpressionError", "compile_expression", "describe_value", "read_attribute")
+from ._expr_limits import FLAT, SMALL, Ctx, ExpressionLimits, meter
+from ._expr_ops import (
+    BINARY,
+    BUILTINS,
+    COMPARE,
+    DIRECT,
+    UNARY,
+    call_builtin,
+    hash_cost,
+    subscript,
+)
 
-Fn = Callable[[Any], Any]
+__all__ = (
+    "BUILTINS",
+    "MAX_SOURCE",
+    "ExpressionError",
+    "ExpressionLimitError",
+    "compile_expression",
+    "describe_value",
+    "read_attribute",
+)
 
-#: The functions an expression may call: pure, and safe on any argument.
-BUILTINS: Final[Mapping[str, Callable[..., Any]]] = {
-    f.__name__: f
-    for f in (abs, all, any, bool, float, int, len, list, max, min, round, sorted, str, sum, tuple)
-}
+#: A compiled expression: a function of the payload and the evaluation's meter.
+Fn = Callable[[Any, Ctx], Any]
 
 #: Attribute prefixes that lead from a value to the interpreter's internals.
 _INTROSPECTION: Final = ("_", "f_", "gi_", "cr_", "ag_", "co_", "tb_", "func_")
 
-#: Results beyond these sizes are refused rather than computed.
-_MAX_POW_BITS: Final = 100_000
-_MAX_REPEAT: Final = 10_000_000
+#: The longest expression text accepted, in characters.
+MAX_SOURCE: Final = 10_000
 
 _EXAMPLES: Final = "e.g. 'x > 3', 'x[\"value\"] * 2' or \"{'id': x['id'], 'ok': x['v'] > 0}\""
 
+DEFAULT_LIMITS: Final = ExpressionLimits()
+
+_PLAIN_COMPARE: Final[dict[str, Callable[[Any, Any], Any]]] = {
+    "Eq": operator.eq,
+    "NotEq": operator.ne,
+    "Lt": operator.lt,
+    "LtE": operator.le,
+    "Gt": operator.gt,
+    "GtE": operator.ge,
+}
+
+_REPR = reprlib.Repr()
+_REPR.maxstring = _REPR.maxother = 60
+
 
 def describe_value(value: Any, limit: int = 60) -> str:
-    """Render a value briefly for messages: its type and a clipped repr."""
-    text = repr(value)
+    """Render a value briefly for messages: its type and a clipped repr (a bounded
+    walk, so a huge value is described as quickly as a small one)."""
+    try:
+        text = _REPR.repr(value)
+    except Exception:  # a repr that fails, or a number too long to print
+        text = f"<{type(value).__name__}>"
     if len(text) > limit:
         text = text[: limit - 3] + "..."
     return f"{type(value).__name__} {text}"
@@ -61,59 +97,6 @@ class ExpressionError(ValueError):
         super().__init__(f"expression {source!r}{where}: {reason}")
 
 
-def _power(a: Any, b: Any) -> Any:
-    big = isinstance(a, int) and isinstance(b, int) and b > 0 and abs(a) > 1
-    if big and b * a.bit_length() > _MAX_POW_BITS:
-        msg = f"the result of {a!r} ** {b!r} would be too large"
-        raise OverflowError(msg)
-    return a**b
-
-
-def _multiply(a: Any, b: Any) -> Any:
-    for seq, n in ((a, b), (b, a)):
-        repeat = isinstance(seq, (str, bytes, list, tuple)) and isinstance(n, int)
-        if repeat and len(seq) * n > _MAX_REPEAT:
-            msg = f"repeating a sequence of {len(seq)} items {n} times would be too large"
-            raise OverflowError(msg)
-    return a * b
-
-
-def _modulo(a: Any, b: Any) -> Any:
-    if isinstance(a, (str, bytes)):
-        msg = "'%' formatting of strings is not supported; use str() and + instead"
-        raise TypeError(msg)
-    return a % b
-
-
-_BINARY: Final[dict[type[ast.operator], Callable[[Any, Any], Any]]] = {
-    ast.Add: operator.add,
-    ast.Sub: operator.sub,
-    ast.Mult: _multiply,
-    ast.Div: operator.truediv,
-    ast.FloorDiv: operator.floordiv,
-    ast.Mod: _modulo,
-    ast.Pow: _power,
-}
-
-_UNARY: Final[dict[type[ast.unaryop], Callable[[Any], Any]]] = {
-    ast.USub: operator.neg,
-    ast.UAdd: operator.pos,
-    ast.Not: operator.not_,
-}
-
-_COMPARE: Final[dict[type[ast.cmpop], Callable[[Any, Any], Any]]] = {
-    ast.Eq: operator.eq,
-    ast.NotEq: operator.ne,
-    ast.Lt: operator.lt,
-    ast.LtE: operator.le,
-    ast.Gt: operator.gt,
-    ast.GtE: operator.ge,
-    ast.In: lambda a, b: a in b,
-    ast.NotIn: lambda a, b: a not in b,
-    ast.Is: operator.is_,
-    ast.IsNot: operator.is_not,
-}
-
 _REFUSED: Final[dict[type[ast.AST], str]] = {
     ast.Lambda: "lambdas are not allowed",
     ast.ListComp: "comprehensions are not allowed",
@@ -129,20 +112,32 @@ _REFUSED: Final[dict[type[ast.AST], str]] = {
 }
 
 
+class ExpressionLimitError(ExpressionError):
+    """An evaluation was stopped because it would pass its time or memory limit.
+
+    Attributes:
+        limits: the limits it would have passed.
+    """
+
+    def __init__(self, source: str, reason: str, limits: ExpressionLimits) -> None:
+        super().__init__(source, reason)
+        self.limits = limits
+
+
 def read_attribute(obj: Any, name: str) -> Any:
     """Read ``obj.name`` the way expressions do: a mapping's key, else an attribute."""
     if type(obj) is dict or isinstance(obj, Mapping):
         try:
             return obj[name]
         except KeyError:
-            keys = ", ".join(repr(k) for k in list(obj)[:10])
+            keys = ", ".join(_REPR.repr(k) for k in islice(obj, 10))
             msg = f"no key {name!r} (the keys: {keys or 'none'})"
             raise AttributeError(msg) from None
     return getattr(obj, name)
 
 
 class _Compiler:
-    """Turns a checked AST into nested closures of one argument, ``x``."""
+    """Turns a checked AST into nested closures of ``(x, meter)``."""
 
     def __init__(self, source: str) -> None:
         self.source = source
@@ -166,11 +161,11 @@ class _Compiler:
         value = node.value
         if value is Ellipsis:
             raise self.fail(node, "'...' is not allowed")
-        return lambda x: value
+        return lambda x, m: value
 
     def _Name(self, node: ast.Name) -> Fn:
         if node.id == "x":
-            return lambda x: x
+            return lambda x, m: x
         if node.id in BUILTINS:
             raise self.fail(node, f"{node.id} can only be called, as in {node.id}(x)")
         raise self.fail(node, f"unknown name {node.id!r}; the only variable is x (the IP)")
@@ -178,37 +173,37 @@ class _Compiler:
     # -- operators ----------------------------------------------------------------------
 
     def _BinOp(self, node: ast.BinOp) -> Fn:
-        op = _BINARY.get(type(node.op))
+        op = BINARY.get(type(node.op).__name__)
         if op is None:
             raise self.fail(node, f"the operator {type(node.op).__name__} is not allowed")
         left, right = self.compile(node.left), self.compile(node.right)
-        return lambda x: op(left(x), right(x))
+        return lambda x, m: op(left(x, m), right(x, m), m)
 
     def _UnaryOp(self, node: ast.UnaryOp) -> Fn:
-        op = _UNARY.get(type(node.op))
+        op = UNARY.get(type(node.op).__name__)
         if op is None:
             raise self.fail(node, f"the operator {type(node.op).__name__} is not allowed")
         operand = self.compile(node.operand)
-        return lambda x: op(operand(x))
+        return lambda x, m: op(operand(x, m))
 
     def _BoolOp(self, node: ast.BoolOp) -> Fn:
         parts = [self.compile(v) for v in node.values]
         if isinstance(node.op, ast.And):
 
-            def all_of(x: Any) -> Any:
+            def all_of(x: Any, m: Ctx) -> Any:
                 value: Any = True
                 for p in parts:
-                    value = p(x)
+                    value = p(x, m)
                     if not value:
                         return value
                 return value
 
             return all_of
 
-        def any_of(x: Any) -> Any:
+        def any_of(x: Any, m: Ctx) -> Any:
             value: Any = False
             for p in parts:
-                value = p(x)
+                value = p(x, m)
                 if value:
                     return value
             return value
@@ -217,26 +212,59 @@ class _Compiler:
 
     def _Compare(self, node: ast.Compare) -> Fn:
         first = self.compile(node.left)
-        ops = [_COMPARE[type(op)] for op in node.ops]
-        rest = [self.compile(c) for c in node.comparators]
+        ops = [self._comparison(op, c) for op, c in zip(node.ops, node.comparators, strict=True)]
+        rest = [self._right(op, c) for op, c in zip(node.ops, node.comparators, strict=True)]
         if len(ops) == 1:
-            op, right = ops[0], rest[0]
-            return lambda x: op(first(x), right(x))
+            right = rest[0]
+            if self._plain_compare(node.ops[0], node.left, node.comparators[0]):
+                plain = _PLAIN_COMPARE[type(node.ops[0]).__name__]
+                return lambda x, m: plain(first(x, m), right(x, m))
+            op = ops[0]
+            return lambda x, m: op(first(x, m), right(x, m), m)
 
-        def chain(x: Any) -> Any:
-            left = first(x)
+        def chain(x: Any, m: Ctx) -> Any:
+            left = first(x, m)
             for op, part in zip(ops, rest, strict=True):
-                right = part(x)
-                if not op(left, right):
+                right = part(x, m)
+                if not op(left, right, m):
                     return False
                 left = right
             return True
 
         return chain
 
+    def _comparison(self, op: ast.cmpop, right: ast.expr) -> Callable[[Any, Any, Ctx], Any]:
+        """The operation of a comparison. Membership in a display of constants
+        (``x in ('a', 'b')``) costs no more than the text, so it is not metered."""
+        name = type(op).__name__
+        constant = _constant_display(right)
+        if constant and name == "In":
+            return lambda a, b, m: a in b
+        if constant and name == "NotIn":
+            return lambda a, b, m: a not in b
+        return COMPARE[name]
+
+    def _plain_compare(self, op: ast.cmpop, left: ast.expr, right: ast.expr) -> bool:
+        """Whether comparing these sides costs no more than the text: one side is a
+        constant number, text or None (containers never equal it, or fail at once)."""
+        if isinstance(op, ast.In | ast.NotIn | ast.Is | ast.IsNot):
+            return False
+        return any(
+            isinstance(side, ast.Constant) and type(side.value) in FLAT for side in (left, right)
+        )
+
+    def _right(self, op: ast.cmpop, right: ast.expr) -> Fn:
+        """The right side of a comparison; a display of constants after ``in`` is made once."""
+        fn = self.compile(right)
+        if isinstance(op, ast.In | ast.NotIn) and _constant_display(right):
+            fixed = fn(None, [DEFAULT_LIMITS])
+            fixed = frozenset(fixed) if isinstance(fixed, set) else tuple(fixed)
+            return lambda x, m: fixed
+        return fn
+
     def _IfExp(self, node: ast.IfExp) -> Fn:
         test, body, orelse = (self.compile(n) for n in (node.test, node.body, node.orelse))
-        return lambda x: body(x) if test(x) else orelse(x)
+        return lambda x, m: body(x, m) if test(x, m) else orelse(x, m)
 
     # -- access -------------------------------------------------------------------------
 
@@ -245,59 +273,70 @@ class _Compiler:
         if name.startswith(_INTROSPECTION):
             raise self.fail(node, f"the attribute {name!r} is private or internal")
         obj = self.compile(node.value)
-        return lambda x: read_attribute(obj(x), name)
+        return lambda x, m: read_attribute(obj(x, m), name)
 
     def _Subscript(self, node: ast.Subscript) -> Fn:
         obj = self.compile(node.value)
         index = self.compile(node.slice)
-        if isinstance(node.slice, ast.Constant):
+        if isinstance(node.slice, ast.Constant) and type(node.slice.value) in (int, str):
             key = node.slice.value
-            return lambda x: obj(x)[key]
-        return lambda x: obj(x)[index(x)]
+            return lambda x, m: obj(x, m)[key]
+        return lambda x, m: subscript(obj(x, m), index(x, m), m)
 
     def _Slice(self, node: ast.Slice) -> Fn:
         bounds = (node.lower, node.upper, node.step)
         lo, hi, step = (None if n is None else self.compile(n) for n in bounds)
-        return lambda x: slice(
-            None if lo is None else lo(x),
-            None if hi is None else hi(x),
-            None if step is None else step(x),
+        return lambda x, m: slice(
+            None if lo is None else lo(x, m),
+            None if hi is None else hi(x, m),
+            None if step is None else step(x, m),
         )
 
     # -- displays -----------------------------------------------------------------------
 
     def _List(self, node: ast.List) -> Fn:
         items = [self.compile(e) for e in node.elts]
-        return lambda x: [f(x) for f in items]
+        return lambda x, m: [f(x, m) for f in items]
 
     def _Tuple(self, node: ast.Tuple) -> Fn:
         items = [self.compile(e) for e in node.elts]
-        return lambda x: tuple(f(x) for f in items)
+        return lambda x, m: tuple([f(x, m) for f in items])
 
     def _Set(self, node: ast.Set) -> Fn:
         items = [self.compile(e) for e in node.elts]
-        return lambda x: {f(x) for f in items}
+
+        def build(x: Any, m: Ctx) -> set[Any]:
+            values = [f(x, m) for f in items]
+            for v in values:
+                hash_cost(v, m)
+            return set(values)
+
+        return build
 
     def _Dict(self, node: ast.Dict) -> Fn:
         entries: list[tuple[Fn | None, Fn]] = [
             (None if k is None else self.compile(k), self.compile(v))
             for k, v in zip(node.keys, node.values, strict=True)
         ]
-        if all(k is not None for k, _ in entries):
-            pairs = [(k, v) for k, v in entries if k is not None]
-            return lambda x: {k(x): v(x) for k, v in pairs}
+        if all(isinstance(k, ast.Constant) for k in node.keys):
+            pairs = [(k.value, v) for k, (_, v) in zip(node.keys, entries, strict=True)]  # type: ignore[union-attr]
+            return lambda x, m: {k: v(x, m) for k, v in pairs}
 
-        def build(x: Any) -> dict[Any, Any]:
+        def build(x: Any, m: Ctx) -> dict[Any, Any]:
             out: dict[Any, Any] = {}
             for k, v in entries:
                 if k is None:
-                    value = v(x)
+                    value = v(x, m)
                     if not isinstance(value, Mapping):
                         msg = f"** needs a mapping, got {describe_value(value)}"
                         raise TypeError(msg)
+                    if len(value) > SMALL:
+                        meter(m).charge(len(value), 48 * len(value), "copying a mapping with **")
                     out.update(value)
                 else:
-                    out[k(x)] = v(x)
+                    key = k(x, m)
+                    hash_cost(key, m)
+                    out[key] = v(x, m)
             return out
 
         return build
@@ -311,19 +350,32 @@ class _Compiler:
             raise self.fail(node, f"only these functions may be called: {allowed}")
         if node.keywords:
             raise self.fail(node, "keyword arguments are not allowed")
-        fn = BUILTINS[func.id]
         args = [self.compile(a) for a in node.args]
+        if func.id in DIRECT:
+            plain = BUILTINS[func.id]
+            if len(args) == 1:
+                one = args[0]
+                return lambda x, m: plain(one(x, m))
+            return lambda x, m: plain(*[a(x, m) for a in args])
+        fn = call_builtin(func.id, len(args))
         if len(args) == 1:
             arg = args[0]
-            return lambda x: fn(arg(x))
-        return lambda x: fn(*(a(x) for a in args))
+            return lambda x, m: fn(m, arg(x, m))
+        return lambda x, m: fn(m, *[a(x, m) for a in args])
+
+
+def _constant_display(node: ast.expr) -> bool:
+    return isinstance(node, ast.Tuple | ast.List | ast.Set) and all(
+        isinstance(e, ast.Constant) for e in node.elts
+    )
 
 
 def compile_expression(source: str) -> Fn:
-    """Check and compile an expression into a function of ``x``.
+    """Check and compile an expression into a function of ``(x, meter)``.
 
     Raises:
-        ExpressionError: the text does not parse or uses something not allowed.
+        ExpressionError: the text does not parse, is too long or too deeply nested, or
+            uses something not allowed.
     """
     if not isinstance(source, str):
         msg = f"expected the text of an expression, got {describe_value(source)}"
@@ -331,10 +383,25 @@ def compile_expression(source: str) -> Fn:
     text = source.strip()
     if not text:
         raise ExpressionError(source, f"the expression is empty; write one, {_EXAMPLES}")
+    if len(text) > MAX_SOURCE:
+        reason = f"it is {len(text):,} characters long, more than the {MAX_SOURCE:,} allowed"
+        raise ExpressionError(_clip(source), reason)
     try:
         tree = ast.parse(text, mode="eval")
     except SyntaxError as e:
         where = f"column {e.offset}" if e.offset else "the end"
         reason = f"{e.msg} at {where}; write a Python expression over x, {_EXAMPLES}"
-        raise ExpressionError(source, reason) from None
-    return _Compiler(text).compile(tree.body)
+        raise ExpressionError(_clip(source), reason) from None
+    except (RecursionError, MemoryError):
+        raise ExpressionError(_clip(source), _TOO_DEEP) from None
+    try:
+        return _Compiler(text).compile(tree.body)
+    except RecursionError:
+        raise ExpressionError(_clip(source), _TOO_DEEP) from None
+
+
+_TOO_DEEP: Final = "the expression is nested too deeply; write it with fewer nested parts"
+
+
+def _clip(source: str) -> str:
+    return source if len(source) <= 200 else source[:197] + "..."
