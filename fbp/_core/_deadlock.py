@@ -1,10 +1,12 @@
 """Deadlock detection: a wait-for graph built from the processes blocked on channels.
 
 A process blocked in a channel operation says so (:class:`Waiter.waiting`), and whoever
-wakes it clears that at once. So when every live process is waiting, and two looks a
-short interval apart see the same state with no item moved between them, nothing can
-ever move again: the network is deadlocked. The report follows the wait-for edges (a
-receiver waits for the senders of its channel, a sender for the receiver) to the cycle.
+wakes it clears that at once. So when every live process is waiting, none of them has a
+deadline pending (a receive inside ``anyio.move_on_after`` is a live wait: it will wake
+up), and two looks a short interval apart see the same state with no item moved between
+them, nothing can ever move again: the network is deadlocked. The report follows the
+wait-for edges (a receiver waits for the senders of its channel, a sender for the
+receiver) to the cycle.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from ._exceptions import DeadlockError
+from ._waits import channel_wait, timed_processes
 
 if TYPE_CHECKING:
     from ._channel import Channel
@@ -34,26 +37,16 @@ def find_deadlock(
     live = [p for p in processes if not p.ended]
     if not live or any(p.waiting is None for p in live):
         return None
-    live_set: set[Any] = set(live)
+    if timed_processes(processes):
+        return None  # a deadline or a sleep will wake a process: the network is live
+    live_set = set(live)
     waits_for: dict[Process, list[Process]] = {}
     described: dict[Process, str] = {}
     for p in live:
         assert p.waiting is not None
-        chans, op = p.waiting
-        names = ", ".join(ch.name for ch in chans)
-        if op == "receive":
-            others = sorted(
-                {s for ch in chans for s in senders.get(ch, ()) if not s.ended},
-                key=lambda x: x.name,
-            )
-            stats = f"empty; open senders: {', '.join(s.name for s in others) or 'none'}"
-            described[p] = f"{p.name} waits to receive on {names} ({stats})"
-        else:
-            ch = chans[0]
-            owner = ch.receiver
-            others = [owner] if owner in live_set else []  # type: ignore[list-item]
-            described[p] = f"{p.name} waits to send on {names} (full {len(ch)}/{ch.capacity})"
-        waits_for[p] = others
+        text, others = channel_wait(p, p.waiting, senders)
+        described[p] = f"{p.name} {text}"
+        waits_for[p] = [o for o in others if o in live_set]
     cycle = _cycle(waits_for)
     return DeadlockError(
         cycle=[described[p] for p in cycle],

@@ -41,6 +41,7 @@ from ._ports import InPort, OutPort, address
 from ._process import Process
 from ._tracehook import KIND_DROP, KIND_IIP, PortInfo, RunInfo, RunStatus, TraceSink
 from ._types import Compat, Validator, compatibility, type_name
+from ._waits import live_state
 
 __all__ = ("DEFAULT_CAPACITY", "EdgeStats", "Network", "ProcessStats", "RunResult")
 
@@ -77,13 +78,20 @@ log = get_logger()
 
 @dataclass(frozen=True, slots=True)
 class ProcessStats:
-    """What a process did: IPs received and sent, and whether it has ended."""
+    """What a process did: IPs received and sent, whether it has ended, and its state.
+
+    ``state`` is ``ended`` (it ran to its end), ``failed`` (it raised), what it waits on
+    while the run goes on (``waits to receive on B.IN (empty; open senders: A)``,
+    ``awaits Event.wait() (comp.py:12, in Comp.run)``, ``running``), or, for a run that
+    was stopped, what it was doing then (``stopped while it waited to receive on B.IN``).
+    """
 
     name: str
     component: str
     received: int
     sent: int
     ended: bool
+    state: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -211,6 +219,10 @@ class Network:
         fuse: step the processes with one scheduler, in turn, rather than through the
             event loop (see docs/runtime.md, "Fused execution"); each process keeps its
             own task. ``FBP_NO_FUSE=1`` turns it off for every network.
+        quiet_period: seconds without any IP moving after which the watchdog logs a
+            warning saying what every live process waits on (once per quiet stretch);
+            None never warns. A network quiet for a while may be waiting for the outside
+            world, or be stuck on something that is not a channel.
     """
 
     def __init__(
@@ -224,6 +236,7 @@ class Network:
         settings: dict[str, Any] | None = None,
         deadlock_interval: float = 0.25,
         fuse: bool = True,
+        quiet_period: float | None = 10.0,
     ) -> None:
         if capacity < 0:
             msg = f"capacity must be >= 0, got {capacity}"
@@ -236,6 +249,7 @@ class Network:
         self.settings = settings or {}
         self.deadlock_interval = deadlock_interval
         self.fuse = fuse
+        self.quiet_period = quiet_period
         self.run_id = uuid.uuid4().hex
         self.processes: dict[str, Process] = {}
         self.ids = itertools.count(1)
@@ -647,21 +661,38 @@ class Network:
             )
 
     async def _watch(self) -> None:
-        mark: int | None = None
+        mark = progress_mark(self._channels)
+        since = time.monotonic()
+        suspect: int | None = None  # the mark at which the last look saw a deadlock
+        warned = False
         while True:
             await anyio.sleep(self.deadlock_interval)
-            procs = list(self.processes.values())
+            procs = list(self.processes.values())  # live edits may add processes
+            now = progress_mark(self._channels)
+            if now != mark:
+                mark, since, warned = now, time.monotonic(), False
             dl = find_deadlock(procs, self._senders)
             if dl is not None and self._outside_can_move(procs):
                 dl = None
             if dl is None:
-                mark = None
-                continue
-            now = progress_mark(self._channels)
-            if mark == now:
+                suspect = None
+            elif suspect == now:
                 self._fail(dl)
                 return
-            mark = now
+            else:
+                suspect = now
+            quiet = time.monotonic() - since
+            if not warned and self.quiet_period is not None and quiet >= self.quiet_period:
+                warned = True
+                self._warn_quiet(quiet)
+
+    def _warn_quiet(self, seconds: float) -> None:
+        states = [
+            f"{p.name} {live_state(p, self._senders)}"
+            for p in self.processes.values()
+            if not p.ended
+        ]
+        log.warning(f"no IP has moved for {seconds:.3g} s", network=self.name, waiting=states)
 
     def _outside_can_move(self, procs: list[Process]) -> bool:
         """Whether a waiting process waits on an inlet or outlet (the outside may act)."""
@@ -711,6 +742,7 @@ class Network:
                 received=sum(inp._chan.received for inp in p.in_list),
                 sent=sum(op.sent for op in p.out_list),
                 ended=p.ended,
+                state=(p.outcome or "ended") if p.ended else live_state(p, self._senders),
             )
             for p in self.processes.values()
         )

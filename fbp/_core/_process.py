@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import traceback
 from collections.abc import Iterable, Sequence
 from time import perf_counter_ns
@@ -27,6 +28,7 @@ from ._lineage import (
 from ._log import get_logger
 from ._ports import NOTHING, DownstreamClosed, InPort, OutPort
 from ._tracehook import KIND_DEAD, TraceRecord
+from ._waits import stopped_state
 
 if TYPE_CHECKING:
     from ._network import Network
@@ -71,10 +73,12 @@ class Process(Waiter):
         "name",
         "net",
         "out_list",
+        "outcome",
         "outports",
         "pending",
         "pending_old",
         "spec",
+        "task",
         "trace",
         "trace_batch",
         "waiter",
@@ -107,6 +111,10 @@ class Process(Waiter):
         #: The records of the last InPort.receive_batch (traced networks), for send_batch.
         self.last_batch: list[TraceRecord] | None = None
         self.ended = False
+        #: The task that runs the process (set when it starts).
+        self.task: asyncio.Task[Any] | None = None
+        #: How it ended: ``ended``, ``failed``, or what it was doing when stopped.
+        self.outcome: str | None = None
         comp = cls()
         comp.name = name
         comp.log = get_logger(process=name)
@@ -320,6 +328,8 @@ class Process(Waiter):
 
     async def main(self) -> None:
         """Run the component to its end, then close its ports."""
+        self.task = asyncio.current_task()
+        outcome = "ended"
         try:
             if self.looper:
                 self.activation = next(self.net.activations)
@@ -329,8 +339,13 @@ class Process(Waiter):
         except (EndOfStream, DownstreamClosed):
             pass  # normal ends: an input ran dry, or every receiver has gone
         except Exception as e:
+            outcome = "failed"
             self.net.process_failed(self, e)
+        except BaseException as e:  # cancelled: Ctrl-C, SIGTERM, or another process failed
+            outcome = stopped_state(e)
+            raise
         finally:
+            self.outcome = outcome
             self.ended = True
             self.waiting = None
             self.close_ports()

@@ -51,6 +51,14 @@ def add_run_command(sub: Any) -> None:
         action="store_true",
         help="skip type checks on edges whose types already match",
     )
+    p.add_argument(
+        "--quiet-period",
+        type=float,
+        default=10.0,
+        metavar="SECONDS",
+        help="warn, saying what each process waits on, when no IP has moved for this long"
+        " (default 10; 0 never warns)",
+    )
     p.add_argument("--json", action="store_true", help="print the run summary as JSON")
     p.add_argument(
         "--progress",
@@ -195,6 +203,10 @@ def run_command(args: argparse.Namespace) -> int:
         raise CliError(str(e), code=1) from None
     except ValueError as e:
         raise CliError(str(e)) from None
+    if not args.quiet_period >= 0:
+        msg = f"--quiet-period {args.quiet_period}: give a number of seconds >= 0"
+        raise CliError(msg)
+    net.quiet_period = args.quiet_period or None
     show = args.progress == "on" or (
         args.progress == "auto" and sys.stderr.isatty() and not args.json
     )
@@ -316,7 +328,7 @@ def _table(
         t.add_column("IPs/s", justify="right")
     t.add_column("state")
     for p in result.processes:
-        state = (states or {}).get(p.name) or ("done" if p.ended else "running")
+        state = (states or {}).get(p.name) or p.state or ("done" if p.ended else "running")
         row = [p.name, p.component, f"{p.received:,}", f"{p.sent:,}"]
         if rates is not None:
             row.append(f"{rates.get(p.name, 0):,.0f}")
@@ -356,3 +368,6 @@ def _report(result: RunResult, args: argparse.Namespace, status: str) -> None:
             f" in {result.duration_s:.3f} s ({rate:,.0f} IPs/s)",
             file=sys.stderr,
         )
+        for p in result.processes:
+            if p.state != "ended":  # what the processes that did not end were doing
+                print(f"  {p.name}: {p.state}", file=sys.stderr)

@@ -430,13 +430,15 @@ def build_network(
     settings: dict[str, Any] | None = None,
     deadlock_interval: float = 0.25,
     open_exports: bool = False,
+    quiet_period: float | None = 10.0,
 ) -> Network:
     """Check ``graph`` and wire it into a :class:`~fbp.Network`, ready to run.
 
     With ``open_exports``, each exported input port becomes an inlet of the network
     and each exported output port an outlet (``net.inlets``/``net.outlets``, by
     public name): the network is then fed and read from outside while it runs, as
-    the FBP protocol runtime does.
+    the FBP protocol runtime does. ``deadlock_interval`` and ``quiet_period`` are the
+    watchdog's (see :class:`~fbp.Network`).
 
     Raises:
         GraphValidationError: with every problem found in the graph.
@@ -452,6 +454,7 @@ def build_network(
         graph=graph.to_dict(),
         settings=settings,
         deadlock_interval=deadlock_interval,
+        quiet_period=quiet_period,
     )
     for proc in flat.processes.values():
         net.add_process(
