@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from ._core._exceptions import EndOfStream as EndOfStream
     from ._core._exceptions import FbpError as FbpError
     from ._core._exceptions import GraphError as GraphError
+    from ._core._exceptions import GraphFileError as GraphFileError
     from ._core._exceptions import GraphIssue as GraphIssue
     from ._core._exceptions import GraphSyntaxError as GraphSyntaxError
     from ._core._exceptions import GraphValidationError as GraphValidationError
@@ -68,6 +69,7 @@ _WHERE = {
     "EndOfStream": "._core._exceptions",
     "FbpError": "._core._exceptions",
     "GraphError": "._core._exceptions",
+    "GraphFileError": "._core._exceptions",
     "GraphIssue": "._core._exceptions",
     "GraphSyntaxError": "._core._exceptions",
     "GraphValidationError": "._core._exceptions",
@@ -118,6 +120,7 @@ __all__ = (
     "EndOfStream",
     "FbpError",
     "GraphError",
+    "GraphFileError",
     "GraphIssue",
     "GraphSyntaxError",
     "GraphValidationError",

@@ -66,9 +66,13 @@ async def test_a_costly_expression_is_refused_and_the_runtime_stays_responsive(e
     from websockets.asyncio.client import connect
 
     async with runtime() as (proc, url):
-        async with connect(url, subprotocols=["noflo"]) as wa, connect(  # type: ignore[list-item]
-            url, subprotocols=["noflo"]  # type: ignore[list-item]
-        ) as wb:
+        async with (
+            connect(url, subprotocols=["noflo"]) as wa,
+            connect(  # type: ignore[list-item]
+                url,
+                subprotocols=["noflo"],  # type: ignore[list-item]
+            ) as wb,
+        ):
             editor, other = Peer(wa, None), Peer(wb, None)
             spec = {
                 "nodes": {"Gen": "core/Range", "M": "flow/Map", "D": "core/Drop"},

@@ -4,6 +4,7 @@ The tree::
 
     FbpError                      every error fbp raises on purpose
     ├── GraphError                the graph spec is wrong; nothing has run
+    │   ├── GraphFileError        a graph file cannot be read (missing, a folder, format)
     │   ├── GraphSyntaxError      a .fbp / JSON / YAML text does not parse (line:col)
     │   ├── GraphValidationError  the graph parses but is wrong; carries every issue
     │   └── ComponentNotFoundError  a component name resolves to nothing
@@ -33,6 +34,7 @@ __all__ = (
     "EndOfStream",
     "FbpError",
     "GraphError",
+    "GraphFileError",
     "GraphIssue",
     "GraphSyntaxError",
     "GraphValidationError",
@@ -96,6 +98,21 @@ class FbpError(Exception):
 
 class GraphError(FbpError):
     """The graph spec is wrong; nothing has run."""
+
+
+class GraphFileError(GraphError):
+    """A graph file cannot be read: it is missing, a folder, unreadable, or its name
+    does not say its format.
+
+    Attributes:
+        path: the file as it was given.
+        reason: what is wrong, with the fix.
+    """
+
+    def __init__(self, path: str, reason: str):
+        self.path = path
+        self.reason = reason
+        super().__init__(f"{path}: {reason}")
 
 
 class GraphSyntaxError(GraphError):
