@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import inspect
+import re
 import typing
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -122,6 +123,7 @@ class Component:
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
+        _check_port_names(cls)
         cls.__fbp_spec__ = None
         has_run = _defines(cls, "run")
         has_process = _defines(cls, "process")
@@ -172,6 +174,47 @@ class Component:
     def __repr__(self) -> str:
         name = getattr(self, "name", None)
         return f"<{type(self).__qualname__} {name}>" if name else f"<{type(self).__qualname__}>"
+
+
+#: What the names a port must not take are, on every component.
+_RESERVED_ROLES: dict[str, str] = {
+    "name": "the process's name, set by the runtime",
+    "log": "the process's logger, set by the runtime",
+    "run": "the method a looper defines",
+    "process": "the method a non-looper defines",
+    "finish": "the method called after a non-looper's last activation",
+    "spec": "the class method that lists the ports",
+    "forward_brackets": "the setting of non-loopers' bracket forwarding",
+}
+
+_PORT_ANNOTATION = re.compile(r"\b(?:Array)?(?:In|Out)Port\b")
+
+
+def _reserved_names() -> frozenset[str]:
+    """Every name a port attribute must not take: Component's own attributes."""
+    own = {n for n in dir(Component) if not (n.startswith("__") and n.endswith("__"))}
+    return frozenset(own | set(_RESERVED_ROLES) | set(Component.__annotations__))
+
+
+def _check_port_names(cls: type[Component]) -> None:
+    """Refuse, when the class is defined, a port whose attribute is one of Component's
+    own (a port ``log`` would replace the process's logger)."""
+    reserved = _reserved_names()
+    annotations = inspect.get_annotations(cls)
+    for attr, hint in annotations.items():
+        if attr not in reserved:
+            continue
+        text = hint if isinstance(hint, str) else repr(hint)
+        origin = typing.get_origin(hint) or hint
+        is_port = origin in _PORT_CLASSES or bool(_PORT_ANNOTATION.search(text))
+        if is_port or isinstance(cls.__dict__.get(attr), _PortOptions):
+            role = _RESERVED_ROLES.get(attr, "an attribute every component has")
+            msg = (
+                f"{cls.__qualname__}.{attr}: a port attribute cannot be named {attr!r}, which"
+                f" is {role}; name the attribute {attr + '_'!r} (the port keeps the name"
+                f" {attr.upper()!r}, as a trailing underscore is dropped)"
+            )
+            raise ComponentDefinitionError(msg)
 
 
 def _defines(cls: type, name: str) -> bool:
