@@ -87,3 +87,63 @@ class Forgetful(Component):
     async def run(self) -> None:
         async for x in self.in_:
             self.out.send(x)  # type: ignore[unused-coroutine]  # the mistake under test
+
+
+class Flood(Component):
+    """Send N IPs before reading any (two of them in a cycle fill each other up)."""
+
+    n: InPort[int]
+    in_: InPort[Any]
+    out: OutPort[int]
+
+    async def run(self) -> None:
+        for i in range(await self.n.receive()):
+            await self.out.send(i)
+        async for _ in self.in_:
+            pass
+
+
+class Boom(Component):
+    """Raise on the third IP (a looper that fails)."""
+
+    in_: InPort[int]
+    out: OutPort[int]
+
+    async def run(self) -> None:
+        async for x in self.in_:
+            if x == 2:
+                raise RuntimeError("two is too many")
+            await self.out.send(x)
+
+
+class Halve(Component):
+    """Halve numbers (a non-looper that fails on odd ones)."""
+
+    in_: InPort[int]
+    out: OutPort[int]
+
+    async def process(self, in_: int) -> None:
+        if in_ % 2:
+            raise ValueError(f"cannot halve {in_}")
+        await self.out.send(in_ // 2)
+
+
+class Liar(Component):
+    """Send text on a port typed int."""
+
+    out: OutPort[int]
+
+    async def run(self) -> None:
+        await self.out.send("seven")  # type: ignore[arg-type]  # the mistake under test
+
+
+class Dawdle(Component):
+    """Forward IPs slowly (a live network that is slow, not deadlocked)."""
+
+    in_: InPort[Any]
+    out: OutPort[Any]
+
+    async def run(self) -> None:
+        async for x in self.in_:
+            await anyio.sleep(0.2)
+            await self.out.send(x)

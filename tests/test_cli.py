@@ -51,11 +51,11 @@ def test_set_on_a_connected_port_cuts_its_edges(tmp_path: Path) -> None:
     assert r.stdout == "b\n"
 
 
-def test_validate_reports_every_problem_and_exits_1(tmp_path: Path) -> None:
+def test_validate_reports_every_problem_and_exits_2(tmp_path: Path) -> None:
     net = tmp_path / "bad.fbp"
     net.write_text("'x' -> IN A(core/Repaet) OUT -> IN B(core/Output)\nB OUTT -> IN C(core/Drop)\n")
     r = fbp("validate", str(net))
-    assert r.returncode == 1
+    assert r.returncode == 2
     assert "2 problems" in r.stderr
     assert "did you mean 'core/Repeat'?" in r.stderr
     assert "bad.fbp:2" in r.stderr and "did you mean 'OUT'?" in r.stderr
@@ -67,7 +67,7 @@ def test_a_syntax_error_names_line_and_column(tmp_path: Path) -> None:
     net = tmp_path / "syntax.fbp"
     net.write_text("A(core/Repeat) OUT -> -> IN B(core/Output)\n")
     r = fbp("run", str(net))
-    assert r.returncode == 1
+    assert r.returncode == 2
     assert "syntax.fbp:1:" in r.stderr
     assert "Traceback" not in r.stderr
 
@@ -75,7 +75,9 @@ def test_a_syntax_error_names_line_and_column(tmp_path: Path) -> None:
 def test_a_missing_file_is_a_usage_error() -> None:
     r = fbp("run", "no/such.fbp")
     assert r.returncode == 2
-    assert r.stderr.strip() == "error: no/such.fbp: no such file"
+    assert r.stderr.strip() == (
+        f"error: no/such.fbp: no such file; check the path (a relative path starts from {ROOT})"
+    )
 
 
 def test_show_and_convert() -> None:

@@ -60,12 +60,17 @@ class Output(Component):
     out: OutPort[Any] = port(description="the same IPs, for chaining", optional=True)
 
     async def run(self) -> None:
-        write = sys.stdout.write
-        async for x in self.in_:
-            write(render(x) + "\n")
-            if self.out.is_connected:
-                await self.out.send(x)
-        sys.stdout.flush()
+        try:
+            write = sys.stdout.write
+            async for x in self.in_:
+                write(render(x) + "\n")
+                if self.out.is_connected:
+                    await self.out.send(x)
+            sys.stdout.flush()
+        except BrokenPipeError:
+            from ..io._files import stdout_reader_gone
+
+            stdout_reader_gone(self.in_)  # `| head -1`: a normal end
 
 
 class Collect(Component):

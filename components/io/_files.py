@@ -5,9 +5,11 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
-from typing import IO, Literal
+from typing import IO, Any, Literal
 
-__all__ = ("STDOUT", "FileAccessError", "decode_error", "open_text")
+from fbp import EndOfStream, InPort, WouldBlock
+
+__all__ = ("STDOUT", "FileAccessError", "decode_error", "open_text", "stdout_reader_gone")
 
 #: The file name that means standard output (writers only).
 STDOUT = "-"
@@ -76,3 +78,25 @@ def decode_error(path: str, port: str, line: int, encoding: str) -> FileAccessEr
     """The error for a line that is not valid text in ``encoding``."""
     msg = f"{path}:{line}: not valid {encoding} text; give the file's encoding on the ENCODING port"
     return FileAccessError(path, port, msg)
+
+
+def stdout_reader_gone(inp: InPort[Any]) -> None:
+    """Standard output's reader has gone (``fbp run ... | head -1``): a normal end for a
+    process that writes there, as when every receiver of a port has gone.
+
+    Standard output is pointed at the null device, so that what is still buffered, and
+    anything written later, goes nowhere instead of failing again when it is flushed;
+    what is buffered on ``inp`` is taken, so that ending lets it go without a warning.
+    """
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):  # no file descriptor behind it (a test's capture)
+        pass
+    finally:
+        os.close(devnull)
+    while True:
+        try:
+            inp.receive_nowait()
+        except (WouldBlock, EndOfStream):
+            return

@@ -10,7 +10,7 @@ from pydantic import BaseModel
 from fbp import Component, InPort, OutPort, port
 
 from ..core._basic import render
-from ._files import STDOUT, open_text
+from ._files import STDOUT, open_text, stdout_reader_gone
 
 __all__ = ("WriteJSONLines", "WriteLines", "to_json")
 
@@ -53,10 +53,13 @@ class _Writer(Component):
                     n += 1
                     if keep_ids and ip.id:
                         ids.append(ip.id)
+            f.flush()
+        except BrokenPipeError:
+            if path != STDOUT:
+                raise
+            stdout_reader_gone(self.in_)  # `| head -1`: a normal end
         finally:
-            if path == STDOUT:
-                f.flush()
-            else:
+            if path != STDOUT:
                 f.close()
         if self.out.is_connected:
             await self.out.send(n, parents=ids)

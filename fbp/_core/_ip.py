@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import reprlib
 from typing import Any, Final, final
 
 __all__ = ("CLOSE", "DATA", "IP", "OPEN", "describe_value")
@@ -48,15 +49,25 @@ class IP:
         return self.kind == CLOSE
 
     def __repr__(self) -> str:
+        # Untraced networks give IPs no identity (id 0): then none is shown.
+        ident = f"IP #{self.id}" if self.id else "IP"
         if self.kind == DATA:
-            return f"<IP #{self.id} {describe_value(self.payload)}>"
-        tag = "" if self.payload is None else f" {self.payload!r}"
-        return f"<IP #{self.id} {_KIND_NAMES[self.kind]}{tag}>"
+            return f"<{ident} {describe_value(self.payload)}>"
+        tag = "" if self.payload is None else f" {_REPR.repr(self.payload)}"
+        return f"<{ident} {_KIND_NAMES[self.kind]}{tag}>"
+
+
+_REPR = reprlib.Repr()
+_REPR.maxstring = _REPR.maxother = 60
 
 
 def describe_value(value: Any, limit: int = 60) -> str:
-    """Render a payload briefly for messages: its type and a clipped repr."""
-    text = repr(value)
+    """Render a payload briefly for messages: its type and a clipped repr (of a bounded
+    part of it, so a huge payload is described as quickly as a small one)."""
+    try:
+        text = _REPR.repr(value)
+    except Exception:  # a repr that fails, or a number too long to print
+        text = f"<{type(value).__name__}>"
     if len(text) > limit:
         text = text[: limit - 3] + "..."
     return f"{type(value).__name__} {text}"

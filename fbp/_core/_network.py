@@ -41,6 +41,7 @@ from ._ports import InPort, OutPort, address
 from ._process import Process
 from ._tracehook import KIND_DROP, KIND_IIP, PortInfo, RunInfo, RunStatus, TraceSink
 from ._types import Compat, Validator, compatibility, type_name
+from ._unawaited import watch_unawaited
 from ._waits import live_state
 
 __all__ = ("DEFAULT_CAPACITY", "EdgeStats", "Network", "ProcessStats", "RunResult")
@@ -121,6 +122,9 @@ class RunResult:
     #: What each collecting sink kept, by process name: the ``items`` list of every
     #: component that has one (``fbp.testing.ListSink``, ``core/Collect``).
     outputs: Mapping[str, list[Any]] = field(default_factory=dict)
+    #: Things that went wrong without stopping the run, such as IPs a process left
+    #: unread when it ended (they were discarded).
+    warnings: tuple[str, ...] = ()
 
     @property
     def ips(self) -> int:
@@ -170,6 +174,7 @@ class RunResult:
             "duration_s": round(self.duration_s, 6),
             "ips": self.ips,
             "error": self.error,
+            "warnings": list(self.warnings),
             "processes": [vars_of(p) for p in self.processes],
             "edges": [vars_of(e) for e in self.edges],
         }
@@ -267,6 +272,8 @@ class Network:
         self._senders: dict[Channel[Any], list[Process]] = {}
         self._edges_out: list[_Edge] = []
         self._error: NetworkError | None = None
+        #: See :attr:`RunResult.warnings`.
+        self.warnings: list[str] = []
         self._status: RunStatus = "completed"
         self._scope: anyio.CancelScope | None = None
         self._state: Literal["new", "running", "done"] = "new"
@@ -600,6 +607,7 @@ class Network:
                 daemon=True,
             ).start()
         _gc_enter()
+        watch_unawaited()
         try:
             async with anyio.create_task_group() as tg:
                 self._scope = tg.cancel_scope
@@ -771,6 +779,7 @@ class Network:
                 for p in self.processes.values()
                 if isinstance(items := getattr(p.component, "items", None), list)
             },
+            warnings=tuple(self.warnings),
         )
 
 

@@ -159,15 +159,13 @@ def _fields(items: list[str]) -> dict[str, Any]:
 
 def _run(fn: Any) -> int:
     """Call ``fn``, turning the layers' errors into CLI errors."""
-    from .._core._exceptions import CausalModelError, FbpError
-    from ..cli._common import CliError
+    from .._core._exceptions import FbpError
+    from ..cli._common import CliError, exit_code_of
 
     try:
         return int(fn())
-    except CausalModelError as e:
-        raise CliError(str(e), code=1) from None
     except FbpError as e:
-        raise CliError(str(e), code=1) from None
+        raise CliError(str(e), code=exit_code_of(e)) from None
     except FileNotFoundError as e:
         raise CliError(str(e)) from None
 
@@ -317,7 +315,7 @@ def _units_of(trace_ref: str, ip_ids: list[int], frame: Any) -> Any:
             found = [ip]
         if not found:
             msg = f"IP #{ip} belongs to no unit of this run's table"
-            raise CliError(msg, code=1)
+            raise CliError(msg)
         units.append(found[0])
     return frame.loc[units]
 

@@ -1,9 +1,11 @@
 """The command line: ``fbp COMMAND ...`` (or ``python -m fbp COMMAND ...``).
 
 Commands: ``run``, ``validate``, ``show``, ``convert``, ``components``, and, when their
-layers are installed, ``trace``, ``causal`` and ``runtime``. Exit codes: 0 success, 1 a
-run failed or a graph is invalid, 2 bad usage or unreadable input, 3 deadlock,
-130 interrupted.
+layers are installed, ``trace``, ``causal`` and ``runtime``. Exit codes, the same for
+every command: 0 done, 1 a process failed (or another failure while working), 2 bad
+input or usage (a graph, a ``--set`` value, a file, a question that cannot be asked),
+3 deadlock, 130 interrupted by Ctrl-C, 143 by SIGTERM. A closed standard output (``fbp
+run ... | head -1``) is a normal end: 0, quietly.
 """
 
 from __future__ import annotations
@@ -12,7 +14,16 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from ._common import CliError, HelpFormatter, finish_parsers, missing_extra, version_text
+from .._core._exceptions import FbpError
+from ._common import (
+    EXIT_BAD_INPUT,
+    CliError,
+    HelpFormatter,
+    exit_code_of,
+    finish_parsers,
+    missing_extra,
+    version_text,
+)
 from ._graphs import add_graph_commands
 from ._run import add_run_command
 
@@ -67,5 +78,31 @@ def main(argv: Sequence[str] | None = None, *, prog: str = "fbp") -> int:
         print(f"error: {hint}", file=sys.stderr)
         return 2
     except BrokenPipeError:
-        return 0
+        return _stdout_closed()
+    except FbpError as e:  # a layer's error the command left to this table
+        print(f"error: {e}", file=sys.stderr)
+        return exit_code_of(e)
+    except OSError as e:  # a file given on the command line that cannot be used
+        if e.filename is None:
+            raise
+        print(f"error: {e.filename}: {e.strerror or e}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
     return code
+
+
+def _stdout_closed() -> int:
+    """End quietly when whoever reads standard output has gone (``| head -1``)."""
+    import os
+
+    # Python would complain when it flushes stdout at exit: point it at /dev/null.
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
+    finally:
+        os.close(devnull)
+    return 0

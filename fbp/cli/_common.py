@@ -14,9 +14,14 @@ import structlog
 from .._core._exceptions import GraphError
 
 __all__ = (
+    "EXIT_BAD_INPUT",
+    "EXIT_DEADLOCK",
+    "EXIT_FAILED",
+    "EXIT_OK",
     "CliError",
     "HelpFormatter",
     "configure_logging",
+    "exit_code_of",
     "finish_parsers",
     "load",
     "missing_extra",
@@ -38,10 +43,17 @@ _EXTRA_OF = {
 }
 
 
+#: The exit codes of every command: done; a process failed (or another failure while
+#: working); bad input or usage (a graph, a --set value, a file, a question that cannot
+#: be asked); a deadlock. Interrupted runs exit 128 + the signal: 130 (Ctrl-C), 143
+#: (SIGTERM).
+EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_DEADLOCK = 0, 1, 2, 3
+
+
 class CliError(Exception):
     """A command-line error: printed as ``error: ...`` with the exit code."""
 
-    def __init__(self, message: str, code: int = 2) -> None:
+    def __init__(self, message: str, code: int = EXIT_BAD_INPUT) -> None:
         super().__init__(message)
         self.code = code
 
@@ -55,6 +67,30 @@ class _CurrentStderr:
 
     def flush(self) -> None:
         sys.stderr.flush()
+
+
+def exit_code_of(exc: BaseException) -> int:
+    """The exit code for an error a command did not handle itself."""
+    from .._core._exceptions import (
+        CausalModelError,
+        DeadlockError,
+        GraphError,
+        NetworkError,
+        NetworkInterrupted,
+    )
+
+    if isinstance(exc, DeadlockError):
+        return EXIT_DEADLOCK
+    if isinstance(exc, NetworkInterrupted):
+        return 130
+    if isinstance(exc, NetworkError):
+        return EXIT_FAILED
+    if isinstance(exc, GraphError | CausalModelError | OSError):
+        return EXIT_BAD_INPUT
+    name = type(exc).__name__  # the trace store's errors, without importing it
+    if name in ("TraceFileError", "TraceLookupError"):
+        return EXIT_BAD_INPUT
+    return EXIT_FAILED
 
 
 def configure_logging(fmt: str = "auto", level: str = "warning") -> None:
@@ -84,30 +120,45 @@ def load(path: str) -> Any:
     """Load a graph file for a command, turning failures into CliErrors."""
     from ..graph import load_graph
 
-    p = Path(path)
-    if not p.exists():
-        msg = f"{path}: no such file"
-        raise CliError(msg)
     try:
-        return load_graph(p)
+        return load_graph(Path(path))
     except GraphError as e:
-        raise CliError(str(e), code=1) from None
-    except ValueError as e:
         raise CliError(str(e)) from None
 
 
 def parse_set(items: list[str] | None) -> dict[str, Any]:
-    """Parse ``--set PROC.PORT=JSON`` options; a value that is not JSON is a string."""
+    """Parse ``--set PROC.PORT=JSON`` options.
+
+    A value that is not JSON is a string (``--set R.FILENAME=data.txt``), unless it
+    starts like a JSON object, list or string (``{``, ``[``, ``"``): then it must be
+    valid JSON, nested at most as deeply as a graph file's values.
+    """
+    from ..graph._load import MAX_DEPTH
+
     out: dict[str, Any] = {}
     for item in items or []:
         addr, sep, raw = item.partition("=")
         if not sep or not addr.strip():
             msg = f"--set {item!r}: write --set PROC.PORT=VALUE (VALUE as JSON)"
             raise CliError(msg)
+        strict = raw.lstrip().startswith(("{", "[", '"'))
         try:
             value = json.loads(raw)
-        except json.JSONDecodeError:
+        except json.JSONDecodeError as e:
+            if strict:
+                msg = (
+                    f"--set {addr.strip()}: {raw!r} is not valid JSON ({e.msg} at column"
+                    f" {e.colno}); fix it, or quote it to give the text as it is:"
+                    f" --set '{addr.strip()}=\"...\"'"
+                )
+                raise CliError(msg) from None
             value = raw
+        except (ValueError, RecursionError) as e:  # too deep, or a number too long
+            msg = f"--set {addr.strip()}: the value cannot be read: {str(e).splitlines()[0]}"
+            raise CliError(msg) from None
+        if _depth(value) > MAX_DEPTH:
+            msg = f"--set {addr.strip()}: the value nests more than {MAX_DEPTH} levels deep"
+            raise CliError(msg)
         out[addr.strip()] = value
     return out
 
@@ -192,3 +243,13 @@ def missing_extra(error: ImportError, command: str) -> str | None:
         f"'{command}' needs the Python package {name!r}, which is not installed;"
         f" install it with: pip install '{DISTRIBUTION}[{extra}]'"
     )
+
+
+def _depth(value: Any) -> int:
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        v, d = stack.pop()
+        if isinstance(v, dict | list):
+            deepest = max(deepest, d)
+            stack.extend((x, d + 1) for x in (v.values() if isinstance(v, dict) else v))
+    return deepest

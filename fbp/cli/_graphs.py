@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from .._core._component import Component
-from ._common import CliError, load
+from ._common import EXIT_BAD_INPUT, CliError, load
 
 __all__ = ("add_graph_commands",)
 
@@ -88,9 +88,6 @@ def validate_command(args: argparse.Namespace) -> int:
     from ..graph import check_graph, load_graph
 
     path = Path(args.network)
-    if not path.exists():
-        msg = f"{args.network}: no such file"
-        raise CliError(msg)
     issues: list[Any]
     try:
         graph = load_graph(path)
@@ -134,7 +131,7 @@ def validate_command(args: argparse.Namespace) -> int:
             f"{args.network}: valid ({summary['processes']} processes,"
             f" {summary['edges']} edges, {summary['iips']} IIPs)"
         )
-    return 1 if issues else 0
+    return EXIT_BAD_INPUT if issues else 0
 
 
 def show_command(args: argparse.Namespace) -> int:
@@ -154,7 +151,7 @@ def convert_command(args: argparse.Namespace) -> int:
         sys.stdout.write(dump_graph(graph, args.to))
     except Exception as e:
         if type(e).__name__ == "NotExpressibleError":
-            raise CliError(str(e), code=1) from None
+            raise CliError(str(e)) from None
         raise
     return 0
 

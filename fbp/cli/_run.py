@@ -17,9 +17,9 @@ from typing import Any
 
 import anyio
 
-from .._core._exceptions import DeadlockError, GraphError, NetworkError
+from .._core._exceptions import GraphError, NetworkError
 from .._core._network import DEFAULT_CAPACITY, Network, RunResult
-from ._common import CliError, configure_logging, load, parse_set
+from ._common import CliError, configure_logging, exit_code_of, load, parse_set
 
 __all__ = ("add_run_command",)
 
@@ -199,9 +199,7 @@ def run_command(args: argparse.Namespace) -> int:
             validate=not args.no_validate,
             trace=sink,
         )
-    except GraphError as e:
-        raise CliError(str(e), code=1) from None
-    except ValueError as e:
+    except (GraphError, ValueError) as e:  # ValueError: a --set address that is not one
         raise CliError(str(e)) from None
     if not args.quiet_period >= 0:
         msg = f"--quiet-period {args.quiet_period}: give a number of seconds >= 0"
@@ -236,7 +234,7 @@ def run_command(args: argparse.Namespace) -> int:
         print(f"error: {err}", file=sys.stderr)
         if args.trace:
             print(f"the trace of the run up to the failure is in {args.trace}", file=sys.stderr)
-        return 3 if isinstance(err, DeadlockError) else 1
+        return exit_code_of(err)
     _report(result, args, "completed")
     return 0
 
@@ -352,6 +350,8 @@ def _edges(result: RunResult) -> Any:
 
 
 def _report(result: RunResult, args: argparse.Namespace, status: str) -> None:
+    for warning in result.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
     if args.json:
         d = result.to_dict()
         d["status"] = status

@@ -41,6 +41,10 @@ class ParsedGraph:
 
     graph: dict[str, Any]
     locations: dict[JsonPath, SourceLocation]
+    #: Processes declared a second time with another component (the graph keeps the
+    #: last one, as the reference parser does): ``(name, first, its place, other, its
+    #: place)``. The loader refuses them.
+    redeclared: tuple[tuple[str, str, SourceLocation, str, SourceLocation], ...] = ()
 
 
 def parse_fbp(text: str, *, source: str | None = None, case_sensitive: bool = True) -> ParsedGraph:
@@ -88,7 +92,11 @@ def parse_fbp(text: str, *, source: str | None = None, case_sensitive: bool = Tr
         locations["properties",] = _where(lines, source, first)
         for key, offset in builder.property_offsets.items():
             locations["properties", key] = _where(lines, source, offset)
-    return ParsedGraph(builder.result(), locations)
+    redeclared = tuple(
+        (name, first, _where(lines, source, at), other, _where(lines, source, again))
+        for name, first, at, other, again in builder.redeclared
+    )
+    return ParsedGraph(builder.result(), locations, redeclared)
 
 
 def _where(lines: LineIndex, source: str | None, offset: int) -> SourceLocation:

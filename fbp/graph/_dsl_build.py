@@ -83,6 +83,9 @@ class GraphBuilder:
     _anonymous_counts: dict[str, int] = field(default_factory=dict)
     _anonymous_names: dict[int, str] = field(default_factory=dict)
     _declared_at: dict[str, int] = field(default_factory=dict)
+    #: Processes declared again with another component (the reference parser keeps the
+    #: last): ``(name, first component, its offset, other component, its offset)``.
+    redeclared: list[tuple[str, str, int, str, int]] = field(default_factory=list)
 
     # -- processes -------------------------------------------------------------------
 
@@ -91,6 +94,10 @@ class GraphBuilder:
         node = self.processes.setdefault(name, {})
         self.process_offsets.setdefault(name, offset)
         if component.name:
+            before = node.get("component")
+            if before is not None and before != component.name:
+                first = self._declared_at.get(name, offset)
+                self.redeclared.append((name, before, first, component.name, offset))
             node["component"] = component.name
             self._declared_at.setdefault(name, offset)
         if component.meta is not None:

@@ -139,6 +139,20 @@ def loads_graph(text: str, fmt: Format, *, source: str | None = None) -> Graph:
         from ._dsl import parse_fbp
 
         parsed = parse_fbp(text, source=source)
+        if parsed.redeclared:
+            raise GraphValidationError(
+                [
+                    GraphIssue(
+                        f"process {name!r} is declared as {other} here, but as {first} at"
+                        f" line {at.line}",
+                        again,
+                        "a process has one component: rename one of them, or write the"
+                        " component once",
+                    )
+                    for name, first, at, other, again in parsed.redeclared
+                ],
+                graph_name=source,
+            )
         data: Any = parsed.graph
         locations = dict(parsed.locations)
         _check_data_depth(data, source, locations)

@@ -346,6 +346,14 @@ def check_graph(
 
     flat = flatten(graph, registry or Registry(), load or load_graph)
     issues = flat.issues
+    if not flat.processes and not issues:
+        issues.append(
+            GraphIssue(
+                f"graph {graph.name!r} has no processes, so running it would do nothing",
+                SourceLocation(graph.source),
+                "declare a process, e.g. 'Source(core/Repeat) OUT -> IN Show(core/Output)'",
+            )
+        )
     fed: dict[tuple[str, str, int | None], int] = {}
     if exports_fed:
         for (direction, _), ref in flat.exports.items():
