@@ -353,24 +353,23 @@ class Process(Waiter):
     def close_ports(self) -> None:
         """Close every output port (ending streams downstream) and input port.
 
-        IPs left unread on an input port are discarded: that is said in the run's
-        warnings (a process that ends without reading its input to the end), unless the
-        run was stopped anyway.
+        IPs left unread on an input port are discarded: when the process ended on its
+        own (not when it failed or the run was stopped), that is said in the run's
+        warnings.
         """
         for op in self.out_list:
             op.close()
         for inp in self.in_list:
             n = inp._close()
-            if n:
+            if n and self.outcome == "ended":  # not when it failed or the run was stopped
                 self.component.log.warning("unread IPs discarded", port=inp.address, count=n)
-                if self.outcome in ("ended", "failed"):
-                    self.net.warnings.append(
-                        f"{self.name} ({self.component_name}) ended with {n} IP"
-                        f"{'s' if n != 1 else ''} unread on {inp.address}, which"
-                        f" {'were' if n != 1 else 'was'} discarded; read the port to its end"
-                        " (or take what is buffered with receive_nowait() before returning)"
-                        " if that was not meant"
-                    )
+                self.net.warnings.append(
+                    f"{self.name} ({self.component_name}) ended with {n} IP"
+                    f"{'s' if n != 1 else ''} unread on {inp.address}, which"
+                    f" {'were' if n != 1 else 'was'} discarded; read the port to its end"
+                    " (or take what is buffered with receive_nowait() before returning)"
+                    " if that was not meant"
+                )
 
     async def _run_nonlooper(self) -> None:
         comp = self.component
