@@ -36,6 +36,7 @@ from typing import Any
 
 from .._core._component import Component
 from .._core._exceptions import ComponentNotFoundError
+from .._core._suggest import MAX_NAME, close_matches
 
 __all__ = (
     "GRAPH_SUFFIXES",
@@ -143,6 +144,8 @@ def _import_hint(module: str, base_dir: Path | None) -> str:
 
 def suggest(word: str, candidates: list[str], n: int = 3) -> list[str]:
     """The candidates closest to ``word``: the best match and any nearly as good."""
+    if len(word) > MAX_NAME:  # no sensible name is this long; comparing would be slow
+        return []
     scored = sorted(
         ((difflib.SequenceMatcher(None, word.lower(), c.lower()).ratio(), c) for c in candidates),
         reverse=True,
@@ -381,7 +384,7 @@ class Registry:
                 ]
                 raise ComponentNotFoundError(
                     name,
-                    [f"{module_name}:{m}" for m in difflib.get_close_matches(attr, members)],
+                    [f"{module_name}:{m}" for m in close_matches(attr, members, n=3)],
                     detail=f"module {module_name!r} has no {attr!r}",
                 )
         if not (inspect.isclass(obj) and issubclass(obj, Component)):

@@ -11,7 +11,6 @@ named ``S/inner``, and edges to and from ``S``'s ports attach to the inner ports
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,6 +27,7 @@ from .._core._exceptions import (
 )
 from .._core._network import DEFAULT_CAPACITY, Network
 from .._core._ports import PortSpec
+from .._core._suggest import close_matches
 from .._core._tracehook import TraceSink
 from .._core._types import Compat, Validator, compatibility, type_name
 from ._model import Connection, Graph, Initial, Node, PortRef
@@ -159,7 +159,7 @@ def _inline(
         inner = inner_map.get((direction, ref.port.lower()))
         if inner is None:
             names = sorted(exports)
-            close = difflib.get_close_matches(ref.port, names, n=1)
+            close = close_matches(ref.port, names, n=1)
             flat.issues.append(
                 GraphIssue(
                     f"{ref}: subnet {sub.name!r} exports no {direction}port {ref.port!r}"
@@ -190,7 +190,7 @@ def _inline(
         for public, exp in exports.items():
             where = exp.location or SourceLocation(source=graph.source, path=(kind, public))
             if exp.process not in graph.processes:
-                close = difflib.get_close_matches(exp.process, list(graph.processes), n=1)
+                close = close_matches(exp.process, list(graph.processes), n=1)
                 flat.issues.append(
                     GraphIssue(
                         f"exported port {public!r} points at {exp.ref}, but there is no process"
@@ -213,7 +213,7 @@ def _port_of(
     if proc is None:
         if ref.process in flat.unresolved or not report:
             return None  # the process itself is already reported
-        close = difflib.get_close_matches(ref.process, list(flat.processes), n=1)
+        close = close_matches(ref.process, list(flat.processes), n=1)
         flat.issues.append(
             GraphIssue(
                 f"{ref}: no process named {ref.process!r}",
@@ -235,7 +235,7 @@ def _port_of(
                 " port; swap the ends of the connection"
             )
         else:
-            close = difflib.get_close_matches(ref.port.upper(), names, n=1)
+            close = close_matches(ref.port.upper(), names, n=1)
             hint = f"did you mean {close[0]!r}?" if close else ""
         flat.issues.append(
             GraphIssue(
