@@ -417,7 +417,7 @@ def test_the_fault_matrix(
     for k in [k for k in os.environ if k.startswith("FBP_EXPR")]:
         monkeypatch.delenv(k)
     try:
-        code = main([*case.argv, *(["--log-level", "critical"] if case.argv[0] == "run" else [])])
+        code = main([*case.argv, *(["--log-level", "error"] if case.argv[0] == "run" else [])])
     except SystemExit as e:  # argparse's own usage errors
         code = int(e.code or 0)
     out, err = capsys.readouterr()
@@ -532,7 +532,7 @@ def test_a_stopped_run_exits_128_plus_the_signal_and_says_what_each_process_awai
 
 def test_a_failed_traced_run_keeps_every_ip_sent_before_the_failure(tmp_path: Path) -> None:
     (tmp_path / "g.yaml").write_text(chain("faults:Boom", 200))
-    proc = fbp("run", "g.yaml", "--trace", "run.trace", "--log-level", "critical", cwd=tmp_path)
+    proc = fbp("run", "g.yaml", "--trace", "run.trace", "--log-level", "error", cwd=tmp_path)
     _, err = proc.communicate(timeout=BOUND)
     assert proc.returncode == 1, err
     assert "the trace of the run up to the failure is in run.trace" in err

@@ -22,7 +22,9 @@ def heartbeat(how: str, beats: int = 3) -> Graph:
 
 
 @pytest.mark.parametrize("how", ["move_on_after", "fail_after", "asyncio.timeout", "wait_for"])
-async def test_a_receive_with_a_deadline_is_a_live_wait_not_a_deadlock(how: str) -> None:
+async def test_a_receive_with_a_deadline_is_a_live_wait_not_a_deadlock(
+    how: str, execution: str
+) -> None:
     # Both processes wait to receive, in a cycle: without the deadline it would be a
     # deadlock; with it, the heartbeat wakes up three times (0.9 s, many looks) and ends.
     net = build_network(heartbeat(how), deadlock_interval=0.05)
@@ -32,7 +34,7 @@ async def test_a_receive_with_a_deadline_is_a_live_wait_not_a_deadlock(how: str)
     assert {p.name: p.state for p in result.processes} == {"h": "ended", "e": "ended"}
 
 
-async def test_the_same_cycle_without_a_deadline_is_a_deadlock() -> None:
+async def test_the_same_cycle_without_a_deadline_is_a_deadlock(execution: str) -> None:
     g = Graph("cycle").add_process("a", f.Echo).add_process("b", f.Echo)
     g.connect("a.OUT", "b.IN").connect("b.OUT", "a.IN")
     net = build_network(g, deadlock_interval=0.05)
@@ -46,7 +48,7 @@ def stuck() -> Graph:
 
 
 async def test_a_process_stuck_on_something_else_is_diagnosed_after_a_quiet_period(
-    caplog: pytest.LogCaptureFixture,
+    caplog: pytest.LogCaptureFixture, execution: str
 ) -> None:
     net = build_network(stuck(), deadlock_interval=0.05, quiet_period=0.3)
     with caplog.at_level(logging.WARNING, logger="fbp"), anyio.move_on_after(1.5):
@@ -61,7 +63,7 @@ async def test_a_process_stuck_on_something_else_is_diagnosed_after_a_quiet_peri
     assert "sink waits to receive on sink.IN (empty; open senders: st)" in event["waiting"]
 
 
-async def test_a_stopped_run_says_what_each_process_was_waiting_on() -> None:
+async def test_a_stopped_run_says_what_each_process_was_waiting_on(execution: str) -> None:
     net = build_network(stuck(), deadlock_interval=0.05)
     with anyio.move_on_after(0.5):
         await net.run()
@@ -72,7 +74,7 @@ async def test_a_stopped_run_says_what_each_process_was_waiting_on() -> None:
     assert net.result().status == "interrupted"
 
 
-async def test_a_live_network_reports_running_states() -> None:
+async def test_a_live_network_reports_running_states(execution: str) -> None:
     net = build_network(stuck())
     async with anyio.create_task_group() as tg:
         tg.start_soon(net.run)

@@ -42,7 +42,7 @@ class Waiter:
     exact at any instant.
     """
 
-    __slots__ = ("fused", "waiting")
+    __slots__ = ("fused", "last_wait", "waiting")
 
     def __init__(self) -> None:
         #: ``(channels, "send" | "receive")`` while blocked; several channels when a
@@ -50,6 +50,9 @@ class Waiter:
         self.waiting: tuple[tuple[Channel[Any], ...], str] | None = None
         #: Set while a fused scheduler runs the process (see :mod:`fbp._core._fuse`).
         self.fused: Any = None
+        #: The last channel wait it entered (kept after it ends): what a process
+        #: stopped in a compiled port wait, which has no Python frame, was doing.
+        self.last_wait: tuple[tuple[Channel[Any], ...], str] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -210,7 +213,7 @@ class Channel(Generic[T]):
         entry = (fut, item, waiter)
         self._send_waiters.append(entry)
         if waiter is not None:
-            waiter.waiting = ((self,), "send")
+            waiter.waiting = waiter.last_wait = ((self,), "send")
         # A rendezvous receiver may be waiting for exactly this sender.
         if self._recv_signal is not None:
             self._wake_receiver()
@@ -283,7 +286,7 @@ class Channel(Generic[T]):
         fut = wait_future(w)
         self._recv_signal = fut
         if w is not None:
-            w.waiting = ((self,), "receive")
+            w.waiting = w.last_wait = ((self,), "receive")
         return fut
 
     def _end_receive(self, fut: asyncio.Future[None]) -> None:

@@ -64,6 +64,7 @@ class _Member:
         self.sched = sched
         self.proc = proc
         self.coro: Coroutine[Any, Any, None] = proc.main()
+        proc.coro = self.coro  # what the process awaits is read from it (see _waits)
         self.ctx: contextvars.Context | None = None
         self.task: asyncio.Task[Any] | None = None
         # What the process's own task waits on while the scheduler runs the process:

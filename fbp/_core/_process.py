@@ -63,6 +63,7 @@ class Process(Waiter):
         "component",
         "component_name",
         "consumed",
+        "coro",
         "ended",
         "ids",
         "in_list",
@@ -113,6 +114,9 @@ class Process(Waiter):
         self.ended = False
         #: The task that runs the process (set when it starts).
         self.task: asyncio.Task[Any] | None = None
+        #: The coroutine of :meth:`main` when a fused scheduler made it (its task then
+        #: only stands by: what the process awaits is read from this coroutine).
+        self.coro: Any = None
         #: How it ended: ``ended``, ``failed``, or what it was doing when stopped.
         self.outcome: str | None = None
         comp = cls()
@@ -342,7 +346,7 @@ class Process(Waiter):
             outcome = "failed"
             self.net.process_failed(self, e)
         except BaseException as e:  # cancelled: Ctrl-C, SIGTERM, or another process failed
-            outcome = stopped_state(e)
+            outcome = stopped_state(e, self.last_wait)
             raise
         finally:
             self.outcome = outcome

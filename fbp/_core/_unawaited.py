@@ -54,9 +54,11 @@ def _port_codes() -> dict[CodeType, str]:
         for _, cls in inspect.getmembers(module, inspect.isclass):
             if not cls.__name__.endswith("Port"):
                 continue
-            for name, fn in vars(cls).items():
+            for fn in vars(cls).values():
                 if inspect.iscoroutinefunction(fn) or inspect.isasyncgenfunction(fn):
-                    codes[fn.__code__] = name
+                    # The name it was defined with: the compiled ports keep the Python
+                    # methods under other names (_send_py).
+                    codes[fn.__code__] = fn.__code__.co_name
     return codes
 
 

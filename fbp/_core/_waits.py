@@ -38,6 +38,9 @@ _MACHINERY = tuple(
 )
 
 
+_FUSE_FILE = os.path.join(os.path.dirname(__file__), "_fuse.py")
+
+
 def channel_wait(
     proc: Process,
     waiting: tuple[tuple[Channel[Any], ...], str],
@@ -69,18 +72,28 @@ def live_state(proc: Process, senders: Mapping[Channel[Any], Sequence[Process]])
     task = proc.task
     if task is None:
         return "not started"
-    frames, awaited = _suspended(task.get_coro())
+    # Fused, the task only stands by and a scheduler steps the process's coroutine.
+    frames, awaited = _suspended(proc.coro if proc.coro is not None else task.get_coro())
     if awaited is None:
         return "running"
     return f"awaits {awaited}{_place(frames)}"
 
 
-def stopped_state(exc: BaseException) -> str:
-    """What a process was doing when ``exc`` (its cancellation) reached it."""
+def stopped_state(
+    exc: BaseException, last_wait: tuple[tuple[Channel[Any], ...], str] | None = None
+) -> str:
+    """What a process was doing when ``exc`` (its cancellation) reached it.
+
+    ``last_wait`` is the last channel wait the process entered: a compiled port waits
+    without a Python frame, so when the cancellation landed straight in the component's
+    own code (not in a wait of asyncio, anyio or fbp), that wait is what it was doing.
+    """
     frames: list[FrameType] = []
     tb: TracebackType | None = exc.__traceback__
     while tb is not None:
-        frames.append(tb.tb_frame)
+        # A fused process's cancellation comes from the task that stands by for it.
+        if tb.tb_frame.f_code.co_filename != _FUSE_FILE:
+            frames.append(tb.tb_frame)
         tb = tb.tb_next
     if not frames:
         return "stopped"
@@ -89,6 +102,9 @@ def stopped_state(exc: BaseException) -> str:
         if wait is not None:
             return f"stopped while it waited to {wait}"
     inner = frames[-1]
+    if last_wait is not None and not inner.f_code.co_filename.startswith(_MACHINERY):
+        chans, op = last_wait
+        return f"stopped while it waited to {op} on {', '.join(ch.name for ch in chans)}"
     return f"stopped while it awaited {_callable(inner.f_code)}(){_place(frames)}"
 
 
