@@ -9,12 +9,13 @@ timeout guards against hangs; speed is measured in benchmarks/, not here).
 from __future__ import annotations
 
 import json
+import logging
 import os
 import re
 import signal
 import subprocess
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,6 +29,15 @@ ROOT = Path(__file__).resolve().parent.parent
 
 #: Seconds within which every case must end (a guard against hangs, not a speed test).
 BOUND = 30
+
+
+@pytest.fixture(autouse=True)
+def _fbp_logger_kept() -> Iterator[None]:
+    """The CLI run in-process configures the ``fbp`` logger: put it back afterwards."""
+    logger = logging.getLogger("fbp")
+    saved = (list(logger.handlers), logger.level, logger.propagate)
+    yield
+    logger.handlers[:], logger.level, logger.propagate = saved
 
 
 def _env(**extra: str) -> dict[str, str]:
