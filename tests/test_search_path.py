@@ -118,7 +118,7 @@ def test_path_option_and_environment_variable(project: Path) -> None:
     (project / "proj" / "prices.fbp").write_text(graph_text("fbp", "shop/Discount"))
     where = project / "elsewhere"
     missing = fbp("validate", "../proj/prices.fbp", cwd=where)
-    assert missing.returncode == 1
+    assert missing.returncode == 2  # an invalid graph is bad input
     assert fbp("validate", "../proj/prices.fbp", "--path", "../lib", cwd=where).returncode == 0
     r = fbp("run", "../proj/prices.fbp", cwd=where, env={"FBP_PATH": str(project / "lib")})
     assert r.returncode == 0, r.stderr
@@ -146,7 +146,7 @@ def test_components_lists_the_modules_of_the_declared_path(project: Path) -> Non
 def test_a_module_not_found_says_where_it_looked_and_what_to_do(project: Path) -> None:
     (project / "proj" / "prices.json").write_text(graph_text("json", "shop:Discount"))
     r = fbp("run", "../proj/prices.json", cwd=project / "elsewhere")
-    assert r.returncode == 1
+    assert r.returncode == 2  # a component that cannot be found is bad input
     assert "cannot import 'shop'" in r.stderr
     assert str((project / "proj").resolve()) in r.stderr  # the graph's directory was searched
     assert "put shop.py (or a package shop/) beside the graph" in r.stderr
