@@ -62,7 +62,7 @@ def run_on_ray(
     except KeyboardInterrupt:
         outcome["interrupted"] = True
     except GraphError as e:
-        raise CliError(str(e), code=1) from None
+        raise CliError(str(e)) from None  # bad input: exit 2, as every command
     finally:
         stopper.uninstall()
         if sink is not None:
