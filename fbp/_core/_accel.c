@@ -267,15 +267,10 @@ put(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
             }
             PyTuple_SET_ITEM(found, k++, Py_NewRef(PyTuple_GET_ITEM(last, 0)));
         }
-        if (k < n_win + n_in) {
-            parents = PyTuple_GetSlice(found, 0, k);
-            Py_DECREF(found);
-            if (parents == NULL)
-                return NULL;
-        }
-        else {
-            parents = found;
-        }
+        /* Shrunk in place (the tuple is new, no other reference): no second tuple. */
+        if (k < n_win + n_in && _PyTuple_Resize(&found, k) < 0)
+            return NULL;
+        parents = found;
     }
     else {
         return PyLong_FromLong(0);
