@@ -125,6 +125,8 @@ class RunTable:
     #: Parameter address -> the run's IIP value.
     params: dict[str, Any] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    #: ``units`` as an index, shared by the value series already in unit order.
+    index: Any = None
 
 
 # -- extracting one run --------------------------------------------------------------
@@ -181,6 +183,25 @@ def _group(rows: np.ndarray, values: np.ndarray, categorical: bool) -> tuple[Any
     return (g.first() if categorical else g.mean()), int((sizes > 1).sum())
 
 
+def _by_unit(
+    table: RunTable, unit_pos: np.ndarray, rows: np.ndarray, values: np.ndarray, categorical: bool
+) -> tuple[Any, int]:
+    """Values by unit, as :func:`_group`; where every unit has at most one value, in
+    unit order on ``table.index`` (no reindexing later)."""
+    import pandas as pd
+
+    present = pd.notna(values)
+    if not present.all():
+        rows, values = rows[present], values[present]
+    at = unit_pos[rows]
+    n = len(table.units)
+    if len(at) and at.min() >= 0 and np.bincount(at, minlength=n).max() <= 1:
+        out = np.full(n, None, dtype=object) if categorical else np.full(n, np.nan)
+        out[at] = values
+        return pd.Series(out, index=table.index), 0
+    return _group(rows, values, categorical)
+
+
 def _pids(frames: RunFrames, direction: str) -> dict[str, int]:
     p = frames.ports
     sel = p["direction"].to_numpy() == direction
@@ -227,6 +248,7 @@ def extract(
         CausalModelError: the run has no data IPs, or ``unit`` names no output port
             that sent any.
     """
+    import pandas as pd
 
     lin = lineage if lineage is not None else lineage_of(frames)
     outs = _pids(frames, "out")
@@ -273,6 +295,7 @@ def extract(
         units = unit_ids
         rows_of = _aggregate_rows(lin, units, upid, by_port, outs, address, sent, table, per_source)
     table.units = units
+    table.index = pd.Index(units, name="unit")
     size = len(lin.port_of)
     counts = {p: len(ids) for p, ids in lin.ids.items()}
     if lineage is None:
@@ -307,6 +330,7 @@ def extract(
             n += counts[m[1]]
         reads.append((paths, part))
     at: np.ndarray | None = None  # position in a read's columns by IP id (-1: none)
+    unit_pos: np.ndarray | None = None  # position in ``units`` by IP id (-1: none)
     placed: np.ndarray | None = None  # the ids ``at`` holds a position for
     for paths, members in reads:
         if at is not None and placed is not None:
@@ -340,7 +364,10 @@ def extract(
                 if pid in per_source:
                     _summarise(table, v, ip_rows, vals[pos], per_source[pid])
                     continue
-                series, several = _group(ip_rows, vals[pos], categorical)
+                if unit_pos is None:
+                    unit_pos = np.full(size, -1, dtype=np.int32)
+                    unit_pos[units] = np.arange(len(units), dtype=np.int32)
+                series, several = _by_unit(table, unit_pos, ip_rows, vals[pos], categorical)
                 table.values[v.name] = series
                 if several:
                     how = "took the first" if categorical else "averaged"
@@ -581,7 +608,7 @@ def fill(tables: Sequence[RunTable], nv: NetworkVariables) -> list[Dataset]:
         for k, (t, s, on) in enumerate(zip(tables, per_run, on_runs, strict=True)):
             if s is None:
                 s = pd.Series([], dtype=object if categorical else np.float64)
-            col = s.reindex(t.units)
+            col = s if t.index is not None and s.index is t.index else s.reindex(t.units)
             gaps = col.isna().to_numpy() & (on > 0)
             if gaps.any():
                 # A fixed fill, the same in every run: a per-run statistic would itself
