@@ -45,6 +45,7 @@ _TOKENS: tuple[bytes, ...] = (
     b"?", b"!!python/object:os.system", b"null", b"true", b"-1", b"1e999", b"NaN",
     b"9" * 5000, b"[" * 300, b"{\"a\":" * 150, b"(", b")", b"=", b"INPORT=", b"OUTPORT=",
     b"@name ", b"__class__", b"x" * 10_000, "\u2028".encode(), b"\xf0\x9f\x92\xa9",
+    b"Off", b"yes", b"~", b"7",
 )  # fmt: skip
 
 #: Where the seeds of each format come from.

@@ -170,3 +170,38 @@ def test_a_byte_order_mark_is_ignored_in_json_and_yaml(tmp_path: Path) -> None:
     j = write(tmp_path, "g.json", b"\xef\xbb\xbf" + b'{"processes": {"A": {"component": "x/Y"}}}')
     y = write(tmp_path, "g.yaml", b"\xef\xbb\xbfprocesses: {A: x/Y}")
     assert list(load_graph(j).processes) == list(load_graph(y).processes) == ["A"]
+
+
+@pytest.mark.parametrize("name", ["Off", "On", "Yes", "No", "y", "n", "'1'", "'null'"])
+def test_yaml_names_that_yaml_1_1_reads_as_other_types_are_names(name: str) -> None:
+    # PyYAML reads yes/no/on/off as booleans (YAML 1.1) and keys as numbers or null:
+    # a graph's names are text, and booleans are only true and false (YAML 1.2).
+    text = (
+        f"processes: {{{name}: core/Repeat, S: core/Drop}}\n"
+        f"connections:\n"
+        f"  - {{data: off, tgt: {{process: {name}, port: IN}}}}\n"
+        f"  - {{src: {{process: {name}, port: OUT}}, tgt: {{process: S, port: IN}}}}\n"
+    )
+    g = loads_graph(text, "yaml", source="g.yaml")
+    name = name.strip("'")
+    assert list(g.processes) == [name, "S"]
+    assert g.initials[0].data == "off"
+    assert [e.src.process for e in g.edges] == [name]
+
+
+def test_yaml_keys_are_names_even_where_they_look_like_numbers_or_null() -> None:
+    text = "processes: {1: core/Repeat, 2.5: core/Drop, null: core/Drop, ~: core/Drop}\n"
+    assert list(loads_graph(text, "yaml").processes) == ["1", "2.5", "null", "~"]
+
+
+def test_yaml_true_and_false_are_still_booleans() -> None:
+    text = "processes: {A: core/Repeat}\nconnections: [{data: true, tgt: A.IN}]\n"
+    assert loads_graph(text, "yaml").initials[0].data is True
+
+
+def test_a_process_name_that_is_not_text_is_a_graph_error_not_a_type_error() -> None:
+    text = "processes: {A: core/Repeat}\nconnections: [{data: 1, tgt: {process: 7, port: IN}}]\n"
+    with pytest.raises(GraphError) as info:
+        loads_graph(text, "yaml", source="g.yaml")
+    assert "g.yaml:2:" in str(info.value)
+    assert "process name must be text, got 7; quote it: '7'" in str(info.value)

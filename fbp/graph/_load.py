@@ -293,8 +293,27 @@ def _check_schema(data: Any, source: str | None) -> None:
 # -- YAML --------------------------------------------------------------------------------
 
 
-#: LibYAML's parser when PyYAML has it (ten times faster, and it limits nesting itself).
-_YAML_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_YAML_BASE: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_BOOL = "tag:yaml.org,2002:bool"
+_STR = "tag:yaml.org,2002:str"
+
+
+class _YamlLoader(_YAML_BASE):  # type: ignore[misc]
+    """LibYAML's parser when PyYAML has it (ten times faster, and it limits nesting
+    itself), reading booleans as YAML 1.2 does: only ``true`` and ``false``. PyYAML
+    follows YAML 1.1, where ``yes``, ``no``, ``on`` and ``off`` are booleans too, so a
+    process named ``Off`` would be named ``False``."""
+
+    yaml_implicit_resolvers = {
+        first: [(tag, rx) for tag, rx in resolvers if tag != _BOOL]
+        for first, resolvers in _YAML_BASE.yaml_implicit_resolvers.items()
+    }
+
+
+_YamlLoader.add_implicit_resolver(
+    _BOOL, re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")
+)
+_YAML_LOADER: Any = _YamlLoader
 
 
 def _load_yaml(
@@ -357,6 +376,9 @@ def _check_yaml_nodes(root: yaml.Node, source: str | None) -> None:
         children = _children(node)
         if not done and isinstance(node, yaml.MappingNode):
             _check_unique_keys(node, source)
+            for key_node, _ in node.value:  # keys are names: `1:` and `null:` are text
+                if isinstance(key_node, yaml.ScalarNode) and not key_node.tag.endswith(":merge"):
+                    key_node.tag = _STR
         if not done:
             stack.append((node, depth, True))
             stack.extend((c, depth + 1, False) for c in children if id(c) not in sizes)

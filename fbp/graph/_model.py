@@ -468,12 +468,14 @@ class _Reader:
             return None
         proc, port, index = o.get("process"), o.get("port"), o.get("index")
         ok = True
-        if not isinstance(proc, str) or not proc:
-            self.issue("missing process name", *path, "process")
-            ok = False
-        if not isinstance(port, str) or not port:
-            self.issue("missing port name", *path, "port")
-            ok = False
+        for what, name in (("process", proc), ("port", port)):
+            if name is not None and name != "" and not isinstance(name, str):
+                msg = f"{what} name must be text, got {name!r}; quote it: '{name}'"
+                self.issue(msg, *path, what)
+                ok = False
+            elif not name:
+                self.issue(f"missing {what} name", *path, what)
+                ok = False
         if index is not None and (
             not isinstance(index, int) or isinstance(index, bool) or index < 0
         ):
