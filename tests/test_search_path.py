@@ -143,6 +143,22 @@ def test_components_lists_the_modules_of_the_declared_path(project: Path) -> Non
     assert "<- IN: float" in r.stdout
 
 
+def test_the_hint_for_an_unknown_component_names_a_command_that_lists_it(
+    project: Path,
+) -> None:
+    (project / "lib" / "shop.py").write_text(SHOP)
+    (project / "proj" / "prices.fbp").write_text(graph_text("fbp", "shop/Discont"))
+    where = project / "elsewhere"
+    r = fbp("validate", "../proj/prices.fbp", "--path", "../lib", cwd=where)
+    assert r.returncode == 2
+    assert "did you mean 'shop/Discount'?" in r.stderr
+    hint = "'fbp components' lists every component it finds (with --path DIR, those of"
+    assert hint in r.stderr
+    listed = fbp("components", "--path", "../lib", cwd=where)  # the command it names
+    assert listed.returncode == 0, listed.stderr
+    assert "shop/Discount  Take 10% off every price." in listed.stdout.splitlines()
+
+
 def test_a_module_not_found_says_where_it_looked_and_what_to_do(project: Path) -> None:
     (project / "proj" / "prices.json").write_text(graph_text("json", "shop:Discount"))
     r = fbp("run", "../proj/prices.json", cwd=project / "elsewhere")

@@ -112,7 +112,8 @@ def _inline(
                 GraphIssue(
                     f"process {prefix + node.name!r}: {e}",
                     where,
-                    "check the spelling, or list what is installed with 'python -m fbp components'",
+                    "check the spelling; 'fbp components' lists every component it finds"
+                    " (with --path DIR, those of the modules in DIR too)",
                 )
             )
             flat.unresolved.add(prefix + node.name)
