@@ -1,9 +1,10 @@
 """The fault matrix: every way a run can go wrong, run as users and attackers run it.
 
-Each case runs ``python -m fbp ...`` (or the protocol runtime) in a subprocess and
-asserts the exit code, the message (the element, the place and the fix), that no
-traceback reaches the user, and that it ends within a bounded time (a generous
-timeout guards against hangs; speed is measured in benchmarks/, not here).
+Each case runs the command line (in-process; as ``python -m fbp ...`` in a subprocess
+where signals, pipes or the protocol runtime are involved) and asserts the exit code,
+the message (the element, the place and the fix), that no traceback reaches the user,
+and that it ends within a bounded time (a generous timeout guards against hangs; speed
+is measured in benchmarks/, not here).
 """
 
 from __future__ import annotations
