@@ -26,11 +26,14 @@ class ShiftResult:
         ranking: variables and processes, largest attribution first. A variable's
             ``p_value`` is its mechanism-change test, ``p_adjusted`` after the
             ``correction``, ``changed`` whether that rejects at ``alpha``, and
-            ``significant`` whether it is a finding: target shifted, mechanism
-            changed, and an attribution interval that excludes zero.
+            ``significant`` whether it is a finding: its mechanism changed and its
+            attribution interval excludes zero (whether or not the target's own
+            shift test rejects: a change can be demonstrated before its effect on
+            the target is).
         observed_change: the measure between the observed target samples.
         explained_change: the sum of the attributions (the model's change).
-        gate_p_value: p-value of the test "the target did not change".
+        gate_p_value: p-value of the test "the target did not change" (the shift
+            gate; reported, not used to hide findings).
         shifted: whether that test rejects at ``alpha``.
         alpha: the significance level.
         correction: the multiple-testing correction of the mechanism tests.
@@ -124,17 +127,24 @@ def build_result(
             "p_value": p_raw[i],
             "p_adjusted": p_adj[i],
             "changed": bool(changed[i]),
-            "significant": bool(shifted and changed[i] and excl),
+            "significant": bool(changed[i] and excl),
         }
     ranking = rank(pb.cg, pb.nodes, values, reps, confidence, extra)
     explained = float(values.sum())
     warnings = []
-    if not shifted:
+    found = any(changed[i] and by_node[n].ci_excludes_zero for i, n in enumerate(pb.nodes))
+    if not shifted and found:
         warnings.append(
-            "the target did not change significantly: no variable is reported as significant "
-            "and the attributions may be noise"
+            f"the target's own shift test does not reject (p={fmt_p(gate)}), but the mechanism "
+            "tests show a change: the findings are changed components whose effect on the "
+            "target is small, or cancels out, in this sample"
         )
-    elif name == "mean" and observed:
+    elif not shifted:
+        warnings.append(
+            "the target did not change significantly and no mechanism change was found: the "
+            "attributions are noise"
+        )
+    if name == "mean" and observed and shifted:
         ratio = explained / observed
         if not 0.5 <= ratio <= 2.0:
             warnings.append(
