@@ -1,74 +1,151 @@
 """Which mechanisms changed between two runs: a closed-form test per variable.
 
-Roots: a two-sample test of their values. Other variables: the mechanism test of
-:func:`fbp.causal._stats.mechanism_test`, first with linear features on every row (a
-cheap screen), then, for the few it flags, with a flexible basis that tells a changed
-component from a curved or branching one whose inputs moved.
+Roots: a two-sample test of their values (a parameter, constant within each run, is
+compared exactly). Other variables: first the linear mechanism test of
+:func:`fbp.causal._stats.mechanism_tests` on every row (a cheap screen); for the few it
+flags, a flexible test that tells a changed component from a curved, thresholded or
+branching one whose inputs moved:
+
+* **Cross-fitted, doubly robust.** Both runs are pooled and split in two folds. On
+  each fold, the variable is predicted from its parents by a least-squares fit on a
+  flexible basis fitted on the other fold (the outcome model), and so is the run
+  indicator (the propensity model: where in the parents' space the runs differ).
+  The test asks whether the two residuals are correlated, overall and weighted by
+  each parent (the generalised covariance measure of Shah and Peters, 2020). A misfit
+  of either model alone does not bias it; only the product of both misfits does, and
+  parents seen in one run only (an input shifted beyond the other run's range) carry
+  no weight, so the test never extrapolates.
+* **A material change.** Each effect (the change of the variable's level, of its
+  slope along each parent, of its noise variance) is compared with a margin before
+  the chi-square statistic is formed: 2 % of the variable's standard deviation for
+  level and slopes; for the noise variance, the larger of (5 % of the standard
+  deviation) squared and half the mean squared residual. A deterministic component
+  (most code is) has no noise to hide a misfit in, so without a margin any curve the
+  basis does not reproduce exactly would be "changed" at enough rows.
+* The p-value is the larger of the screen's and the flexible test's (an
+  intersection-union test), on at most ``_FLEX_ROWS`` rows per run.
+
+A variable one of whose parents is constant within each run but differs between them
+(a changed parameter) cannot be tested at all: the parameter's change and a change of
+the component that reads it are the same contrast in the data. Its test is *void*
+(p = 1) and the shift result reports the two as inseparable.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from ._engine import Design
-from ._problem import Problem, subsample
-from ._stats import distribution_test, mechanism_test
+from ._problem import Problem, subsample_index
+from ._stats import (
+    _pinv_gram,
+    combine_rows,
+    distribution_tests,
+    margin_test,
+    mechanism_tests,
+)
 
-__all__ = ("test_mechanisms",)
+__all__ = ("MechanismTests", "test_mechanisms")
+
+_FLEX_ROWS = 20_000
+_KNOTS = (0.05, 0.15, 0.3, 0.5, 0.7, 0.85, 0.95)
+LEVEL_MARGIN = 0.02
+"""Level and slope changes below this share of the variable's standard deviation are
+not material."""
+NOISE_MARGIN = 0.05
+"""Noise-variance changes below this share of the standard deviation, squared (or
+half the mean squared residual, if larger), are not material."""
 
 
-def test_mechanisms(pb: Problem, seed: int, alpha: float) -> list[float]:
-    """Return a raw mechanism-change p-value per node (all rows of both runs).
+@dataclass(frozen=True)
+class MechanismTests:
+    """The raw mechanism-change p-values of every node, for the data and each replicate.
 
-    Non-roots are screened with the linear test first; only where it rejects at
-    ``alpha`` does the flexible test run, and the p-value is the larger of the two
-    (an intersection-union test: valid, and a node must fail both to be flagged).
-    Since a corrected p-value is never below the raw one, a node the screen passes
-    cannot be flagged anyway, and the costly flexible basis is only built for the
-    few candidates (on at most ``_FLEX_ROWS`` rows per run).
+    Attributes:
+        p: ``(1 + B, nodes)``; row 0 is the data, row ``b`` the ``b``-th bootstrap
+            replicate.
+        void: positions of nodes that cannot be tested because a parent is a changed
+            parameter.
+        constant: positions of roots that are constant within each run and differ
+            between the runs (changed parameters).
+    """
+
+    p: np.ndarray
+    void: tuple[int, ...]
+    constant: tuple[int, ...]
+
+
+def _run_constant(old: np.ndarray, new: np.ndarray) -> bool:
+    return bool(np.ptp(old) == 0.0 and np.ptp(new) == 0.0 and old[0] != new[0])
+
+
+def _onehot(y: np.ndarray, levels: int) -> np.ndarray:
+    if not levels:
+        return y
+    return (y[:, None] == np.arange(levels)[None, :]).astype(np.float64)
+
+
+def test_mechanisms(
+    pb: Problem, seed: int, alpha: float, w: np.ndarray | None = None
+) -> MechanismTests:
+    """Test every node of ``pb`` for a change of its mechanism.
+
+    Args:
+        pb: the problem (both runs encoded).
+        seed: drives the row subsample and the folds of the flexible test.
+        alpha: the screen's level: only nodes the linear screen rejects at ``alpha``
+            (in the data or in any replicate) get the flexible test.
+        w: bootstrap weights ``(B, rows before + rows after)``, or ``None``.
     """
     old, new = pb.enc.arrays
+    n_old = len(old)
+    reps = 1 if w is None else 1 + len(w)
     rng = np.random.default_rng([seed, 1])
-    # The flexible confirmation runs on at most _FLEX_ROWS rows per run: its basis has
-    # dozens of columns, and tens of thousands of rows already detect tiny changes.
-    flex_old, flex_new = subsample(old, _FLEX_ROWS, rng), subsample(new, _FLEX_ROWS, rng)
-    out = []
+    io = subsample_index(n_old, _FLEX_ROWS, rng)
+    jn = subsample_index(len(new), _FLEX_ROWS, rng)
+    flex_old, flex_new = old[io], new[jn]
+    w_flex = None if w is None else np.hstack([w[:, io], w[:, n_old + jn]])
+    constant = tuple(
+        i
+        for i in range(len(pb.nodes))
+        if not pb.designs[i].parents and _run_constant(old[:, i], new[:, i])
+    )
+    out = np.ones((reps, len(pb.nodes)))
+    void: list[int] = []
     for i in range(len(pb.nodes)):
         d = pb.designs[i]
         if not d.parents:
-            out.append(distribution_test(old[:, i], new[:, i], categorical=pb.levels[i] > 0))
+            if i in constant:
+                out[:, i] = 0.0
+            else:
+                out[:, i] = distribution_tests(
+                    old[:, i], new[:, i], categorical=pb.levels[i] > 0, w=w
+                )
             continue
-        y_old, y_new = old[:, i], new[:, i]
-        if pb.levels[i]:
-            k = np.arange(pb.levels[i])
-            y_old = (y_old[:, None] == k).astype(np.float64)
-            y_new = (y_new[:, None] == k).astype(np.float64)
-        p_lin = mechanism_test(d.fit_matrix(old), y_old, d.fit_matrix(new), y_new)
-        if p_lin >= alpha:
-            out.append(p_lin)
+        if any(p in constant for p in d.parents):
+            void.append(i)
             continue
-        if len(flex_old) < len(old) or len(flex_new) < len(new):
-            y_old, y_new = flex_old[:, i], flex_new[:, i]
-            if pb.levels[i]:
-                k = np.arange(pb.levels[i])
-                y_old = (y_old[:, None] == k).astype(np.float64)
-                y_new = (y_new[:, None] == k).astype(np.float64)
-        f_old, f_new = _test_features(d, flex_old, flex_new, y_old, y_new, rng)
-        p_flex = mechanism_test(f_old, y_old, f_new, y_new, n_linear=d.width)
-        out.append(max(p_lin, p_flex))
-    return out
+        y_old, y_new = _onehot(old[:, i], pb.levels[i]), _onehot(new[:, i], pb.levels[i])
+        p_lin = mechanism_tests(d.fit_matrix(old), y_old, d.fit_matrix(new), y_new, w)
+        if not (p_lin < alpha).any():
+            out[:, i] = p_lin
+            continue
+        p_flex = _flexible_test(d, flex_old, flex_new, i, pb.levels[i], rng, w_flex)
+        out[:, i] = np.maximum(p_lin, p_flex)
+    return MechanismTests(out, tuple(void), constant)
 
 
-_KNOTS = (0.1, 0.25, 0.5, 0.75, 0.9)
-_FLEX_ROWS = 50_000
+def _ols(f: np.ndarray, y: np.ndarray) -> np.ndarray:
+    return _pinv_gram(f.T @ f) @ (f.T @ y)  # type: ignore[no-any-return]
 
 
 def _best_split(x: np.ndarray, y: np.ndarray) -> float | None:
     """Return the threshold on ``x`` that best splits ``y`` in two (a regression stump).
 
     A branch routes by a threshold on its input; a knot exactly there lets the
-    piecewise fit follow the jump, where quantile knots would leave a misfit that a
-    shifted input turns into a false "changed".
+    piecewise fit follow the jump, where quantile knots would leave a misfit.
     """
     n = len(x)
     if n < 40:
@@ -78,11 +155,13 @@ def _best_split(x: np.ndarray, y: np.ndarray) -> float | None:
     csum = np.cumsum(ys)
     csq = np.cumsum(ys * ys)
     left = np.arange(1, n)
-    sse_l = csq[:-1] - csum[:-1] ** 2 / left
     right = n - left
-    tot, totsq = csum[-1], csq[-1]
-    sse_r = (totsq - csq[:-1]) - (tot - csum[:-1]) ** 2 / right
-    sse = sse_l + sse_r
+    sse = (
+        csq[:-1]
+        - csum[:-1] ** 2 / left
+        + (csq[-1] - csq[:-1])
+        - (csum[-1] - csum[:-1]) ** 2 / right
+    )
     valid = (xs[1:] > xs[:-1]) & (left >= n // 50) & (right >= n // 50)
     if not valid.any():
         return None
@@ -90,90 +169,138 @@ def _best_split(x: np.ndarray, y: np.ndarray) -> float | None:
     return float((xs[i] + xs[i + 1]) / 2.0)
 
 
-def _test_features(
+def _hinges(z: np.ndarray, y: np.ndarray) -> list[np.ndarray]:
+    """Hinges and steps of ``z`` at pooled quantiles and at its best split of ``y``."""
+    knots = list(np.quantile(z, _KNOTS))
+    split = _best_split(z, y)
+    if split is not None:
+        knots.append(split)
+    lo, hi = float(z.min()), float(z.max())
+    out: list[np.ndarray] = []
+    for k in np.unique(knots):
+        if lo < k < hi:
+            out += [np.maximum(z - k, 0.0), (z > k).astype(np.float64)]
+    return out
+
+
+def flexible_basis(d: Design, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Return a flexible feature matrix of the parents, and their standardised values.
+
+    In order (the basis is capped at one column per 20 rows, so the most telling
+    come first): the parents; every binary parent (a gate such as a port's ``fired``
+    indicator, or a flag) times every numeric parent (a gated port is
+    ``fired * f(inputs)``); hinges of the single index that a linear fit of the node
+    finds (a threshold or a curve of a weighted sum, the commonest multi-input shape);
+    per numeric parent, hinges and steps at quantiles and at its best split; gates
+    times those; the products of every pair of numeric parents' ramps (products,
+    ratios, ``x * exp(-s)``). Categorical parents enter as one indicator per category.
+
+    Args:
+        d: the node's design.
+        x: pooled rows of the encoded data (all columns).
+        y: the node's values on those rows (first column if one-hot), to place the
+            split knots and the single-index direction.
+    """
+    n = len(x)
+    cap = max(8, n // 20)
+    feats: list[np.ndarray] = [np.ones(n)]
+    cont: list[np.ndarray] = []
+    binary: list[np.ndarray] = []
+    std: list[np.ndarray] = []
+    for p, levels in zip(d.parents, d.levels, strict=True):
+        col = x[:, p]
+        if levels:
+            feats.extend((col == c).astype(np.float64) for c in range(1, levels))
+            continue
+        sd = float(col.std())
+        if sd == 0.0:
+            continue
+        z = (col - float(col.mean())) / sd
+        std.append(z)
+        if len(np.unique(col[: min(n, 2000)])) <= 2 and len(np.unique(col)) <= 2:
+            binary.append(z)
+        else:
+            cont.append(z)
+    # Most telling first, as the basis is capped.
+    feats.extend(binary)
+    feats.extend(cont)
+    for g in binary:
+        feats.extend(g * z for z in cont)
+    if len(cont) >= 2:
+        z_all = np.column_stack(cont)
+        beta = _ols(np.column_stack([np.ones(n), z_all]), y)[1:]
+        if np.any(beta != 0.0):
+            idx = z_all @ beta
+            idx = (idx - idx.mean()) / (idx.std() or 1.0)
+            feats.extend(_hinges(idx, y))
+    per = [_hinges(z, y) for z in cont]
+    for group in per:
+        feats.extend(group)
+    for g in binary:
+        for group in per:
+            feats.extend(g * f for f in group)
+    if len(cont) >= 2:
+        ramps = [
+            [z, *(np.maximum(z - k, 0.0) for k in np.quantile(z, (0.25, 0.5, 0.75)))]
+            for z in cont
+        ]
+        for a in range(len(cont)):
+            for b in range(a + 1, len(cont)):
+                feats.extend(u * v for u in ramps[a] for v in ramps[b])
+    feats = feats[:cap]
+    zs = np.column_stack(std) if std else np.empty((n, 0))
+    return np.column_stack(feats), zs
+
+
+def _flexible_test(
     d: Design,
     old: np.ndarray,
     new: np.ndarray,
-    y_old: np.ndarray,
-    y_new: np.ndarray,
+    column: int,
+    levels: int,
     rng: np.random.Generator,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Return the linear features plus a flexible basis for the mechanism test.
-
-    Per numeric parent: hinges and steps at pooled quantiles and at the parent's best
-    split of the node. Per binary parent (a gate such as a port's ``fired`` indicator):
-    its products with those features. For several numeric parents: their pairwise
-    products and random hinges of their standardised linear combinations, which
-    follow a curved function of several inputs. The basis makes the pooled fit
-    flexible, so threshold branches and curved components whose inputs shifted are not
-    flagged as changed (a linear fit of such a node differs between runs even if the
-    component did not change), while the extrapolation stays linear.
-    """
-    f_old, f_new = d.fit_matrix(old), d.fit_matrix(new)
-    extra_old: list[np.ndarray] = []
-    extra_new: list[np.ndarray] = []
-    budget = max(0, (len(old) + len(new)) // 20 - f_old.shape[1])
-
-    def add(a: np.ndarray, b: np.ndarray) -> None:
-        if len(extra_old) < budget:
-            extra_old.append(a)
-            extra_new.append(b)
-
-    qs = _KNOTS if len(d.parents) <= 4 else _KNOTS[1::2]
-    y_pooled = np.concatenate([y_old, y_new])
-    if y_pooled.ndim > 1:
-        y_pooled = y_pooled[:, 0]
-    curved: list[int] = []
-    gates: list[int] = []
-    per_parent: dict[int, tuple[list[np.ndarray], list[np.ndarray]]] = {}
-    for p, levels in zip(d.parents, d.levels, strict=True):
-        if levels:
-            continue
-        xo, xn = old[:, p], new[:, p]
-        pooled = np.concatenate([xo, xn])
-        lo, hi = float(pooled.min()), float(pooled.max())
-        if lo == hi:
-            continue
-        if np.all((pooled == lo) | (pooled == hi)):
-            gates.append(p)  # binary: an indicator or a flag, exact as a linear term
-            continue
-        curved.append(p)
-        knots = list(np.quantile(pooled, qs))
-        split = _best_split(pooled, y_pooled)
-        if split is not None:
-            knots.append(split)
-        feats_o, feats_n = [xo], [xn]
-        for k in np.unique(knots):
-            if lo < k < hi:
-                feats_o += [np.maximum(xo - k, 0.0), (xo > k).astype(np.float64)]
-                feats_n += [np.maximum(xn - k, 0.0), (xn > k).astype(np.float64)]
-        per_parent[p] = (feats_o, feats_n)
-    # A gated port is 0 where its gate did not fire: the value is gate * f(inputs), so
-    # the basis needs every gate times every input feature. Most telling first, as the
-    # basis is capped: gate * input, then the inputs' knots, then gate * knots.
-    for g in gates:
-        for p in curved:
-            add(old[:, g] * old[:, p], new[:, g] * new[:, p])
-    for p in curved:
-        for a, b in zip(per_parent[p][0][1:], per_parent[p][1][1:], strict=True):
-            add(a, b)
-    for g in gates:
-        go, gn = old[:, g], new[:, g]
-        for p in curved:
-            for a, b in zip(per_parent[p][0][1:], per_parent[p][1][1:], strict=True):
-                add(go * a, gn * b)
-    if 2 <= len(curved) <= 6:
-        pooled = np.vstack([old[:, curved], new[:, curved]])
-        mu, sd = pooled.mean(axis=0), pooled.std(axis=0)
-        zo, zn = (old[:, curved] - mu) / sd, (new[:, curved] - mu) / sd
-        for i in range(len(curved)):
-            for j in range(i + 1, len(curved)):
-                add(zo[:, i] * zo[:, j], zn[:, i] * zn[:, j])
-        for _ in range(4 * len(curved)):
-            w = rng.standard_normal(len(curved))
-            w /= np.linalg.norm(w)
-            cut = float(rng.normal())
-            add(np.maximum(zo @ w - cut, 0.0), np.maximum(zn @ w - cut, 0.0))
-    if not extra_old:
-        return f_old, f_new
-    return np.column_stack([f_old, *extra_old]), np.column_stack([f_new, *extra_new])
+    w: np.ndarray | None,
+) -> np.ndarray:
+    """The cross-fitted, doubly robust mechanism test with margins (data, replicates)."""
+    x = np.vstack([old, new])
+    y = _onehot(x[:, column], levels)
+    n = len(x)
+    reps = 1 if w is None else 1 + len(w)
+    dd = np.concatenate([np.zeros(len(old)), np.ones(len(new))])
+    y_first = y if y.ndim == 1 else y[:, 0]
+    f, z = flexible_basis(d, x, y_first)
+    resid_full = y - f @ _ols(f, y)
+    if float(np.max(np.abs(resid_full), initial=0.0)) <= 1e-8 * (
+        float(np.max(np.abs(y), initial=0.0)) + 1e-300
+    ):
+        return np.ones(reps)  # one deterministic function of the basis fits both runs
+    fold = rng.permutation(n) % 2
+    ry = np.empty_like(y)
+    rd = np.empty(n)
+    for k in (0, 1):
+        tr, te = fold != k, fold == k
+        ry[te] = y[te] - f[te] @ _ols(f[tr], y[tr])
+        rd[te] = dd[te] - np.clip(f[te] @ _ols(f[tr], dd[tr]), 0.0, 1.0)
+    rd2 = float(np.mean(rd * rd))
+    if rd2 < 1e-6:
+        return np.ones(reps)  # the parents tell the runs apart: nothing to compare
+    cols = range(y.shape[1] - 1) if y.ndim == 2 else [None]
+    tests = []
+    for j in cols:
+        r = ry if j is None else ry[:, j]
+        sd = float(np.std(y if j is None else y[:, j])) or 1.0
+        contrib = [r * rd / rd2]
+        for k in range(z.shape[1]):
+            scale = float(np.mean(rd * rd * z[:, k] ** 2)) or 1.0
+            contrib.append(r * rd * z[:, k] / scale)
+        margin = np.full(len(contrib), LEVEL_MARGIN * sd)
+        tests.append(margin_test(np.column_stack(contrib), margin, w))
+        if j is None:
+            r2 = np.empty(n)
+            sq = r * r
+            for k in (0, 1):
+                tr, te = fold != k, fold == k
+                r2[te] = sq[te] - f[te] @ _ols(f[tr], sq[tr])
+            noise_margin = max((NOISE_MARGIN * sd) ** 2, 0.5 * float(np.mean(sq)))
+            tests.append(margin_test((r2 * rd / rd2)[:, None], np.array([noise_margin]), w))
+    return combine_rows(tests)

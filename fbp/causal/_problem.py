@@ -15,7 +15,7 @@ from ._engine import Design
 from ._graph import CausalGraph
 from ._model import FittedModel
 
-__all__ = ("Problem", "problem", "subsample")
+__all__ = ("Problem", "problem", "subsample", "subsample_index")
 
 
 @dataclass(frozen=True)
@@ -90,3 +90,10 @@ def subsample(a: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
     if len(a) <= n:
         return a
     return a[np.sort(rng.choice(len(a), size=n, replace=False))]
+
+
+def subsample_index(n: int, m: int, rng: np.random.Generator) -> np.ndarray:
+    """Return the sorted positions of at most ``m`` of ``n`` rows, drawn without replacement."""
+    if n <= m:
+        return np.arange(n)
+    return np.sort(rng.choice(n, size=m, replace=False))

@@ -221,7 +221,7 @@ def _shift_fast(
     t0: float,
 ) -> ShiftResult:
     old, new = pb.enc.arrays
-    p_raw = test_mechanisms(pb, seed, alpha)
+    p_raw = [float(x) for x in test_mechanisms(pb, seed, alpha).p[0]]
     p_adj = adjust(p_raw, correction)
     changed = [p < alpha for p in p_adj]
     players = [i for i, c in enumerate(changed) if c]

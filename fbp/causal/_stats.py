@@ -16,11 +16,17 @@ from scipy import stats
 __all__ = (
     "Correction",
     "adjust",
+    "adjust_rows",
     "combine",
+    "combine_rows",
     "distribution_test",
+    "distribution_tests",
     "lstsq",
+    "margin_test",
     "mechanism_test",
+    "mechanism_tests",
     "percentile_interval",
+    "weighted_means",
 )
 
 Correction = Literal["holm", "bh", "bonferroni", "none"]
@@ -219,3 +225,167 @@ def percentile_interval(replicates: np.ndarray, confidence: float) -> tuple[np.n
     lo, hi = (1.0 - confidence) / 2.0, (1.0 + confidence) / 2.0
     q = np.quantile(replicates, [lo, hi], axis=0)
     return q[0], q[1]
+
+
+# -- tests that also answer for bootstrap replicates ----------------------------------
+#
+# The functions below return one p-value for the data and one per bootstrap replicate:
+# an array of length ``1 + B`` for weights ``w`` of shape ``(B, rows)`` (multinomial
+# counts, rows of "before" then "after"). A replicate re-evaluates the test statistic on
+# the resampled rows with the nuisance fits held fixed (a score bootstrap), so the share
+# of replicates in which a variable is flagged costs a matrix product, not a refit.
+
+
+def weighted_means(s: np.ndarray, w: np.ndarray | None) -> np.ndarray:
+    """Return the column means of ``s`` (rows, m): the data's, then each replicate's."""
+    full = s.mean(axis=0)[None, :]
+    if w is None or len(w) == 0:
+        return full  # type: ignore[no-any-return]
+    reps = (w @ s) / w.sum(axis=1, keepdims=True)
+    return np.vstack([full, reps])  # type: ignore[no-any-return]
+
+
+def _chi2_rows(means: np.ndarray, cov: np.ndarray, n: int) -> np.ndarray:
+    """Return chi-square p-values of ``n * m' cov^-1 m`` for each row ``m`` of ``means``."""
+    w, q = np.linalg.eigh(np.atleast_2d(cov))
+    good = w > 1e-10 * max(float(w.max(initial=0.0)), 1e-300)
+    if not good.any():
+        return np.ones(len(means))
+    z = means @ q[:, good]
+    stat = n * np.sum(z * z / w[good], axis=1)
+    return np.asarray(stats.chi2.sf(stat, int(good.sum())), dtype=float)
+
+
+def combine_rows(p_values: Sequence[np.ndarray]) -> np.ndarray:
+    """Bonferroni-combine several tests, elementwise over data and replicates."""
+    ps = np.vstack([np.asarray(p, dtype=float) for p in p_values])
+    return np.minimum(1.0, len(ps) * ps.min(axis=0))  # type: ignore[no-any-return]
+
+
+def adjust_rows(p: np.ndarray, method: Correction) -> np.ndarray:
+    """Apply :func:`adjust` to every row of ``p`` (replicates x variables)."""
+    return np.vstack([adjust(list(row), method) for row in p]) if len(p) else p
+
+
+def _score_test_rows(fit: _Fit, r: np.ndarray, g: np.ndarray, w: np.ndarray | None) -> np.ndarray:
+    """:func:`_robust_score_test`, for the data and each replicate."""
+    g_res = fit.resid(g)
+    norms = np.sqrt(np.einsum("ij,ij->j", g, g))
+    res_norms = np.sqrt(np.einsum("ij,ij->j", g_res, g_res))
+    keep = res_norms > 1e-7 * np.maximum(norms, 1e-300)
+    reps = 1 if w is None else 1 + len(w)
+    if not keep.any():
+        return np.ones(reps)
+    g_res = g_res[:, keep] / res_norms[keep]
+    s = g_res * r[:, None]
+    cov = (g_res.T @ (g_res * (r * r)[:, None])) / len(r)
+    return _chi2_rows(weighted_means(s, w), cov, len(r))
+
+
+def mechanism_tests(
+    f_old: np.ndarray,
+    y_old: np.ndarray,
+    f_new: np.ndarray,
+    y_new: np.ndarray,
+    w: np.ndarray | None = None,
+) -> np.ndarray:
+    """:func:`mechanism_test` with linear features, for the data and each replicate."""
+    f = np.vstack([f_old, f_new])
+    y = np.concatenate([y_old, y_new]) if y_old.ndim == 1 else np.vstack([y_old, y_new])
+    d = np.concatenate([np.zeros(len(f_old)), np.ones(len(f_new))])
+    g = np.column_stack([d, d[:, None] * f[:, 1:]]) if f.shape[1] > 1 else d[:, None]
+    fit = _Fit(f)
+    r = fit.resid(y)
+    reps = 1 if w is None else 1 + len(w)
+    if float(np.max(np.abs(r), initial=0.0)) <= 1e-8 * (
+        float(np.max(np.abs(y), initial=0.0)) + 1e-300
+    ):
+        return np.ones(reps)
+    if r.ndim == 1:
+        p_shift = _score_test_rows(fit, r, g, w)
+        p_noise = _score_test_rows(fit, fit.resid(r * r), d[:, None], w)
+        return combine_rows([p_shift, p_noise])
+    cols = range(max(1, r.shape[1] - 1))
+    return combine_rows([_score_test_rows(fit, r[:, j], g, w) for j in cols])
+
+
+def margin_test(contrib: np.ndarray, margin: np.ndarray, w: np.ndarray | None) -> np.ndarray:
+    """Test that no column mean of ``contrib`` exceeds its ``margin`` in size.
+
+    ``contrib`` holds per-row contributions whose column means estimate effects (in
+    the units of ``margin``). Each mean is shrunk towards zero by its margin before
+    the chi-square statistic is formed, so effects within the margins do not count:
+    the test asks whether the effect is *material*. Data and replicates.
+    """
+    n = len(contrib)
+    means = weighted_means(contrib, w)
+    shrunk = np.sign(means) * np.maximum(np.abs(means) - margin[None, :], 0.0)
+    centered = contrib - contrib.mean(axis=0)
+    cov = (centered.T @ centered) / max(n - 1, 1)
+    out = _chi2_rows(shrunk, cov, n)
+    out[~np.any(shrunk != 0.0, axis=1)] = 1.0
+    return out
+
+
+def _ks_rows(a: np.ndarray, b: np.ndarray, w: np.ndarray | None) -> np.ndarray:
+    """Two-sample Kolmogorov-Smirnov p-values (asymptotic), data and replicates."""
+    na, nb = len(a), len(b)
+    pooled = np.concatenate([a, b])
+    order = np.argsort(pooled, kind="stable")
+    xs = pooled[order]
+    last = np.append(xs[1:] != xs[:-1], True)  # the ECDFs are compared after ties
+    ones = np.ones((1, na + nb))
+    ws = ones if w is None else np.vstack([ones, w])
+    wa, wb = ws[:, :na], ws[:, na:]
+    step = np.concatenate(
+        [wa / wa.sum(axis=1, keepdims=True), -wb / wb.sum(axis=1, keepdims=True)], axis=1
+    )[:, order]
+    diff = np.cumsum(step, axis=1)[:, last]
+    d = np.abs(diff).max(axis=1)
+    en = na * nb / (na + nb)
+    return np.asarray(stats.kstwobign.sf(d * math.sqrt(en)), dtype=float)
+
+
+def _welch_rows(a: np.ndarray, b: np.ndarray, w: np.ndarray | None) -> np.ndarray:
+    na = len(a)
+    ones = np.ones((1, na + len(b)))
+    ws = ones if w is None else np.vstack([ones, w])
+    out = []
+    for part, x in ((ws[:, :na], a), (ws[:, na:], b)):
+        tot = part.sum(axis=1)
+        m = part @ x / tot
+        v = np.maximum(part @ (x * x) / tot - m * m, 0.0)
+        out.append((m, v, len(x)))
+    (ma, va, la), (mb, vb, lb) = out
+    se = np.sqrt(va / la + vb / lb)
+    same = np.isclose(ma, mb, rtol=0.0, atol=1e-12 * (1.0 + np.abs(ma)))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        t = np.where(se > 0, (mb - ma) / np.where(se > 0, se, 1.0), np.where(same, 0.0, np.inf))
+    return np.asarray(2.0 * stats.norm.sf(np.abs(t)), dtype=float)
+
+
+def _chi2_counts_rows(a: np.ndarray, b: np.ndarray, w: np.ndarray | None) -> np.ndarray:
+    k = int(max(a.max(initial=0), b.max(initial=0))) + 1
+    na = len(a)
+    onehot = np.zeros((na + len(b), k))
+    onehot[np.arange(na + len(b)), np.concatenate([a, b]).astype(int)] = 1.0
+    ones = np.ones((1, na + len(b)))
+    ws = ones if w is None else np.vstack([ones, w])
+    out = []
+    for row in ws:
+        table = np.vstack([row[:na] @ onehot[:na], row[na:] @ onehot[na:]])
+        table = table[:, table.sum(axis=0) > 0]
+        if table.shape[1] < 2:
+            out.append(1.0)
+            continue
+        out.append(float(stats.chi2_contingency(table, correction=False).pvalue))
+    return np.asarray(out)
+
+
+def distribution_tests(
+    a: np.ndarray, b: np.ndarray, *, categorical: bool = False, w: np.ndarray | None = None
+) -> np.ndarray:
+    """:func:`distribution_test`, for the data and each replicate (weights ``w``)."""
+    if categorical:
+        return _chi2_counts_rows(a, b, w)
+    return combine_rows([_ks_rows(a, b, w), _welch_rows(a, b, w)])
