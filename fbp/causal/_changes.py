@@ -47,7 +47,7 @@ from ._stats import (
     mechanism_tests,
 )
 
-__all__ = ("MechanismTests", "test_mechanisms")
+__all__ = ("MechanismTests", "mechanism_changes")
 
 _FLEX_ROWS = 20_000
 _KNOTS = (0.05, 0.15, 0.3, 0.5, 0.7, 0.85, 0.95)
@@ -84,10 +84,11 @@ def _run_constant(old: np.ndarray, new: np.ndarray) -> bool:
 def _onehot(y: np.ndarray, levels: int) -> np.ndarray:
     if not levels:
         return y
-    return (y[:, None] == np.arange(levels)[None, :]).astype(np.float64)
+    out: np.ndarray = (y[:, None] == np.arange(levels)[None, :]).astype(np.float64)
+    return out
 
 
-def test_mechanisms(
+def mechanism_changes(
     pb: Problem, seed: int, alpha: float, w: np.ndarray | None = None
 ) -> MechanismTests:
     """Test every node of ``pb`` for a change of its mechanism.

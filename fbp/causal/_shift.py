@@ -21,7 +21,7 @@ import pandas as pd
 from fbp._core._exceptions import CausalModelError
 
 from ._attribution import Rows, attribute, mean_game, sampled_game
-from ._changes import test_mechanisms
+from ._changes import mechanism_changes
 from ._data import to_dowhy_frame
 from ._deps import require
 from ._model import FittedModel, build_scm, seeded
@@ -221,7 +221,7 @@ def _shift_fast(
     t0: float,
 ) -> ShiftResult:
     old, new = pb.enc.arrays
-    p_raw = [float(x) for x in test_mechanisms(pb, seed, alpha).p[0]]
+    p_raw = [float(x) for x in mechanism_changes(pb, seed, alpha).p[0]]
     p_adj = adjust(p_raw, correction)
     changed = [p < alpha for p in p_adj]
     players = [i for i, c in enumerate(changed) if c]

@@ -242,7 +242,7 @@ def weighted_means(s: np.ndarray, w: np.ndarray | None) -> np.ndarray:
     if w is None or len(w) == 0:
         return full  # type: ignore[no-any-return]
     reps = (w @ s) / w.sum(axis=1, keepdims=True)
-    return np.vstack([full, reps])  # type: ignore[no-any-return]
+    return np.vstack([full, reps])
 
 
 def _chi2_rows(means: np.ndarray, cov: np.ndarray, n: int) -> np.ndarray:
