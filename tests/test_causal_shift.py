@@ -76,14 +76,23 @@ def test_changed_mechanisms_are_significant_when_the_target_moved() -> None:
     assert result.ranking.processes[0].significant
 
 
-def test_unchanged_variables_get_zero_attribution() -> None:
+def test_unchanged_variables_get_no_attribution_and_no_false_certainty() -> None:
     case = _cases("mechanism", 1)[0]
     net = case.network
-    result = shift(net.graph, case.before, case.after, net.target, n_bootstrap=5)
-    for v in result.ranking.variables:
-        if not v.changed:
-            assert v.value == 0.0
-            assert v.ci_low == v.ci_high == 0.0
+    result = shift(net.graph, case.before, case.after, net.target, n_bootstrap=20)
+    unchanged = [v for v in result.ranking.variables if not v.changed]
+    assert unchanged
+    for v in unchanged:
+        assert v.value == 0.0
+        assert v.flagged is not None and v.flagged < 0.5
+        # Never flagged: no interval (not a [0, 0] that reads as certainty); flagged in
+        # some replicates: the interval of those replicates' attributions.
+        assert (v.ci_low is None) == (v.flagged == 0.0), v
+    (truth,) = case.truth
+    top = result.ranking.variables[0]
+    assert top.process == truth and top.flagged == 1.0
+    text = result.table()
+    assert "flagged" in text.splitlines()[3]
 
 
 def test_attributions_sum_to_the_explained_change_close_to_the_observed_one() -> None:
@@ -103,9 +112,12 @@ def test_intervals_contain_the_point_estimates() -> None:
         net = case.network
         result = shift(net.graph, case.before, case.after, net.target, seed=i, n_bootstrap=40)
         for v in result.ranking.variables:
-            assert v.ci_low is not None and v.ci_high is not None
-            assert v.ci_low <= v.value <= v.ci_high, v
+            if v.changed:
+                assert v.ci_low is not None and v.ci_high is not None
+                assert v.ci_low <= v.value <= v.ci_high, v
         for p in result.ranking.processes:
+            if not p.significant:
+                continue
             assert p.ci_low is not None and p.ci_high is not None
             assert p.ci_low <= p.value <= p.ci_high, p
 

@@ -15,11 +15,11 @@ from typing import Any
 
 import numpy as np
 
-from ._engine import Game, NodeModel, fit_node, fit_weighted
+from ._engine import Game, NodeModel, fit_node, fit_weighted, fit_weighted_many
 from ._problem import Problem
 from ._shapley import shapley_values
 
-__all__ = ("Rows", "attribute", "mean_game", "sampled_game")
+__all__ = ("MeanModel", "Rows", "attribute", "mean_game", "sampled_game")
 
 
 def sampled_game(pb: Problem, old: np.ndarray, new: np.ndarray, players: Sequence[int]) -> Game:
@@ -133,3 +133,115 @@ def attribute(
         return out
 
     return shapley_values(value, k, rng=rng)
+
+
+@dataclass(frozen=True)
+class MeanModel:
+    """Every node's "before", "after" and pooled mechanism, for exact target means.
+
+    A coalition is given by two masks over the nodes: a node uses its "after"
+    mechanism where ``new`` is set, its "before" one where ``old`` is set, and the
+    pooled one otherwise (an unchanged node). One vectorised pass evaluates many
+    coalitions. Only the nodes that may be players get "before" and "after" fits.
+    """
+
+    pb: Problem
+    shared: tuple[NodeModel, ...]
+    old: tuple[NodeModel, ...]
+    new: tuple[NodeModel, ...]
+
+    @classmethod
+    def fit(
+        cls,
+        pb: Problem,
+        rows: Rows,
+        w_old: np.ndarray,
+        w_new: np.ndarray,
+        candidates: Sequence[int],
+    ) -> MeanModel:
+        """Fit the mechanisms with bootstrap weights on the rows.
+
+        Every node gets its pooled mechanism; ``candidates`` (the nodes that may be
+        players) also their "before" and "after" ones.
+        """
+        w_pool = np.concatenate([w_old, w_new])
+        shared, olds, news = [], [], []
+        cand = set(candidates)
+        for i in range(len(pb.nodes)):
+            k = pb.levels[i]
+            pooled = fit_weighted(rows.f_pool[i], rows.y_pool[i], w_pool, k)
+            shared.append(pooled)
+            if i in cand:
+                olds.append(fit_weighted(rows.f_old[i], rows.y_old[i], w_old, k))
+                news.append(fit_weighted(rows.f_new[i], rows.y_new[i], w_new, k))
+            else:
+                olds.append(pooled)
+                news.append(pooled)
+        return cls(pb, tuple(shared), tuple(olds), tuple(news))
+
+    @classmethod
+    def fit_many(
+        cls,
+        pb: Problem,
+        rows: Rows,
+        w_old: np.ndarray,
+        w_new: np.ndarray,
+        candidates: Sequence[int],
+    ) -> list[MeanModel]:
+        """:meth:`fit` for each row of the weights (bootstrap replicates), in one pass."""
+        w_pool = np.hstack([w_old, w_new])
+        b = len(w_old)
+        shared: list[list[NodeModel]] = [[] for _ in range(b)]
+        olds: list[list[NodeModel]] = [[] for _ in range(b)]
+        news: list[list[NodeModel]] = [[] for _ in range(b)]
+        cand = set(candidates)
+        for i in range(len(pb.nodes)):
+            k = pb.levels[i]
+            pooled = fit_weighted_many(rows.f_pool[i], rows.y_pool[i], w_pool, k)
+            if i in cand:
+                before = fit_weighted_many(rows.f_old[i], rows.y_old[i], w_old, k)
+                after = fit_weighted_many(rows.f_new[i], rows.y_new[i], w_new, k)
+            else:
+                before = after = pooled
+            for r in range(b):
+                shared[r].append(pooled[r])
+                olds[r].append(before[r])
+                news[r].append(after[r])
+        return [cls(pb, tuple(shared[r]), tuple(olds[r]), tuple(news[r])) for r in range(b)]
+
+    def means(self, new: np.ndarray, old: np.ndarray) -> np.ndarray:
+        """Return the target's mean under each coalition (rows of ``new``/``old``)."""
+        pb = self.pb
+        values: list[np.ndarray] = []
+        for i in range(len(pb.nodes)):
+            design = pb.designs[i]
+            d = design if design.parents else None
+            pm = [values[p] for p in design.parents]
+            m_shared = self.shared[i].mean(d, pm)
+            m_old = self.old[i].mean(d, pm)
+            m_new = self.new[i].mean(d, pm)
+            use_new, use_old = new[:, i], old[:, i]
+            if pb.levels[i]:
+                use_new, use_old = use_new[:, None], use_old[:, None]
+            values.append(np.where(use_new, m_new, np.where(use_old, m_old, m_shared)))
+        out = values[-1]
+        return np.broadcast_to(out, (len(new),)).astype(np.float64)
+
+    def shapley(self, players: Sequence[int], rng: np.random.Generator) -> np.ndarray:
+        """Return the Shapley values of ``players`` (unchanged nodes pooled)."""
+        k, n = len(players), len(self.pb.nodes)
+        if k == 0:
+            return np.zeros(0)
+        cols = np.asarray(players, dtype=np.intp)
+
+        def value(masks: np.ndarray) -> np.ndarray:
+            new = np.zeros((len(masks) + 1, n), dtype=bool)
+            old = np.zeros_like(new)
+            new[1:, cols] = masks
+            old[1:, cols] = ~masks
+            old[0, cols] = True
+            v = self.means(new, old)
+            out: np.ndarray = v[1:] - v[0]
+            return out
+
+        return shapley_values(value, k, rng=rng, exact_max=12, n_permutations=256)

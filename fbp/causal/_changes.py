@@ -40,7 +40,9 @@ import numpy as np
 from ._engine import Design
 from ._problem import Problem, subsample_index
 from ._stats import (
+    Correction,
     _pinv_gram,
+    adjust_rows,
     combine_rows,
     distribution_tests,
     margin_test,
@@ -49,7 +51,8 @@ from ._stats import (
 
 __all__ = ("MechanismTests", "mechanism_changes")
 
-_FLEX_ROWS = 20_000
+_FLEX_ROWS = 5_000
+_MAX_FEATURES = 96
 _KNOTS = (0.05, 0.15, 0.3, 0.5, 0.7, 0.85, 0.95)
 LEVEL_MARGIN = 0.02
 """Level and slope changes below this share of the variable's standard deviation are
@@ -89,16 +92,23 @@ def _onehot(y: np.ndarray, levels: int) -> np.ndarray:
 
 
 def mechanism_changes(
-    pb: Problem, seed: int, alpha: float, w: np.ndarray | None = None
+    pb: Problem,
+    seed: int,
+    alpha: float,
+    w: np.ndarray | None,
+    correction: Correction = "holm",
 ) -> MechanismTests:
     """Test every node of ``pb`` for a change of its mechanism.
 
     Args:
         pb: the problem (both runs encoded).
         seed: drives the row subsample and the folds of the flexible test.
-        alpha: the screen's level: only nodes the linear screen rejects at ``alpha``
-            (in the data or in any replicate) get the flexible test.
+        alpha: the level of the corrected tests. A node gets the flexible test only
+            if its linear screen, corrected with the others, rejects at ``alpha`` in
+            the data or in a replicate: the correction is monotone, so a node the
+            corrected screen passes cannot be flagged whatever the flexible test says.
         w: bootstrap weights ``(B, rows before + rows after)``, or ``None``.
+        correction: the multiple-testing correction the caller applies.
     """
     old, new = pb.enc.arrays
     n_old = len(old)
@@ -115,6 +125,7 @@ def mechanism_changes(
     )
     out = np.ones((reps, len(pb.nodes)))
     void: list[int] = []
+    screened: list[int] = []
     for i in range(len(pb.nodes)):
         d = pb.designs[i]
         if not d.parents:
@@ -129,12 +140,13 @@ def mechanism_changes(
             void.append(i)
             continue
         y_old, y_new = _onehot(old[:, i], pb.levels[i]), _onehot(new[:, i], pb.levels[i])
-        p_lin = mechanism_tests(d.fit_matrix(old), y_old, d.fit_matrix(new), y_new, w)
-        if not (p_lin < alpha).any():
-            out[:, i] = p_lin
-            continue
-        p_flex = _flexible_test(d, flex_old, flex_new, i, pb.levels[i], rng, w_flex)
-        out[:, i] = np.maximum(p_lin, p_flex)
+        out[:, i] = mechanism_tests(d.fit_matrix(old), y_old, d.fit_matrix(new), y_new, w)
+        screened.append(i)
+    adjusted = adjust_rows(out, correction)
+    candidates = [i for i in screened if (adjusted[:, i] < alpha).any()]
+    for i in candidates:
+        p_flex = _flexible_test(pb.designs[i], flex_old, flex_new, i, pb.levels[i], rng, w_flex)
+        out[:, i] = np.maximum(out[:, i], p_flex)
     return MechanismTests(out, tuple(void), constant)
 
 
@@ -187,9 +199,9 @@ def _hinges(z: np.ndarray, y: np.ndarray) -> list[np.ndarray]:
 def flexible_basis(d: Design, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Return a flexible feature matrix of the parents, and their standardised values.
 
-    In order (the basis is capped at one column per 20 rows, so the most telling
-    come first): the parents; every binary parent (a gate such as a port's ``fired``
-    indicator, or a flag) times every numeric parent (a gated port is
+    In order (the basis is capped at one column per 20 rows and 96 in all, so the
+    most telling come first): the parents; every binary parent (a gate such as a
+    port's ``fired`` indicator, or a flag) times every numeric parent (a gated port is
     ``fired * f(inputs)``); hinges of the single index that a linear fit of the node
     finds (a threshold or a curve of a weighted sum, the commonest multi-input shape);
     per numeric parent, hinges and steps at quantiles and at its best split; gates
@@ -203,7 +215,7 @@ def flexible_basis(d: Design, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray,
             split knots and the single-index direction.
     """
     n = len(x)
-    cap = max(8, n // 20)
+    cap = max(8, min(n // 20, _MAX_FEATURES))
     feats: list[np.ndarray] = [np.ones(n)]
     cont: list[np.ndarray] = []
     binary: list[np.ndarray] = []
@@ -242,8 +254,7 @@ def flexible_basis(d: Design, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray,
             feats.extend(g * f for f in group)
     if len(cont) >= 2:
         ramps = [
-            [z, *(np.maximum(z - k, 0.0) for k in np.quantile(z, (0.25, 0.5, 0.75)))]
-            for z in cont
+            [z, *(np.maximum(z - k, 0.0) for k in np.quantile(z, (0.25, 0.5, 0.75)))] for z in cont
         ]
         for a in range(len(cont)):
             for b in range(a + 1, len(cont)):
@@ -263,45 +274,57 @@ def _flexible_test(
     w: np.ndarray | None,
 ) -> np.ndarray:
     """The cross-fitted, doubly robust mechanism test with margins (data, replicates)."""
-    x = np.vstack([old, new])
+    # Rows in random order, so that the two folds are the two halves.
+    perm = rng.permutation(len(old) + len(new))
+    x = np.vstack([old, new])[perm]
+    dd = (perm >= len(old)).astype(np.float64)
+    if w is not None:
+        w = w[:, perm]
     y = _onehot(x[:, column], levels)
+    y2 = y if y.ndim == 2 else y[:, None]
     n = len(x)
     reps = 1 if w is None else 1 + len(w)
-    dd = np.concatenate([np.zeros(len(old)), np.ones(len(new))])
-    y_first = y if y.ndim == 1 else y[:, 0]
-    f, z = flexible_basis(d, x, y_first)
-    resid_full = y - f @ _ols(f, y)
+    f, z = flexible_basis(d, x, y2[:, 0])
+    half = n // 2
+    parts = [slice(0, half), slice(half, n)]
+    grams = [f[te].T @ f[te] for te in parts]
+    # The whole-data fit (both folds' Gram matrices) tells a deterministic mechanism
+    # that the basis reproduces in both runs.
+    rhs = np.column_stack([y2, dd])
+    resid_full = y2 - f @ (_pinv_gram(grams[0] + grams[1]) @ (f.T @ y2))
     if float(np.max(np.abs(resid_full), initial=0.0)) <= 1e-8 * (
-        float(np.max(np.abs(y), initial=0.0)) + 1e-300
+        float(np.max(np.abs(y2), initial=0.0)) + 1e-300
     ):
         return np.ones(reps)  # one deterministic function of the basis fits both runs
-    fold = rng.permutation(n) % 2
-    ry = np.empty_like(y)
+    inv = [_pinv_gram(grams[1 - k]) for k in (0, 1)]  # fit on the other fold
+    ry = np.empty_like(y2)
     rd = np.empty(n)
-    for k in (0, 1):
-        tr, te = fold != k, fold == k
-        ry[te] = y[te] - f[te] @ _ols(f[tr], y[tr])
-        rd[te] = dd[te] - np.clip(f[te] @ _ols(f[tr], dd[tr]), 0.0, 1.0)
+    for k, te in enumerate(parts):
+        tr = parts[1 - k]
+        pred = f[te] @ (inv[k] @ (f[tr].T @ rhs[tr]))
+        ry[te] = y2[te] - pred[:, :-1]
+        rd[te] = dd[te] - np.clip(pred[:, -1], 0.0, 1.0)
     rd2 = float(np.mean(rd * rd))
     if rd2 < 1e-6:
         return np.ones(reps)  # the parents tell the runs apart: nothing to compare
-    cols = range(y.shape[1] - 1) if y.ndim == 2 else [None]
+    weights = [rd / rd2]
+    for k in range(z.shape[1]):
+        scale = float(np.mean(rd * rd * z[:, k] ** 2)) or 1.0
+        weights.append(rd * z[:, k] / scale)
+    wmat = np.column_stack(weights)
     tests = []
-    for j in cols:
-        r = ry if j is None else ry[:, j]
-        sd = float(np.std(y if j is None else y[:, j])) or 1.0
-        contrib = [r * rd / rd2]
-        for k in range(z.shape[1]):
-            scale = float(np.mean(rd * rd * z[:, k] ** 2)) or 1.0
-            contrib.append(r * rd * z[:, k] / scale)
-        margin = np.full(len(contrib), LEVEL_MARGIN * sd)
-        tests.append(margin_test(np.column_stack(contrib), margin, w))
-        if j is None:
-            r2 = np.empty(n)
-            sq = r * r
-            for k in (0, 1):
-                tr, te = fold != k, fold == k
-                r2[te] = sq[te] - f[te] @ _ols(f[tr], sq[tr])
-            noise_margin = max((NOISE_MARGIN * sd) ** 2, 0.5 * float(np.mean(sq)))
-            tests.append(margin_test((r2 * rd / rd2)[:, None], np.array([noise_margin]), w))
+    for j in range(max(1, y2.shape[1] - 1)):  # the last category is implied
+        r = ry[:, j]
+        sd = float(np.std(y2[:, j])) or 1.0
+        margin = np.full(wmat.shape[1], LEVEL_MARGIN * sd)
+        tests.append(margin_test(wmat * r[:, None], margin, w))
+    if y.ndim == 1:
+        sq = ry[:, 0] ** 2
+        r2 = np.empty(n)
+        for k, te in enumerate(parts):
+            tr = parts[1 - k]
+            r2[te] = sq[te] - f[te] @ (inv[k] @ (f[tr].T @ sq[tr]))
+        sd = float(np.std(y)) or 1.0
+        noise_margin = max((NOISE_MARGIN * sd) ** 2, 0.5 * float(np.mean(sq)))
+        tests.append(margin_test((r2 * rd / rd2)[:, None], np.array([noise_margin]), w))
     return combine_rows(tests)

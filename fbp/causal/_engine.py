@@ -18,7 +18,7 @@ from typing import Literal
 
 import numpy as np
 
-from ._stats import lstsq
+from ._stats import lstsq, lstsq_many
 
 __all__ = (
     "Design",
@@ -26,6 +26,7 @@ __all__ = (
     "NodeModel",
     "fit_node",
     "fit_weighted",
+    "fit_weighted_many",
 )
 
 _CHUNK_ELEMENTS = 4_000_000
@@ -210,6 +211,21 @@ def fit_weighted(f: np.ndarray | None, y: np.ndarray, w: np.ndarray, levels: int
         return NodeModel("categorical", beta, np.empty(0), levels)
     # With an intercept the weighted residuals average to zero.
     return NodeModel("anm", beta, np.empty(0), 0, 0.0)
+
+
+def fit_weighted_many(
+    f: np.ndarray | None, y: np.ndarray, w: np.ndarray, levels: int
+) -> list[NodeModel]:
+    """:func:`fit_weighted` for each row of the weights ``w`` (B, rows), in one pass."""
+    totals = w.sum(axis=1)
+    if f is None:
+        means = (w @ y) / (totals[:, None] if y.ndim == 2 else totals)
+        if levels:
+            return [NodeModel("root", None, np.empty(0), levels, 0.0, m) for m in means]
+        return [NodeModel("root", None, np.empty(0), 0, float(m)) for m in means]
+    betas = lstsq_many(f, y, w)
+    kind: Literal["anm", "categorical"] = "categorical" if levels else "anm"
+    return [NodeModel(kind, beta, np.empty(0), levels) for beta in betas]
 
 
 @dataclass(frozen=True)

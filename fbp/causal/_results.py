@@ -25,6 +25,7 @@ __all__ = (
     "VariableScore",
     "fmt",
     "fmt_p",
+    "fmt_share",
     "jsonable",
     "rank",
     "table",
@@ -47,6 +48,8 @@ class VariableScore:
         p_adjusted: that p-value after the multiple-testing correction.
         changed: whether the test rejected (after correction).
         significant: whether the query counts the variable as a finding.
+        flagged: the share of bootstrap replicates in which the test rejected
+            (``None`` without bootstrap or test).
     """
 
     node: str
@@ -60,6 +63,7 @@ class VariableScore:
     p_adjusted: float | None = None
     changed: bool | None = None
     significant: bool | None = None
+    flagged: float | None = None
 
     @property
     def ci_excludes_zero(self) -> bool:
@@ -80,6 +84,7 @@ class ProcessScore:
         ci_high: upper end of that interval.
         variables: the variables summed.
         significant: whether any of them is a finding (``None`` if not tested).
+        flagged: the share of bootstrap replicates in which any of them was flagged.
     """
 
     process: str
@@ -88,6 +93,7 @@ class ProcessScore:
     ci_high: float | None
     variables: tuple[str, ...]
     significant: bool | None = None
+    flagged: float | None = None
 
 
 def _order(values: Sequence[float], names: Sequence[str]) -> list[int]:
@@ -127,6 +133,7 @@ def rank(
     replicates: np.ndarray | None,
     confidence: float,
     extra: Mapping[str, Mapping[str, Any]] | None = None,
+    flagged: np.ndarray | None = None,
 ) -> Ranking:
     """Build a :class:`Ranking` from point estimates and bootstrap replicates.
 
@@ -137,11 +144,16 @@ def rank(
         replicates: ``(bootstrap, len(nodes))`` replicates, or ``None``.
         confidence: the interval's coverage, e.g. ``0.95``.
         extra: per-variable extra fields (``p_value``, ``changed``, ``significant``).
+        flagged: ``(bootstrap, len(nodes))`` booleans, whether each replicate flagged
+            each variable; gives the ``flagged`` shares of variables and processes.
+
+    A replicate column of NaN means "no interval" for that variable.
     """
     extra = extra or {}
     lo = hi = None
     if replicates is not None and len(replicates) > 0:
         lo, hi = percentile_interval(replicates, confidence)
+    has_flags = flagged is not None and len(flagged) > 0
     scores = []
     for i, node in enumerate(nodes):
         info = cg.info[node]
@@ -152,8 +164,9 @@ def rank(
                 port=info.port,
                 role=info.role,
                 value=float(values[i]),
-                ci_low=None if lo is None else float(lo[i]),
-                ci_high=None if hi is None else float(hi[i]),
+                ci_low=_finite(lo, i),
+                ci_high=_finite(hi, i),
+                flagged=float(np.mean(flagged[:, i])) if has_flags else None,  # type: ignore[index]
                 **extra.get(node, {}),
             )
         )
@@ -169,12 +182,23 @@ def rank(
         plo = phi = None
         if replicates is not None and len(replicates) > 0:
             a, b = percentile_interval(replicates[:, idx].sum(axis=1, keepdims=True), confidence)
-            plo, phi = float(a[0]), float(b[0])
+            plo, phi = _finite(a, 0), _finite(b, 0)
         flags = [scores[i].significant for i in idx]
         sig = None if all(f is None for f in flags) else any(bool(f) for f in flags)
-        procs.append(ProcessScore(proc, total, plo, phi, tuple(nodes[i] for i in idx), sig))
+        share = (
+            float(np.mean(flagged[:, idx].any(axis=1)))  # type: ignore[index]
+            if has_flags
+            else None
+        )
+        procs.append(ProcessScore(proc, total, plo, phi, tuple(nodes[i] for i in idx), sig, share))
     porder = _order([p.value for p in procs], [p.process for p in procs])
     return Ranking(variables, tuple(procs[i] for i in porder))
+
+
+def _finite(a: np.ndarray | None, i: int) -> float | None:
+    if a is None or not np.isfinite(a[i]):
+        return None
+    return float(a[i])
 
 
 def fmt(x: float | None, signed: bool = True) -> str:
@@ -182,6 +206,11 @@ def fmt(x: float | None, signed: bool = True) -> str:
     if x is None or (isinstance(x, float) and math.isnan(x)):
         return "-"
     return f"{x:+.4g}" if signed else f"{x:.4g}"
+
+
+def fmt_share(x: float | None) -> str:
+    """Format a share of replicates as a percentage."""
+    return "-" if x is None else f"{x:.0%}"
 
 
 def fmt_p(p: float | None) -> str:
@@ -222,8 +251,9 @@ def table(
     """Render a ranking as aligned text: variables, then processes."""
     lines = [header, ""]
     cols = ["rank", "variable", "process", unit, "interval"]
+    flags = tested and any(v.flagged is not None for v in ranking.variables)
     if tested:
-        cols += ["p (adj.)", "changed", "signif."]
+        cols += ["p (adj.)", "changed"] + (["flagged"] if flags else []) + ["signif."]
     rows = []
     for i, v in enumerate(ranking.variables[:top], 1):
         interval = f"[{fmt(v.ci_low)}, {fmt(v.ci_high)}]" if v.ci_low is not None else "-"
@@ -232,8 +262,10 @@ def table(
             row += [
                 fmt_p(v.p_adjusted),
                 "-" if v.changed is None else ("yes" if v.changed else "no"),
-                "*" if v.significant else "",
             ]
+            if flags:
+                row.append(fmt_share(v.flagged))
+            row.append("*" if v.significant else "")
         rows.append(row)
     lines += _align(cols, rows)
     hidden = len(ranking.variables) - top
@@ -243,8 +275,14 @@ def table(
     prow = []
     for i, p in enumerate(ranking.processes[:top], 1):
         interval = f"[{fmt(p.ci_low)}, {fmt(p.ci_high)}]" if p.ci_low is not None else "-"
-        prow.append([str(i), p.process, fmt(p.value), interval, "*" if p.significant else ""])
-    lines += _align(["rank", "process", unit, "interval", ""], prow)
+        prow.append(
+            [str(i), p.process, fmt(p.value), interval]
+            + ([fmt_share(p.flagged)] if flags else [])
+            + ["*" if p.significant else ""]
+        )
+    lines += _align(
+        ["rank", "process", unit, "interval"] + (["flagged"] if flags else []) + [""], prow
+    )
     return "\n".join(line.rstrip() for line in lines)
 
 

@@ -20,14 +20,14 @@ import pandas as pd
 
 from fbp._core._exceptions import CausalModelError
 
-from ._attribution import Rows, attribute, mean_game, sampled_game
+from ._attribution import MeanModel, Rows, attribute, sampled_game
 from ._changes import mechanism_changes
 from ._data import to_dowhy_frame
 from ._deps import require
 from ._model import FittedModel, build_scm, seeded
-from ._problem import Problem, problem, subsample
+from ._problem import Problem, problem, subsample, subsample_index
 from ._shift_result import ShiftResult, build_result
-from ._stats import Correction, adjust, distribution_test
+from ._stats import Correction, adjust_rows, distribution_test
 from ._threads import one_blas_thread
 
 __all__ = ("Measure", "ShiftResult", "shift")
@@ -204,6 +204,18 @@ def shift(
         )
 
 
+def _bootstrap_weights(n_old: int, n_new: int, seed: int, n_bootstrap: int) -> np.ndarray | None:
+    """Return multinomial resampling counts ``(B, n_old + n_new)``, one row per replicate."""
+    if not n_bootstrap:
+        return None
+    w = np.empty((n_bootstrap, n_old + n_new))
+    for b, child in enumerate(np.random.SeedSequence(seed).spawn(n_bootstrap)):
+        brng = np.random.default_rng(child)
+        w[b, :n_old] = np.bincount(brng.integers(0, n_old, n_old), minlength=n_old)
+        w[b, n_old:] = np.bincount(brng.integers(0, n_new, n_new), minlength=n_new)
+    return w
+
+
 def _shift_fast(
     pb: Problem,
     name: str,
@@ -221,51 +233,63 @@ def _shift_fast(
     t0: float,
 ) -> ShiftResult:
     old, new = pb.enc.arrays
-    p_raw = [float(x) for x in mechanism_changes(pb, seed, alpha).p[0]]
-    p_adj = adjust(p_raw, correction)
-    changed = [p < alpha for p in p_adj]
+    n_old, n_new = len(old), len(new)
+    # One set of resampling weights drives the whole pipeline: every replicate
+    # re-decides which variables changed, then refits and re-attributes.
+    w = _bootstrap_weights(n_old, n_new, seed, n_bootstrap)
+    tests = mechanism_changes(pb, seed, alpha, w, correction)
+    p_adj_rows = adjust_rows(tests.p, correction)
+    changed_rows = p_adj_rows < alpha
+    changed = [bool(c) for c in changed_rows[0]]
     players = [i for i, c in enumerate(changed) if c]
     t_test = time.perf_counter()
 
     rng = np.random.default_rng(seed)
-    old_s, new_s = subsample(old, max_rows, rng), subsample(new, max_rows, rng)
-    reps = np.zeros((n_bootstrap, len(pb.nodes)))
-    children = np.random.SeedSequence(seed).spawn(n_bootstrap)
+    io = subsample_index(n_old, max_rows, rng)
+    jn = subsample_index(n_new, max_rows, rng)
+    old_s, new_s = old[io], new[jn]
+    n_nodes = len(pb.nodes)
+    reps = np.zeros((n_bootstrap, n_nodes))
+    candidates = [int(i) for i in np.flatnonzero(changed_rows.any(axis=0))]
+    children = np.random.SeedSequence([seed, 2]).spawn(n_bootstrap)
     if name == "mean":
         # The mean of a linear model is exact in closed form: no sampling, no noise,
         # and each bootstrap replicate only reweighs the rows of prebuilt designs.
         rows = Rows.build(pb, old_s, new_s)
-        ones_o, ones_n = np.ones(len(old_s)), np.ones(len(new_s))
-        phi = attribute(mean_game(pb, rows, players, ones_o, ones_n), None, num_samples, rng)
+        model = MeanModel.fit(pb, rows, np.ones(len(old_s)), np.ones(len(new_s)), players)
+        values = np.zeros(n_nodes)
+        values[players] = model.shapley(players, rng)
         t_attr = time.perf_counter()
-        for b, child in enumerate(children if players else []):
-            brng = np.random.default_rng(child)
-            wo = np.bincount(brng.integers(0, len(old_s), len(old_s)), minlength=len(old_s))
-            wn = np.bincount(brng.integers(0, len(new_s), len(new_s)), minlength=len(new_s))
-            boot = mean_game(pb, rows, players, wo.astype(np.float64), wn.astype(np.float64))
-            reps[b, players] = attribute(boot, None, num_samples, brng)
+        if candidates and w is not None:
+            boots = MeanModel.fit_many(pb, rows, w[:, io], w[:, n_old + jn], candidates)
+            for b, (child, boot) in enumerate(zip(children, boots, strict=True)):
+                bplayers = [int(i) for i in np.flatnonzero(changed_rows[b + 1])]
+                reps[b, bplayers] = boot.shapley(bplayers, np.random.default_rng(child))
     else:
         phi = attribute(sampled_game(pb, old_s, new_s, players), measure_fn, num_samples, rng)
+        values = np.zeros(n_nodes)
+        values[players] = phi
         t_attr = time.perf_counter()
-        for b, child in enumerate(children if players else []):
+        for b, child in enumerate(children):
             brng = np.random.default_rng(child)
+            bplayers = [int(i) for i in np.flatnonzero(changed_rows[b + 1])]
+            if not bplayers:
+                continue
             ob = old_s[brng.integers(0, len(old_s), len(old_s))]
             nb = new_s[brng.integers(0, len(new_s), len(new_s))]
-            reps[b, players] = attribute(
-                sampled_game(pb, ob, nb, players), measure_fn, num_samples, brng
+            reps[b, bplayers] = attribute(
+                sampled_game(pb, ob, nb, bplayers), measure_fn, num_samples, brng
             )
     t_boot = time.perf_counter()
 
-    values = np.zeros(len(pb.nodes))
-    values[players] = phi
     return build_result(
         pb,
         name,
         "fast",
         values,
         reps if n_bootstrap else None,
-        p_raw,
-        p_adj,
+        [float(x) for x in tests.p[0]],
+        [float(x) for x in p_adj_rows[0]],
         changed,
         gate=gate,
         observed=observed,
@@ -280,6 +304,8 @@ def _shift_fast(
             "bootstrap": t_boot - t_attr,
             "total": t_boot - t0,
         },
+        flagged=changed_rows[1:] if n_bootstrap else None,
+        tests=tests,
     )
 
 

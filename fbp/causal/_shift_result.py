@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
+from ._changes import MechanismTests
 from ._problem import Problem
 from ._results import Ranking, fmt, fmt_p, jsonable, rank, table
 
@@ -42,6 +44,9 @@ class ShiftResult:
         seed: the seed that reproduces this result.
         timings: seconds spent per phase.
         warnings: what to be careful about when reading this result.
+        inseparable: groups of variables whose changes the data cannot tell apart
+            (parameters changed in the same run pair, and the components that read
+            them); their attributions are one joint effect.
     """
 
     target: str
@@ -59,6 +64,7 @@ class ShiftResult:
     seed: int
     timings: Mapping[str, float] = field(default_factory=dict)
     warnings: tuple[str, ...] = ()
+    inseparable: tuple[tuple[str, ...], ...] = ()
 
     @property
     def significant(self) -> tuple[str, ...]:
@@ -98,6 +104,9 @@ class ShiftResult:
         return out
 
 
+_SEED_NAMES = re.compile(r"seed|random[_-]?state|\brng\b", re.IGNORECASE)
+
+
 def build_result(
     pb: Problem,
     name: str,
@@ -116,37 +125,65 @@ def build_result(
     n_bootstrap: int,
     seed: int,
     timings: Mapping[str, float],
+    flagged: np.ndarray | None = None,
+    tests: MechanismTests | None = None,
 ) -> ShiftResult:
+    """Assemble a :class:`ShiftResult` from the engine's numbers.
+
+    ``reps`` holds each replicate's attributions (0 where the variable was not a
+    player in that replicate, because that replicate's tests did not flag it);
+    ``flagged`` whether each replicate flagged each variable. A variable that neither
+    the data nor any replicate flags has no interval: there was never a change to
+    attribute, and its flagged share (0 %) is the statement of uncertainty, where an
+    interval of ``[0, 0]`` would read as certainty.
+    """
     shifted = gate < alpha
-    ranking = rank(pb.cg, pb.nodes, values, reps, confidence)
+    intervals = reps
+    if reps is not None and flagged is not None:
+        never = ~flagged.any(axis=0) & ~np.asarray(changed, dtype=bool)
+        intervals = np.where(never[None, :], np.nan, reps)
+    ranking = rank(pb.cg, pb.nodes, values, intervals, confidence)
     by_node = {v.node: v for v in ranking.variables}
     extra: dict[str, dict[str, Any]] = {}
+    findings = []
     for i, node in enumerate(pb.nodes):
         excl = by_node[node].ci_excludes_zero
+        sig = bool(changed[i] and excl)
+        findings.append(sig)
         extra[node] = {
             "p_value": p_raw[i],
             "p_adjusted": p_adj[i],
             "changed": bool(changed[i]),
-            "significant": bool(changed[i] and excl),
+            "significant": sig,
         }
-    ranking = rank(pb.cg, pb.nodes, values, reps, confidence, extra)
+    ranking = rank(pb.cg, pb.nodes, values, intervals, confidence, extra, flagged)
     explained = float(values.sum())
-    warnings = []
-    found = any(changed[i] and by_node[n].ci_excludes_zero for i, n in enumerate(pb.nodes))
-    if not shifted and found:
+    warnings: list[str] = []
+    inseparable: list[tuple[str, ...]] = []
+    if tests is not None:
+        inseparable, notes = _inseparable(pb, tests)
+        warnings.extend(notes)
+    if not shifted and any(findings):
         warnings.append(
             f"the target's own shift test does not reject (p={fmt_p(gate)}), but the mechanism "
             "tests show a change: the findings are changed components whose effect on the "
             "target is small, or cancels out, in this sample"
         )
-    elif not shifted:
+    if shifted and not any(changed):
         warnings.append(
-            "the target did not change significantly and no mechanism change was found: the "
-            "attributions are noise"
+            "the target changed but no mechanism test rejects: the change may be smaller than "
+            "the tests can resolve with these rows, or come from a variable left out of the graph"
         )
-    if name == "mean" and observed and shifted:
-        ratio = explained / observed
-        if not 0.5 <= ratio <= 2.0:
+    if name == "mean" and observed and shifted and any(changed):
+        if explained * observed < 0:
+            warnings.append(
+                f"the model explains {explained:+.4g} where the target moved {observed:+.4g}: "
+                "the sign is wrong, so the magnitudes are not to be trusted (a non-linear "
+                "mechanism the linear attribution model misses: see fit(...).quality(), and "
+                "cross-check with method='dowhy'); the ranking is still the mechanisms that "
+                "changed"
+            )
+        elif not 0.5 <= explained / observed <= 2.0:
             warnings.append(
                 f"the model explains {explained:+.4g} of the observed change {observed:+.4g}: "
                 "some mechanisms are probably non-linear (branches, thresholds), so trust the "
@@ -168,4 +205,43 @@ def build_result(
         seed=seed,
         timings=dict(timings),
         warnings=tuple(warnings),
+        inseparable=tuple(inseparable),
     )
+
+
+def _inseparable(pb: Problem, tests: MechanismTests) -> tuple[list[tuple[str, ...]], list[str]]:
+    """Return groups of changes the data cannot tell apart, and notes about them."""
+    notes: list[str] = []
+    constant = [pb.nodes[i] for i in tests.constant]
+    void = [pb.nodes[i] for i in tests.void]
+    for node in constant:
+        if _SEED_NAMES.search(pb.cg.info[node].port) or _SEED_NAMES.search(node):
+            notes.append(
+                f"{node} looks like a random seed and differs between the runs: a new seed "
+                "draws other units, it does not change how the program works, so its "
+                "attribution is the difference between two samples; declare the port with "
+                "port(..., causal=False) to leave it out of the causal graph"
+            )
+    groups: list[tuple[str, ...]] = []
+    if len(constant) >= 2 or (constant and void):
+        group = tuple(constant + void)
+        groups.append(group)
+        readers = sorted({pb.cg.info[v].process for v in void})
+        text = (
+            f"{', '.join(constant)} changed together between these runs"
+            if len(constant) >= 2
+            else f"{constant[0]} changed between these runs"
+        )
+        if readers:
+            text += (
+                f"; a change in the code of {', '.join(readers)}, which read"
+                f"{'s' if len(readers) == 1 and len(constant) == 1 else ''} "
+                f"{'it' if len(constant) == 1 else 'them'}, cannot be told apart from "
+                f"{'it' if len(constant) == 1 else 'them'}"
+            )
+        notes.append(
+            text + ": each is constant within a run, so the data has one contrast for all of "
+            "them and their attributions are one joint effect split by the model, not by "
+            "evidence; compare runs that change one setting at a time"
+        )
+    return groups, notes

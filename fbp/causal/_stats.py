@@ -22,6 +22,7 @@ __all__ = (
     "distribution_test",
     "distribution_tests",
     "lstsq",
+    "lstsq_many",
     "margin_test",
     "mechanism_test",
     "mechanism_tests",
@@ -84,6 +85,36 @@ def _pinv_gram(gram: np.ndarray) -> np.ndarray:
     keep = w > 1e-10 * max(float(w[-1]), 1e-300)
     inv = (q[:, keep] / w[keep]) @ q[:, keep].T
     return inv / np.outer(scale, scale)  # type: ignore[no-any-return]
+
+
+def lstsq_many(a: np.ndarray, b: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """Return :func:`lstsq` of ``a @ x = b`` for each row of ``weights`` at once.
+
+    Args:
+        a: ``(rows, p)``.
+        b: ``(rows,)`` or ``(rows, k)``.
+        weights: ``(B, rows)``, e.g. the counts of B bootstrap replicates.
+
+    Returns:
+        ``(B, p)`` or ``(B, p, k)``.
+    """
+    n, p = a.shape
+    nb = len(weights)
+    # One matrix product each: the weighted Gram matrices and right-hand sides of
+    # every replicate, from the rows' outer products.
+    gram = (weights @ (a[:, :, None] * a[:, None, :]).reshape(n, p * p)).reshape(nb, p, p)
+    b2 = b if b.ndim == 2 else b[:, None]
+    k = b2.shape[1]
+    rhs = (weights @ (a[:, :, None] * b2[:, None, :]).reshape(n, p * k)).reshape(nb, p, k)
+    scale = np.sqrt(np.einsum("bii->bi", gram))
+    scale[scale == 0.0] = 1.0
+    outer = scale[:, :, None] * scale[:, None, :]
+    w, q = np.linalg.eigh(gram / outer)
+    top = np.maximum(w[:, -1:], 1e-300)
+    inv_w = np.where(w > 1e-10 * top, 1.0 / np.where(w > 0, w, 1.0), 0.0)
+    inv = np.matmul(q * inv_w[:, None, :], q.transpose(0, 2, 1)) / outer
+    out = np.matmul(inv, rhs)
+    return out if b.ndim == 2 else out[:, :, 0]  # type: ignore[no-any-return]
 
 
 def lstsq(a: np.ndarray, b: np.ndarray, weights: np.ndarray | None = None) -> np.ndarray:
