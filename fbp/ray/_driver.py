@@ -392,14 +392,23 @@ class _Job:
 
     async def _poll(self) -> list[Snapshot] | None:
         snaps, _ = await self.local.poll(self.spec.run_id)
-        calls = [_await(a.poll.remote(self.spec.run_id)) for a in set(self.hosts.values())]
+        calls = [
+            asyncio.ensure_future(_await(a.poll.remote(self.spec.run_id)))
+            for a in set(self.hosts.values())
+        ]
+        if not calls:
+            return snaps
         try:
-            results = await asyncio.wait_for(
-                asyncio.gather(*calls), self.spec.deadlock_interval * 4
-            )
-        except Exception:
-            return None
-        for more, text in results:
+            _, pending = await asyncio.wait(calls, timeout=self.spec.deadlock_interval * 4)
+        finally:
+            for call in calls:
+                call.cancel()
+        # Every outcome is looked at (none is left to be reported as never retrieved).
+        failed = [c for c in calls if c.done() and (c.cancelled() or c.exception() is not None)]
+        if pending or failed:
+            return None  # a host did not answer in time: no verdict this round
+        for call in calls:
+            more, text = call.result()
             snaps.extend(more)
             if text:
                 self._print(text)
