@@ -390,7 +390,7 @@ def extract(
 
 
 #: The most IPs whose payloads :func:`extract` decodes at once.
-_READ_IPS = 1_000_000
+_READ_IPS = 2_000_000
 
 
 def _root_rows(

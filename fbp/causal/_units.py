@@ -128,13 +128,15 @@ def lineage_of(frames: RunFrames) -> Lineage:
     cport = port_of[child]
     by_child = _stable_order(cport)
     into = {p: by_child[sl] for p, sl in _slices(cport[by_child]).items()}
-    # IP ids per port, in id order.
-    if len(ip) > 1 and (ip[1:] < ip[:-1]).any():
-        order_ids = np.argsort(ip, kind="stable")
-        ip, port = ip[order_ids], port[order_ids]
-        del order_ids
+    # IP ids per port, in id order (a port's IPs are written in the order they were
+    # sent, which is id order: only a port where they are not is sorted).
     by_port = _stable_order(port)
-    ids = {p: ip[by_port[sl]] for p, sl in _slices(port[by_port]).items()}
+    ids: dict[int, np.ndarray] = {}
+    for pid, sl in _slices(port[by_port]).items():
+        mine = ip[by_port[sl]]
+        if len(mine) > 1 and (mine[1:] < mine[:-1]).any():
+            mine = np.sort(mine)
+        ids[pid] = mine
     del ip, port, by_port
     g = nx.DiGraph()
     g.add_nodes_from(ids)
