@@ -358,22 +358,42 @@ def margin_test(contrib: np.ndarray, margin: np.ndarray, w: np.ndarray | None) -
     return out
 
 
+_KS_BINS = 4096
+
+
 def _ks_rows(a: np.ndarray, b: np.ndarray, w: np.ndarray | None) -> np.ndarray:
-    """Two-sample Kolmogorov-Smirnov p-values (asymptotic), data and replicates."""
+    """Two-sample Kolmogorov-Smirnov p-values (asymptotic), data and replicates.
+
+    The data's statistic compares the empirical distribution functions after every
+    distinct value. A replicate's does the same on more than ``4 * _KS_BINS`` rows
+    only at ``_KS_BINS`` pooled quantiles (the statistic then is at most 1/4096
+    smaller), which keeps the bootstrap of a large run to a few bincounts.
+    """
     na, nb = len(a), len(b)
+    en = na * nb / (na + nb)
     pooled = np.concatenate([a, b])
     order = np.argsort(pooled, kind="stable")
     xs = pooled[order]
     last = np.append(xs[1:] != xs[:-1], True)  # the ECDFs are compared after ties
-    ones = np.ones((1, na + nb))
-    ws = ones if w is None else np.vstack([ones, w])
-    wa, wb = ws[:, :na], ws[:, na:]
-    step = np.concatenate(
-        [wa / wa.sum(axis=1, keepdims=True), -wb / wb.sum(axis=1, keepdims=True)], axis=1
-    )[:, order]
-    diff = np.cumsum(step, axis=1)[:, last]
-    d = np.abs(diff).max(axis=1)
-    en = na * nb / (na + nb)
+    step = np.where(order < na, 1.0 / na, -1.0 / nb)
+    d_data = float(np.abs(np.cumsum(step)[last]).max())
+    out = [d_data]
+    if w is not None and len(w):
+        if na + nb > 4 * _KS_BINS:
+            edges = np.unique(np.quantile(xs, np.linspace(0.0, 1.0, _KS_BINS + 1)[1:-1]))
+            bins = np.searchsorted(edges, pooled, side="left")
+            k = len(edges) + 1
+        else:
+            bins = np.empty(na + nb, dtype=np.intp)
+            bins[order] = np.cumsum(np.append(True, xs[1:] != xs[:-1])) - 1
+            k = int(bins.max()) + 1
+        ba, bb = bins[:na], bins[na:]
+        for row in w:
+            ca = np.bincount(ba, weights=row[:na], minlength=k)
+            cb = np.bincount(bb, weights=row[na:], minlength=k)
+            diff = np.cumsum(ca / ca.sum() - cb / cb.sum())
+            out.append(float(np.abs(diff).max()))
+    d = np.asarray(out)
     return np.asarray(stats.kstwobign.sf(d * math.sqrt(en)), dtype=float)
 
 
