@@ -23,6 +23,7 @@ import contextlib
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
+from time import perf_counter_ns
 from typing import Any, Generic, Literal, TypeVar, final
 
 from ._exceptions import EndOfStream, WouldBlock
@@ -79,6 +80,10 @@ class ChannelStatistics:
     receiver_waiting: bool
     #: Whether the receiver has closed.
     receiver_closed: bool
+    #: Seconds senders have spent waiting for room, summed over senders.
+    send_blocked_seconds: float = 0.0
+    #: Seconds the receiver has spent waiting for an item.
+    receive_wait_seconds: float = 0.0
 
 
 @final
@@ -93,6 +98,8 @@ class Channel(Generic[T]):
         "_recv_signal",
         "_room",
         "_send_waiters",
+        "_blocked_mark",
+        "_recv_since",
         "capacity",
         "drop_oldest",
         "dropped",
@@ -102,6 +109,7 @@ class Channel(Generic[T]):
         "open_senders",
         "receiver",
         "receiver_closed",
+        "waiting_receive_ns",
     )
 
     def __init__(self, capacity: int, overflow: Overflow = "block", name: str = "") -> None:
@@ -140,6 +148,14 @@ class Channel(Generic[T]):
         # Items accepted into the buffer and then discarded (drop-oldest, receiver closed).
         self._evicted = 0
         self.dropped = 0
+        # Time senders spent waiting for room, counted on the waiting paths only: each
+        # queued sender subtracts the clock when it queues and adds it when it leaves
+        # the queue (see blocked_send_ns).
+        self._blocked_mark = 0
+        #: Nanoseconds the receiver has spent waiting for an item (ended waits).
+        self.waiting_receive_ns = 0
+        # When the receiver's current wait began (0: it is not waiting).
+        self._recv_since = 0
 
     def __repr__(self) -> str:
         return f"<Channel {self.name or hex(id(self))} {len(self._buf)}/{self.capacity}>"
@@ -212,6 +228,7 @@ class Channel(Generic[T]):
             self._peak = len(self._buf)
         entry = (fut, item, waiter)
         self._send_waiters.append(entry)
+        self._blocked_mark -= perf_counter_ns()
         if waiter is not None:
             waiter.waiting = waiter.last_wait = ((self,), "send")
         # A rendezvous receiver may be waiting for exactly this sender.
@@ -231,6 +248,7 @@ class Channel(Generic[T]):
         # The receiver may have taken the item just before the cancellation.
         with contextlib.suppress(ValueError):
             self._send_waiters.remove(entry)
+            self._blocked_mark += perf_counter_ns()
         if waiter is not None:
             waiter.waiting = None
 
@@ -251,6 +269,7 @@ class Channel(Generic[T]):
             return item
         if self._send_waiters:  # capacity 0: take straight from a waiting sender
             fut, item, w = self._send_waiters.popleft()
+            self._blocked_mark += perf_counter_ns()
             self._accepted += 1
             if w is not None:
                 w.waiting = None
@@ -287,12 +306,16 @@ class Channel(Generic[T]):
         self._recv_signal = fut
         if w is not None:
             w.waiting = w.last_wait = ((self,), "receive")
+        self._recv_since = perf_counter_ns()
         return fut
 
     def _end_receive(self, fut: asyncio.Future[None]) -> None:
         """The receiver's wait on ``fut`` is over, one way or another."""
         if self._recv_signal is fut:
             self._recv_signal = None
+        if self._recv_since:
+            self.waiting_receive_ns += perf_counter_ns() - self._recv_since
+            self._recv_since = 0
         w = self.receiver
         if w is not None:
             w.waiting = None
@@ -307,6 +330,7 @@ class Channel(Generic[T]):
         self._buf.clear()
         while self._send_waiters:
             fut, _item, w = self._send_waiters.popleft()
+            self._blocked_mark += perf_counter_ns()
             self.dropped += 1
             n += 1
             if w is not None:
@@ -318,6 +342,7 @@ class Channel(Generic[T]):
 
     def _admit_sender(self) -> None:
         fut, item, w = self._send_waiters.popleft()
+        self._blocked_mark += perf_counter_ns()
         self._buf.append(item)
         self._accepted += 1
         if w is not None:
@@ -366,6 +391,23 @@ class Channel(Generic[T]):
     def __len__(self) -> int:
         return len(self._buf)
 
+    @property
+    def blocked_send_ns(self) -> int:
+        """Nanoseconds senders have spent waiting for room, summed over senders (the
+        back-pressure this channel applied), the waits still going on included."""
+        return self._blocked_mark + perf_counter_ns() * len(self._send_waiters)
+
+    def _sender_left_queue(self) -> None:
+        """A queued sender was taken out of the queue other than by the channel."""
+        self._blocked_mark += perf_counter_ns()
+
+    @property
+    def receive_wait_ns(self) -> int:
+        """Nanoseconds the receiver has spent waiting for an item, the current wait
+        included."""
+        since = self._recv_since
+        return self.waiting_receive_ns + (perf_counter_ns() - since if since else 0)
+
     def statistics(self) -> ChannelStatistics:
         """Return a snapshot of the channel's state."""
         n = len(self._buf)
@@ -381,6 +423,8 @@ class Channel(Generic[T]):
             tasks_waiting_send=len(self._send_waiters),
             receiver_waiting=self._recv_signal is not None,
             receiver_closed=self.receiver_closed,
+            send_blocked_seconds=self.blocked_send_ns / 1e9,
+            receive_wait_seconds=self.receive_wait_ns / 1e9,
         )
 
 

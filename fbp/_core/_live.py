@@ -344,6 +344,7 @@ class LiveEdits:
             waiter = out._proc.waiter
             for entry in [e for e in ch._send_waiters if e[2] is waiter]:
                 ch._send_waiters.remove(entry)
+                ch._sender_left_queue()
                 fut, item, w = entry
                 ch._buf.append(item)
                 ch._accepted += 1

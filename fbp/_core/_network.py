@@ -9,12 +9,13 @@ watchdog, reported with its wait-for cycle) or on cancellation (Ctrl-C).
 
 from __future__ import annotations
 
+import functools
 import gc
 import itertools
 import threading
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -44,7 +45,14 @@ from ._types import Compat, Validator, compatibility, type_name
 from ._unawaited import watch_unawaited
 from ._waits import live_state
 
-__all__ = ("DEFAULT_CAPACITY", "EdgeStats", "Network", "ProcessStats", "RunResult")
+__all__ = (
+    "DEFAULT_CAPACITY",
+    "EdgeStats",
+    "Network",
+    "PortStats",
+    "ProcessStats",
+    "RunResult",
+)
 
 #: A traced run hands its records to the sink at least this often (seconds), from the
 #: flusher thread (see ``Network._flusher``).
@@ -106,6 +114,32 @@ class EdgeStats:
     capacity: int
     peak: int
     dropped: int
+
+
+@dataclass(frozen=True, slots=True)
+class PortStats:
+    """One port's counters, read when asked (for metrics; nothing is counted per IP
+    beyond what the runtime keeps anyway).
+
+    For an input port the buffer figures are those of the channel feeding it (shared by
+    every edge into the port).
+    """
+
+    process: str
+    component: str
+    address: str
+    direction: Literal["in", "out"]
+    #: Output port: items sent (data and brackets). Input port: items taken by the
+    #: process (IIPs included).
+    ips: int
+    buffered: int = 0
+    capacity: int = 0
+    peak: int = 0
+    dropped: int = 0
+    #: Input port: seconds senders waited for room in its channel (back-pressure).
+    send_blocked_s: float = 0.0
+    #: Input port: seconds the process waited for an item here.
+    receive_wait_s: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -289,6 +323,9 @@ class Network:
         self._live: LiveEdits | None = None
         self._procs: anyio.abc.TaskGroup | None = None
         self._scopes: dict[str, anyio.CancelScope] = {}
+        # Stopping: the cancel scope of each process, and whether stop() was called.
+        self._stops: dict[Process, anyio.CancelScope] = {}
+        self._stop_requested = False
 
     def __repr__(self) -> str:
         return f"<Network {self.name} {len(self.processes)} processes>"
@@ -617,11 +654,21 @@ class Network:
                         sched = Scheduler(list(self.processes.values()))
                         procs.start_soon(sched.run, name=f"fbp:{self.name}:scheduler")
                         for m in sched.members:
-                            procs.start_soon(sched.host, m, name=f"fbp:{m.proc.name}")
+                            if self._is_source(m.proc):
+                                host = functools.partial(sched.host, m)
+                                procs.start_soon(
+                                    self._stoppable, m.proc, host, name=f"fbp:{m.proc.name}"
+                                )
+                            else:
+                                procs.start_soon(sched.host, m, name=f"fbp:{m.proc.name}")
                     else:
                         for proc in self.processes.values():
                             if self._live is not None:
                                 procs.start_soon(_run_scoped, self, proc, name=f"fbp:{proc.name}")
+                            elif self._is_source(proc):
+                                procs.start_soon(
+                                    self._stoppable, proc, proc.main, name=f"fbp:{proc.name}"
+                                )
                             else:
                                 procs.start_soon(proc.main, name=f"fbp:{proc.name}")
                     self._procs = procs
@@ -637,6 +684,8 @@ class Network:
             self._ended = time.perf_counter()
             if self._error is not None:
                 self._status = "deadlock" if isinstance(self._error, DeadlockError) else "failed"
+            elif self._stop_requested:
+                self._status = "interrupted"
             stop_flusher.set()
             self._finish_trace()
         if self._error is not None:
@@ -653,6 +702,40 @@ class Network:
             and not self._outlets
             and len(self.processes) > 1
         )
+
+    async def _stoppable(self, proc: Process, main: Callable[[], Awaitable[None]]) -> None:
+        """Run a source under a cancel scope of its own, for :meth:`stop`."""
+        with anyio.CancelScope() as scope:
+            self._stops[proc] = scope
+            if self._stop_requested:
+                scope.cancel()
+            await main()
+
+    @staticmethod
+    def _is_source(proc: Process) -> bool:
+        return all(p.static or not p.is_connected for p in proc.in_list)
+
+    def stop(self) -> None:
+        """Drain the network: stop its sources and let everything else finish.
+
+        Sources (processes no edge feeds) are cancelled where they wait; their output
+        ports close, so every IP already sent is processed and the network ends as at
+        the end of its streams. The run's status is ``interrupted``. Call it from the
+        event loop running the network (a signal handler, a task); to stop at once
+        instead, cancel the task that runs :meth:`run`.
+        """
+        self._stop_requested = True
+        for scope in self._stops.values():
+            scope.cancel()
+        for name, scope in list(self._scopes.items()):  # processes of a live network
+            proc = self.processes.get(name)
+            if proc is not None and self._is_source(proc):
+                scope.cancel()
+
+    @property
+    def stopping(self) -> bool:
+        """Whether :meth:`stop` was called."""
+        return self._stop_requested
 
     def _finish_trace(self) -> None:
         if self.sink is None:
@@ -740,6 +823,20 @@ class Network:
         """``new``, ``running`` or ``done``."""
         return self._state
 
+    def port_statistics(self) -> tuple[PortStats, ...]:
+        """Every port's counters now (see :class:`PortStats`), cheap enough to call
+        from a metrics scrape: it reads what the runtime keeps, it counts nothing."""
+        return _port_statistics(self)
+
+    def edges(self) -> list[tuple[str, str]]:
+        """Every edge, as ``(source port address, target port address)``."""
+        return [(e.src.address, e.tgt.address) for e in self._wiring.edges]
+
+    @property
+    def error(self) -> NetworkError | None:
+        """The error that stopped the run, once it has."""
+        return self._error
+
     def result(self) -> RunResult:
         """What the network has done so far (complete once the run is over)."""
         end = self._ended or time.perf_counter()
@@ -781,6 +878,39 @@ class Network:
             },
             warnings=tuple(self.warnings),
         )
+
+
+def _port_statistics(net: Network) -> tuple[PortStats, ...]:
+    out: list[PortStats] = []
+    for p in net.processes.values():
+        for inp in p.in_list:
+            ch = inp._chan
+            out.append(
+                PortStats(
+                    process=p.name,
+                    component=p.component_name,
+                    address=inp.address,
+                    direction="in",
+                    ips=ch.received,
+                    buffered=len(ch),
+                    capacity=ch.capacity,
+                    peak=max(ch._peak, len(ch)),
+                    dropped=ch.dropped,
+                    send_blocked_s=ch.blocked_send_ns / 1e9,
+                    receive_wait_s=ch.waiting_receive_ns / 1e9,
+                )
+            )
+        for op in p.out_list:
+            out.append(
+                PortStats(
+                    process=p.name,
+                    component=p.component_name,
+                    address=op.address,
+                    direction="out",
+                    ips=op.sent,
+                )
+            )
+    return tuple(out)
 
 
 def _port_info(

@@ -64,6 +64,7 @@ class Process(Waiter):
         "component_name",
         "consumed",
         "coro",
+        "dead_letters",
         "ended",
         "ids",
         "in_list",
@@ -119,6 +120,8 @@ class Process(Waiter):
         self.coro: Any = None
         #: How it ended: ``ended``, ``failed``, or what it was doing when stopped.
         self.outcome: str | None = None
+        #: Dead letters sent on the ERROR port (activations that raised).
+        self.dead_letters = 0
         comp = cls()
         comp.name = name
         comp.log = get_logger(process=name)
@@ -448,6 +451,7 @@ class Process(Waiter):
             input_ids=list(self.consumed),
         )
         item: Any = letter
+        self.dead_letters += 1
         if self.trace is not None:
             item = self.packet(DATA, port.port_id, letter, self.consumed)
             self.trace.append(

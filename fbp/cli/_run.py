@@ -87,6 +87,27 @@ def add_run_command(sub: Any) -> None:
         default="warning",
         help="the least severe log messages shown",
     )
+    p.add_argument(
+        "--metrics-port",
+        type=int,
+        metavar="PORT",
+        help="serve Prometheus metrics on http://HOST:PORT/metrics while the network runs"
+        " (the metrics extra)",
+    )
+    p.add_argument(
+        "--metrics-host",
+        default="127.0.0.1",
+        metavar="HOST",
+        help="address of the metrics endpoint (default 127.0.0.1; 0.0.0.0 for all)",
+    )
+    p.add_argument(
+        "--drain-timeout",
+        type=float,
+        default=0.0,
+        metavar="S",
+        help="on SIGTERM, drain: stop the sources and let the IPs in flight finish for up"
+        " to S seconds, then stop at once; exit 143 (default 0: stop at once)",
+    )
     p.set_defaults(func=run_command)
 
 
@@ -119,10 +140,19 @@ class _Stopper:
     """Signal handling of a run: the first SIGINT or SIGTERM cancels the network (its
     trace is finished as ``interrupted``); if it has not stopped ``_GRACE_S`` later,
     or at a second signal, the process ends at once, with code 128 + the signal,
-    after storing every trace record handed over and marking the run interrupted."""
+    after storing every trace record handed over and marking the run interrupted.
 
-    def __init__(self, net: Network) -> None:
+    With a drain time (``--drain-timeout S``), the first SIGTERM drains instead: the
+    sources stop and the IPs in flight finish (:meth:`Network.stop`); a second signal,
+    or a drain not over after ``S`` seconds, stops the network as above."""
+
+    def __init__(self, net: Network, drain_s: float = 0.0) -> None:
         self.net = net
+        self.drain_s = drain_s
+        #: Whether a SIGTERM started a drain, and whether it then ran out of time (or
+        #: another signal came) and the network was stopped at once.
+        self.draining = False
+        self.drain_cut = False
         self.signum: int | None = None
         self._cancel: Callable[[], None] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -149,16 +179,46 @@ class _Stopper:
         """The run started: ``cancel`` stops it (called in the event loop)."""
         self._loop = asyncio.get_running_loop()
         self._cancel = cancel
-        if self.signum is not None:  # a signal came before the loop was running
-            cancel()
+        if self.signum is not None and not (self.draining and not self.drain_cut):
+            cancel()  # a signal came before the loop was running
 
     def _handle(self, signum: int, frame: FrameType | None) -> None:
+        if self.signum is None and signum == signal.SIGTERM and self.drain_s > 0:
+            self.signum = signum
+            self.draining = True
+            print(
+                f"\nSIGTERM: draining the network: its sources stop, the IPs in flight finish"
+                f" (at most {self.drain_s:g} s; again to stop now)",
+                file=sys.stderr,
+            )
+            if self._loop is not None:
+                self._loop.call_soon_threadsafe(self.net.stop)
+            else:  # not running yet: the network stops its sources as they start
+                self.net.stop()
+            self._timer = threading.Timer(self.drain_s, self._cut_drain, ("drain timed out",))
+            self._timer.daemon = True
+            self._timer.start()
+            return
+        if self.draining and not self.drain_cut:
+            self._cut_drain("signalled again")
+            return
         if self.signum is not None:
             self._exit_now("stopping at once")
             return
         self.signum = signum
         name = signal.Signals(signum).name
         print(f"\n{name}: stopping the network (again to stop at once)", file=sys.stderr)
+        self._stop()
+
+    def _cut_drain(self, why: str) -> None:
+        """The drain is over before the network: stop it at once (any thread)."""
+        if self._timer is not None:
+            self._timer.cancel()
+        self.drain_cut = True
+        print(f"SIGTERM: {why}: stopping the network (again to stop at once)", file=sys.stderr)
+        self._stop()
+
+    def _stop(self) -> None:
         loop, cancel = self._loop, self._cancel
         if loop is not None and cancel is not None:
             loop.call_soon_threadsafe(cancel)
@@ -208,19 +268,38 @@ def run_command(args: argparse.Namespace) -> int:
     show = args.progress == "on" or (
         args.progress == "auto" and sys.stderr.isatty() and not args.json
     )
+    metrics = _serve_metrics(net, args, sink)
     outcome: dict[str, Any] = {}
-    stopper = _Stopper(net)
+    if not args.drain_timeout >= 0:
+        msg = f"--drain-timeout {args.drain_timeout}: give a number of seconds >= 0"
+        raise CliError(msg)
+    stopper = _Stopper(net, args.drain_timeout)
     stopper.install()
     try:
         anyio.run(_run, net, show, outcome, stopper)
     except KeyboardInterrupt:
         outcome["interrupted"] = True
     finally:
+        if metrics is not None:
+            metrics.close()
         if sink is not None:
             sink.close()
         stopper.uninstall()
     result = net.result()
     err = outcome.get("error")
+    if stopper.draining and err is None and not outcome.get("interrupted"):
+        _report(result, args, "interrupted")
+        how = (
+            f"after {args.drain_timeout:g} s of draining, with IPs still in flight"
+            if stopper.drain_cut
+            else "after draining the IPs in flight"
+        )
+        print(
+            f"terminated: network {net.name!r} stopped {how}; {result.ips} IPs"
+            + (f"; trace kept in {args.trace}" if args.trace else ""),
+            file=sys.stderr,
+        )
+        return stopper.code
     if outcome.get("interrupted") or stopper.signum is not None:
         _report(result, args, "interrupted")
         print(
@@ -237,6 +316,26 @@ def run_command(args: argparse.Namespace) -> int:
         return exit_code_of(err)
     _report(result, args, "completed")
     return 0
+
+
+def _serve_metrics(net: Network, args: argparse.Namespace, sink: Any) -> Any:
+    if args.metrics_port is None:
+        return None
+    try:
+        from ..observe import serve_metrics
+
+        server = serve_metrics(net, args.metrics_port, args.metrics_host, sink=sink)
+    except ImportError as e:
+        msg = f"--metrics-port: {e}"
+        raise CliError(msg) from None
+    except OSError as e:
+        msg = (
+            f"--metrics-port {args.metrics_port}: cannot listen on"
+            f" {args.metrics_host}:{args.metrics_port} ({e.strerror or e}); choose another port"
+        )
+        raise CliError(msg) from None
+    print(f"metrics: {server.url}", file=sys.stderr, flush=True)
+    return server
 
 
 async def _run(net: Network, show: bool, outcome: dict[str, Any], stopper: _Stopper) -> None:

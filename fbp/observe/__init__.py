@@ -1,0 +1,48 @@
+"""Operating a network as a service: metrics, trace export, and a causal watch.
+
+* :func:`serve_metrics`: a Prometheus endpoint reading a running network's counters
+  (the ``metrics`` extra, ``prometheus_client``);
+* :func:`export_otlp`: a traced run as OpenTelemetry spans (IPs) with links (parents),
+  sent to an OTLP/HTTP collector (the ``otel`` extra);
+* :class:`CausalWatch`: compare each window of a long-running network's trace with a
+  reference window and name the culprits when a target shifts (the ``causal`` extra).
+
+Importing this package is cheap; each name loads its module, and the module its
+optional dependency, on first use.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ._metrics import MetricsServer as MetricsServer
+    from ._metrics import NetworkCollector as NetworkCollector
+    from ._metrics import serve_metrics as serve_metrics
+
+__all__ = (
+    "MetricsServer",
+    "NetworkCollector",
+    "serve_metrics",
+)
+
+_EXPORTS = {
+    "MetricsServer": "._metrics",
+    "NetworkCollector": "._metrics",
+    "serve_metrics": "._metrics",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        msg = f"module 'fbp.observe' has no attribute {name!r}"
+        raise AttributeError(msg)
+    value = getattr(importlib.import_module(module, __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})
