@@ -333,3 +333,14 @@ class Paced(Component):
             if wait > 0:
                 await anyio.sleep(wait)
             await self.out.send(i)
+
+
+class SlowDrop(Component):
+    """Take IPs slowly (a checkpoint each) and drop them: keeps channels full."""
+
+    in_: InPort[Any]
+
+    async def run(self) -> None:
+        async for _ in self.in_:
+            for _ in range(3):
+                await anyio.lowlevel.checkpoint()

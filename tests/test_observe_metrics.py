@@ -120,8 +120,7 @@ async def test_scraped_counters_agree_with_the_trace(tmp_path: Path, capacity: i
             assert metric("fbp_edge_capacity", edge=edge) == capacity
             tproc = tgt_addr.split(".")[0]
             assert (
-                metric("fbp_ips_received_total", process=tproc, port=tgt_addr)
-                == e.ips + e.brackets
+                metric("fbp_ips_received_total", process=tproc, port=tgt_addr) == e.ips + e.brackets
             )
         dead_letters = len(run.ips("Boom.ERROR", kind="dead"))
         assert dead_letters == 1

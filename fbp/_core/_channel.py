@@ -104,6 +104,7 @@ class Channel(Generic[T]):
         "drop_oldest",
         "dropped",
         "feeders",
+        "keep_sends",
         "name",
         "on_drop",
         "open_senders",
@@ -156,6 +157,9 @@ class Channel(Generic[T]):
         self.waiting_receive_ns = 0
         # When the receiver's current wait began (0: it is not waiting).
         self._recv_since = 0
+        #: Set while a network drains: a sender cancelled while it waits for room leaves
+        #: its item queued, to be delivered as if it had been buffered.
+        self.keep_sends = False
 
     def __repr__(self) -> str:
         return f"<Channel {self.name or hex(id(self))} {len(self._buf)}/{self.capacity}>"
@@ -245,6 +249,12 @@ class Channel(Generic[T]):
         """A queued sender gave up (it was cancelled): take it out of the queue."""
         if not fut.done():
             fut.cancel()
+        if self.keep_sends and not self.receiver_closed:
+            # Draining: the item stays queued and is delivered (release() finds the
+            # future done and wakes nobody).
+            if waiter is not None:
+                waiter.waiting = None
+            return
         # The receiver may have taken the item just before the cancellation.
         with contextlib.suppress(ValueError):
             self._send_waiters.remove(entry)

@@ -650,8 +650,15 @@ class Network:
                 self._scope = tg.cancel_scope
                 tg.start_soon(self._watch)
                 async with anyio.create_task_group() as procs:
-                    if self._fuses():
-                        sched = Scheduler(list(self.processes.values()))
+                    todo = list(self.processes.values())
+                    if self._stop_requested:  # stopped before it started: no source runs
+                        for proc in [p for p in todo if self._is_source(p)]:
+                            todo.remove(proc)
+                            proc.outcome = "stopped before it started"
+                            proc.ended = True
+                            proc.close_ports()
+                    if self._fuses() and len(todo) > 1:
+                        sched = Scheduler(todo)
                         procs.start_soon(sched.run, name=f"fbp:{self.name}:scheduler")
                         for m in sched.members:
                             if self._is_source(m.proc):
@@ -662,7 +669,7 @@ class Network:
                             else:
                                 procs.start_soon(sched.host, m, name=f"fbp:{m.proc.name}")
                     else:
-                        for proc in self.processes.values():
+                        for proc in todo:
                             if self._live is not None:
                                 procs.start_soon(_run_scoped, self, proc, name=f"fbp:{proc.name}")
                             elif self._is_source(proc):
@@ -705,11 +712,18 @@ class Network:
 
     async def _stoppable(self, proc: Process, main: Callable[[], Awaitable[None]]) -> None:
         """Run a source under a cancel scope of its own, for :meth:`stop`."""
-        with anyio.CancelScope() as scope:
-            self._stops[proc] = scope
-            if self._stop_requested:
-                scope.cancel()
-            await main()
+        try:
+            with anyio.CancelScope() as scope:
+                self._stops[proc] = scope
+                if self._stop_requested:
+                    scope.cancel()
+                await main()
+        finally:
+            self._stops.pop(proc, None)
+            if not proc.ended:  # stopped before its coroutine ever ran
+                proc.outcome = "stopped before it started"
+                proc.ended = True
+                proc.close_ports()
 
     @staticmethod
     def _is_source(proc: Process) -> bool:
@@ -718,19 +732,25 @@ class Network:
     def stop(self) -> None:
         """Drain the network: stop its sources and let everything else finish.
 
-        Sources (processes no edge feeds) are cancelled where they wait; their output
-        ports close, so every IP already sent is processed and the network ends as at
+        Sources (processes no edge feeds) are cancelled at their next wait (a send
+        blocked on a full channel completes: its IP is delivered); their output ports
+        close, so every IP already sent is processed and the network ends as at
         the end of its streams. The run's status is ``interrupted``. Call it from the
         event loop running the network (a signal handler, a task); to stop at once
         instead, cancel the task that runs :meth:`run`.
         """
         self._stop_requested = True
-        for scope in self._stops.values():
-            scope.cancel()
-        for name, scope in list(self._scopes.items()):  # processes of a live network
+        scopes = list(self._stops.items())
+        for name, scope in self._scopes.items():  # the processes of a live network
             proc = self.processes.get(name)
             if proc is not None and self._is_source(proc):
-                scope.cancel()
+                scopes.append((proc, scope))
+        for proc, scope in scopes:
+            # A send it is blocked in completes: the IP is delivered, not lost.
+            for op in proc.out_list:
+                for ch in op._chans:
+                    ch.keep_sends = True
+            scope.cancel()
 
     @property
     def stopping(self) -> bool:
