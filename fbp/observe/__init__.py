@@ -20,10 +20,18 @@ if TYPE_CHECKING:
     from ._metrics import MetricsServer as MetricsServer
     from ._metrics import NetworkCollector as NetworkCollector
     from ._metrics import serve_metrics as serve_metrics
+    from ._otlp import OtlpExportError as OtlpExportError
+    from ._otlp import OtlpExportResult as OtlpExportResult
+    from ._otlp import export_otlp as export_otlp
+    from ._otlp import run_spans as run_spans
 
 __all__ = (
     "MetricsServer",
     "NetworkCollector",
+    "OtlpExportError",
+    "OtlpExportResult",
+    "export_otlp",
+    "run_spans",
     "serve_metrics",
 )
 
@@ -31,6 +39,10 @@ _EXPORTS = {
     "MetricsServer": "._metrics",
     "NetworkCollector": "._metrics",
     "serve_metrics": "._metrics",
+    "OtlpExportError": "._otlp",
+    "OtlpExportResult": "._otlp",
+    "export_otlp": "._otlp",
+    "run_spans": "._otlp",
 }
 
 

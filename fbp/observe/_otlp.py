@@ -1,0 +1,205 @@
+"""A traced run as OpenTelemetry spans, sent to an OTLP/HTTP collector.
+
+An IP is a span and its parents are span links, in all but name. Each run is one trace
+(its trace id is the run id); each recorded IP, bracket or IIP is one span:
+
+- span id: the IP's id; name: the sending port's address (``Scale.OUT``; for an IIP
+  the receiving port's);
+- start: when the latest of its parents was sent (the process's work and waits that
+  led to it), end: when it was sent; an IP without parents is an instant;
+- links: one per parent, in the runtime's order (``fbp.parent_ord``); the first parent
+  is also the span's parent, so that trace viewers draw the lineage as a tree;
+- attributes: ``fbp.ip_id``, ``fbp.kind`` (data, open, close, iip), ``fbp.process``,
+  ``fbp.port``, ``fbp.activation``, and ``fbp.payload`` (JSON, cut to
+  ``payload_chars``) unless payloads are left out;
+- status: ERROR for a dead letter (an activation that raised).
+
+Drop markers (an IP discarded by a drop-oldest edge) are not spans; the IP's own span
+is. The export reads the run through :class:`fbp.tracing.TracedRun` and streams: memory
+stays bounded by the batch size.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ..tracing import TracedIP, TracedRun
+
+__all__ = ("OtlpExportError", "OtlpExportResult", "export_otlp", "run_spans")
+
+INSTALL_HINT = "install the otel extra: pip install 'fbp-causal[otel]'"
+_SPAN_KINDS = ("data", "open", "close", "iip")
+
+
+class OtlpExportError(RuntimeError):
+    """The collector refused or could not be reached; the message names the endpoint."""
+
+
+@dataclass(frozen=True, slots=True)
+class OtlpExportResult:
+    """What an export sent."""
+
+    trace_id: str
+    spans: int
+    links: int
+    batches: int
+
+
+def _trace_id(run_id: str) -> int:
+    try:
+        tid = int(run_id, 16)
+    except ValueError:
+        tid = 0
+    if not 0 < tid < 1 << 128:
+        import hashlib
+
+        tid = int.from_bytes(hashlib.blake2b(run_id.encode(), digest_size=16).digest(), "big")
+    return tid or 1
+
+
+def run_spans(
+    run: TracedRun,
+    *,
+    payloads: bool = True,
+    payload_chars: int = 1024,
+    resource_attributes: Mapping[str, str] | None = None,
+) -> Iterator[Any]:
+    """The spans of a traced run (``opentelemetry.sdk.trace.ReadableSpan``), streamed."""
+    try:
+        from opentelemetry.sdk.resources import Resource
+        from opentelemetry.sdk.trace import ReadableSpan
+        from opentelemetry.sdk.util.instrumentation import InstrumentationScope
+        from opentelemetry.trace import Link, SpanContext, SpanKind, TraceFlags
+        from opentelemetry.trace.status import Status, StatusCode
+    except ModuleNotFoundError as exc:
+        msg = f"OTLP export needs {exc.name!r}, which is not installed; {INSTALL_HINT}"
+        raise ImportError(msg) from exc
+
+    tid = _trace_id(run.run_id)
+    flags = TraceFlags(TraceFlags.SAMPLED)
+    resource = Resource.create(
+        {
+            "service.name": run.summary.graph_name or "fbp",
+            "fbp.run_id": run.run_id,
+            **(resource_attributes or {}),
+        }
+    )
+    scope = InstrumentationScope("fbp")
+    start_ns = run.summary.started_ns
+    sent_at: dict[int, int] = {}
+    dead: set[int] = set()
+    ok = Status(StatusCode.UNSET)
+
+    def ctx(span_id: int) -> Any:
+        return SpanContext(tid, span_id, is_remote=False, trace_flags=flags)
+
+    rec: TracedIP
+    for rec in run.records():
+        if rec.kind == "dead":
+            dead.add(rec.ip_id)
+            continue
+        if rec.kind not in _SPAN_KINDS:
+            continue
+        end = start_ns + round(rec.t * 1e9)
+        sent_at[rec.ip_id] = end
+        known = [sent_at[p] for p in rec.parents if p in sent_at]
+        begin = min(max(known), end) if known else end
+        attrs: dict[str, Any] = {
+            "fbp.ip_id": rec.ip_id,
+            "fbp.kind": rec.kind,
+            "fbp.process": rec.process,
+            "fbp.port": rec.port,
+            "fbp.activation": rec.activation,
+        }
+        if payloads and rec.payload_recorded:
+            text = json.dumps(rec.payload, default=str)
+            attrs["fbp.payload"] = text[:payload_chars]
+        links = [Link(ctx(p), {"fbp.parent_ord": i}) for i, p in enumerate(rec.parents) if p > 0]
+        status = (
+            Status(StatusCode.ERROR, "dead letter: an activation raised")
+            if rec.ip_id in dead
+            else ok
+        )
+        yield ReadableSpan(
+            name=rec.port,
+            context=ctx(rec.ip_id),
+            parent=ctx(rec.parents[0]) if rec.parents else None,
+            resource=resource,
+            attributes=attrs,
+            links=links,
+            kind=SpanKind.INTERNAL,
+            instrumentation_scope=scope,
+            status=status,
+            start_time=begin,
+            end_time=end,
+        )
+
+
+def export_otlp(
+    run: TracedRun,
+    endpoint: str,
+    *,
+    headers: Mapping[str, str] | None = None,
+    payloads: bool = True,
+    batch_size: int = 512,
+    timeout: float = 10.0,
+) -> OtlpExportResult:
+    """Send a traced run to an OTLP/HTTP collector as spans with links.
+
+    Args:
+        run: the run (``open_trace(path).run()``).
+        endpoint: the collector's traces URL, e.g. ``http://localhost:4318/v1/traces``
+            (a URL without a path gets ``/v1/traces``).
+        headers: extra HTTP headers (an API key).
+        payloads: record each IP's payload (JSON, cut to 1024 characters) as an
+            attribute.
+        batch_size: spans per request.
+        timeout: seconds per request.
+
+    Raises:
+        OtlpExportError: the collector refused a batch or could not be reached.
+        ImportError: the ``otel`` extra is not installed.
+    """
+    from urllib.parse import urlsplit
+
+    spans = run_spans(run, payloads=payloads)  # checks the imports first
+    from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+    from opentelemetry.sdk.trace.export import SpanExportResult
+
+    if urlsplit(endpoint).path in ("", "/"):
+        endpoint = endpoint.rstrip("/") + "/v1/traces"
+    exporter = OTLPSpanExporter(endpoint=endpoint, headers=dict(headers or {}), timeout=timeout)
+    n = links = batches = 0
+    batch: list[Any] = []
+
+    def flush() -> None:
+        nonlocal batches
+        if not batch:
+            return
+        if exporter.export(batch) is not SpanExportResult.SUCCESS:
+            msg = (
+                f"the OTLP collector at {endpoint} did not take {len(batch)} spans (after"
+                f" {n - len(batch)} were sent); check that it runs and accepts OTLP/HTTP"
+                " protobuf there"
+            )
+            raise OtlpExportError(msg)
+        batches += 1
+        batch.clear()
+
+    try:
+        for span in spans:
+            batch.append(span)
+            n += 1
+            links += len(span.links)
+            if len(batch) >= batch_size:
+                flush()
+        flush()
+    finally:
+        exporter.shutdown()  # type: ignore[no-untyped-call]
+    return OtlpExportResult(
+        trace_id=f"{_trace_id(run.run_id):032x}", spans=n, links=links, batches=batches
+    )
