@@ -16,11 +16,11 @@ from support import Chunks, Explode, Inc, Numbers, Scale, Sink
 from fbp import Network
 
 pytest.importorskip("opentelemetry.sdk", reason="needs the otel extra")
-from opentelemetry.proto.collector.trace.v1 import trace_service_pb2  # noqa: E402
+from opentelemetry.proto.collector.trace.v1 import trace_service_pb2
 
-from fbp.cli import main  # noqa: E402
-from fbp.observe import export_otlp  # noqa: E402
-from fbp.tracing import TraceWriter, open_trace  # noqa: E402
+from fbp.cli import main
+from fbp.observe import export_otlp
+from fbp.tracing import TraceWriter, open_trace
 
 
 class Receiver:
@@ -96,9 +96,7 @@ def traced(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-def test_spans_and_links_equal_the_traced_ips_and_parents(
-    traced: Path, receiver: Receiver
-) -> None:
+def test_spans_and_links_equal_the_traced_ips_and_parents(traced: Path, receiver: Receiver) -> None:
     with open_trace(traced) as trace:
         run = trace.run()
         result = export_otlp(run, receiver.url, batch_size=16)
