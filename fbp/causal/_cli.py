@@ -135,6 +135,10 @@ def add_parser(sub: Any) -> None:
     _common(p)
     p.set_defaults(func=_influence)
 
+    from ..observe._watch_cli import add_watch_parser
+
+    add_watch_parser(cs)
+
 
 # -- helpers ---------------------------------------------------------------------------
 

@@ -24,12 +24,18 @@ if TYPE_CHECKING:
     from ._otlp import OtlpExportResult as OtlpExportResult
     from ._otlp import export_otlp as export_otlp
     from ._otlp import run_spans as run_spans
+    from ._watch import CausalWatch as CausalWatch
+    from ._watch import Culprit as Culprit
+    from ._watch import WatchEvent as WatchEvent
 
 __all__ = (
+    "CausalWatch",
+    "Culprit",
     "MetricsServer",
     "NetworkCollector",
     "OtlpExportError",
     "OtlpExportResult",
+    "WatchEvent",
     "export_otlp",
     "run_spans",
     "serve_metrics",
@@ -43,6 +49,9 @@ _EXPORTS = {
     "OtlpExportResult": "._otlp",
     "export_otlp": "._otlp",
     "run_spans": "._otlp",
+    "CausalWatch": "._watch",
+    "Culprit": "._watch",
+    "WatchEvent": "._watch",
 }
 
 

@@ -1,0 +1,148 @@
+"""Causal watch: a fault injected into a running network is named within two windows."""
+
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+
+import anyio
+import pytest
+
+from fbp import Component, InPort, OutPort
+from fbp.graph import Graph, build_network
+
+pytest.importorskip("dowhy", reason="needs the causal extra")
+from fbp.cli import main
+from fbp.observe import CausalWatch
+from fbp.tracing import TraceWriter
+
+WINDOW = 300
+FAULT_AT = 3 * WINDOW  # the first unit of window 3
+
+
+class Demand(Component):
+    """Emit N demand figures; tell the test when FAULT_AT have gone out."""
+
+    n: InPort[int]
+    out: OutPort[float]
+    reached: anyio.Event
+
+    async def run(self) -> None:
+        rng = random.Random(1)
+        for i in range(await self.n.receive()):
+            if i == FAULT_AT:
+                self.reached.set()
+                await anyio.lowlevel.checkpoint()
+            await self.out.send(rng.gauss(10.0, 2.0))
+
+
+class Price(Component):
+    """Price from demand; ``bias`` is a live knob the causal layer does not see."""
+
+    in_: InPort[float]
+    out: OutPort[float]
+    bias = 0.0
+
+    async def run(self) -> None:
+        rng = random.Random(2)
+        async for d in self.in_:
+            await self.out.send(2.0 * d + self.bias + rng.gauss(0.0, 1.0))
+
+
+class Revenue(Component):
+    """Revenue from price and demand."""
+
+    in_: InPort[float]
+    out: OutPort[float]
+
+    async def run(self) -> None:
+        rng = random.Random(3)
+        async for p in self.in_:
+            await self.out.send(3.0 * p + rng.gauss(0.0, 1.0))
+
+
+def graph() -> Graph:
+    g = Graph("shop")
+    g.add_process("Demand", Demand).add_process("Price", Price).add_process("Revenue", Revenue)
+    g.add_process("Drop", "core/Drop")
+    g.connect("Demand.OUT", "Price.IN").connect("Price.OUT", "Revenue.IN")
+    g.connect("Revenue.OUT", "Drop.IN")
+    g.add_initial(6 * WINDOW, "Demand.N")
+    return g
+
+
+@pytest.fixture(scope="module")
+def faulty(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A run in which Price's bias is raised live, around unit FAULT_AT."""
+    path = tmp_path_factory.mktemp("watch") / "shop.trace"
+
+    async def go() -> None:
+        with TraceWriter(path) as sink:
+            net = build_network(graph(), trace=sink, capacity=4)
+            demand = net.processes["Demand"].component
+            price = net.processes["Price"].component
+            demand.reached = anyio.Event()  # type: ignore[attr-defined]
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(net.run)
+                await demand.reached.wait()  # type: ignore[attr-defined]
+                price.bias = 1.5  # type: ignore[attr-defined]
+
+    anyio.run(go)
+    return path
+
+
+def test_the_watch_names_the_culprit_within_two_windows(faulty: Path) -> None:
+    watch = CausalWatch(graph(), "Revenue.OUT", window=WINDOW)
+    events = watch.poll(faulty)
+    assert [e.window for e in events] == [1, 2, 3, 4, 5]
+    before = [e for e in events if e.window < 3]
+    assert not any(e.alarm for e in before), [e.line() for e in before]
+    first = next(e for e in events if e.alarm)
+    assert first.window <= 4  # within two windows of the fault (window 3)
+    assert first.culprits[0].process == "Price"
+    assert {c.process for c in first.culprits} == {"Price"}
+    c = first.culprits[0]
+    assert c.ci_low is not None and c.ci_high is not None
+    assert c.ci_low <= c.attribution <= c.ci_high
+    assert c.attribution == pytest.approx(4.5, abs=1.5)  # 3 x the bias of 1.5
+    assert all(e.alarm for e in events if e.window >= 4)
+    # Nothing more to judge until the run grows.
+    assert watch.poll(faulty) == []
+
+
+def test_the_cli_prints_one_line_per_window(
+    faulty: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    g = tmp_path / "shop.json"
+    procs = {"Demand": "Demand", "Price": "Price", "Revenue": "Revenue"}
+    g.write_text(
+        json.dumps(
+            {
+                "properties": {"name": "shop"},
+                "processes": {
+                    **{k: {"component": f"test_observe_watch:{v}"} for k, v in procs.items()},
+                    "Drop": {"component": "core/Drop"},
+                },
+                "connections": [
+                    {"data": 6 * WINDOW, "tgt": {"process": "Demand", "port": "N"}},
+                    *(
+                        {"src": {"process": a, "port": "OUT"}, "tgt": {"process": b, "port": "IN"}}
+                        for a, b in (("Demand", "Price"), ("Price", "Revenue"), ("Revenue", "Drop"))
+                    ),
+                ],
+            }
+        )
+    )  # fmt: skip
+    code = main(
+        [
+            "causal", "watch", str(g), "--trace", str(faulty), "--target", "Revenue.OUT",
+            "--window", str(WINDOW), "--json", "--once",
+        ]
+    )  # fmt: skip
+    assert code == 0
+    lines = [json.loads(x) for x in capsys.readouterr().out.splitlines()]
+    assert [x["window"] for x in lines] == [1, 2, 3, 4, 5]
+    assert [x["alarm"] for x in lines][:2] == [False, False]
+    alarmed = [x for x in lines if x["alarm"]]
+    assert alarmed[0]["culprits"][0]["process"] == "Price"
