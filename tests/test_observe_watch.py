@@ -9,10 +9,12 @@ from pathlib import Path
 import anyio
 import pytest
 
-from fbp import Component, InPort, OutPort
+from fbp import CausalModelError, Component, InPort, OutPort
 from fbp.graph import Graph, build_network
 
 pytest.importorskip("dowhy", reason="needs the causal extra")
+import anyio.lowlevel
+
 from fbp.cli import main
 from fbp.observe import CausalWatch
 from fbp.tracing import TraceWriter
@@ -146,3 +148,55 @@ def test_the_cli_prints_one_line_per_window(
     assert [x["alarm"] for x in lines][:2] == [False, False]
     alarmed = [x for x in lines if x["alarm"]]
     assert alarmed[0]["culprits"][0]["process"] == "Price"
+
+
+class PacedDemand(Demand):
+    """Demand at a pace, so that the run lasts while the watch follows it."""
+
+    async def run(self) -> None:
+        rng = random.Random(1)
+        for i in range(await self.n.receive()):
+            if i == FAULT_AT:
+                self.reached.set()
+            if i % 20 == 0:
+                await anyio.sleep(0.01)
+            await self.out.send(rng.gauss(10.0, 2.0))
+
+
+async def test_the_watch_follows_a_running_network(tmp_path: Path) -> None:
+    path = tmp_path / "live.trace"
+    g = graph()
+    g.processes["Demand"].component = PacedDemand
+    watch = CausalWatch(g, "Revenue.OUT", window=WINDOW, settle=50)
+    seen: list[tuple[str, int]] = []  # (state of the run when judged, window)
+    events = []
+    with TraceWriter(path) as sink:
+        net = build_network(g, trace=sink, capacity=4)
+        demand = net.processes["Demand"].component
+        price = net.processes["Price"].component
+        demand.reached = anyio.Event()  # type: ignore[attr-defined]
+
+        async def fault() -> None:
+            await demand.reached.wait()  # type: ignore[attr-defined]
+            price.bias = 1.5  # type: ignore[attr-defined]
+
+        with anyio.fail_after(40):
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(net.run)
+                tg.start_soon(fault)
+                await anyio.lowlevel.checkpoint()  # let the run start before the first look
+                while net.status != "done":
+                    try:
+                        new = await anyio.to_thread.run_sync(watch.poll, path)
+                    except (CausalModelError, TraceError):  # no run or no data yet
+                        new = []
+                    events += new
+                    seen += [(net.status, e.window) for e in new]
+                    await anyio.sleep(0.2)
+    events += watch.poll(path)
+    assert [e.window for e in events] == [1, 2, 3, 4, 5]
+    assert any(state == "running" for state, _ in seen)  # judged while it ran
+    assert not any(e.alarm for e in events if e.window < 3)
+    first = next(e for e in events if e.alarm)
+    assert first.window <= 4
+    assert first.culprits[0].process == "Price"
