@@ -17,7 +17,7 @@ import anyio.lowlevel
 
 from fbp.cli import main
 from fbp.observe import CausalWatch
-from fbp.tracing import TraceWriter
+from fbp.tracing import TraceError, TraceWriter
 
 WINDOW = 300
 FAULT_AT = 3 * WINDOW  # the first unit of window 3
