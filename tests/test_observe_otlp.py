@@ -148,3 +148,68 @@ def test_a_refusing_collector_is_a_clear_error(traced: Path, receiver: Receiver)
 
 def test_a_missing_trace_is_bad_input(tmp_path: Path) -> None:
     assert main(["otlp", str(tmp_path / "none.trace")]) == 2
+
+
+def _live_network(sink: Any) -> Network:
+    net = Network("live", trace=sink)
+    net.add_process("Nums", Numbers)
+    net.add_process("Inc", Inc)
+    net.add_process("Scale", Scale)
+    net.add_process("Out", Sink)
+    net.add_initial(("Nums", "N", None), 2000)
+    net.add_initial(("Scale", "FACTOR", None), 2.0)
+    net.connect(("Nums", "OUT", None), ("Inc", "IN", None))
+    net.connect(("Inc", "OUT", None), ("Scale", "IN", None))
+    net.connect(("Scale", "OUT", None), ("Out", "IN", None))
+    return net
+
+
+@pytest.mark.parametrize("sample", [0.1, 1.0])
+def test_live_export_sends_whole_sampled_lineages(
+    tmp_path: Path, receiver: Receiver, sample: float
+) -> None:
+    from fbp.observe import LiveSpans
+
+    path = tmp_path / "live.trace"
+    with TraceWriter(path) as writer:
+        sink = LiveSpans(receiver.url, sample=sample, inner=writer, batch_size=64)
+        net = _live_network(sink)
+        anyio.run(net.run)
+    assert sink.error is None
+    with open_trace(path) as trace:
+        run = trace.run()
+        parents = {
+            r.ip_id: r.parents for r in run.records() if r.kind in ("data", "open", "close", "iip")
+        }
+        roots = {r.ip_id for r in run.records() if r.port == "Nums.OUT"}
+        iips = {r.ip_id for r in run.records() if r.kind == "iip"}
+        run_id = run.run_id
+    got = {int.from_bytes(s.span_id, "big"): s for s in receiver.spans}
+    assert sink.spans_sent == len(receiver.spans) == len(got)
+    assert set(got) <= set(parents)  # every span is a traced IP (the inner sink got all)
+    for ip, span in got.items():
+        assert span.trace_id.hex() == run_id
+        assert [int.from_bytes(x.span_id, "big") for x in span.links] == list(parents[ip])
+    kept_roots = roots & set(got)
+    if sample == 1.0:
+        assert set(got) == set(parents)
+    else:
+        assert 100 < len(kept_roots) < 300  # about 10% of 2000
+        assert iips <= set(got)
+        # Whole lineages: an IP is kept exactly when its data parent is.
+        for ip, ps in parents.items():
+            if ip in roots or ip in iips:
+                continue
+            data_parents = [p for p in ps if p not in iips]
+            assert (ip in got) == any(p in got for p in data_parents)
+
+
+def test_fbp_run_exports_live(receiver: Receiver, capsys: Any) -> None:
+    code = main(
+        ["run", "networks/hello.fbp", "--otlp-endpoint", receiver.url, "--otlp-sample", "1",
+         "--progress", "off"]
+    )  # fmt: skip
+    assert code == 0
+    assert {s.name for s in receiver.spans} >= {"Greet.OUT"}
+    assert main(["run", "networks/hello.fbp", "--otlp-endpoint", receiver.url,
+                 "--otlp-sample", "2"]) == 2  # fmt: skip

@@ -108,6 +108,19 @@ def add_run_command(sub: Any) -> None:
         help="on SIGTERM, drain: stop the sources and let the IPs in flight finish for up"
         " to S seconds, then stop at once; exit 143 (default 0: stop at once)",
     )
+    p.add_argument(
+        "--otlp-endpoint",
+        metavar="URL",
+        help="send a sample of lineages as OpenTelemetry spans to this OTLP/HTTP collector"
+        " while the network runs (the otel extra)",
+    )
+    p.add_argument(
+        "--otlp-sample",
+        type=float,
+        default=0.01,
+        metavar="FRACTION",
+        help="fraction of source IPs whose lineages --otlp-endpoint sends (default 0.01)",
+    )
     p.set_defaults(func=run_command)
 
 
@@ -246,9 +259,14 @@ def run_command(args: argparse.Namespace) -> int:
     set_values = parse_set(args.set_values)
     sink = _make_sink(args.trace)
     if args.backend == "ray":
+        if args.metrics_port is not None or args.otlp_endpoint:
+            msg = "--metrics-port and --otlp-endpoint run in process: drop them or --backend ray"
+            raise CliError(msg)
         from ..ray._cli import run_on_ray
 
         return run_on_ray(args, graph, set_values, sink, _report)
+    if args.otlp_endpoint:
+        sink = _live_spans(args, sink)
     from ..graph._run import prepare
 
     try:
@@ -316,6 +334,16 @@ def run_command(args: argparse.Namespace) -> int:
         return exit_code_of(err)
     _report(result, args, "completed")
     return 0
+
+
+def _live_spans(args: argparse.Namespace, inner: Any) -> Any:
+    try:
+        from ..observe import LiveSpans
+
+        return LiveSpans(args.otlp_endpoint, sample=args.otlp_sample, inner=inner)
+    except (ImportError, ValueError) as e:
+        msg = f"--otlp-endpoint: {e}"
+        raise CliError(msg) from None
 
 
 def _serve_metrics(net: Network, args: argparse.Namespace, sink: Any) -> Any:

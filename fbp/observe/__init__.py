@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from ._otlp import OtlpExportResult as OtlpExportResult
     from ._otlp import export_otlp as export_otlp
     from ._otlp import run_spans as run_spans
+    from ._otlp_live import LiveSpans as LiveSpans
     from ._watch import CausalWatch as CausalWatch
     from ._watch import Culprit as Culprit
     from ._watch import WatchEvent as WatchEvent
@@ -31,6 +32,7 @@ if TYPE_CHECKING:
 __all__ = (
     "CausalWatch",
     "Culprit",
+    "LiveSpans",
     "MetricsServer",
     "NetworkCollector",
     "OtlpExportError",
@@ -49,6 +51,7 @@ _EXPORTS = {
     "OtlpExportResult": "._otlp",
     "export_otlp": "._otlp",
     "run_spans": "._otlp",
+    "LiveSpans": "._otlp_live",
     "CausalWatch": "._watch",
     "Culprit": "._watch",
     "WatchEvent": "._watch",

@@ -164,6 +164,8 @@ class NetworkCollector:
         if stats is None:
             return
         st = stats()
+        if st is None:
+            return
         received = int(getattr(st, "received", 0))
         stored = int(getattr(st, "stored", 0))
         pending = len(self.net.trace_buf)

@@ -61,6 +61,15 @@ def _trace_id(run_id: str) -> int:
     return tid or 1
 
 
+def _require_otel() -> None:
+    try:
+        import opentelemetry.exporter.otlp.proto.http
+        import opentelemetry.sdk  # noqa: F401
+    except ModuleNotFoundError as exc:
+        msg = f"OTLP export needs {exc.name!r}, which is not installed; {INSTALL_HINT}"
+        raise ImportError(msg) from exc
+
+
 def run_spans(
     run: TracedRun,
     *,
