@@ -7,17 +7,18 @@ A three-process pipeline (a counter source, a looper adding one, a sink) moves N
 untraced; each case runs REPEATS times, interleaved, and the table gives the median
 IPs/s and the ratio to the run without an endpoint. The endpoint counts nothing per IP
 (it reads the runtime's counters when scraped), so "on" should equal "off" within noise;
-"scraped" adds the scraper thread's work (one pass over the ports per scrape, under the
-GIL). The machine is shared and noisy: read differences of a few percent as noise.
+"scraped" adds the serving thread's work (one pass over the ports per scrape, under the
+GIL); the scraper is another process, as Prometheus is. The machine is shared and
+noisy: read differences of a few percent as noise.
 """
 
 from __future__ import annotations
 
 import argparse
 import statistics
-import threading
+import subprocess
+import sys
 import time
-import urllib.request
 
 import anyio
 
@@ -68,31 +69,44 @@ def network(n: int) -> Network:
     return net
 
 
+SCRAPER = """
+import sys, time, urllib.request
+urllib.request.urlopen(sys.argv[1], timeout=5).read()
+print("ready", flush=True)
+n = 0
+while True:
+    try:
+        with urllib.request.urlopen(sys.argv[1], timeout=5) as r:
+            r.read()
+        n += 1
+    except OSError:
+        break
+    time.sleep(0.1)
+print(n)
+"""
+
+
 def one(n: int, mode: str) -> tuple[float, int]:
     net = network(n)
     server = serve_metrics(net, 0) if mode != "off" else None
-    stop = threading.Event()
-    scrapes = 0
-
-    def scrape() -> None:
-        nonlocal scrapes
+    scraper = None
+    if mode == "scraped":
+        # Prometheus scrapes from another process: so does this scraper.
         assert server is not None
-        while not stop.wait(0.1):
-            with urllib.request.urlopen(server.url, timeout=5) as r:
-                r.read()
-            scrapes += 1
-
-    thread = threading.Thread(target=scrape) if mode == "scraped" else None
-    if thread is not None:
-        thread.start()
+        scraper = subprocess.Popen(
+            [sys.executable, "-c", SCRAPER, server.url], stdout=subprocess.PIPE, text=True
+        )
+        assert scraper.stdout is not None
+        assert scraper.stdout.readline() == "ready\n"  # started: its startup is not timed
     t0 = time.perf_counter()
     anyio.run(net.run)
     dt = time.perf_counter() - t0
-    stop.set()
-    if thread is not None:
-        thread.join()
     if server is not None:
         server.close()
+    scrapes = 0
+    if scraper is not None:
+        out, _ = scraper.communicate(timeout=30)
+        scrapes = int(out.strip() or 0)
     return 2 * n / dt, scrapes
 
 

@@ -7,9 +7,10 @@ sent to an OTLP/HTTP collector.
 
 Sampling keeps whole lineages: a root IP (one whose parents are IIPs at most) is kept
 with probability ``sample`` (decided by its id, so a run is sampled the same way twice),
-and every IP with a kept parent is kept; IIPs are always kept. Export is best effort and never slows the
-network: when the collector falls behind and ``max_queue`` batches wait, further
-batches are skipped from the export (counted in ``skipped_records``; the inner sink
+and every IP with a kept parent is kept; IIPs are always kept.
+
+Export is best effort and never slows the network: when the collector falls behind
+and ``max_queue`` batches wait, further batches are skipped from the export (counted in ``skipped_records``; the inner sink
 still gets every record).
 """
 
