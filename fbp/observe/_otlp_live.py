@@ -10,8 +10,8 @@ with probability ``sample`` (decided by its id, so a run is sampled the same way
 and every IP with a kept parent is kept; IIPs are always kept.
 
 Export is best effort and never slows the network: when the collector falls behind
-and ``max_queue`` batches wait, further batches are skipped from the export (counted in ``skipped_records``; the inner sink
-still gets every record).
+and ``max_queue`` batches wait, further batches are skipped from the export (counted
+in ``skipped_records``; the inner sink still gets every record).
 """
 
 from __future__ import annotations
