@@ -70,6 +70,84 @@ def _require_otel() -> None:
         raise ImportError(msg) from exc
 
 
+class SpanMaker:
+    """Makes the span of one IP (shared by the export after a run and the live one)."""
+
+    def __init__(
+        self,
+        run_id: str,
+        graph_name: str,
+        *,
+        payloads: bool = True,
+        payload_chars: int = 1024,
+        resource_attributes: Mapping[str, str] | None = None,
+    ) -> None:
+        _require_otel()
+        from opentelemetry.sdk.resources import Resource
+        from opentelemetry.sdk.trace import ReadableSpan
+        from opentelemetry.sdk.util.instrumentation import InstrumentationScope
+        from opentelemetry.trace import Link, SpanContext, SpanKind, TraceFlags
+        from opentelemetry.trace.status import Status, StatusCode
+
+        self._types = (ReadableSpan, Link, SpanContext, SpanKind.INTERNAL)
+        self._tid = _trace_id(run_id)
+        self._flags = TraceFlags(TraceFlags.SAMPLED)
+        self._resource = Resource.create(
+            {
+                "service.name": graph_name or "fbp",
+                "fbp.run_id": run_id,
+                **(resource_attributes or {}),
+            }
+        )
+        self._scope = InstrumentationScope("fbp")
+        self._ok = Status(StatusCode.UNSET)
+        self._error = Status(StatusCode.ERROR, "dead letter: an activation raised")
+        self.payloads = payloads
+        self.payload_chars = payload_chars
+
+    def _ctx(self, span_id: int) -> Any:
+        return self._types[2](self._tid, span_id, is_remote=False, trace_flags=self._flags)
+
+    def span(
+        self,
+        *,
+        ip_id: int,
+        kind: str,
+        process: str,
+        port: str,
+        activation: int,
+        parents: tuple[int, ...],
+        payload_json: str | None,
+        start: int,
+        end: int,
+        dead: bool,
+    ) -> Any:
+        """The span of an IP (times in ns since the Unix epoch)."""
+        readable, link, _, internal = self._types
+        attrs: dict[str, Any] = {
+            "fbp.ip_id": ip_id,
+            "fbp.kind": kind,
+            "fbp.process": process,
+            "fbp.port": port,
+            "fbp.activation": activation,
+        }
+        if self.payloads and payload_json is not None:
+            attrs["fbp.payload"] = payload_json[: self.payload_chars]
+        return readable(
+            name=port,
+            context=self._ctx(ip_id),
+            parent=self._ctx(parents[0]) if parents else None,
+            resource=self._resource,
+            attributes=attrs,
+            links=[link(self._ctx(p), {"fbp.parent_ord": i}) for i, p in enumerate(parents)],
+            kind=internal,
+            instrumentation_scope=self._scope,
+            status=self._error if dead else self._ok,
+            start_time=start,
+            end_time=end,
+        )
+
+
 def run_spans(
     run: TracedRun,
     *,
@@ -78,34 +156,20 @@ def run_spans(
     resource_attributes: Mapping[str, str] | None = None,
 ) -> Iterator[Any]:
     """The spans of a traced run (``opentelemetry.sdk.trace.ReadableSpan``), streamed."""
-    try:
-        from opentelemetry.sdk.resources import Resource
-        from opentelemetry.sdk.trace import ReadableSpan
-        from opentelemetry.sdk.util.instrumentation import InstrumentationScope
-        from opentelemetry.trace import Link, SpanContext, SpanKind, TraceFlags
-        from opentelemetry.trace.status import Status, StatusCode
-    except ModuleNotFoundError as exc:
-        msg = f"OTLP export needs {exc.name!r}, which is not installed; {INSTALL_HINT}"
-        raise ImportError(msg) from exc
-
-    tid = _trace_id(run.run_id)
-    flags = TraceFlags(TraceFlags.SAMPLED)
-    resource = Resource.create(
-        {
-            "service.name": run.summary.graph_name or "fbp",
-            "fbp.run_id": run.run_id,
-            **(resource_attributes or {}),
-        }
+    maker = SpanMaker(
+        run.run_id,
+        run.summary.graph_name,
+        payloads=payloads,
+        payload_chars=payload_chars,
+        resource_attributes=resource_attributes,
     )
-    scope = InstrumentationScope("fbp")
+    return _spans(run, maker)
+
+
+def _spans(run: TracedRun, maker: SpanMaker) -> Iterator[Any]:
     start_ns = run.summary.started_ns
     sent_at: dict[int, int] = {}
     dead: set[int] = set()
-    ok = Status(StatusCode.UNSET)
-
-    def ctx(span_id: int) -> Any:
-        return SpanContext(tid, span_id, is_remote=False, trace_flags=flags)
-
     rec: TracedIP
     for rec in run.records():
         if rec.kind == "dead":
@@ -116,35 +180,17 @@ def run_spans(
         end = start_ns + round(rec.t * 1e9)
         sent_at[rec.ip_id] = end
         known = [sent_at[p] for p in rec.parents if p in sent_at]
-        begin = min(max(known), end) if known else end
-        attrs: dict[str, Any] = {
-            "fbp.ip_id": rec.ip_id,
-            "fbp.kind": rec.kind,
-            "fbp.process": rec.process,
-            "fbp.port": rec.port,
-            "fbp.activation": rec.activation,
-        }
-        if payloads and rec.payload_recorded:
-            text = json.dumps(rec.payload, default=str)
-            attrs["fbp.payload"] = text[:payload_chars]
-        links = [Link(ctx(p), {"fbp.parent_ord": i}) for i, p in enumerate(rec.parents) if p > 0]
-        status = (
-            Status(StatusCode.ERROR, "dead letter: an activation raised")
-            if rec.ip_id in dead
-            else ok
-        )
-        yield ReadableSpan(
-            name=rec.port,
-            context=ctx(rec.ip_id),
-            parent=ctx(rec.parents[0]) if rec.parents else None,
-            resource=resource,
-            attributes=attrs,
-            links=links,
-            kind=SpanKind.INTERNAL,
-            instrumentation_scope=scope,
-            status=status,
-            start_time=begin,
-            end_time=end,
+        yield maker.span(
+            ip_id=rec.ip_id,
+            kind=rec.kind,
+            process=rec.process,
+            port=rec.port,
+            activation=rec.activation,
+            parents=rec.parents,
+            payload_json=json.dumps(rec.payload, default=str) if rec.payload_recorded else None,
+            start=min(max(known), end) if known else end,
+            end=end,
+            dead=rec.ip_id in dead,
         )
 
 

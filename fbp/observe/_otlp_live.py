@@ -145,23 +145,13 @@ class LiveSpans:
 
     def _export(self) -> None:
         from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
-        from opentelemetry.sdk.resources import Resource
-        from opentelemetry.sdk.trace import ReadableSpan
-        from opentelemetry.sdk.util.instrumentation import InstrumentationScope
-        from opentelemetry.trace import Link, SpanContext, SpanKind, TraceFlags
-        from opentelemetry.trace.status import Status, StatusCode
 
-        from ._otlp import _trace_id
+        from ._otlp import SpanMaker
 
         info = self._info
         assert info is not None
         exporter = OTLPSpanExporter(endpoint=self.endpoint, headers=self.headers)
-        tid = _trace_id(info.run_id)
-        flags = TraceFlags(TraceFlags.SAMPLED)
-        resource = Resource.create(
-            {"service.name": info.graph_name or "fbp", "fbp.run_id": info.run_id}
-        )
-        scope = InstrumentationScope("fbp")
+        maker = SpanMaker(info.run_id, info.graph_name, payloads=self.payloads)
         names = [
             f"{p.process}.{p.port.upper()}" + (f"[{p.index}]" if p.index is not None else "")
             for p in info.ports
@@ -171,11 +161,7 @@ class LiveSpans:
         kept: OrderedDict[int, int] = OrderedDict()  # kept ip id -> its send time
         dead: set[int] = set()
         iips: set[int] = set()
-        ok = Status(StatusCode.UNSET)
         spans: list[Any] = []
-
-        def ctx(span_id: int) -> Any:
-            return SpanContext(tid, span_id, is_remote=False, trace_flags=flags)
 
         def flush() -> None:
             if spans:
@@ -209,37 +195,25 @@ class LiveSpans:
                     kept[ip_id] = end
                     if len(kept) > self.remember:
                         kept.popitem(last=False)
-                    attrs: dict[str, Any] = {
-                        "fbp.ip_id": ip_id,
-                        "fbp.kind": name,
-                        "fbp.process": info.ports[port_id].process,
-                        "fbp.port": names[port_id],
-                        "fbp.activation": activation,
-                    }
+                    text = None
                     if self.payloads:
                         text = (
                             payload.model_dump_json()
                             if isinstance(payload, BaseModel)
                             else json.dumps(payload, default=str)
                         )
-                        attrs["fbp.payload"] = text[:1024]
                     spans.append(
-                        ReadableSpan(
-                            name=names[port_id],
-                            context=ctx(ip_id),
-                            parent=ctx(parents[0]) if parents else None,
-                            resource=resource,
-                            attributes=attrs,
-                            links=[
-                                Link(ctx(p), {"fbp.parent_ord": i}) for i, p in enumerate(parents)
-                            ],
-                            kind=SpanKind.INTERNAL,
-                            instrumentation_scope=scope,
-                            status=Status(StatusCode.ERROR, "dead letter: an activation raised")
-                            if ip_id in dead
-                            else ok,
-                            start_time=min(max(known), end) if known else end,
-                            end_time=end,
+                        maker.span(
+                            ip_id=ip_id,
+                            kind=name,
+                            process=info.ports[port_id].process,
+                            port=names[port_id],
+                            activation=activation,
+                            parents=parents,
+                            payload_json=text,
+                            start=min(max(known), end) if known else end,
+                            end=end,
+                            dead=ip_id in dead,
                         )
                     )
                     if len(spans) >= self.span_batch:
