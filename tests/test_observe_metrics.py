@@ -18,6 +18,8 @@ from prometheus_client.parser import text_string_to_metric_families  # noqa: E40
 from fbp.observe import serve_metrics  # noqa: E402
 from fbp.tracing import TraceWriter, open_trace  # noqa: E402
 
+HELLO = str(Path(__file__).resolve().parent.parent / "networks" / "hello.fbp")
+
 
 class Held(Component):
     """Emit 0..N-1 in substreams of 10, then hold until the test lets it end."""
@@ -160,7 +162,5 @@ def test_a_busy_port_is_a_clear_error(tmp_path: Path) -> None:
 
     net = Network("x")
     with serve_metrics(net, 0) as server:
-        code = main(
-            ["run", "networks/hello.fbp", "--metrics-port", str(server.port), "--progress", "off"]
-        )
+        code = main(["run", HELLO, "--metrics-port", str(server.port), "--progress", "off"])
     assert code == 2

@@ -22,6 +22,8 @@ from fbp.cli import main
 from fbp.observe import export_otlp
 from fbp.tracing import TraceWriter, open_trace
 
+HELLO = str(Path(__file__).resolve().parent.parent / "networks" / "hello.fbp")
+
 
 class Receiver:
     """An OTLP/HTTP traces endpoint that keeps every span it is sent, decoded."""
@@ -206,10 +208,10 @@ def test_live_export_sends_whole_sampled_lineages(
 
 def test_fbp_run_exports_live(receiver: Receiver, capsys: Any) -> None:
     code = main(
-        ["run", "networks/hello.fbp", "--otlp-endpoint", receiver.url, "--otlp-sample", "1",
+        ["run", HELLO, "--otlp-endpoint", receiver.url, "--otlp-sample", "1",
          "--progress", "off"]
     )  # fmt: skip
     assert code == 0
     assert {s.name for s in receiver.spans} >= {"Greet.OUT"}
-    assert main(["run", "networks/hello.fbp", "--otlp-endpoint", receiver.url,
+    assert main(["run", HELLO, "--otlp-endpoint", receiver.url,
                  "--otlp-sample", "2"]) == 2  # fmt: skip
