@@ -115,6 +115,8 @@ def test_sigterm_drains_and_exits_143(tmp_path: Path) -> None:
             "8",
             "--progress",
             "off",
+            "--drain-timeout",
+            "30",
         ],
         stderr=subprocess.PIPE,
         text=True,

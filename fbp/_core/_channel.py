@@ -92,14 +92,14 @@ class Channel(Generic[T]):
 
     __slots__ = (
         "_accepted",
+        "_blocked_mark",
         "_buf",
         "_evicted",
         "_peak",
         "_recv_signal",
+        "_recv_since",
         "_room",
         "_send_waiters",
-        "_blocked_mark",
-        "_recv_since",
         "capacity",
         "drop_oldest",
         "dropped",
