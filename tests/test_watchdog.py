@@ -53,9 +53,9 @@ async def test_a_process_stuck_on_something_else_is_diagnosed_after_a_quiet_peri
     net = build_network(stuck(), deadlock_interval=0.05, quiet_period=0.3)
     with caplog.at_level(logging.WARNING, logger="fbp"), anyio.move_on_after(1.5):
         await net.run()
-    quiet = [r.msg for r in caplog.records if "no IP has moved" in str(r.msg)]
+    quiet = [r for r in caplog.records if "no IP has moved" in r.getMessage()]
     assert len(quiet) == 1  # once per quiet stretch
-    event: dict[str, Any] = quiet[0]  # type: ignore[assignment]
+    event: dict[str, Any] = quiet[0].fbp_context
     assert event["network"] == "stuck"
     (st,) = [w for w in event["waiting"] if w.startswith("st ")]
     assert st.startswith("st awaits Event.wait() (")

@@ -8,9 +8,8 @@ import typing
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-import structlog
-
 from ._arrays import ArrayInPort, ArrayOutPort
+from ._log import BoundLogger
 from ._ports import MISSING, InPort, OutPort, PortSpec, _PortOptions
 from ._types import type_name
 
@@ -106,12 +105,12 @@ class Component:
 
     Attributes:
         name: the process name in the network.
-        log: a structlog logger bound to the process.
+        log: a logger bound to the process (``self.log.info("event", key=value)``).
     """
 
     #: Set on the process instance by the runtime.
     name: str
-    log: structlog.stdlib.BoundLogger
+    log: BoundLogger
 
     #: Non-loopers only: forward brackets from input to output ports (default True).
     forward_brackets: ClassVar[bool] = True

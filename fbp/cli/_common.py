@@ -6,6 +6,7 @@ import argparse
 import json
 import logging
 import sys
+from collections.abc import MutableMapping
 from pathlib import Path
 from typing import Any
 
@@ -93,6 +94,15 @@ def exit_code_of(exc: BaseException) -> int:
     return EXIT_FAILED
 
 
+def _add_context(
+    _logger: Any, _name: str, event: MutableMapping[str, Any]
+) -> MutableMapping[str, Any]:
+    """Adds a record's bound context and keywords (``fbp_context``) as fields."""
+    record = event.get("_record")
+    event.update(getattr(record, "fbp_context", None) or {})
+    return event
+
+
 def configure_logging(fmt: str = "auto", level: str = "warning") -> None:
     """Send fbp's logs to stderr: console on a terminal, JSON lines otherwise."""
     use_json = fmt == "json" or (fmt == "auto" and not sys.stderr.isatty())
@@ -104,6 +114,11 @@ def configure_logging(fmt: str = "auto", level: str = "warning") -> None:
     handler = logging.StreamHandler(_CurrentStderr())
     handler.setFormatter(
         structlog.stdlib.ProcessorFormatter(
+            foreign_pre_chain=[
+                structlog.processors.add_log_level,
+                structlog.processors.TimeStamper(fmt="iso"),
+                _add_context,
+            ],
             processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, renderer],
         )
     )
