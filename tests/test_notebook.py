@@ -89,6 +89,15 @@ def test_cells_run_in_a_real_kernel() -> None:
         "g.add_initial(3, 'Count.COUNT')",
         "result = run(g)\nresult",
         "result.outputs['Kept']",
+        # A causal answer: HTML tables, and a picture shown inline.
+        "import os, tempfile\nfrom fbp.tracing import TraceWriter\n"
+        "from fbp.causal import shift_between\nd = tempfile.mkdtemp()\n"
+        "for name, s in (('b', {}), ('a', {'Complexity.BUG': True})):\n"
+        "    with TraceWriter(os.path.join(d, name + '.trace')) as sink:\n"
+        "        run('networks/insurance_claims.fbp', set_values=s, trace=sink)",
+        "answer = shift_between('networks/insurance_claims.fbp', os.path.join(d, 'b.trace'),"
+        " os.path.join(d, 'a.trace'), 'Payout.OUT', n_bootstrap=0)\nanswer",
+        "answer.plot()",
     ]
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in cells])
     client = nbclient.NotebookClient(
@@ -98,3 +107,6 @@ def test_cells_run_in_a_real_kernel() -> None:
     shown = nb.cells[2].outputs[0]["data"]
     assert "<table>" in shown["text/html"]
     assert nb.cells[3].outputs[0]["data"]["text/plain"] == "[0, 1, 2]"
+    answer = nb.cells[5].outputs[-1]["data"]["text/html"]
+    assert "<table>" in answer and "Complexity.SIMPLE.fired" in answer
+    assert any("image/png" in out.get("data", {}) for out in nb.cells[6].outputs)

@@ -15,6 +15,7 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
@@ -25,7 +26,7 @@ from fbp._core._exceptions import CausalModelError
 from ._data import encode, to_dowhy_frame
 from ._model import FittedModel, seeded
 from ._noise import draw_noise, propagate, reconstruct_noise, require_invertible
-from ._results import Ranking, fmt, jsonable, rank, table
+from ._results import Ranking, fmt, html, jsonable, rank, table
 from ._shapley import shapley_values
 from ._stats import percentile_interval
 
@@ -113,21 +114,52 @@ class AnomalyResult:
 
     def table(self, top: int = 10) -> str:
         """Return the ranking (mean over the rows) and each row's top causes as text."""
-        head = (
+        text = table(self._header(), self.ranking, top=top, unit="contribution", tested=False)
+        return text + "\n".join(["", "per row", *self._row_lines(top)])
+
+    def _repr_html_(self) -> str:
+        from .._core._html import html_table
+
+        rows = html_table(
+            "per row: each row's anomaly score and its largest contributions",
+            ("row", "score", "largest contributions"),
+            (
+                (repr(label), fmt(self.scores[i], False), self._causes(i))
+                for i, label in enumerate(self.rows[:10])
+            ),
+        )
+        ranking = html(self._header(), self.ranking, top=10, unit="contribution", tested=False)
+        return ranking + rows
+
+    def plot(self, path: str | Path | None = None, *, top: int = 10) -> Any:
+        """Draw the ranking (needs the ``plot`` extra): the ``top`` contributions to the
+        anomaly score, mean over the rows, with their intervals, and per process.
+
+        Returns the matplotlib ``Figure``; given ``path``, also saves it there.
+        """
+        from ._plot import plot_ranking
+
+        title = f"anomaly of {self.target} in {len(self.rows)} row(s): mean contribution"
+        return plot_ranking(title, self.ranking, unit="contribution", top=top, path=path)
+
+    def _causes(self, i: int) -> str:
+        return ", ".join(
+            f"{n} {fmt(float(self.row_values[i][self.nodes.index(n)]))}" for n in self.row_top(i)
+        )
+
+    def _row_lines(self, top: int) -> list[str]:
+        return [
+            f"row {label!r}: score {fmt(self.scores[i], False)}: {self._causes(i)}"
+            for i, label in enumerate(self.rows[:top])
+        ]
+
+    def _header(self) -> str:
+        return (
             f"anomaly of {self.target!r} in {len(self.rows)} row(s) (method={self.method}): "
             f"contributions to the IT anomaly score, mean over rows; "
             f"{self.confidence:.0%} intervals from {self.n_bootstrap} bootstrap replicates; "
             f"seed {self.seed}"
         )
-        text = table(head, self.ranking, top=top, unit="contribution", tested=False)
-        lines = ["", "per row"]
-        for i, label in enumerate(self.rows[:top]):
-            causes = ", ".join(
-                f"{n} {fmt(float(self.row_values[i][self.nodes.index(n)]))}"
-                for n in self.row_top(i)
-            )
-            lines.append(f"row {label!r}: score {fmt(self.scores[i], False)}: {causes}")
-        return text + "\n".join(lines)
 
     def to_dict(self) -> dict[str, Any]:
         """Return the result as JSON-able data."""

@@ -39,6 +39,13 @@ def _common(p: argparse.ArgumentParser, *, target: bool = True) -> None:
     p.add_argument("--unit", metavar="P.PORT", help="the source port whose IPs are the rows")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--json", action="store_true", help="print the result as JSON")
+    if target:
+        p.add_argument(
+            "--plot",
+            metavar="FILE",
+            help="also draw the answer into FILE (.png, .svg or .pdf; needs matplotlib:"
+            " pip install 'fbp-causal[plot]')",
+        )
 
 
 def _traces(p: argparse.ArgumentParser) -> None:
@@ -174,11 +181,28 @@ def _run(fn: Any) -> int:
         raise CliError(str(e)) from None
 
 
-def _emit(result: Any, as_json: bool) -> None:
-    if as_json:
+def _emit(result: Any, args: argparse.Namespace) -> None:
+    if args.json:
         print(json.dumps(result.to_dict(), default=str))
     else:
         sys.stdout.write(result.table().rstrip("\n") + "\n")
+    _plot(result, args)
+
+
+def _plot(result: Any, args: argparse.Namespace, **kwargs: Any) -> None:
+    """Draw ``result`` into ``--plot FILE``, if asked (without matplotlib, the
+    ImportError names the extra to install; a file that cannot be written is a CLI
+    error naming it)."""
+    if not args.plot:
+        return
+    from ..cli._common import CliError
+
+    try:
+        result.plot(args.plot, **kwargs)
+    except (OSError, ValueError) as e:
+        msg = f"cannot write the picture {args.plot!r}: {e}"
+        raise CliError(msg) from None
+    print(f"picture written to {args.plot}", file=sys.stderr)
 
 
 def _model(args: argparse.Namespace) -> Any:
@@ -235,7 +259,7 @@ def _shift(args: argparse.Namespace) -> int:
             alpha=args.alpha,
             method=args.method,
         )
-        _emit(result, args.json)
+        _emit(result, args)
         return 0
 
     return _run(go)
@@ -298,7 +322,7 @@ def _anomaly(args: argparse.Namespace) -> int:
         else:
             scores = worst(model, frame, target, n=args.worst or 1)
             rows = frame.loc[scores.index]
-        _emit(anomaly(model, rows, target, seed=args.seed), args.json)
+        _emit(anomaly(model, rows, target, seed=args.seed), args)
         return 0
 
     return _run(go)
@@ -345,8 +369,9 @@ def _whatif(args: argparse.Namespace) -> int:
             else:
                 sys.stdout.write(result.table().rstrip("\n") + "\n")
                 sys.stdout.write(comparison.table().rstrip("\n") + "\n")
+            _plot(result, args, rerun=comparison)
             return 0
-        _emit(result, args.json)
+        _emit(result, args)
         return 0
 
     return _run(go)
@@ -375,7 +400,7 @@ def _influence(args: argparse.Namespace) -> int:
     def go() -> int:
         model = _model(args)
         target = resolve_target(args.target, model.graph)
-        _emit(influence(model, target, kind=args.kind, seed=args.seed), args.json)
+        _emit(influence(model, target, kind=args.kind, seed=args.seed), args)
         return 0
 
     return _run(go)

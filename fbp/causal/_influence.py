@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
@@ -19,7 +20,7 @@ import numpy as np
 from fbp._core._exceptions import CausalModelError
 
 from ._model import FittedModel, seeded
-from ._results import Ranking, jsonable, rank, table
+from ._results import Ranking, html, jsonable, rank, table
 from ._threads import one_blas_thread
 
 __all__ = ("InfluenceResult", "influence")
@@ -55,6 +56,23 @@ class InfluenceResult:
 
     def table(self, top: int = 10) -> str:
         """Return the ranking as human-readable text."""
+        return table(self._header(), self.ranking, top=top, unit="influence", tested=False)
+
+    def _repr_html_(self) -> str:
+        return html(self._header(), self.ranking, top=10, unit="influence", tested=False)
+
+    def plot(self, path: str | Path | None = None, *, top: int = 10) -> Any:
+        """Draw the ranking (needs the ``plot`` extra): the ``top`` variables'
+        influence with their intervals, and the same per process.
+
+        Returns the matplotlib ``Figure``; given ``path``, also saves it there.
+        """
+        from ._plot import plot_ranking
+
+        title = f"{self.kind.replace('_', ' ')} on {self.target}"
+        return plot_ranking(title, self.ranking, unit="influence", top=top, path=path)
+
+    def _header(self) -> str:
         what = (
             "arrow strength of each input"
             if self.kind == "arrow_strength"
@@ -64,7 +82,7 @@ class InfluenceResult:
             f"{what} on {self.target!r}; {self.confidence:.0%} intervals from "
             f"{self.n_bootstrap} bootstrap replicates; seed {self.seed}"
         )
-        return table(head, self.ranking, top=top, unit="influence", tested=False)
+        return head
 
     def to_dict(self) -> dict[str, Any]:
         """Return the result as JSON-able data."""

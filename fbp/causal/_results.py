@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, fields
+from html import escape
 from typing import Any
 
 import numpy as np
@@ -26,6 +27,7 @@ __all__ = (
     "fmt",
     "fmt_p",
     "fmt_share",
+    "html",
     "jsonable",
     "rank",
     "table",
@@ -240,16 +242,11 @@ def jsonable(obj: Any) -> Any:
     return obj
 
 
-def table(
-    header: str,
-    ranking: Ranking,
-    *,
-    top: int,
-    unit: str,
-    tested: bool,
-) -> str:
-    """Render a ranking as aligned text: variables, then processes."""
-    lines = [header, ""]
+def _rows(
+    ranking: Ranking, *, top: int, unit: str, tested: bool
+) -> tuple[list[str], list[list[str]], list[str], list[list[str]], int]:
+    """A ranking's variable table and process table, as header and text rows, and how
+    many variables are left out by ``top``."""
     cols = ["rank", "variable", "process", unit, "interval"]
     flags = tested and any(v.flagged is not None for v in ranking.variables)
     if tested:
@@ -267,11 +264,6 @@ def table(
                 row.append(fmt_share(v.flagged))
             row.append("*" if v.significant else "")
         rows.append(row)
-    lines += _align(cols, rows)
-    hidden = len(ranking.variables) - top
-    if hidden > 0:
-        lines.append(f"... {hidden} more variable(s)")
-    lines += ["", "by process"]
     prow = []
     for i, p in enumerate(ranking.processes[:top], 1):
         interval = f"[{fmt(p.ci_low)}, {fmt(p.ci_high)}]" if p.ci_low is not None else "-"
@@ -280,10 +272,47 @@ def table(
             + ([fmt_share(p.flagged)] if flags else [])
             + ["*" if p.significant else ""]
         )
-    lines += _align(
-        ["rank", "process", unit, "interval"] + (["flagged"] if flags else []) + [""], prow
-    )
+    pcols = ["rank", "process", unit, "interval"] + (["flagged"] if flags else []) + [""]
+    return cols, rows, pcols, prow, max(len(ranking.variables) - top, 0)
+
+
+def table(
+    header: str,
+    ranking: Ranking,
+    *,
+    top: int,
+    unit: str,
+    tested: bool,
+) -> str:
+    """Render a ranking as aligned text: variables, then processes."""
+    cols, rows, pcols, prow, hidden = _rows(ranking, top=top, unit=unit, tested=tested)
+    lines = [header, ""]
+    lines += _align(cols, rows)
+    if hidden > 0:
+        lines.append(f"... {hidden} more variable(s)")
+    lines += ["", "by process"]
+    lines += _align(pcols, prow)
     return "\n".join(line.rstrip() for line in lines)
+
+
+def html(
+    header: str,
+    ranking: Ranking,
+    *,
+    top: int,
+    unit: str,
+    tested: bool,
+) -> str:
+    """Render a ranking as HTML for notebooks: the same tables as :func:`table`."""
+    from .._core._html import html_table
+
+    cols, rows, pcols, prow, hidden = _rows(ranking, top=top, unit=unit, tested=tested)
+    head, *notes = header.split("\n")
+    parts = [f"<p>{escape(line)}</p>" for line in notes]
+    caption = head + (f" ({hidden} more variable(s) not shown)" if hidden else "")
+    parts.append(html_table(caption, cols, rows))
+    parts.append(html_table("by process", pcols, prow))
+    return "<div>" + "".join(parts) + "</div>"
 
 
 def _align(header: Sequence[str], rows: Iterable[Sequence[str]]) -> list[str]:

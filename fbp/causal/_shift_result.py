@@ -5,13 +5,14 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from ._changes import MechanismTests
 from ._problem import Problem
-from ._results import Ranking, fmt, fmt_p, jsonable, rank, table
+from ._results import Ranking, fmt, fmt_p, html, jsonable, rank, table
 
 __all__ = ("ShiftResult", "build_result")
 
@@ -86,6 +87,23 @@ class ShiftResult:
 
     def table(self, top: int = 10) -> str:
         """Return the ranking as human-readable text."""
+        return table(self._header(), self.ranking, top=top, unit="attribution", tested=True)
+
+    def _repr_html_(self) -> str:
+        return html(self._header(), self.ranking, top=10, unit="attribution", tested=True)
+
+    def plot(self, path: str | Path | None = None, *, top: int = 10) -> Any:
+        """Draw the ranking (needs the ``plot`` extra): the ``top`` variables'
+        attributions with their intervals, findings in red, and the same per process.
+
+        Returns the matplotlib ``Figure``; given ``path``, also saves it there.
+        """
+        from ._plot import plot_ranking
+
+        title = f"shift of {self.target} ({self.measure}): observed {fmt(self.observed_change)}"
+        return plot_ranking(title, self.ranking, unit="attribution", top=top, path=path)
+
+    def _header(self) -> str:
         head = (
             f"shift of {self.target!r} ({self.measure}, method={self.method}): "
             f"observed {fmt(self.observed_change)}, explained {fmt(self.explained_change)}\n"
@@ -96,7 +114,7 @@ class ShiftResult:
         )
         for w in self.warnings:
             head += f"\nwarning: {w}"
-        return table(head, self.ranking, top=top, unit="attribution", tested=True)
+        return head
 
     def to_dict(self) -> dict[str, Any]:
         """Return the result as JSON-able data."""

@@ -14,6 +14,8 @@ import numbers
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from html import escape
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -206,6 +208,51 @@ class WhatIfResult:
         if self.not_ancestors:
             lines.append(f"no path to the target from: {', '.join(self.not_ancestors)}")
         return "\n".join(lines)
+
+    def _repr_html_(self) -> str:
+        from .._core._html import html_table
+
+        what = ", ".join(f"{k} := {v}" for k, v in self.interventions.items())
+
+        def interval(lo: float | None, hi: float | None, signed: bool) -> str:
+            return "-" if lo is None else f"[{fmt(lo, signed)}, {fmt(hi, signed)}]"
+
+        rows = [
+            (
+                name,
+                fmt(s.mean, False),
+                interval(s.ci_low, s.ci_high, False),
+                fmt(s.std, False),
+                *(fmt(q, False) for q in s.quantiles),
+            )
+            for name, s in (("intervened", self.predicted), ("observational", self.observational))
+        ]
+        rows.append(
+            ("effect", fmt(self.effect), interval(self.effect_ci_low, self.effect_ci_high, True))
+            + ("",) * 6
+        )
+        caption = (
+            f"what if {what}: {self.target!r} ({self.confidence:.0%} intervals from "
+            f"{self.n_bootstrap} bootstrap replicates; seed {self.seed})"
+        )
+        header = ("", "mean", "interval", "std", "5%", "25%", "50%", "75%", "95%")
+        out = html_table(caption, header, rows, numeric=8)
+        if self.not_ancestors:
+            out += f"<p>no path to the target from: {escape(', '.join(self.not_ancestors))}</p>"
+        return out
+
+    def plot(
+        self, path: str | Path | None = None, *, rerun: WhatIfComparison | None = None
+    ) -> Any:
+        """Draw the prediction (needs the ``plot`` extra): the target's distribution
+        under the intervention against the observational one, with the mean's interval;
+        given ``rerun`` (from :meth:`compare_with`), the mean a real re-run observed.
+
+        Returns the matplotlib ``Figure``; given ``path``, also saves it there.
+        """
+        from ._plot import plot_whatif
+
+        return plot_whatif(self, rerun, path=path)
 
     def to_dict(self) -> dict[str, Any]:
         """Return the result as JSON-able data (without the samples)."""
