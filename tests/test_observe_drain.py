@@ -34,7 +34,7 @@ class Stopper(Component):
             await anyio.lowlevel.checkpoint()
 
 
-async def test_stop_drains_every_ip_already_sent(capacity: int) -> None:
+async def test_stop_drains_every_ip_already_sent(capacity: int, execution: str) -> None:
     net = Network("endless", capacity=capacity)
     src = net.add_process("Src", Endless)
     inc = net.add_process("Inc", Inc)
@@ -55,7 +55,7 @@ async def test_stop_drains_every_ip_already_sent(capacity: int) -> None:
     assert len(got) >= 50
 
 
-async def test_stop_before_the_run_starts_ends_it_at_once() -> None:
+async def test_stop_before_the_run_starts_ends_it_at_once(execution: str) -> None:
     net = Network("endless")
     net.add_process("Src", Endless)
     net.add_process("Inc", Inc)

@@ -85,7 +85,9 @@ def _network(tmp_path: Path, n: int, capacity: int) -> tuple[Network, TraceWrite
 
 
 @pytest.mark.parametrize("capacity", [1, 32])
-async def test_scraped_counters_agree_with_the_trace(tmp_path: Path, capacity: int) -> None:
+async def test_scraped_counters_agree_with_the_trace(
+    tmp_path: Path, capacity: int, execution: str
+) -> None:
     n = 200
     net, sink, (src, out, dead) = _network(tmp_path, n, capacity)
     server = serve_metrics(net, 0)
