@@ -118,6 +118,11 @@ class Component:
     #: The icon visual editors show for this component (a Font Awesome name), if any.
     icon: ClassVar[str | None] = None
 
+    #: False for a component whose outputs are not a function of its inputs alone (it
+    #: reads the clock, draws unseeded random numbers, calls a service): a replay
+    #: (:func:`fbp.causal.replay`) then runs it several times and reports the spread.
+    deterministic: ClassVar[bool] = True
+
     __fbp_spec__: ClassVar[ComponentSpec | None] = None
 
     def __init_subclass__(cls, **kwargs: Any) -> None:

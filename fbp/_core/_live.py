@@ -44,7 +44,7 @@ from ._component import Component
 from ._exceptions import FbpError, WouldBlock
 from ._ip import CLOSE, DATA, IP, OPEN
 from ._ports import InPort, OutPort
-from ._tracehook import KIND_IIP, PortInfo
+from ._tracehook import KIND_IIP, PortInfo, TraceRecord
 from ._types import Compat, Validator, compatibility, type_name
 
 if TYPE_CHECKING:
@@ -121,6 +121,29 @@ class Inlet:
             item = (ip_id, DATA, *rec[2:])
         await ch.send(item)
         return ip_id
+
+    async def send_record(self, record: TraceRecord) -> bool:
+        """Send a record of an earlier traced run as it was recorded: its id, kind
+        (data or a bracket), activation, parents and payload are kept, and it is not
+        recorded again. This is how a replay feeds a port from a trace; the network
+        must be traced.
+
+        Returns:
+            False when the process has ended (nothing more reaches it), else True.
+
+        Raises:
+            LiveEditError: the inlet is closed.
+        """
+        if self._chan is None and not self.closed:
+            await self._wired.wait()
+        ch = self._chan
+        if ch is None or self.closed:
+            msg = f"the inlet into {self.port.address} is closed"
+            raise LiveEditError(msg)
+        if ch.receiver_closed:
+            return False
+        await ch.send(record)
+        return True
 
     def close(self) -> None:
         """End the stream this inlet feeds (the port ends once its other senders end)."""

@@ -233,6 +233,7 @@ class _Initial:
     tgt: InPort[Any]
     value: Any
     location: SourceLocation | None
+    ip_id: int | None = None
 
 
 @dataclass
@@ -415,12 +416,17 @@ class Network:
         value: Any,
         *,
         location: SourceLocation | None = None,
+        ip_id: int | None = None,
     ) -> None:
-        """Give an input port an initial information packet (IIP)."""
+        """Give an input port an initial information packet (IIP).
+
+        ``ip_id`` is the id the IIP gets in the trace (by default the next one): a
+        replay gives an IIP the id it had in the recorded run.
+        """
         self._check_new()
         inp = self._in(*tgt)
         value = Validator(inp.spec.tp, inp.address).check(value)
-        self._wiring.initials.append(_Initial(inp, value, location))
+        self._wiring.initials.append(_Initial(inp, value, location, ip_id))
 
     def add_inlet(self, tgt: tuple[str, str, int | None]) -> Inlet:
         """Open an input port to packets sent from outside the network while it runs.
@@ -521,7 +527,8 @@ class Network:
             for init in iips.get(inp, []):
                 if self.sink is not None:
                     # The channel carries it as data; the trace records it as an IIP.
-                    t_ns, ip_id = time.perf_counter_ns(), next(self.ids)
+                    t_ns = time.perf_counter_ns()
+                    ip_id = next(self.ids) if init.ip_id is None else init.ip_id
                     rec = (ip_id, KIND_IIP, inp.port_id, 0, t_ns, (), init.value)
                     ch.put_initial((ip_id, DATA, *rec[2:]))
                     self.trace_buf.append(rec)

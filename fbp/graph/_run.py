@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +14,7 @@ from ._model import Connection, Graph
 from ._registry import Registry
 from ._wiring import build_network
 
-__all__ = ("apply_settings", "prepare", "run", "run_async")
+__all__ = ("apply_settings", "prepare", "run", "run_async", "with_set_values")
 
 
 def prepare(
@@ -45,22 +46,29 @@ def apply_settings(
     g = graph if isinstance(graph, Graph) else load_graph(graph)
     settings: dict[str, Any] = {}
     if set_values:
-        g = g.copy()
-        for addr, value in set_values.items():
-            g.set_initial(addr, value)
-            t = g.connections[-1].tgt
-            g.connections = [
-                c
-                for c in g.connections
-                if not (
-                    isinstance(c, Connection)
-                    and c.tgt.process == t.process
-                    and c.tgt.port.lower() == t.port.lower()
-                    and c.tgt.index == t.index
-                )
-            ]
+        g = with_set_values(g, set_values)
         settings["set"] = dict(set_values)
     return g, settings
+
+
+def with_set_values(graph: Graph, set_values: Mapping[str, Any]) -> Graph:
+    """A copy of ``graph`` with ``--set`` values applied: each replaces the IIPs of its
+    input port (``proc.PORT``) and cuts the edges into that port."""
+    g = graph.copy()
+    for addr, value in set_values.items():
+        g.set_initial(addr, value)
+        t = g.connections[-1].tgt
+        g.connections = [
+            c
+            for c in g.connections
+            if not (
+                isinstance(c, Connection)
+                and c.tgt.process == t.process
+                and c.tgt.port.lower() == t.port.lower()
+                and c.tgt.index == t.index
+            )
+        ]
+    return g
 
 
 async def run_async(graph: Graph | str | Path, **options: Any) -> RunResult:

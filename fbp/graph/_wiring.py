@@ -79,10 +79,31 @@ def _where(
     return SourceLocation(source=source, path=path)
 
 
-def flatten(graph: Graph, registry: Registry, load: GraphLoader) -> FlatGraph:
-    """Resolve components and inline subnets; collect issues instead of raising."""
+def flatten(
+    graph: Graph,
+    registry: Registry,
+    load: GraphLoader,
+    swap: Mapping[str, type[Component]] | None = None,
+) -> FlatGraph:
+    """Resolve components and inline subnets; collect issues instead of raising.
+
+    ``swap`` maps flat process names (``P``, or ``S/P`` inside subnet ``S``) to the
+    component class each runs instead of the one the graph names.
+    """
     flat = FlatGraph(graph.name)
-    flat.exports = _inline(graph, "", registry, load, flat, stack=(graph.source or graph.name,))
+    flat.exports = _inline(
+        graph, "", registry, load, flat, stack=(graph.source or graph.name,), swap=swap or {}
+    )
+    for name in swap or {}:
+        if name not in flat.processes and name not in flat.unresolved:
+            close = difflib.get_close_matches(name, list(flat.processes), n=1)
+            flat.issues.append(
+                GraphIssue(
+                    f"swap {name!r}: the graph has no process {name!r}",
+                    SourceLocation(source=graph.source),
+                    f"did you mean {close[0]!r}?" if close else "name a process of the graph",
+                )
+            )
     _check(flat)
     return flat
 
@@ -97,6 +118,7 @@ def _inline(
     load: GraphLoader,
     flat: FlatGraph,
     stack: tuple[str, ...],
+    swap: Mapping[str, type[Component]],
 ) -> _ExportMap:
     """Inline ``graph`` into ``flat``; return its exports mapped to flat port refs."""
     base_dir = Path(graph.source).parent if graph.source else None
@@ -106,7 +128,12 @@ def _inline(
         comp = node.component
         resolved: type[Component] | Graph | Path | None
         try:
-            resolved = registry.resolve(comp, base_dir=base_dir) if isinstance(comp, str) else comp
+            if prefix + node.name in swap:
+                resolved = swap[prefix + node.name]
+            else:
+                resolved = (
+                    registry.resolve(comp, base_dir=base_dir) if isinstance(comp, str) else comp
+                )
         except ComponentNotFoundError as e:
             flat.issues.append(
                 GraphIssue(
@@ -138,6 +165,7 @@ def _inline(
                 load,
                 flat,
                 (*stack, resolved.source or resolved.name),
+                swap,
             )
             subnets[node.name] = (resolved, inner_map)
             continue
@@ -147,8 +175,11 @@ def _inline(
             flat.issues.append(GraphIssue(f"process {prefix + node.name!r}: {e}", where))
             flat.unresolved.add(prefix + node.name)
             continue
+        name = node.component_name
+        if prefix + node.name in swap:
+            name = resolved.spec().qualname
         flat.processes[prefix + node.name] = FlatProcess(
-            prefix + node.name, resolved, node.component_name, dict(node.metadata), where
+            prefix + node.name, resolved, name, dict(node.metadata), where
         )
 
     def outer_to_inner(ref: PortRef, direction: str, where: SourceLocation) -> PortRef | None:
@@ -337,15 +368,17 @@ def check_graph(
     load: GraphLoader | None = None,
     *,
     exports_fed: bool = False,
+    swap: Mapping[str, type[Component]] | None = None,
 ) -> FlatGraph:
     """Check a graph completely; the result's ``issues`` lists every problem found.
 
     With ``exports_fed``, the graph's exported input ports count as fed (the network
-    will be fed through them from outside).
+    will be fed through them from outside). ``swap`` runs processes with other
+    component classes (see :func:`flatten`).
     """
     from ._load import load_graph
 
-    flat = flatten(graph, registry or Registry(), load or load_graph)
+    flat = flatten(graph, registry or Registry(), load or load_graph, swap)
     issues = flat.issues
     if not flat.processes and not issues:
         issues.append(
@@ -440,6 +473,7 @@ def build_network(
     deadlock_interval: float = 0.25,
     open_exports: bool = False,
     quiet_period: float | None = 10.0,
+    swap: Mapping[str, type[Component]] | None = None,
 ) -> Network:
     """Check ``graph`` and wire it into a :class:`~fbp.Network`, ready to run.
 
@@ -447,12 +481,14 @@ def build_network(
     and each exported output port an outlet (``net.inlets``/``net.outlets``, by
     public name): the network is then fed and read from outside while it runs, as
     the FBP protocol runtime does. ``deadlock_interval`` and ``quiet_period`` are the
-    watchdog's (see :class:`~fbp.Network`).
+    watchdog's (see :class:`~fbp.Network`). ``swap`` maps process names (``S/P`` inside a
+    subnet ``S``) to component classes that run instead of the graph's: the code
+    change a replay (:func:`fbp.causal.replay`) is compared with.
 
     Raises:
         GraphValidationError: with every problem found in the graph.
     """
-    flat = check_graph(graph, registry, exports_fed=open_exports)
+    flat = check_graph(graph, registry, exports_fed=open_exports, swap=swap)
     if flat.issues:
         raise GraphValidationError(flat.issues, graph_name=graph.source or graph.name)
     net = Network(
