@@ -1,0 +1,647 @@
+"""Replay: a recorded run's inputs through new code, unit by unit.
+
+::
+
+    from fbp.causal import replay
+
+    result = replay("networks/ml_pipeline.fbp", "before.trace",
+                    swap={"Model": "scenarios/ScoreV2"}, target="Revenue.OUT",
+                    trace_out="after.trace")
+    print(result)
+
+:func:`replay` re-executes only the swapped processes (and those given a ``set_values``
+value) and everything downstream of them; every other process is held: its records
+are copied from the recorded run, and the streams it fed into re-executed processes
+are delivered from the trace in their recorded order, brackets and IIPs included. The
+new trace keeps the recorded run's identities (units of work, IIPs, upstream IPs), so
+the two runs compare unit by unit. A replay runs twice by default, to tell whether the
+re-executed code is deterministic; a component that declares ``deterministic = False``
+is run three times at least, and the spread is reported.
+"""
+
+from __future__ import annotations
+
+import math
+import tempfile
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from .._core._component import Component
+from .._core._network import DEFAULT_CAPACITY
+from ..graph import Graph, Registry, load_graph
+from ._replay_plan import Plan, make_plan
+from ._replay_run import Execution, ReplayError, execute
+from ._replay_source import Recorded
+from ._replay_units import (
+    differences,
+    numeric_gap,
+    parse_target,
+    signatures,
+    target_values,
+    unit_ids,
+)
+
+if TYPE_CHECKING:
+    import numpy as np
+
+__all__ = (
+    "PortChange",
+    "ReplayError",
+    "ReplayResult",
+    "Spread",
+    "TargetChange",
+    "replay",
+)
+
+NetworkLike = Graph | str | Path
+SwapLike = Mapping[str, "str | type[Component]"]
+
+
+@dataclass(frozen=True, slots=True)
+class PortChange:
+    """What one output port of a re-executed process sent, before and in the replay.
+
+    Attributes:
+        port: the port's address.
+        ips_before: data IPs it sent in the recorded run.
+        ips_after: data IPs it sent in the replay.
+        units: units of work it sent something for, in either run.
+        units_changed: units for which it sent something else (or nothing).
+        mean_before: the mean of its payloads in the recorded run, when they are numbers.
+        mean_after: the same in the replay.
+    """
+
+    port: str
+    ips_before: int
+    ips_after: int
+    units: int
+    units_changed: int
+    mean_before: float | None = None
+    mean_after: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Spread:
+    """Outputs of a port that differed between repeated replays of the same inputs.
+
+    Attributes:
+        port: the port's address.
+        units: units of work it sent something for.
+        units_differing: units whose outputs were not the same in every repeat.
+        median_gap: over the differing units, the median of the largest absolute
+            difference between repeats of a number in the output (None when the
+            outputs are not numbers alike).
+        max_gap: the largest such difference.
+        declared: whether the process declares itself not deterministic.
+    """
+
+    port: str
+    units: int
+    units_differing: int
+    median_gap: float | None
+    max_gap: float | None
+    declared: bool
+
+
+@dataclass(frozen=True, slots=True)
+class TargetChange:
+    """The target's values unit by unit, before and in the replay.
+
+    Attributes:
+        target: ``P.PORT[.field]``.
+        unit_port: the port whose IPs are the units.
+        units: how many units.
+        mean_before: the mean over the units (0 for a unit the target sent nothing for).
+        mean_after: the same in the replay.
+        units_changed: units whose value changed.
+        spread: the largest difference of the mean between repeated replays.
+    """
+
+    target: str
+    unit_port: str
+    units: int
+    mean_before: float
+    mean_after: float
+    units_changed: int
+    spread: float | None = None
+
+    @property
+    def change(self) -> float:
+        """``mean_after - mean_before``."""
+        return self.mean_after - self.mean_before
+
+
+@dataclass(frozen=True)
+class ReplayResult:
+    """What a replay did and what changed (see :func:`replay`).
+
+    Print it (or call :meth:`table`) for a report, ``to_dict()`` for JSON; in a notebook
+    it renders as tables, and :meth:`plot` draws the target unit by unit.
+    """
+
+    network: str
+    #: The recorded run and the replay's run (the first, when it was repeated).
+    before: str
+    after: str
+    #: Where the replay's trace is (None when it was not kept).
+    trace_out: str | None
+    swaps: Mapping[str, str]
+    set_values: Mapping[str, Any]
+    #: Processes that ran, held processes that fed them from the trace, and every
+    #: held process (whose records were copied).
+    executed: tuple[str, ...]
+    fed_from: tuple[str, ...]
+    held: tuple[str, ...]
+    records_copied: int
+    records_fed: int
+    records_new: int
+    changes: tuple[PortChange, ...]
+    repeats: int
+    #: True when every repeat gave the same outputs, False when not, None when the
+    #: replay ran once.
+    deterministic: bool | None
+    spreads: tuple[Spread, ...] = ()
+    target: TargetChange | None = None
+    notes: tuple[str, ...] = ()
+    #: The target's value per unit (ids in ``unit_ids``), before and after.
+    unit_ids: tuple[int, ...] = field(default=(), repr=False)
+    values_before: np.ndarray | None = field(default=None, repr=False)
+    values_after: np.ndarray | None = field(default=None, repr=False)
+
+    def __str__(self) -> str:
+        return self.table()
+
+    def table(self) -> str:
+        """A text report."""
+        from ._results import _align, fmt
+
+        swaps = ", ".join(f"{k}={v}" for k, v in self.swaps.items())
+        sets = ", ".join(f"{k}={v!r}" for k, v in self.set_values.items())
+        lines = [
+            f"replay of run {self.before[:12]} of {self.network}"
+            + (f" with {swaps}" if swaps else "")
+            + (f" and {sets}" if sets and swaps else f" with {sets}" if sets else ""),
+            f"  executed: {', '.join(self.executed)}",
+            f"  held:     {', '.join(self.held) or '-'} ({self.records_copied:,} records"
+            f" copied, {self.records_fed:,} fed to the executed processes)",
+            f"  new:      {self.records_new:,} records, run {self.after[:12]}"
+            + (f" in {self.trace_out}" if self.trace_out else ""),
+            "",
+        ]
+        rows = [
+            [
+                c.port,
+                f"{c.ips_before:,}",
+                f"{c.ips_after:,}",
+                f"{c.units_changed:,}/{c.units:,}",
+                fmt(c.mean_before, signed=False),
+                fmt(c.mean_after, signed=False),
+            ]
+            for c in self.changes
+        ]
+        lines += _align(
+            ["port", "IPs before", "IPs after", "units changed", "mean before", "mean after"],
+            rows,
+        )
+        t = self.target
+        if t is not None:
+            lines += [
+                "",
+                f"target {t.target}, {t.units:,} units ({t.unit_port}):"
+                f" mean {fmt(t.mean_before, signed=False)} -> {fmt(t.mean_after, signed=False)}"
+                f" (change {fmt(t.change)}), {t.units_changed:,} units changed",
+            ]
+        lines.append("")
+        if self.deterministic is None:
+            lines.append("ran once: determinism not checked (repeat >= 2 checks it)")
+        elif self.deterministic:
+            lines.append(f"deterministic: {self.repeats} repeats gave the same outputs")
+        else:
+            lines.append(f"NOT deterministic: {self.repeats} repeats of the same inputs differed")
+            srows = [
+                [
+                    s.port,
+                    f"{s.units_differing:,}/{s.units:,}",
+                    fmt(s.median_gap, signed=False),
+                    fmt(s.max_gap, signed=False),
+                    "declared" if s.declared else "detected",
+                ]
+                for s in self.spreads
+            ]
+            lines += _align(["port", "units differing", "median gap", "max gap", ""], srows)
+            if t is not None and t.spread is not None:
+                lines.append(f"the target's mean varied by {fmt(t.spread, signed=False)}")
+        lines += [f"note: {n}" for n in self.notes]
+        return "\n".join(line.rstrip() for line in lines)
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-able form."""
+        from ._results import jsonable
+
+        out: dict[str, Any] = {
+            k: jsonable(getattr(self, k))
+            for k in (
+                "network",
+                "before",
+                "after",
+                "trace_out",
+                "swaps",
+                "set_values",
+                "executed",
+                "fed_from",
+                "held",
+                "records_copied",
+                "records_fed",
+                "records_new",
+                "changes",
+                "repeats",
+                "deterministic",
+                "spreads",
+                "target",
+                "notes",
+            )
+        }
+        if self.target is not None:
+            out["target"]["change"] = jsonable(self.target.change)
+        return out
+
+    def _repr_html_(self) -> str:
+        from .._core._html import html_table
+        from ._results import fmt
+
+        head = f"replay of run {self.before[:12]}: {len(self.executed)} processes executed,"
+        head += f" {len(self.held)} held; {self.records_new:,} new records"
+        parts = [
+            html_table(
+                head,
+                ("port", "IPs before", "IPs after", "units changed", "mean before", "mean after"),
+                (
+                    (
+                        c.port,
+                        c.ips_before,
+                        c.ips_after,
+                        f"{c.units_changed}/{c.units}",
+                        fmt(c.mean_before, signed=False),
+                        fmt(c.mean_after, signed=False),
+                    )
+                    for c in self.changes
+                ),
+                numeric=5,
+            )
+        ]
+        t = self.target
+        if t is not None:
+            parts.append(
+                html_table(
+                    f"target {t.target}",
+                    ("units", "mean before", "mean after", "change", "units changed"),
+                    [
+                        (
+                            t.units,
+                            fmt(t.mean_before),
+                            fmt(t.mean_after),
+                            fmt(t.change),
+                            t.units_changed,
+                        )
+                    ],
+                    numeric=5,
+                )
+            )
+        if self.deterministic is False:
+            parts.append(
+                html_table(
+                    f"not deterministic: {self.repeats} repeats differed",
+                    ("port", "units differing", "median gap", "max gap", ""),
+                    (
+                        (
+                            s.port,
+                            f"{s.units_differing}/{s.units}",
+                            fmt(s.median_gap, signed=False),
+                            fmt(s.max_gap, signed=False),
+                            "declared" if s.declared else "detected",
+                        )
+                        for s in self.spreads
+                    ),
+                    numeric=3,
+                )
+            )
+        return "".join(parts)
+
+    def plot(self, path: str | Path | None = None) -> Any:
+        """Draw the target unit by unit (replay against recorded, and the changes), or
+        the changed units per port without a target. Needs matplotlib.
+
+        Returns:
+            The matplotlib figure; with ``path``, also saved there.
+        """
+        from ._replay_plot import plot_replay
+
+        return plot_replay(self, path)
+
+
+def resolve_swaps(
+    swap: SwapLike | None, graph: Graph, registry: Registry | None = None
+) -> dict[str, type[Component]]:
+    """Component classes for ``swap`` values given as names (``module:Class``,
+    ``collection/Name``) or classes.
+
+    Raises:
+        ReplayError: a name resolves to nothing, or to a subnet.
+    """
+    from .._core._exceptions import ComponentNotFoundError
+
+    reg = registry or Registry()
+    base = Path(graph.source).parent if graph.source else None
+    out: dict[str, type[Component]] = {}
+    for proc, what in (swap or {}).items():
+        if isinstance(what, type) and issubclass(what, Component):
+            out[proc] = what
+            continue
+        try:
+            found = reg.resolve(str(what), base_dir=base)
+        except ComponentNotFoundError as e:
+            msg = f"swap {proc}={what}: {e}"
+            raise ReplayError(msg) from None
+        if not isinstance(found, type):
+            msg = f"swap {proc}={what}: that is a graph; swap a process for a component class"
+            raise ReplayError(msg)
+        out[proc] = found
+    return out
+
+
+def open_run(trace: str | Path, run: str | None) -> tuple[Any, Recorded]:
+    """Open a recorded run; return the open trace (to close) and the run's records."""
+    from ..tracing import open_trace
+
+    t = open_trace(trace)
+    try:
+        return t, Recorded(t.run(run))
+    except BaseException:
+        t.close()
+        raise
+
+
+def replay_settings(
+    recorded: Recorded,
+    trace: str | Path,
+    plan: Plan,
+    swaps: Mapping[str, type[Component]],
+    set_values: Mapping[str, Any],
+) -> dict[str, Any]:
+    """What a replay's trace records of how it was made (the run's ``settings``)."""
+    out: dict[str, Any] = {
+        "replay": {
+            "of": recorded.run_id,
+            "trace": str(trace),
+            "swap": {k: v.spec().qualname for k, v in swaps.items()},
+            "set": dict(set_values),
+            "starts": list(plan.starts),
+            "executed": list(plan.rerun),
+        }
+    }
+    if set_values:
+        out["set"] = dict(set_values)
+    return out
+
+
+def run_replay(
+    plan: Plan,
+    recorded: Recorded,
+    path: Path,
+    settings: Mapping[str, Any],
+    *,
+    capacity: int = DEFAULT_CAPACITY,
+    validate: bool = True,
+) -> Execution:
+    """Run one replay into the trace file ``path``.
+
+    Raises:
+        NetworkError: a re-executed process failed (the run is recorded as failed).
+    """
+    from .._core._sync import run_sync
+    from ..tracing import TraceWriter
+
+    with TraceWriter(path) as writer:
+        ex = run_sync(
+            lambda: execute(
+                plan, recorded, writer, settings=settings, capacity=capacity, validate=validate
+            )
+        )
+    if ex.error is not None:
+        raise ex.error
+    return ex
+
+
+def replay(
+    network: NetworkLike,
+    trace: str | Path,
+    *,
+    swap: SwapLike | None = None,
+    set_values: Mapping[str, Any] | None = None,
+    trace_out: str | Path | None = None,
+    run: str | None = None,
+    target: str | None = None,
+    unit: str | None = None,
+    repeat: int = 2,
+    registry: Registry | None = None,
+    capacity: int = DEFAULT_CAPACITY,
+    validate: bool = True,
+) -> ReplayResult:
+    """Replay a recorded run with some processes swapped for other classes, or given
+    other values (see the module docstring).
+
+    Args:
+        network: the network that made the trace (graph or graph file).
+        trace: the trace file; ``run`` picks a run in it (the latest by default).
+        swap: process name -> the component class to run instead (a class, or a name
+            as a graph would write it: ``module:Class``, ``collection/Name``).
+        set_values: ``P.PORT`` -> value: what-if on the recorded inputs.
+        trace_out: a trace file to add the replay's run to (kept), else a temporary one.
+        target: ``P.PORT[.field]``: compare its value unit by unit.
+        unit: the port whose root IPs are the units (the busiest source by default).
+        repeat: how many times to replay, to check that the outputs are the same each
+            time (1 skips the check; a component declaring ``deterministic = False``
+            makes it at least 3).
+
+    Raises:
+        ReplayError: the replay cannot be made (the message says why).
+        GraphValidationError: the network, a swap or a value does not check.
+        NetworkError: a re-executed process failed.
+        TraceError: the trace cannot be read.
+    """
+    if repeat < 1:
+        msg = f"repeat must be 1 or more, got {repeat}"
+        raise ReplayError(msg)
+    graph = network if isinstance(network, Graph) else load_graph(network)
+    swaps = resolve_swaps(swap, graph, registry)
+    values = dict(set_values or {})
+    if not swaps and not values:
+        msg = "nothing to replay: give a swap (PROC=module:Class) or a set value (P.PORT=VALUE)"
+        raise ReplayError(msg)
+    plan = make_plan(graph, swap=swaps, set_values=values)
+    declared = {p for p in plan.rerun if not plan.flat.processes[p].cls.deterministic}
+    runs = max(repeat, 3) if declared else repeat
+    opened, recorded = open_run(trace, run)
+    outputs: list[Any] = []
+    try:
+        settings = replay_settings(recorded, trace, plan, swaps, values)
+        with tempfile.TemporaryDirectory(prefix="fbp-replay-") as tmp:
+            paths = [
+                Path(trace_out) if (k == 0 and trace_out is not None) else Path(tmp) / f"r{k}.trace"
+                for k in range(runs)
+            ]
+            executions = [
+                run_replay(plan, recorded, p, settings, capacity=capacity, validate=validate)
+                for p in paths
+            ]
+            replays = []
+            try:
+                for p, ex in zip(paths, executions, strict=True):
+                    o, r = open_run(p, ex.run_id)
+                    outputs.append(o)
+                    replays.append(r)
+                return _compare(
+                    graph,
+                    plan,
+                    recorded,
+                    replays,
+                    executions,
+                    swaps,
+                    values,
+                    declared,
+                    trace_out=None if trace_out is None else str(trace_out),
+                    target=target,
+                    unit=unit,
+                )
+            finally:
+                for o in outputs:
+                    o.close()
+    finally:
+        opened.close()
+
+
+def _compare(
+    graph: Graph,
+    plan: Plan,
+    recorded: Recorded,
+    replays: list[Recorded],
+    executions: list[Execution],
+    swaps: Mapping[str, type[Component]],
+    values: Mapping[str, Any],
+    declared: set[str],
+    *,
+    trace_out: str | None,
+    target: str | None,
+    unit: str | None,
+) -> ReplayResult:
+    import numpy as np
+
+    first = replays[0]
+    ex = executions[0]
+    rerun = set(plan.rerun)
+    ports = [p.address for p in first.ports if p.process in rerun and p.direction == "out"]
+    before = signatures(recorded, ports)
+    after = [signatures(r, ports) for r in replays]
+    changes = []
+    for addr in ports:
+        b, a = before[addr], after[0][addr]
+        if not b and not a and addr not in recorded.by_address:
+            continue
+        changes.append(
+            PortChange(
+                port=addr,
+                ips_before=sum(len(v) for v in b.values()),
+                ips_after=sum(len(v) for v in a.values()),
+                units=len(b.keys() | a.keys()),
+                units_changed=len(differences(b, a)),
+                mean_before=_mean(b),
+                mean_after=_mean(a),
+            )
+        )
+    spreads: list[Spread] = []
+    for addr in ports:
+        keys: set[tuple[int, ...]] = set()
+        gaps: list[float | None] = []
+        for other in after[1:]:
+            for k in differences(after[0][addr], other[addr]):
+                keys.add(k)
+                gaps.append(numeric_gap(after[0][addr].get(k), other[addr].get(k)))
+        proc = addr.split("[", 1)[0].rsplit(".", 1)[0]
+        if keys:
+            known = sorted(g for g in gaps if g is not None)
+            whole = len(known) == len(gaps)
+            spreads.append(
+                Spread(
+                    port=addr,
+                    units=len(after[0][addr]),
+                    units_differing=len(keys),
+                    median_gap=float(np.median(known)) if whole and known else None,
+                    max_gap=max(known) if whole and known else None,
+                    declared=proc in declared,
+                )
+            )
+    notes: list[str] = []
+    for e in executions[:1]:
+        for addr, n in e.undelivered.items():
+            notes.append(
+                f"{addr} ended before taking {n} recorded IPs; in a real run its senders"
+                " would have been stopped early too, which a replay cannot show"
+            )
+    change = None
+    uids: list[int] = []
+    vb = va = None
+    if target is not None:
+        t = parse_target(target, recorded)
+        unit_port, uids = unit_ids(recorded, unit)
+        vb = target_values(recorded, t, uids)
+        runs = [target_values(r, parse_target(target, r), uids) for r in replays]
+        va = runs[0]
+        means = [float(v.mean()) if len(v) else 0.0 for v in runs]
+        change = TargetChange(
+            target=target,
+            unit_port=unit_port,
+            units=len(uids),
+            mean_before=float(vb.mean()) if len(vb) else 0.0,
+            mean_after=means[0],
+            units_changed=int((vb != va).sum()),
+            spread=(max(means) - min(means)) if len(means) > 1 else None,
+        )
+    return ReplayResult(
+        network=graph.source or graph.name,
+        before=recorded.run_id,
+        after=ex.run_id,
+        trace_out=trace_out,
+        swaps={k: v.spec().qualname for k, v in swaps.items()},
+        set_values=dict(values),
+        executed=plan.rerun,
+        fed_from=plan.fed_from,
+        held=plan.held,
+        records_copied=ex.copied,
+        records_fed=sum(ex.fed.values()),
+        records_new=ex.new,
+        changes=tuple(changes),
+        repeats=len(replays),
+        deterministic=None if len(replays) < 2 else not spreads,
+        spreads=tuple(spreads),
+        target=change,
+        notes=tuple(notes),
+        unit_ids=tuple(uids),
+        values_before=vb,
+        values_after=va,
+    )
+
+
+def _mean(sig: Mapping[tuple[int, ...], tuple[bytes, ...]]) -> float | None:
+    import orjson
+
+    xs: list[float] = []
+    for texts in sig.values():
+        for t in texts:
+            v = orjson.loads(t)
+            if isinstance(v, bool | int | float):
+                xs.append(float(v))
+            else:
+                return None
+    return math.fsum(xs) / len(xs) if xs else None

@@ -1,0 +1,394 @@
+"""Running a replay: the re-executed processes, fed from the trace, traced anew.
+
+The network is wired as a real run of the graph would be (every process, edge and
+port, so the new trace's port table is a real run's), but a held process runs a
+stand-in that ends at once, and each fed port gets an inlet that delivers the
+recorded records unchanged (:meth:`fbp.Inlet.send_record`). Identities follow the
+recorded run:
+
+- every record of a held process is copied into the new trace first, with its id,
+  parents, activation and payload (times shifted onto the new run's clock), so
+  parents always come before their children;
+- a re-executed process's IIP keeps its recorded id when its value is the recorded
+  one (a ``--set`` value gets a new id);
+- a re-executed source's n-th data IP on a port takes the id of the n-th one recorded
+  there, so the units of work (root IPs) are the recorded ones;
+- every other new IP gets an id above the recorded run's largest.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+from collections import deque
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import anyio
+import numpy as np
+
+from .._core._component import Component, ComponentSpec
+from .._core._exceptions import NetworkError, SourceLocation
+from .._core._live import Inlet
+from .._core._network import DEFAULT_CAPACITY, Network, RunResult
+from .._core._ports import MISSING
+from .._core._tracehook import RunInfo, RunStatus, TraceRecord, TraceSink
+from .._core._types import Validator
+from ..graph._wiring import _settings
+from ..tracing._payload import encode_json
+from ._replay_plan import Plan
+from ._replay_source import DATA, Recorded
+
+__all__ = ("Execution", "ReplayError", "execute")
+
+
+_NOWHERE = SourceLocation()
+
+
+class ReplayError(ValueError):
+    """A replay that cannot be made as asked (the message says why and what to do)."""
+
+
+class _Held(Component):
+    """Stands in for a process a replay does not run: it ends at once."""
+
+    async def run(self) -> None:
+        return
+
+
+def _held_class(spec: ComponentSpec) -> type[Component]:
+    """A stand-in with the ports of ``spec`` (defaults dropped: it reads nothing)."""
+    cls = type(f"Held{spec.cls.__name__}", (_Held,), {"__module__": __name__})
+    cls.__fbp_spec__ = dataclasses.replace(
+        spec,
+        cls=cls,
+        inports=tuple(dataclasses.replace(p, default=MISSING) for p in spec.inports),
+        looper=True,
+        activation_ports=(),
+    )
+    return cls
+
+
+@dataclass
+class Execution:
+    """What one replay run did."""
+
+    run_id: str
+    result: RunResult | None
+    #: Records copied from the recorded run, and records the re-executed processes made.
+    copied: int = 0
+    new: int = 0
+    #: Records delivered to each fed port, and those it never took (it ended first).
+    fed: dict[str, int] = field(default_factory=dict)
+    undelivered: dict[str, int] = field(default_factory=dict)
+    error: NetworkError | None = None
+
+
+def _same(value: Any, recorded: Any) -> bool:
+    import orjson
+
+    try:
+        return bool(orjson.loads(encode_json(value)) == recorded)
+    except Exception:
+        return False
+
+
+class _Sink:
+    """The replay's trace sink: copies the held records once the run starts, then
+    takes the new records (renumbering re-executed sources' roots)."""
+
+    def __init__(
+        self,
+        writer: TraceSink,
+        plan: Plan,
+        recorded: Recorded,
+        execution: Execution,
+        port_map: Callable[[RunInfo], np.ndarray],
+    ) -> None:
+        self._writer = writer
+        self.batch_size = writer.batch_size
+        self._plan = plan
+        self._recorded = recorded
+        self._execution = execution
+        self._port_map = port_map
+        self._roots: dict[int, deque[int]] = {}
+        self._renamed: dict[int, int] = {}
+        #: Recorded port id -> port id of this run; set when the run starts.
+        self.port_ids: np.ndarray | None = None
+        self.started = anyio.Event()
+
+    def start_run(self, info: RunInfo) -> None:
+        rec = self._recorded
+        pmap = self.port_ids = self._port_map(info)
+        self._writer.start_run(info)
+        held = set(self._plan.held)
+        old_ports = [p.port_id for p in rec.ports if p.process in held]
+        rows = rec.rows(old_ports, (0, 1, 2, 3, 4, 5))
+        dt = info.t0_perf_ns - rec.t0_perf_ns
+        for batch in rec.records(rows, port_map=pmap, dt_ns=dt):
+            self._execution.copied += len(batch)
+            self._writer.write(batch)  # type: ignore[arg-type]
+        # The roots of re-executed sources take the recorded ids, port by port.
+        new_id = {_address(p.process, p.port, p.index): k for k, p in enumerate(info.ports)}
+        for proc in _sources(self._plan):
+            for p in rec.ports:
+                if p.process == proc and p.direction == "out" and p.address in new_id:
+                    self._roots[new_id[p.address]] = deque(rec.ids([p.port_id]))
+        self.started.set()
+
+    def write(self, records: list[TraceRecord]) -> None:
+        self._execution.new += len(records)
+        if self._roots:
+            records = self._rename(records)
+        self._writer.write(records)
+
+    def _rename(self, records: list[TraceRecord]) -> list[TraceRecord]:
+        roots, renamed = self._roots, self._renamed
+        out: list[TraceRecord] = []
+        for r in records:
+            if r[1] == DATA and r[2] in roots and roots[r[2]]:
+                renamed[r[0]] = roots[r[2]].popleft()
+            ps = r[5]
+            if r[0] in renamed or (ps and any(p in renamed for p in ps)):
+                get = renamed.get
+                r = (get(r[0], r[0]), r[1], r[2], r[3], r[4], tuple(get(p, p) for p in ps), *r[6:])  # type: ignore[assignment]
+            out.append(r)
+        return out
+
+    def finish_run(self, status: RunStatus, error: str | None, stats: dict[str, Any]) -> None:
+        self._writer.finish_run(status, error, stats)
+
+
+def _address(process: str, port: str, index: int | None) -> str:
+    base = f"{process}.{port.upper()}"
+    return base if index is None else f"{base}[{index}]"
+
+
+def _sources(plan: Plan) -> list[str]:
+    """Re-executed processes that no edge feeds: their data IPs are units of work."""
+    fed = {e.tgt.process for e in plan.flat.edges}
+    return [p for p in plan.rerun if p not in fed]
+
+
+def _port_mapper(recorded: Recorded, plan: Plan) -> Callable[[RunInfo], np.ndarray]:
+    held = set(plan.held)
+
+    def mapping(info: RunInfo) -> np.ndarray:
+        new_id = {_address(p.process, p.port, p.index): k for k, p in enumerate(info.ports)}
+        size = max((p.port_id for p in recorded.ports), default=-1) + 1
+        out = np.full(size, -1, dtype=np.int32)
+        for p in recorded.ports:
+            k = new_id.get(p.address)
+            if k is None and p.process in held:
+                msg = (
+                    f"the recorded run has a port {p.address} that the network does not:"
+                    " replay the trace with the network that made it"
+                )
+                raise ReplayError(msg)
+            out[p.port_id] = -1 if k is None else k
+        return out
+
+    return mapping
+
+
+def check_recorded(plan: Plan, recorded: Recorded) -> None:
+    """Refuse a replay the recorded run cannot feed, before anything runs."""
+    problems: list[str] = []
+    for name in plan.held:
+        proc = plan.flat.processes[name]
+        ports = [p for p in recorded.ports if p.process == name]
+        if not ports:
+            problems.append(
+                f"process {name!r} is not in the recorded run; replay the trace with the"
+                " network that made it"
+            )
+        elif ports[0].component != proc.component:
+            problems.append(
+                f"process {name!r} runs {proc.component} in the network but"
+                f" {ports[0].component} in the recorded run; replay the trace with the"
+                f" network that made it, or swap {name} for the class to run"
+            )
+    for f in plan.feeds:
+        for s in f.senders:
+            port = recorded.by_address.get(s)
+            if port is None:
+                continue
+            missing = recorded.unrecorded([port.port_id])
+            if missing:
+                problems.append(
+                    f"{s} feeds {f.address}, but the recorded run kept no payload for"
+                    f" {missing} of its IPs; record it with the payload setting 'all'"
+                    " for that port to replay what it feeds"
+                )
+    if problems:
+        raise ReplayError("cannot replay: " + "; ".join(problems))
+
+
+def _stream(
+    recorded: Recorded, plan: Plan, feed_senders: tuple[str, ...], port_map: np.ndarray
+) -> Iterator[TraceRecord]:
+    """The records a fed port receives, as the runtime carries them."""
+    by_old: dict[int, Validator] = {}
+    for s in feed_senders:
+        port = recorded.by_address.get(s)
+        if port is None:
+            continue
+        spec = plan.flat.processes[port.process].spec.outport(port.port)
+        if spec is not None:
+            by_old[int(port_map[port.port_id])] = Validator(spec.tp, s)
+    old_ids = [recorded.by_address[s].port_id for s in feed_senders if s in recorded.by_address]
+    rows = recorded.rows(old_ids, (0, 1, 2))
+    for batch in recorded.records(rows, port_map=port_map):
+        for r in batch:
+            if r[1] == DATA:
+                v = by_old.get(r[2])
+                yield (r[0], r[1], r[2], r[3], r[4], r[5], r[6] if v is None else v.check(r[6]))
+            else:
+                yield (r[0], r[1], r[2], r[3], r[4], r[5], r[6] if len(r) > 6 else None)
+
+
+def build(
+    plan: Plan,
+    recorded: Recorded,
+    sink: TraceSink,
+    *,
+    settings: Mapping[str, Any],
+    capacity: int,
+    validate: bool,
+) -> tuple[Network, dict[str, Inlet]]:
+    """Wire the replay's network (see the module docstring); return it and its feeds."""
+    flat = plan.flat
+    net = Network(
+        plan.graph.name,
+        capacity=capacity,
+        validate=validate,
+        trace=sink,
+        graph=plan.graph.to_dict(),
+        settings=dict(settings),
+    )
+    # New IPs and activations are numbered after the recorded run's.
+    net.ids = itertools.count(recorded.max_ip_id + 1)
+    net.activations = itertools.count(recorded.max_activation + 1)
+    rerun = set(plan.rerun)
+    for proc in flat.processes.values():
+        cls = proc.cls if proc.name in rerun else _held_class(proc.spec)
+        net.add_process(
+            proc.name,
+            cls,
+            component_name=proc.component,
+            location=proc.location,
+            array_sizes=flat.array_sizes.get(proc.name),
+        )
+    proc_caps = {
+        p.name: _settings(p.metadata, "", _NOWHERE, [])[0] for p in flat.processes.values()
+    }
+    fed_ports: set[tuple[str, str, int | None]] = set()
+    for e in flat.edges:
+        cap, overflow = _settings(e.metadata, "", _NOWHERE, [])
+        if cap is None:
+            cap = proc_caps.get(e.tgt.process)
+        net.connect(
+            (e.src.process, e.src.port, e.src.index),
+            (e.tgt.process, e.tgt.port, e.tgt.index),
+            capacity=cap,
+            overflow=overflow,
+            location=e.location,
+        )
+        fed_ports.add((e.tgt.process, e.tgt.port.lower(), e.tgt.index))
+    # IIPs of the re-executed processes, with their recorded ids where the value is the
+    # recorded one; a held process gets none (its IIP records are copied).
+    taken: dict[str, int] = {}
+    for i in flat.initials:
+        if i.tgt.process not in rerun:
+            continue
+        addr = str(i.tgt)
+        fed_ports.add((i.tgt.process, i.tgt.port.lower(), i.tgt.index))
+        net.add_initial(
+            (i.tgt.process, i.tgt.port, i.tgt.index),
+            i.data,
+            location=i.location,
+            ip_id=_recorded_iip(recorded, addr, i.data, taken),
+        )
+    for name in plan.rerun:
+        for ps in flat.processes[name].spec.inports:
+            if ps.has_default and not ps.array and (name, ps.name, None) not in fed_ports:
+                addr = _address(name, ps.name, None)
+                net.add_initial(
+                    (name, ps.name, None),
+                    ps.default,
+                    ip_id=_recorded_iip(recorded, addr, ps.default, taken),
+                )
+    inlets = {
+        f.address: net.add_inlet((f.target.process, f.target.port, f.target.index))
+        for f in plan.feeds
+    }
+    return net, inlets
+
+
+def _recorded_iip(
+    recorded: Recorded, address: str, value: Any, taken: dict[str, int]
+) -> int | None:
+    """The recorded id of the next IIP of ``address`` if it had this value."""
+    port = recorded.by_address.get(address)
+    if port is None:
+        return None
+    k = taken.get(address, 0)
+    iips = recorded.iips(port.port_id)
+    taken[address] = k + 1
+    if k < len(iips) and _same(value, iips[k][1]):
+        return iips[k][0]
+    return None
+
+
+async def execute(
+    plan: Plan,
+    recorded: Recorded,
+    writer: TraceSink,
+    *,
+    settings: Mapping[str, Any],
+    capacity: int = DEFAULT_CAPACITY,
+    validate: bool = True,
+) -> Execution:
+    """Run one replay into ``writer`` (see the module docstring).
+
+    A failure of a re-executed process is returned in ``Execution.error`` (the run is
+    recorded as failed), not raised.
+    """
+    check_recorded(plan, recorded)
+    execution = Execution(run_id="", result=None)
+    mapper = _port_mapper(recorded, plan)
+    sink = _Sink(writer, plan, recorded, execution, mapper)
+    net, inlets = build(
+        plan, recorded, sink, settings=settings, capacity=capacity, validate=validate
+    )
+    execution.run_id = net.run_id
+
+    async def pump(address: str, inlet: Inlet, senders: tuple[str, ...]) -> None:
+        await sink.started.wait()
+        assert sink.port_ids is not None
+        pmap = sink.port_ids
+        n = 0
+        stream = _stream(recorded, plan, senders, pmap)
+        try:
+            for rec in stream:
+                if not await inlet.send_record(rec):
+                    left = 1 + sum(1 for r in stream if r[1] == DATA)
+                    execution.undelivered[address] = left
+                    break
+                n += rec[1] == DATA
+        finally:
+            execution.fed[address] = n
+            inlet.close()
+
+    async with anyio.create_task_group() as tg:
+        for f in plan.feeds:
+            tg.start_soon(pump, f.address, inlets[f.address], f.senders)
+        try:
+            execution.result = await net.run()
+        except NetworkError as e:
+            execution.error = e
+            execution.result = net.result()
+        finally:
+            tg.cancel_scope.cancel()
+    return execution
