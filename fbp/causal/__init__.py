@@ -10,7 +10,11 @@ DataFrames (one row per unit of work), this module answers:
 * :func:`anomaly` and :func:`worst`: why particular units are anomalous at the target;
 * :func:`whatif`: the target's distribution if a port is set to a value;
 * :func:`influence`: which variables drive the target (arrow strength, intrinsic
-  influence).
+  influence);
+* :func:`replay`: a recorded run's inputs through new code (swapped components, other
+  values), unit by unit, without a model;
+* :func:`replay_shift`: the exact attribution of a code change to each swapped
+  component, by Shapley over real replays.
 
 Every answer is a ranking with bootstrap intervals, per variable and per process, and
 every call takes a ``seed`` that makes it reproducible. Models are fitted with dowhy.gcm
@@ -40,6 +44,11 @@ if TYPE_CHECKING:
     from ._network_api import tables as tables
     from ._quality import NodeQuality as NodeQuality
     from ._quality import QualityReport as QualityReport
+    from ._replay import ReplayError as ReplayError
+    from ._replay import ReplayResult as ReplayResult
+    from ._replay import replay as replay
+    from ._replay_shift import ReplayShiftResult as ReplayShiftResult
+    from ._replay_shift import replay_shift as replay_shift
     from ._results import ProcessScore as ProcessScore
     from ._results import Ranking as Ranking
     from ._results import VariableScore as VariableScore
@@ -58,6 +67,9 @@ __all__ = (
     "ProcessScore",
     "QualityReport",
     "Ranking",
+    "ReplayError",
+    "ReplayResult",
+    "ReplayShiftResult",
     "ShiftResult",
     "VariableScore",
     "WhatIfComparison",
@@ -67,6 +79,8 @@ __all__ = (
     "fit",
     "fit_traces",
     "influence",
+    "replay",
+    "replay_shift",
     "shift",
     "shift_between",
     "tables",
@@ -87,6 +101,11 @@ _EXPORTS = {
     "ProcessScore": "._results",
     "Ranking": "._results",
     "VariableScore": "._results",
+    "ReplayError": "._replay",
+    "ReplayResult": "._replay",
+    "replay": "._replay",
+    "ReplayShiftResult": "._replay_shift",
+    "replay_shift": "._replay_shift",
     "ShiftResult": "._shift",
     "shift": "._shift",
     "WhatIfComparison": "._whatif",

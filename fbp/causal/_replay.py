@@ -480,7 +480,7 @@ def replay(
     if not swaps and not values:
         msg = "nothing to replay: give a swap (PROC=module:Class) or a set value (P.PORT=VALUE)"
         raise ReplayError(msg)
-    plan = make_plan(graph, swap=swaps, set_values=values)
+    plan = make_plan(graph, swap=swaps, set_values=values, registry=registry)
     declared = {p for p in plan.rerun if not plan.flat.processes[p].cls.deterministic}
     runs = max(repeat, 3) if declared else repeat
     opened, recorded = open_run(trace, run)

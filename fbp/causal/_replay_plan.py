@@ -16,7 +16,7 @@ from typing import Any
 
 from .._core._component import Component
 from .._core._exceptions import GraphValidationError
-from ..graph import Graph, PortRef
+from ..graph import Graph, PortRef, Registry
 from ..graph._run import with_set_values
 from ..graph._wiring import FlatGraph, check_graph
 
@@ -64,6 +64,7 @@ def make_plan(
     swap: Mapping[str, type[Component]],
     set_values: Mapping[str, Any],
     starts: Iterable[str] | None = None,
+    registry: Registry | None = None,
 ) -> Plan:
     """Check ``graph`` with the swaps and set values applied, and draw the plan.
 
@@ -78,7 +79,7 @@ def make_plan(
         GraphValidationError: the graph, a swap or a set value does not check.
     """
     g = with_set_values(graph, set_values) if set_values else graph
-    flat = check_graph(g, swap=swap)
+    flat = check_graph(g, registry, swap=swap)
     if flat.issues:
         raise GraphValidationError(flat.issues, graph_name=graph.source or graph.name)
     if starts is None:

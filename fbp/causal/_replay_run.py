@@ -60,7 +60,7 @@ class _Held(Component):
 def _held_class(spec: ComponentSpec) -> type[Component]:
     """A stand-in with the ports of ``spec`` (defaults dropped: it reads nothing)."""
     cls = type(f"Held{spec.cls.__name__}", (_Held,), {"__module__": __name__})
-    cls.__fbp_spec__ = dataclasses.replace(
+    cls.__fbp_spec__ = dataclasses.replace(  # type: ignore[attr-defined]
         spec,
         cls=cls,
         inports=tuple(dataclasses.replace(p, default=MISSING) for p in spec.inports),
@@ -128,7 +128,7 @@ class _Sink:
         dt = info.t0_perf_ns - rec.t0_perf_ns
         for batch in rec.records(rows, port_map=pmap, dt_ns=dt):
             self._execution.copied += len(batch)
-            self._writer.write(batch)  # type: ignore[arg-type]
+            self._writer.write(batch)
         # The roots of re-executed sources take the recorded ids, port by port.
         new_id = {_address(p.process, p.port, p.index): k for k, p in enumerate(info.ports)}
         for proc in _sources(self._plan):
@@ -152,7 +152,7 @@ class _Sink:
             ps = r[5]
             if r[0] in renamed or (ps and any(p in renamed for p in ps)):
                 get = renamed.get
-                r = (get(r[0], r[0]), r[1], r[2], r[3], r[4], tuple(get(p, p) for p in ps), *r[6:])  # type: ignore[assignment]
+                r = (get(r[0], r[0]), r[1], r[2], r[3], r[4], tuple(get(p, p) for p in ps), *r[6:])
             out.append(r)
         return out
 

@@ -137,18 +137,22 @@ class Recorded:
         return ids, self._cols.payloads(rows)
 
     def units_of(self) -> dict[int, tuple[int, ...]]:
-        """For every data IP, the units of work it descends from (sorted root ids):
-        itself for a root, else the union of its data parents' (read once, kept)."""
+        """For every data IP and bracket, the units of work it descends from (sorted
+        root ids). A unit is a data IP with no data IP or bracket among its ancestors
+        (IIPs are parameters): it is its own unit. Read once, then kept."""
         if self._units is None:
             c = self._cols
             units: dict[int, tuple[int, ...]] = {}
-            rows = np.flatnonzero(c.kind == DATA)
+            rows = np.flatnonzero(c.kind <= CLOSE)
+            kinds = c.kind
             for start in range(0, len(rows), BLOCK):
                 block = rows[start : start + BLOCK]
-                for i, ps in zip(c.ip_id[block].tolist(), c.parents(block), strict=True):
+                for i, k, ps in zip(
+                    c.ip_id[block].tolist(), kinds[block].tolist(), c.parents(block), strict=True
+                ):
                     found = [units[p] for p in ps if p in units]
                     if not found:
-                        units[i] = (i,)
+                        units[i] = (i,) if k == DATA else ()
                     elif len(found) == 1:
                         units[i] = found[0]
                     else:
@@ -157,14 +161,12 @@ class Recorded:
         return self._units
 
     def data_roots(self) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int32]]:
-        """Ids and ports of the data IPs none of whose parents is a data IP (the units
-        of work), in write order."""
+        """Ids and ports of the units of work (see :meth:`units_of`), in write order."""
         c = self._cols
-        data = c.kind == DATA
-        data_ids = set(c.ip_id[data].tolist())
-        rows = np.flatnonzero(data)
-        plist = c.parents(rows)
-        root = np.array([not any(p in data_ids for p in ps) for ps in plist], dtype=bool)
+        units = self.units_of()
+        rows = np.flatnonzero(c.kind == DATA)
+        ids = c.ip_id[rows]
+        root = np.array([units[i] == (i,) for i in ids.tolist()], dtype=bool)
         at = rows[root] if len(rows) else rows
         return c.ip_id[at], c.port_id[at]
 
