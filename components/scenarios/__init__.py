@@ -22,7 +22,7 @@ from ._claims import (
     ComplexPayout,
     SimplePayout,
 )
-from ._mlops import Clean, Decide, Features, Ingest, Revenue, Score
+from ._mlops import Clean, CleanV2, Decide, Features, Ingest, Revenue, Score, ScoreV2
 from ._nonlinear import Branch, Join, Saturate, Signal, Square
 
 __all__ = (
@@ -34,6 +34,7 @@ __all__ = (
     "ClassifyClaimComplexity",
     "ClassifyClaimValue",
     "Clean",
+    "CleanV2",
     "ComplexPayout",
     "Decide",
     "Features",
@@ -42,6 +43,7 @@ __all__ = (
     "Revenue",
     "Saturate",
     "Score",
+    "ScoreV2",
     "Signal",
     "SimplePayout",
     "Square",

@@ -9,6 +9,9 @@ earned on approved good loans, losses on approved defaults, nothing when refused
 Knobs (``causal=False``): ``Ingest.INCOME_SCALE`` (an upstream data shift, e.g. a
 currency change), ``Clean.BUG`` (outlier clipping disabled by a bad deploy),
 ``Score.DRIFT`` (stale model weights pushed to production).
+
+``CleanV2`` and ``ScoreV2`` are the next release of two of its components, the code
+change that ``fbp replay`` and ``fbp causal replay-shift`` try on recorded runs.
 """
 
 from __future__ import annotations
@@ -161,6 +164,38 @@ class Score(Component):
 
     async def process(self, in_: FeatureRow, drift: float) -> None:
         z = (3.0 - drift) * in_.debt_ratio - 0.08 * in_.history_years - 0.5
+        await self.out.send(
+            Scored(
+                app_id=in_.app_id,
+                risk=1 / (1 + math.exp(-z)),
+                amount=in_.amount,
+                defaults=in_.defaults,
+            )
+        )
+
+
+class CleanV2(Clean):
+    """The next release of Clean: a lower income cap and a shorter history for gaps."""
+
+    async def process(self, in_: Application, cap: float, bug: bool) -> None:
+        income = in_.income if bug else min(in_.income, 0.8 * cap)
+        await self.out.send(
+            Cleaned(
+                app_id=in_.app_id,
+                income=income,
+                debt=in_.debt,
+                age=in_.age,
+                history_years=in_.history_years if in_.history_years is not None else 3.0,
+                defaults=in_.defaults,
+            )
+        )
+
+
+class ScoreV2(Score):
+    """The retrained model: the same features, refitted weights."""
+
+    async def process(self, in_: FeatureRow, drift: float) -> None:
+        z = (3.6 - drift) * in_.debt_ratio - 0.1 * in_.history_years - 0.7
         await self.out.send(
             Scored(
                 app_id=in_.app_id,

@@ -8,6 +8,7 @@
     python -m fbp causal anomaly NETWORK TRACE --target P.PORT [--ip ID | --worst N]
     python -m fbp causal whatif NETWORK TRACE... --set P.PORT=VALUE --target P.PORT [--rerun]
     python -m fbp causal influence NETWORK TRACE... --target P.PORT
+    python -m fbp causal replay-shift NETWORK --trace A.trace --swap P=mod:Class --target P.PORT
 
 Queries that need a fitted model take the network and its traces (and fit), or a model
 file saved by ``fit`` (``--model MODEL``). Every query prints a ranked table, or JSON
@@ -145,6 +146,10 @@ def add_parser(sub: Any) -> None:
     from ..observe._watch_cli import add_watch_parser
 
     add_watch_parser(cs)
+
+    from ._replay_cli import add_shift_parser
+
+    add_shift_parser(cs)
 
 
 # -- helpers ---------------------------------------------------------------------------

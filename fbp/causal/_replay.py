@@ -371,6 +371,14 @@ def resolve_swaps(
     return out
 
 
+def swap_labels(swap: SwapLike | None) -> dict[str, str]:
+    """How each swap is shown: the name it was given, or the class's import path."""
+    return {
+        p: what if isinstance(what, str) else what.spec().qualname
+        for p, what in (swap or {}).items()
+    }
+
+
 def open_run(trace: str | Path, run: str | None) -> tuple[Any, Recorded]:
     """Open a recorded run; return the open trace (to close) and the run's records."""
     from ..tracing import open_trace
@@ -511,6 +519,7 @@ def replay(
                     swaps,
                     values,
                     declared,
+                    labels=swap_labels(swap),
                     trace_out=None if trace_out is None else str(trace_out),
                     target=target,
                     unit=unit,
@@ -532,6 +541,7 @@ def _compare(
     values: Mapping[str, Any],
     declared: set[str],
     *,
+    labels: Mapping[str, str],
     trace_out: str | None,
     target: str | None,
     unit: str | None,
@@ -613,7 +623,7 @@ def _compare(
         before=recorded.run_id,
         after=ex.run_id,
         trace_out=trace_out,
-        swaps={k: v.spec().qualname for k, v in swaps.items()},
+        swaps=labels,
         set_values=dict(values),
         executed=plan.rerun,
         fed_from=plan.fed_from,

@@ -27,7 +27,15 @@ from typing import TYPE_CHECKING, Any, Literal
 from .._core._component import Component
 from .._core._network import DEFAULT_CAPACITY
 from ..graph import Graph, Registry, load_graph
-from ._replay import NetworkLike, SwapLike, open_run, replay_settings, resolve_swaps, run_replay
+from ._replay import (
+    NetworkLike,
+    SwapLike,
+    open_run,
+    replay_settings,
+    resolve_swaps,
+    run_replay,
+    swap_labels,
+)
 from ._replay_plan import downstream, make_plan
 from ._replay_run import ReplayError
 from ._replay_source import Recorded
@@ -279,10 +287,8 @@ class _Part:
     change: str
 
 
-def _parts(
-    swaps: Mapping[str, type[Component]], values: Mapping[str, Any], graph: Graph
-) -> list[_Part]:
-    out = [_Part(p, "swap", p, cls.spec().qualname) for p, cls in swaps.items()]
+def _parts(labels: Mapping[str, str], values: Mapping[str, Any]) -> list[_Part]:
+    out = [_Part(p, "swap", p, label) for p, label in labels.items()]
     for addr, v in values.items():
         proc = addr.split("[", 1)[0].rsplit(".", 1)[0]
         out.append(_Part(addr, "set", proc, repr(v)))
@@ -345,7 +351,7 @@ def replay_shift(
     graph = network if isinstance(network, Graph) else load_graph(network)
     swaps = resolve_swaps(swap, graph, registry)
     values = dict(set_values or {})
-    parts = _parts(swaps, values, graph)
+    parts = _parts(swap_labels(swap), values)
     k = len(parts)
     if not 1 <= k <= MAX_PARTS:
         msg = (

@@ -43,7 +43,13 @@ def build_parser(prog: str = "fbp") -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     add_run_command(sub)
     add_graph_commands(sub)
-    for module in ("fbp.tracing._cli", "fbp.causal._cli", "fbp.cli._runtime", "fbp.observe._cli"):
+    for module in (
+        "fbp.tracing._cli",
+        "fbp.causal._replay_cli",
+        "fbp.causal._cli",
+        "fbp.cli._runtime",
+        "fbp.observe._cli",
+    ):
         try:
             mod = __import__(module, fromlist=["add_parser"])
         except ImportError:
