@@ -33,6 +33,7 @@ as it was.
 from __future__ import annotations
 
 import time
+from collections.abc import Iterable
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
@@ -122,14 +123,15 @@ class Inlet:
         await ch.send(item)
         return ip_id
 
-    async def send_record(self, record: TraceRecord) -> bool:
-        """Send a record of an earlier traced run as it was recorded: its id, kind
-        (data or a bracket), activation, parents and payload are kept, and it is not
-        recorded again. This is how a replay feeds a port from a trace; the network
-        must be traced.
+    async def send_records(self, records: Iterable[TraceRecord]) -> int:
+        """Send records of an earlier traced run as they were recorded: their ids,
+        kinds (data or brackets), activations, parents and payloads are kept, and they
+        are not recorded again. This is how a replay feeds a port from a trace; the
+        network must be traced. Records go in without waiting while the channel has
+        room.
 
         Returns:
-            False when the process has ended (nothing more reaches it), else True.
+            How many were delivered: all, unless the process ended first.
 
         Raises:
             LiveEditError: the inlet is closed.
@@ -140,10 +142,18 @@ class Inlet:
         if ch is None or self.closed:
             msg = f"the inlet into {self.port.address} is closed"
             raise LiveEditError(msg)
-        if ch.receiver_closed:
-            return False
-        await ch.send(record)
-        return True
+        n = 0
+        for record in records:
+            if ch.receiver_closed:
+                break
+            try:
+                ch.send_nowait(record)
+            except WouldBlock:
+                await ch.wait_send(record)
+                if ch.receiver_closed:  # it ended while this one waited
+                    break
+            n += 1
+        return n
 
     def close(self) -> None:
         """End the stream this inlet feeds (the port ends once its other senders end)."""

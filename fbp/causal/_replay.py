@@ -21,7 +21,6 @@ is run three times at least, and the spread is reported.
 
 from __future__ import annotations
 
-import math
 import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -37,8 +36,8 @@ from ._replay_source import Recorded
 from ._replay_units import (
     differences,
     numeric_gap,
+    outputs,
     parse_target,
-    signatures,
     target_values,
     unit_ids,
 )
@@ -552,41 +551,42 @@ def _compare(
     ex = executions[0]
     rerun = set(plan.rerun)
     ports = [p.address for p in first.ports if p.process in rerun and p.direction == "out"]
-    before = signatures(recorded, ports)
-    after = [signatures(r, ports) for r in replays]
+    before = {a: outputs(recorded, a) for a in ports}
+    after = [{a: outputs(r, a) for a in ports} for r in replays]
     changes = []
     for addr in ports:
         b, a = before[addr], after[0][addr]
-        if not b and not a and addr not in recorded.by_address:
+        if not b.ips and not a.ips and addr not in recorded.by_address:
             continue
+        units, diffs = differences(b, a)
         changes.append(
             PortChange(
                 port=addr,
-                ips_before=sum(len(v) for v in b.values()),
-                ips_after=sum(len(v) for v in a.values()),
-                units=len(b.keys() | a.keys()),
-                units_changed=len(differences(b, a)),
-                mean_before=_mean(b),
-                mean_after=_mean(a),
+                ips_before=b.ips,
+                ips_after=a.ips,
+                units=units,
+                units_changed=len(diffs),
+                mean_before=_mean(b.texts),
+                mean_after=_mean(a.texts),
             )
         )
     spreads: list[Spread] = []
     for addr in ports:
-        keys: set[tuple[int, ...]] = set()
+        differing = 0
         gaps: list[float | None] = []
         for other in after[1:]:
-            for k in differences(after[0][addr], other[addr]):
-                keys.add(k)
-                gaps.append(numeric_gap(after[0][addr].get(k), other[addr].get(k)))
+            _units, diffs = differences(after[0][addr], other[addr])
+            differing = max(differing, len(diffs))
+            gaps.extend(numeric_gap(x, y) for x, y in diffs)
         proc = addr.split("[", 1)[0].rsplit(".", 1)[0]
-        if keys:
+        if differing:
             known = sorted(g for g in gaps if g is not None)
             whole = len(known) == len(gaps)
             spreads.append(
                 Spread(
                     port=addr,
-                    units=len(after[0][addr]),
-                    units_differing=len(keys),
+                    units=len(after[0][addr].by_unit()),
+                    units_differing=differing,
                     median_gap=float(np.median(known)) if whole and known else None,
                     max_gap=max(known) if whole and known else None,
                     declared=proc in declared,
@@ -596,8 +596,8 @@ def _compare(
     for e in executions[:1]:
         for addr, n in e.undelivered.items():
             notes.append(
-                f"{addr} ended before taking {n} recorded IPs; in a real run its senders"
-                " would have been stopped early too, which a replay cannot show"
+                f"{addr} ended with {n} of its recorded IPs not taken; in a real run its"
+                " senders would have been stopped early, which a replay cannot show"
             )
     change = None
     uids: list[int] = []
@@ -643,15 +643,19 @@ def _compare(
     )
 
 
-def _mean(sig: Mapping[tuple[int, ...], tuple[bytes, ...]]) -> float | None:
+def _mean(texts: list[bytes]) -> float | None:
+    """The mean of a port's payloads when they are numbers, else None."""
+    import numpy as np
     import orjson
 
-    xs: list[float] = []
-    for texts in sig.values():
-        for t in texts:
-            v = orjson.loads(t)
-            if isinstance(v, bool | int | float):
-                xs.append(float(v))
-            else:
-                return None
-    return math.fsum(xs) / len(xs) if xs else None
+    texts = [t for t in texts if t]
+    if not texts or texts[0][:1] in (b"{", b"[", b'"', b"t", b"f", b"n"):
+        return None
+    try:
+        values = orjson.loads(b"[" + b",".join(texts) + b"]")
+    except orjson.JSONDecodeError:
+        return None
+    try:
+        return float(np.mean(np.asarray(values, dtype=float)))
+    except (TypeError, ValueError):
+        return None

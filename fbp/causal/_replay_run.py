@@ -27,6 +27,8 @@ from typing import Any
 
 import anyio
 import numpy as np
+import orjson
+from pydantic import ValidationError
 
 from .._core._component import Component, ComponentSpec
 from .._core._exceptions import NetworkError, SourceLocation
@@ -126,9 +128,13 @@ class _Sink:
         old_ports = [p.port_id for p in rec.ports if p.process in held]
         rows = rec.rows(old_ports, (0, 1, 2, 3, 4, 5))
         dt = info.t0_perf_ns - rec.t0_perf_ns
-        for batch in rec.records(rows, port_map=pmap, dt_ns=dt):
-            self._execution.copied += len(batch)
-            self._writer.write(batch)
+        self._execution.copied += len(rows)
+        copy = getattr(self._writer, "copy", None)
+        if copy is not None:  # a TraceWriter: the records' columns as they are
+            copy(rec.columns, rows, port_map=pmap, dt_ns=dt)
+        else:
+            for batch in rec.records(rows, port_map=pmap, dt_ns=dt, payloads="values"):
+                self._writer.write(batch)
         # The roots of re-executed sources take the recorded ids, port by port.
         new_id = {_address(p.process, p.port, p.index): k for k, p in enumerate(info.ports)}
         for proc in _sources(self._plan):
@@ -226,26 +232,48 @@ def check_recorded(plan: Plan, recorded: Recorded) -> None:
 
 
 def _stream(
-    recorded: Recorded, plan: Plan, feed_senders: tuple[str, ...], port_map: np.ndarray
+    recorded: Recorded,
+    plan: Plan,
+    feed_senders: tuple[str, ...],
+    port_map: np.ndarray,
+    made: list[int],
 ) -> Iterator[TraceRecord]:
-    """The records a fed port receives, as the runtime carries them."""
-    by_old: dict[int, Validator] = {}
+    """The records a fed port receives, as the runtime carries them, counted in
+    ``made``: records, data records, and 1 when the last one was data. A payload
+    goes through its sending port's type, which makes models of the recorded JSON
+    again."""
+    adapters: dict[int, Any] = {}
     for s in feed_senders:
         port = recorded.by_address.get(s)
         if port is None:
             continue
         spec = plan.flat.processes[port.process].spec.outport(port.port)
-        if spec is not None:
-            by_old[int(port_map[port.port_id])] = Validator(spec.tp, s)
+        if spec is not None and spec.tp is not Any:
+            adapters[int(port_map[port.port_id])] = Validator(spec.tp, s)
     old_ids = [recorded.by_address[s].port_id for s in feed_senders if s in recorded.by_address]
     rows = recorded.rows(old_ids, (0, 1, 2))
-    for batch in recorded.records(rows, port_map=port_map):
+    for batch in recorded.records(rows, port_map=port_map, payloads="texts"):
         for r in batch:
+            text: bytes = r[6] if len(r) > 6 else b""
+            payload: Any = None
+            made[0] += 1
             if r[1] == DATA:
-                v = by_old.get(r[2])
-                yield (r[0], r[1], r[2], r[3], r[4], r[5], r[6] if v is None else v.check(r[6]))
+                made[1] += 1
+                made[2] = 1
+                v = adapters.get(r[2])
+                payload = orjson.loads(text) if v is None else _rebuild(v, text)
             else:
-                yield (r[0], r[1], r[2], r[3], r[4], r[5], r[6] if len(r) > 6 else None)
+                made[2] = 0
+                payload = orjson.loads(text) if text else None
+            yield (r[0], r[1], r[2], r[3], r[4], r[5], payload)
+
+
+def _rebuild(v: Validator, text: bytes) -> Any:
+    """A payload of the port's type from its recorded JSON."""
+    try:
+        return v.adapter.validate_json(text)
+    except ValidationError:
+        return v.check(orjson.loads(text))
 
 
 def build(
@@ -367,18 +395,17 @@ async def execute(
     async def pump(address: str, inlet: Inlet, senders: tuple[str, ...]) -> None:
         await sink.started.wait()
         assert sink.port_ids is not None
-        pmap = sink.port_ids
-        n = 0
-        stream = _stream(recorded, plan, senders, pmap)
+        # Records and data records made, and whether the last one made was data.
+        made = [0, 0, 0]
+        stream = _stream(recorded, plan, senders, sink.port_ids, made)
         try:
-            for rec in stream:
-                if not await inlet.send_record(rec):
-                    left = 1 + sum(1 for r in stream if r[1] == DATA)
-                    execution.undelivered[address] = left
-                    break
-                n += rec[1] == DATA
+            n = await inlet.send_records(stream)
+            # It stops when the process ends, holding one record it did not deliver.
+            held = made[2] if made[0] > n else 0
+            left = held + sum(1 for r in stream if r[1] == DATA)
+            execution.undelivered[address] = left
+            execution.fed[address] = made[1] - held
         finally:
-            execution.fed[address] = n
             inlet.close()
 
     async with anyio.create_task_group() as tg:
@@ -391,4 +418,11 @@ async def execute(
             execution.result = net.result()
         finally:
             tg.cancel_scope.cancel()
+    for address, inlet in inlets.items():
+        # IPs delivered but discarded unread when the process ended count as not taken.
+        gone = execution.undelivered.get(address, 0) + inlet.port.statistics().items_dropped
+        if gone:
+            execution.undelivered[address] = gone
+        else:
+            execution.undelivered.pop(address, None)
     return execution

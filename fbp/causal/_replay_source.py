@@ -9,77 +9,24 @@ the new trace keeps. :class:`Recorded` gives them, reading the run once.
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import numpy.typing as npt
+import orjson
 
 if TYPE_CHECKING:
     from ..tracing import TracedPort, TracedRun
+    from ..tracing._columns import RunColumns
 
 __all__ = ("DATA", "DEAD", "DROP", "IIP", "Recorded")
 
 DATA, OPEN, CLOSE, IIP, DROP, DEAD = 0, 1, 2, 3, 4, 5
-_KIND_CODES = {"data": DATA, "open": OPEN, "close": CLOSE, "iip": IIP, "drop": DROP, "dead": DEAD}
 _STREAM_KINDS = (DATA, OPEN, CLOSE)
 #: Records decoded at a time when a stream or a copy is read.
 BLOCK = 4096
 
 Rows = npt.NDArray[np.intp]
-
-
-@dataclass
-class _Columns:
-    """A run's records as arrays, built from ``TracedRun.records()``."""
-
-    ip_id: npt.NDArray[np.int64]
-    kind: npt.NDArray[np.int8]
-    port_id: npt.NDArray[np.int32]
-    activation: npt.NDArray[np.int64]
-    t_ns: npt.NDArray[np.int64]
-    parent_list: list[tuple[int, ...]]
-    payload_list: list[Any]
-    recorded: npt.NDArray[np.bool_]
-
-    def parents(self, rows: Rows) -> list[tuple[int, ...]]:
-        pl = self.parent_list
-        return [pl[i] for i in rows.tolist()]
-
-    def payloads(self, rows: Rows) -> list[Any]:
-        pl = self.payload_list
-        return [pl[i] for i in rows.tolist()]
-
-
-def _from_records(run: TracedRun) -> _Columns:
-    ids: list[int] = []
-    kinds: list[int] = []
-    ports: list[int] = []
-    acts: list[int] = []
-    times: list[int] = []
-    parents: list[tuple[int, ...]] = []
-    payloads: list[Any] = []
-    recorded: list[bool] = []
-    t0 = run.t0_perf_ns
-    for r in run.records():
-        ids.append(r.ip_id)
-        kinds.append(_KIND_CODES[r.kind])
-        ports.append(r.port_id)
-        acts.append(r.activation)
-        times.append(t0 + round(r.t * 1e9))
-        parents.append(r.parents if r.kind != "drop" else ())
-        payloads.append(r.payload)
-        recorded.append(r.payload_recorded)
-    return _Columns(
-        ip_id=np.array(ids, dtype=np.int64),
-        kind=np.array(kinds, dtype=np.int8),
-        port_id=np.array(ports, dtype=np.int32),
-        activation=np.array(acts, dtype=np.int64),
-        t_ns=np.array(times, dtype=np.int64),
-        parent_list=parents,
-        payload_list=payloads,
-        recorded=np.array(recorded, dtype=bool),
-    )
 
 
 class Recorded:
@@ -91,14 +38,28 @@ class Recorded:
         self.t0_perf_ns: int = run.t0_perf_ns
         self.ports: list[TracedPort] = run.ports()
         self.by_address = {p.address: p for p in self.ports}
-        self._cols = _from_records(run)
+        self._cols: RunColumns = run.columns()
         c = self._cols
-        self.max_ip_id = int(c.ip_id.max()) if len(c.ip_id) else 0
-        self.max_activation = int(c.activation.max()) if len(c.activation) else 0
-        self._units: dict[int, tuple[int, ...]] | None = None
+        self.max_ip_id = int(c.ip_id.max()) if len(c) else 0
+        self.max_activation = int(c.activation.max()) if len(c) else 0
+        self._anchors: tuple[npt.NDArray[np.intp], dict[int, tuple[int, ...]]] | None = None
+        self._single: npt.NDArray[np.int64] | None = None
 
     def __len__(self) -> int:
-        return len(self._cols.ip_id)
+        return len(self._cols)
+
+    @property
+    def columns(self) -> RunColumns:
+        """The run's records as columns."""
+        return self._cols
+
+    def _parents(self, rows: Rows) -> list[tuple[int, ...]]:
+        """The parents each record at ``rows`` stored (none for a drop marker)."""
+        out = self._cols.record_parents(rows)
+        drops = np.flatnonzero(self._cols.kind[rows] == DROP)
+        for k in drops.tolist():
+            out[k] = ()
+        return out
 
     # -- selections ---------------------------------------------------------------------
 
@@ -117,7 +78,7 @@ class Recorded:
     def unrecorded(self, port_ids: Sequence[int]) -> int:
         """Data records on ``port_ids`` whose payload was not kept."""
         rows = self.rows(port_ids, (DATA,))
-        return int((~self._cols.recorded[rows]).sum())
+        return int((~self._cols.payload_recorded(rows)).sum())
 
     def ids(self, port_ids: Sequence[int], kinds: Sequence[int] = (DATA,)) -> list[int]:
         """The ids of the records of ``kinds`` on ``port_ids``, in write order."""
@@ -128,46 +89,97 @@ class Recorded:
     def iips(self, port_id: int) -> list[tuple[int, Any]]:
         """``(ip_id, payload)`` of each IIP given to an input port, in order."""
         rows = self.rows([port_id], (IIP,))
-        return list(zip(self._cols.ip_id[rows].tolist(), self._cols.payloads(rows), strict=True))
+        values = self._cols.payload_values(rows)
+        return list(zip(self._cols.ip_id[rows].tolist(), values, strict=True))
 
     def payloads(self, port_ids: Sequence[int]) -> tuple[list[int], list[Any]]:
         """Ids and payloads of the data records on ``port_ids``, in write order."""
         rows = self.rows(port_ids, (DATA,))
         ids: list[int] = self._cols.ip_id[rows].tolist()
-        return ids, self._cols.payloads(rows)
+        return ids, self._cols.payload_values(rows)
+
+    def texts(self, port_ids: Sequence[int]) -> tuple[Rows, list[bytes]]:
+        """Positions and payload JSON texts of the data records on ``port_ids``."""
+        rows = self.rows(port_ids, (DATA,))
+        return rows, self._cols.payload_texts(rows)
+
+    def _lineage(self) -> tuple[npt.NDArray[np.intp], dict[int, tuple[int, ...]]]:
+        """Units of work by record, computed once, with numpy where lineage is a chain.
+
+        A unit is a data IP with no data IP or bracket among its ancestors (IIPs are
+        parameters). A record with one such parent has its parent's units: pointer
+        jumping takes each to its *anchor*, a record with none (a unit, or a bracket
+        without one) or with several (a join, an aggregate), whose units are the union
+        of its parents', found in write order. Returns each record's anchor position
+        and each anchor's units (sorted root ids)."""
+        if self._anchors is None:
+            c = self._cols
+            n = len(c)
+            defining = c.kind <= CLOSE
+            drows = np.flatnonzero(defining)
+            order = np.argsort(c.ip_id[drows], kind="stable")
+            sids, srows = c.ip_id[drows][order], drows[order]
+            counts = np.diff(c.parent_ends, prepend=np.int64(0))
+            owner = np.repeat(np.arange(n), counts)
+            par = c.parents
+            pos = np.minimum(np.searchsorted(sids, par), max(len(sids) - 1, 0))
+            keep = (sids[pos] == par) & defining[owner] if len(sids) else np.zeros(0, bool)
+            owner, prow = owner[keep], srows[pos[keep]]
+            nlinks = np.bincount(owner, minlength=n)
+            ptr = np.arange(n)
+            one = nlinks[owner] == 1
+            ptr[owner[one]] = prow[one]
+            while True:
+                nxt = ptr[ptr]
+                if np.array_equal(nxt, ptr):
+                    break
+                ptr = nxt
+            units: dict[int, tuple[int, ...]] = {}
+            roots = np.flatnonzero(defining & (nlinks == 0) & (c.kind == DATA))
+            for r, i in zip(roots.tolist(), c.ip_id[roots].tolist(), strict=True):
+                units[r] = (i,)
+            for r in np.flatnonzero(defining & (nlinks == 0) & (c.kind != DATA)).tolist():
+                units[r] = ()
+            multi = np.flatnonzero(nlinks >= 2)
+            if len(multi):
+                starts = np.searchsorted(owner, multi, "left")
+                ends = np.searchsorted(owner, multi, "right")
+                for m, a, b in zip(multi.tolist(), starts.tolist(), ends.tolist(), strict=True):
+                    found = {u for p in prow[a:b].tolist() for u in units[int(ptr[p])]}
+                    units[m] = tuple(sorted(found))
+            # The one unit of each record (-1 for none or several), for the fast paths.
+            single = np.full(n, -1, dtype=np.int64)
+            single[roots] = c.ip_id[roots]
+            for m in multi.tolist():
+                if len(units[m]) == 1:
+                    single[m] = units[m][0]
+            self._single = single[ptr]
+            self._anchors = (ptr, units)
+        return self._anchors
+
+    def single_units(self, rows: Rows) -> npt.NDArray[np.int64]:
+        """The unit of each record at ``rows`` when it descends from exactly one, else -1."""
+        self._lineage()
+        assert self._single is not None
+        out: npt.NDArray[np.int64] = self._single[rows]
+        return out
+
+    def unit_keys(self, rows: Rows) -> list[tuple[int, ...]]:
+        """The units each record at ``rows`` descends from (sorted root ids)."""
+        ptr, units = self._lineage()
+        return [units[a] for a in ptr[rows].tolist()]
 
     def units_of(self) -> dict[int, tuple[int, ...]]:
-        """For every data IP and bracket, the units of work it descends from (sorted
-        root ids). A unit is a data IP with no data IP or bracket among its ancestors
-        (IIPs are parameters): it is its own unit. Read once, then kept."""
-        if self._units is None:
-            c = self._cols
-            units: dict[int, tuple[int, ...]] = {}
-            rows = np.flatnonzero(c.kind <= CLOSE)
-            kinds = c.kind
-            for start in range(0, len(rows), BLOCK):
-                block = rows[start : start + BLOCK]
-                for i, k, ps in zip(
-                    c.ip_id[block].tolist(), kinds[block].tolist(), c.parents(block), strict=True
-                ):
-                    found = [units[p] for p in ps if p in units]
-                    if not found:
-                        units[i] = (i,) if k == DATA else ()
-                    elif len(found) == 1:
-                        units[i] = found[0]
-                    else:
-                        units[i] = tuple(sorted(set().union(*found)))
-            self._units = units
-        return self._units
+        """For every data IP and bracket, the units it descends from, by IP id."""
+        rows = np.flatnonzero(self._cols.kind <= CLOSE)
+        return dict(zip(self._cols.ip_id[rows].tolist(), self.unit_keys(rows), strict=True))
 
     def data_roots(self) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int32]]:
-        """Ids and ports of the units of work (see :meth:`units_of`), in write order."""
+        """Ids and ports of the units of work, in write order."""
         c = self._cols
-        units = self.units_of()
+        ptr, _ = self._lineage()
         rows = np.flatnonzero(c.kind == DATA)
-        ids = c.ip_id[rows]
-        root = np.array([units[i] == (i,) for i in ids.tolist()], dtype=bool)
-        at = rows[root] if len(rows) else rows
+        at = rows[(ptr[rows] == rows) & (self.single_units(rows) == c.ip_id[rows])]
         return c.ip_id[at], c.port_id[at]
 
     # -- records ------------------------------------------------------------------------
@@ -178,27 +190,38 @@ class Recorded:
         *,
         port_map: npt.NDArray[np.int32] | None = None,
         dt_ns: int = 0,
+        payloads: Literal["values", "texts", "fragments"] = "values",
     ) -> Iterator[list[tuple[Any, ...]]]:
         """The records at ``rows`` as the runtime makes them, a block at a time:
         ``(ip_id, kind, port_id, activation, t_ns, parents, payload)``, without the
         payload when it was not recorded. ``port_map`` renumbers ports (old id ->
-        new id); ``dt_ns`` moves the times."""
+        new id); ``dt_ns`` moves the times. Payloads are decoded (``values``), or
+        their recorded JSON texts (``texts``), or those texts as ``orjson.Fragment``
+        (``fragments``), which a trace writer stores as they are."""
         c = self._cols
         for start in range(0, len(rows), BLOCK):
             block = rows[start : start + BLOCK]
             ports = c.port_id[block] if port_map is None else port_map[c.port_id[block]]
+            kept = c.payload_recorded(block).tolist()
+            got: list[Any]
+            if payloads == "fragments":
+                got = [orjson.Fragment(t) for t in c.payload_texts(block)]
+            elif payloads == "texts":
+                got = c.payload_texts(block)
+            else:
+                got = c.payload_values(block)
             columns = zip(
                 c.ip_id[block].tolist(),
                 c.kind[block].tolist(),
                 ports.tolist(),
                 c.activation[block].tolist(),
                 (c.t_ns[block] + dt_ns).tolist(),
-                c.parents(block),
-                c.payloads(block),
-                c.recorded[block].tolist(),
+                self._parents(block),
+                got,
+                kept,
                 strict=True,
             )
             yield [
-                (i, k, p, a, t, ps, x) if kept else (i, k, p, a, t, ps)
-                for i, k, p, a, t, ps, x, kept in columns
+                (i, k, p, a, t, ps, x) if keep else (i, k, p, a, t, ps)
+                for i, k, p, a, t, ps, x, keep in columns
             ]

@@ -10,7 +10,7 @@ from __future__ import annotations
 import difflib
 import math
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,7 +20,17 @@ import orjson
 from ._replay_run import ReplayError
 from ._replay_source import Recorded
 
-__all__ = ("Target", "parse_target", "signatures", "target_values", "unit_ids")
+__all__ = (
+    "Outputs",
+    "Target",
+    "differences",
+    "numeric_gap",
+    "outputs",
+    "parse_target",
+    "same",
+    "target_values",
+    "unit_ids",
+)
 
 
 @dataclass(frozen=True)
@@ -112,61 +122,160 @@ def _number(x: Any, field: str | None, where: str) -> float | None:
     return None
 
 
-def _roots(recorded: Recorded, ids: Sequence[int], keep: set[int]) -> dict[int, tuple[int, ...]]:
-    """The units (among ``keep``) each IP descends from."""
-    units = recorded.units_of()
-    return {i: tuple(r for r in units.get(i, ()) if r in keep) for i in ids}
+def _numbers(payloads: list[Any], target: Target) -> np.ndarray:
+    """The target's number in each payload (NaN where it has none)."""
+    picked = payloads
+    if target.field is not None and "." not in target.field:
+        f = target.field
+        picked = [p.get(f) if type(p) is dict else None for p in payloads]
+    elif target.field is not None:
+        picked = [_pick(p, target.field) for p in payloads]
+    try:
+        out: np.ndarray = np.array([np.nan if x is None else x for x in picked], dtype=float)
+        if out.dtype == float and not any(type(x) is dict for x in picked[:1]):
+            return out
+    except (TypeError, ValueError):
+        pass
+    return np.array(
+        [np.nan if (x := _number(p, None, target.text)) is None else x for p in picked],
+        dtype=float,
+    )
+
+
+def _pick(x: Any, field: str) -> Any:
+    for part in field.split("."):
+        x = x.get(part) if isinstance(x, Mapping) else None
+    return x
 
 
 def target_values(recorded: Recorded, target: Target, units: Sequence[int]) -> np.ndarray:
     """The target's value for each unit: the mean of the values of its IPs at the
     target, 0 where the target sent nothing for it (as the causal tables have it)."""
     ports = [recorded.by_address[a].port_id for a in target.ports]
-    ids, payloads = recorded.payloads(ports)
-    keep = set(units)
-    roots = _roots(recorded, ids, set(recorded.data_roots()[0].tolist()))
-    sums: dict[int, float] = {}
-    counts: dict[int, int] = {}
-    for i, payload in zip(ids, payloads, strict=True):
-        x = _number(payload, target.field, target.port)
-        if x is None:
-            continue
-        for u in roots.get(i, ()):
-            if u in keep:
-                sums[u] = sums.get(u, 0.0) + x
-                counts[u] = counts.get(u, 0) + 1
-    return np.array([sums[u] / counts[u] if u in counts else 0.0 for u in units])
+    rows = recorded.rows(ports, (0,))
+    _, payloads = recorded.payloads(ports)
+    xs = _numbers(payloads, target)
+    wanted = np.asarray(units, dtype=np.int64)
+    order = np.argsort(wanted, kind="stable")
+    sums = np.zeros(len(wanted))
+    counts = np.zeros(len(wanted))
+    single = recorded.single_units(rows)
+    fast = single >= 0
 
+    def add(unit_ids: np.ndarray, values: np.ndarray) -> None:
+        if not len(wanted) or not len(unit_ids):
+            return
+        pos = np.minimum(np.searchsorted(wanted[order], unit_ids), len(wanted) - 1)
+        hit = (wanted[order][pos] == unit_ids) & ~np.isnan(values)
+        np.add.at(sums, order[pos[hit]], values[hit])
+        np.add.at(counts, order[pos[hit]], 1)
 
-def _canonical(payload: Any) -> bytes:
-    return orjson.dumps(payload, option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS)
-
-
-Signature = dict[tuple[int, ...], tuple[bytes, ...]]
-
-
-def signatures(recorded: Recorded, addresses: Iterable[str]) -> dict[str, Signature]:
-    """For each output port: what it sent for each unit (key: the unit roots of the IP,
-    sorted), as the sorted payloads' JSON."""
-    all_roots = set(recorded.data_roots()[0].tolist())
-    out: dict[str, Signature] = {}
-    for addr in addresses:
-        port = recorded.by_address.get(addr)
-        if port is None:
-            out[addr] = {}
-            continue
-        ids, payloads = recorded.payloads([port.port_id])
-        roots = _roots(recorded, ids, all_roots)
-        groups: dict[tuple[int, ...], list[bytes]] = {}
-        for i, payload in zip(ids, payloads, strict=True):
-            groups.setdefault(roots.get(i, ()), []).append(_canonical(payload))
-        out[addr] = {k: tuple(sorted(v)) for k, v in groups.items()}
+    add(single[fast], xs[fast])
+    slow = np.flatnonzero(~fast)
+    if len(slow):  # IPs of several units (joins, aggregates): the value goes to each
+        keys = recorded.unit_keys(rows[slow])
+        ids = [u for key in keys for u in key]
+        vals = [xs[k] for k, key in zip(slow.tolist(), keys, strict=True) for _ in key]
+        add(np.asarray(ids, dtype=np.int64), np.asarray(vals, dtype=float))
+    out: np.ndarray = np.divide(sums, counts, out=np.zeros_like(sums), where=counts > 0)
     return out
 
 
-def differences(a: Signature, b: Signature) -> list[tuple[int, ...]]:
-    """The units whose outputs differ between two signatures of a port."""
-    return [k for k in a.keys() | b.keys() if a.get(k) != b.get(k)]
+@dataclass
+class Outputs:
+    """What one output port sent in a run: the payload texts and their units."""
+
+    texts: list[bytes]
+    #: Each IP's unit, or -1 for none or several.
+    units: np.ndarray
+    #: The units each IP descends from, for IPs of none or several (None when every IP
+    #: has exactly one unit and no unit has two IPs: the fast case).
+    keys: list[tuple[int, ...]] | None
+
+    @property
+    def ips(self) -> int:
+        """Data IPs sent."""
+        return len(self.texts)
+
+    def by_unit(self) -> dict[Any, tuple[bytes, ...]]:
+        """The payload texts by unit (an int) or units (a tuple)."""
+        if self.keys is None:
+            return {u: (t,) for u, t in zip(self.units.tolist(), self.texts, strict=True)}
+        groups: dict[Any, list[bytes]] = {}
+        for key, text in zip(self.keys, self.texts, strict=True):
+            k: Any = key[0] if len(key) == 1 else key
+            groups.setdefault(k, []).append(text)
+        return {k: tuple(sorted(v)) for k, v in groups.items()}
+
+
+def outputs(recorded: Recorded, address: str) -> Outputs:
+    """What the port at ``address`` sent (nothing when the run has no such port)."""
+    port = recorded.by_address.get(address)
+    if port is None:
+        return Outputs([], np.zeros(0, dtype=np.int64), None)
+    rows, texts = recorded.texts([port.port_id])
+    units = recorded.single_units(rows)
+    ordered = np.sort(units)
+    fast = bool((units >= 0).all()) and bool((ordered[1:] != ordered[:-1]).all())
+    return Outputs(texts, units, None if fast else recorded.unit_keys(rows))
+
+
+def _value(text: bytes) -> Any:
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return text
+
+
+def same(a: tuple[bytes, ...] | None, b: tuple[bytes, ...] | None) -> bool:
+    """Whether two outputs of a unit are the same values (texts that differ are
+    compared as values, so the order of fields does not matter)."""
+    if a == b:
+        return True
+    if a is None or b is None or len(a) != len(b):
+        return False
+    if len(a) == 1:
+        return bool(_value(a[0]) == _value(b[0]))
+    canon = orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS
+    return sorted(orjson.dumps(_value(x), option=canon) for x in a) == sorted(
+        orjson.dumps(_value(x), option=canon) for x in b
+    )
+
+
+def _values(texts: list[bytes]) -> list[Any]:
+    """Decode many JSON texts with one parse (an empty text, a payload not kept, is
+    None)."""
+    return list(orjson.loads(b"[" + b",".join(t or b"null" for t in texts) + b"]"))
+
+
+Pair = tuple[tuple[bytes, ...] | None, tuple[bytes, ...] | None]
+
+
+def differences(a: Outputs, b: Outputs) -> tuple[int, list[Pair]]:
+    """How many units either run sent something for, and the outputs of those for
+    which the runs differ."""
+    if a.keys is not None or b.keys is not None:
+        ga, gb = a.by_unit(), b.by_unit()
+        found = [(ga.get(k), gb.get(k)) for k in ga.keys() | gb.keys()]
+        return len(ga.keys() | gb.keys()), [(x, y) for x, y in found if not same(x, y)]
+    # One IP per unit on both sides: units matched with numpy, texts compared first,
+    # values only where the texts differ.
+    common, ia, ib = np.intersect1d(a.units, b.units, assume_unique=True, return_indices=True)
+    ta, tb = a.texts, b.texts
+    xs = [ta[i] for i in ia.tolist()]
+    ys = [tb[i] for i in ib.tolist()]
+    differ = [k for k, (x, y) in enumerate(zip(xs, ys, strict=True)) if x != y]
+    diffs: list[Pair] = []
+    if differ:
+        dx, dy = [xs[k] for k in differ], [ys[k] for k in differ]
+        for x, y, vx, vy in zip(dx, dy, _values(dx), _values(dy), strict=True):
+            if vx != vy:
+                diffs.append(((x,), (y,)))
+    only_a = np.setdiff1d(np.arange(len(ta)), ia, assume_unique=True)
+    only_b = np.setdiff1d(np.arange(len(tb)), ib, assume_unique=True)
+    diffs.extend(((ta[i],), None) for i in only_a.tolist())
+    diffs.extend((None, (tb[i],)) for i in only_b.tolist())
+    return len(common) + len(only_a) + len(only_b), diffs
 
 
 def numeric_gap(a: tuple[bytes, ...] | None, b: tuple[bytes, ...] | None) -> float | None:

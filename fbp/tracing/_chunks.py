@@ -23,7 +23,7 @@ from ._errors import TraceFileError
 if TYPE_CHECKING:
     from ._columns import RunColumns
 
-__all__ = ("COLUMNS", "Chunk", "read_columns", "split", "split_python")
+__all__ = ("COLUMNS", "Chunk", "chunk_of", "read_columns", "split", "split_python")
 
 #: The BLOB columns of ``chunks``, in the order :func:`split` returns them.
 COLUMNS = (
@@ -129,6 +129,57 @@ def _splitter() -> Callable[[bytes], Chunk]:
 
 #: Split the JSON text of a commit of records into a :data:`Chunk`.
 split: Callable[[bytes], Chunk] = _splitter()
+
+
+def _gather(flat: Any, starts: Any, ends: Any, np: Any) -> tuple[Any, Any]:
+    """The slices ``flat[s:e]`` one after the other, and the end of each in the result."""
+    counts = ends - starts
+    out_ends = np.cumsum(counts, dtype=np.int64)
+    total = int(out_ends[-1]) if len(out_ends) else 0
+    if not total:
+        return flat[:0], out_ends
+    # The positions to take, as a running sum: +1 within a slice, a jump between slices.
+    some = counts > 0
+    s, e = starts[some], ends[some]
+    steps = np.ones(total, dtype=np.int64)
+    steps[0] = s[0]
+    steps[(out_ends[some] - counts[some])[1:]] = s[1:] - e[:-1] + 1
+    return flat[np.cumsum(steps)], out_ends
+
+
+def chunk_of(columns: RunColumns, rows: Any, *, port_map: Any = None, dt_ns: int = 0) -> Chunk:
+    """The records at positions ``rows`` of a run's columns as one chunk, as they were
+    stored: ids, kinds, parents and payload texts copied, not parsed. ``port_map``
+    renumbers ports (an array: old port id -> new one) and ``dt_ns`` moves the times,
+    for a run whose clock and port table differ from the one they were read from."""
+    import numpy as np
+
+    c = columns
+    rows = np.asarray(rows, dtype=np.intp)
+    before = rows - 1
+    p_start = np.where(before >= 0, c.parent_ends[np.maximum(before, 0)], 0)
+    parents, parent_ends = _gather(c.parents, p_start, c.parent_ends[rows], np)
+    data = np.frombuffer(c.payload_data, dtype=np.uint8)
+    texts, payload_ends = _gather(data, c.payload_starts[rows], c.payload_ends[rows], np)
+    sizes = c.payload_ends[rows] - c.payload_starts[rows]
+    ports = c.port_id[rows] if port_map is None else np.asarray(port_map)[c.port_id[rows]]
+
+    def le(values: Any, dtype: str) -> bytes:
+        return bytes(np.ascontiguousarray(values, dtype=dtype).tobytes())
+
+    return (
+        len(rows),
+        le(c.ip_id[rows], "<i8"),
+        le(c.kind[rows], "i1"),
+        le(ports, "<i4"),
+        le(c.activation[rows], "<i8"),
+        le(c.t_ns[rows] + dt_ns, "<i8"),
+        le(parent_ends, "<i8"),
+        le(parents, "<i8"),
+        le(payload_ends - sizes, "<i8"),
+        le(payload_ends, "<i8"),
+        texts.tobytes(),
+    )
 
 
 def read_columns(con: sqlite3.Connection, run: int, path: str) -> RunColumns:

@@ -117,6 +117,13 @@ class RunStore:
         """Insert a chunk of the run in progress, committed on return."""
         self.con.execute(_APPEND, (self.run_key, *chunk))
 
+    def copy(self, chunk: Chunk) -> None:
+        """Append a chunk made elsewhere (records copied from another run)."""
+        t0 = time.perf_counter()
+        self.insert(chunk)
+        self.store_seconds += time.perf_counter() - t0
+        self.stored += chunk[0]
+
     def finish(self, status: str, error: str | None, stats: dict[str, Any], ended_ns: int) -> None:
         """Mark the run ended; the commit is synced to disk before this returns."""
         self.con.execute(  # committed and synced (synchronous=FULL)

@@ -43,6 +43,7 @@ from typing import TYPE_CHECKING, Any, Final, get_args
 
 from fbp._core._tracehook import RunInfo, RunStatus, TraceRecord, TraceSink
 
+from ._chunks import chunk_of
 from ._errors import TraceError, TraceWriterError
 from ._payload import (
     BatchEncoder,
@@ -53,9 +54,14 @@ from ._payload import (
 from ._schema import connect_writer
 from ._store import RunStore
 
+if TYPE_CHECKING:
+    from ._columns import RunColumns
+
 __all__ = ("TraceWriter", "WriterStatistics")
 
 _LIVENESS_S: Final = 0.5
+#: Records copied per chunk by :meth:`TraceWriter.copy`.
+_COPY_BLOCK: Final = 65536
 #: An empty write() (the runtime's timer) hands over what was gathered this long ago.
 _GATHERED_MAX_S: Final = 0.1
 _STATUSES: Final = frozenset(get_args(RunStatus))
@@ -278,6 +284,32 @@ class TraceWriter:
 
     # -- extras -------------------------------------------------------------------------
 
+    def copy(self, columns: RunColumns, rows: Any, *, port_map: Any = None, dt_ns: int = 0) -> None:
+        """Append records of another run as they were stored, after those written so
+        far: their ids, parents and payload texts are kept, and nothing is parsed or
+        serialised. ``port_map`` (an array, old port id -> port id of this run) and
+        ``dt_ns`` (added to the times) fit them to this run. A replay copies in this
+        way the records of the processes it does not run.
+
+        Raises:
+            TraceWriterError: the writer thread has failed.
+            TraceError: no run was started.
+        """
+        import numpy as np
+
+        self._check_usable()
+        if self._run_id is None:
+            msg = "copy() before start_run(); the writer needs the run's ports first"
+            raise TraceError(msg)
+        self._hand_over()
+        rows = np.asarray(rows, dtype=np.intp)
+        for start in range(0, len(rows), _COPY_BLOCK):
+            chunk = chunk_of(
+                columns, rows[start : start + _COPY_BLOCK], port_map=port_map, dt_ns=dt_ns
+            )
+            self._received += chunk[0]
+            self._call("copy", chunk)
+
     def flush(self) -> None:
         """Wait until every record written so far is committed to the file.
 
@@ -423,6 +455,8 @@ class TraceWriter:
                     store.start(*args)
                 elif op == "finish":
                     store.finish(*args)
+                elif op == "copy":
+                    store.copy(*args)
             except Exception as exc:
                 fut.set_exception(exc)
             else:
