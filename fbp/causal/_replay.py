@@ -558,14 +558,14 @@ def _compare(
         b, a = before[addr], after[0][addr]
         if not b.ips and not a.ips and addr not in recorded.by_address:
             continue
-        units, diffs = differences(b, a)
+        units, changed, _ = differences(b, a, pairs=False)
         changes.append(
             PortChange(
                 port=addr,
                 ips_before=b.ips,
                 ips_after=a.ips,
                 units=units,
-                units_changed=len(diffs),
+                units_changed=changed,
                 mean_before=_mean(b.texts),
                 mean_after=_mean(a.texts),
             )
@@ -575,8 +575,8 @@ def _compare(
         differing = 0
         gaps: list[float | None] = []
         for other in after[1:]:
-            _units, diffs = differences(after[0][addr], other[addr])
-            differing = max(differing, len(diffs))
+            _units, count, diffs = differences(after[0][addr], other[addr])
+            differing = max(differing, count)
             gaps.extend(numeric_gap(x, y) for x, y in diffs)
         proc = addr.split("[", 1)[0].rsplit(".", 1)[0]
         if differing:

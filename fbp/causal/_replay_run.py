@@ -231,49 +231,57 @@ def check_recorded(plan: Plan, recorded: Recorded) -> None:
         raise ReplayError("cannot replay: " + "; ".join(problems))
 
 
+def _fed_rows(recorded: Recorded, senders: tuple[str, ...]) -> np.ndarray:
+    """Where the records a fed port receives are: data and brackets of its senders."""
+    ids = [recorded.by_address[s].port_id for s in senders if s in recorded.by_address]
+    return recorded.rows(ids, (0, 1, 2))
+
+
 def _stream(
     recorded: Recorded,
     plan: Plan,
     feed_senders: tuple[str, ...],
+    rows: np.ndarray,
     port_map: np.ndarray,
-    made: list[int],
 ) -> Iterator[TraceRecord]:
-    """The records a fed port receives, as the runtime carries them, counted in
-    ``made``: records, data records, and 1 when the last one was data. A payload
+    """The records at ``rows`` as the runtime carries them to a fed port. A payload
     goes through its sending port's type, which makes models of the recorded JSON
     again."""
-    adapters: dict[int, Any] = {}
+    convert: dict[int, Callable[[bytes], Any]] = {}
     for s in feed_senders:
         port = recorded.by_address.get(s)
         if port is None:
             continue
         spec = plan.flat.processes[port.process].spec.outport(port.port)
         if spec is not None and spec.tp is not Any:
-            adapters[int(port_map[port.port_id])] = Validator(spec.tp, s)
-    old_ids = [recorded.by_address[s].port_id for s in feed_senders if s in recorded.by_address]
-    rows = recorded.rows(old_ids, (0, 1, 2))
+            convert[int(port_map[port.port_id])] = _rebuilder(Validator(spec.tp, s))
+    loads = orjson.loads
     for batch in recorded.records(rows, port_map=port_map, payloads="texts"):
+        block: list[TraceRecord] = []
         for r in batch:
-            text: bytes = r[6] if len(r) > 6 else b""
-            payload: Any = None
-            made[0] += 1
-            if r[1] == DATA:
-                made[1] += 1
-                made[2] = 1
-                v = adapters.get(r[2])
-                payload = orjson.loads(text) if v is None else _rebuild(v, text)
-            else:
-                made[2] = 0
-                payload = orjson.loads(text) if text else None
-            yield (r[0], r[1], r[2], r[3], r[4], r[5], payload)
+            text = r[6] if len(r) > 6 else b""
+            x = (convert.get(r[2], loads) if r[1] == DATA else _tag)(text)
+            block.append((r[0], r[1], r[2], r[3], r[4], r[5], x))
+        yield from block
 
 
-def _rebuild(v: Validator, text: bytes) -> Any:
-    """A payload of the port's type from its recorded JSON."""
-    try:
-        return v.adapter.validate_json(text)
-    except ValidationError:
-        return v.check(orjson.loads(text))
+def _tag(text: bytes) -> Any:
+    """A bracket's tag from its recorded JSON (none when not recorded)."""
+    return orjson.loads(text) if text else None
+
+
+def _rebuilder(v: Validator) -> Callable[[bytes], Any]:
+    """Make payloads of the port's type from their recorded JSON."""
+    validator = getattr(v.adapter, "validator", None)
+    direct = getattr(validator, "validate_json", None) or v.adapter.validate_json
+
+    def rebuild(text: bytes) -> Any:
+        try:
+            return direct(text)
+        except ValidationError:
+            return v.check(orjson.loads(text))
+
+    return rebuild
 
 
 def build(
@@ -395,16 +403,12 @@ async def execute(
     async def pump(address: str, inlet: Inlet, senders: tuple[str, ...]) -> None:
         await sink.started.wait()
         assert sink.port_ids is not None
-        # Records and data records made, and whether the last one made was data.
-        made = [0, 0, 0]
-        stream = _stream(recorded, plan, senders, sink.port_ids, made)
+        rows = _fed_rows(recorded, senders)
         try:
-            n = await inlet.send_records(stream)
-            # It stops when the process ends, holding one record it did not deliver.
-            held = made[2] if made[0] > n else 0
-            left = held + sum(1 for r in stream if r[1] == DATA)
-            execution.undelivered[address] = left
-            execution.fed[address] = made[1] - held
+            n = await inlet.send_records(_stream(recorded, plan, senders, rows, sink.port_ids))
+            data = recorded.columns.kind[rows] == DATA
+            execution.fed[address] = int(data[:n].sum())
+            execution.undelivered[address] = int(data[n:].sum())
         finally:
             inlet.close()
 

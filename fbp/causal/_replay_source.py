@@ -44,6 +44,7 @@ class Recorded:
         self.max_activation = int(c.activation.max()) if len(c) else 0
         self._anchors: tuple[npt.NDArray[np.intp], dict[int, tuple[int, ...]]] | None = None
         self._single: npt.NDArray[np.int64] | None = None
+        self._roots: npt.NDArray[np.bool_] = np.zeros(0, dtype=bool)
 
     def __len__(self) -> int:
         return len(self._cols)
@@ -117,14 +118,16 @@ class Recorded:
             n = len(c)
             defining = c.kind <= CLOSE
             drows = np.flatnonzero(defining)
-            order = np.argsort(c.ip_id[drows], kind="stable")
-            sids, srows = c.ip_id[drows][order], drows[order]
+            dids = c.ip_id[drows]
+            if len(dids) > 1 and not bool(np.all(dids[1:] > dids[:-1])):
+                order = np.argsort(dids, kind="stable")
+                dids, drows = dids[order], drows[order]
             counts = np.diff(c.parent_ends, prepend=np.int64(0))
             owner = np.repeat(np.arange(n), counts)
             par = c.parents
-            pos = np.minimum(np.searchsorted(sids, par), max(len(sids) - 1, 0))
-            keep = (sids[pos] == par) & defining[owner] if len(sids) else np.zeros(0, bool)
-            owner, prow = owner[keep], srows[pos[keep]]
+            pos = np.minimum(np.searchsorted(dids, par), max(len(dids) - 1, 0))
+            keep = (dids[pos] == par) & defining[owner] if len(dids) else np.zeros(0, bool)
+            owner, prow = owner[keep], drows[pos[keep]]
             nlinks = np.bincount(owner, minlength=n)
             ptr = np.arange(n)
             one = nlinks[owner] == 1
@@ -134,28 +137,33 @@ class Recorded:
                 if np.array_equal(nxt, ptr):
                     break
                 ptr = nxt
+            # Units of the anchors: a root is its own unit, a bracket without units has
+            # none (both implied, see _units_at); a record of several parents, the union.
+            self._roots = defining & (nlinks == 0) & (c.kind == DATA)
             units: dict[int, tuple[int, ...]] = {}
-            roots = np.flatnonzero(defining & (nlinks == 0) & (c.kind == DATA))
-            for r, i in zip(roots.tolist(), c.ip_id[roots].tolist(), strict=True):
-                units[r] = (i,)
-            for r in np.flatnonzero(defining & (nlinks == 0) & (c.kind != DATA)).tolist():
-                units[r] = ()
             multi = np.flatnonzero(nlinks >= 2)
             if len(multi):
                 starts = np.searchsorted(owner, multi, "left")
                 ends = np.searchsorted(owner, multi, "right")
                 for m, a, b in zip(multi.tolist(), starts.tolist(), ends.tolist(), strict=True):
-                    found = {u for p in prow[a:b].tolist() for u in units[int(ptr[p])]}
+                    found: set[int] = set()
+                    for p in prow[a:b].tolist():
+                        found.update(self._units_at(int(ptr[p]), units))
                     units[m] = tuple(sorted(found))
             # The one unit of each record (-1 for none or several), for the fast paths.
-            single = np.full(n, -1, dtype=np.int64)
-            single[roots] = c.ip_id[roots]
+            single = np.where(self._roots, c.ip_id, -1)
             for m in multi.tolist():
                 if len(units[m]) == 1:
                     single[m] = units[m][0]
             self._single = single[ptr]
             self._anchors = (ptr, units)
         return self._anchors
+
+    def _units_at(self, anchor: int, units: dict[int, tuple[int, ...]]) -> tuple[int, ...]:
+        got = units.get(anchor)
+        if got is not None:
+            return got
+        return (int(self._cols.ip_id[anchor]),) if self._roots[anchor] else ()
 
     def single_units(self, rows: Rows) -> npt.NDArray[np.int64]:
         """The unit of each record at ``rows`` when it descends from exactly one, else -1."""
@@ -167,7 +175,7 @@ class Recorded:
     def unit_keys(self, rows: Rows) -> list[tuple[int, ...]]:
         """The units each record at ``rows`` descends from (sorted root ids)."""
         ptr, units = self._lineage()
-        return [units[a] for a in ptr[rows].tolist()]
+        return [self._units_at(a, units) for a in ptr[rows].tolist()]
 
     def units_of(self) -> dict[int, tuple[int, ...]]:
         """For every data IP and bracket, the units it descends from, by IP id."""

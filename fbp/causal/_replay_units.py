@@ -251,31 +251,48 @@ def _values(texts: list[bytes]) -> list[Any]:
 Pair = tuple[tuple[bytes, ...] | None, tuple[bytes, ...] | None]
 
 
-def differences(a: Outputs, b: Outputs) -> tuple[int, list[Pair]]:
-    """How many units either run sent something for, and the outputs of those for
-    which the runs differ."""
+def differences(a: Outputs, b: Outputs, *, pairs: bool = True) -> tuple[int, int, list[Pair]]:
+    """How many units either run sent something for, for how many the runs differ,
+    and (with ``pairs``) the outputs of those."""
     if a.keys is not None or b.keys is not None:
         ga, gb = a.by_unit(), b.by_unit()
         found = [(ga.get(k), gb.get(k)) for k in ga.keys() | gb.keys()]
-        return len(ga.keys() | gb.keys()), [(x, y) for x, y in found if not same(x, y)]
+        diffs = [(x, y) for x, y in found if not same(x, y)]
+        return len(found), len(diffs), diffs if pairs else []
     # One IP per unit on both sides: units matched with numpy, texts compared first,
-    # values only where the texts differ.
-    common, ia, ib = np.intersect1d(a.units, b.units, assume_unique=True, return_indices=True)
+    # values only where texts of the same length differ (the same value written by
+    # the same encoder has the same length; fields in another order do too).
     ta, tb = a.texts, b.texts
-    xs = [ta[i] for i in ia.tolist()]
-    ys = [tb[i] for i in ib.tolist()]
-    differ = [k for k, (x, y) in enumerate(zip(xs, ys, strict=True)) if x != y]
-    diffs: list[Pair] = []
-    if differ:
-        dx, dy = [xs[k] for k in differ], [ys[k] for k in differ]
-        for x, y, vx, vy in zip(dx, dy, _values(dx), _values(dy), strict=True):
-            if vx != vy:
-                diffs.append(((x,), (y,)))
-    only_a = np.setdiff1d(np.arange(len(ta)), ia, assume_unique=True)
-    only_b = np.setdiff1d(np.arange(len(tb)), ib, assume_unique=True)
-    diffs.extend(((ta[i],), None) for i in only_a.tolist())
-    diffs.extend((None, (tb[i],)) for i in only_b.tolist())
-    return len(common) + len(only_a) + len(only_b), diffs
+    if np.array_equal(a.units, b.units):  # the same units in the same order
+        xs, ys = ta, tb
+        only_a = only_b = np.zeros(0, dtype=np.intp)
+    else:
+        _, ia, ib = np.intersect1d(a.units, b.units, assume_unique=True, return_indices=True)
+        xs = [ta[i] for i in ia.tolist()]
+        ys = [tb[i] for i in ib.tolist()]
+        only_a = np.setdiff1d(np.arange(len(ta)), ia, assume_unique=True)
+        only_b = np.setdiff1d(np.arange(len(tb)), ib, assume_unique=True)
+    neq = np.fromiter(map(bytes.__ne__, xs, ys), dtype=bool, count=len(xs))
+    changed = np.flatnonzero(neq)
+    if len(changed):
+        lx = np.fromiter(map(len, xs), dtype=np.int64, count=len(xs))[changed]
+        ly = np.fromiter(map(len, ys), dtype=np.int64, count=len(ys))[changed]
+        maybe = changed[lx == ly].tolist()
+        if maybe:  # same length: compare as values
+            dx, dy = [xs[k] for k in maybe], [ys[k] for k in maybe]
+            alike = {
+                k for k, vx, vy in zip(maybe, _values(dx), _values(dy), strict=True) if vx == vy
+            }
+            if alike:
+                changed = np.array([k for k in changed.tolist() if k not in alike], dtype=np.intp)
+    units = len(xs) + len(only_a) + len(only_b)
+    count = len(changed) + len(only_a) + len(only_b)
+    if not pairs:
+        return units, count, []
+    out: list[Pair] = [((xs[k],), (ys[k],)) for k in changed.tolist()]
+    out.extend(((ta[i],), None) for i in only_a.tolist())
+    out.extend((None, (tb[i],)) for i in only_b.tolist())
+    return units, count, out
 
 
 def numeric_gap(a: tuple[bytes, ...] | None, b: tuple[bytes, ...] | None) -> float | None:

@@ -291,6 +291,9 @@ class TraceWriter:
         ``dt_ns`` (added to the times) fit them to this run. A replay copies in this
         way the records of the processes it does not run.
 
+        The writer's thread does the copying: this returns at once, and records
+        written afterwards are stored after the copied ones.
+
         Raises:
             TraceWriterError: the writer thread has failed.
             TraceError: no run was started.
@@ -303,12 +306,11 @@ class TraceWriter:
             raise TraceError(msg)
         self._hand_over()
         rows = np.asarray(rows, dtype=np.intp)
+        _ = columns.payload_data  # read here: the reader's connection is this thread's
+        self._received += len(rows)
         for start in range(0, len(rows), _COPY_BLOCK):
-            chunk = chunk_of(
-                columns, rows[start : start + _COPY_BLOCK], port_map=port_map, dt_ns=dt_ns
-            )
-            self._received += chunk[0]
-            self._call("copy", chunk)
+            block = rows[start : start + _COPY_BLOCK]
+            self._put(("copy", Future(), (columns, block, port_map, dt_ns)))
 
     def flush(self) -> None:
         """Wait until every record written so far is committed to the file.
@@ -456,7 +458,8 @@ class TraceWriter:
                 elif op == "finish":
                     store.finish(*args)
                 elif op == "copy":
-                    store.copy(*args)
+                    columns, block, port_map, dt_ns = args
+                    store.copy(chunk_of(columns, block, port_map=port_map, dt_ns=dt_ns))
             except Exception as exc:
                 fut.set_exception(exc)
             else:
