@@ -572,3 +572,47 @@ def test_a_process_that_stops_early_is_noted(tmp_path: Path) -> None:
     assert re.match(r"Cut\.IN ended with (\d+) of its recorded IPs not taken", note), note
     (cut,) = [c for c in result.changes if c.port == "Cut.OUT"]
     assert (cut.ips_before, cut.ips_after) == (50, 5)
+
+
+def test_copied_records_read_back_as_they_were(tmp_path: Path) -> None:
+    """TraceWriter.copy: records of one run stored in another as they were (ids,
+    kinds, parents, payload texts; ports renumbered, times moved)."""
+    import numpy as np
+
+    from fbp._core._tracehook import PortInfo, RunInfo
+
+    graph = _graph("substreams")
+    before = tmp_path / "before.trace"
+    run_id = _record(graph, before)
+    with open_trace(before) as t:
+        run = t.run(run_id)
+        cols = run.columns()
+        rows = np.flatnonzero(np.isin(cols.port_id, [0, 2, 3, 5]))[::2]
+        ports = run.ports()
+        infos = [
+            PortInfo(p.process, p.component, p.port, p.index, p.direction, p.type_name)
+            for p in reversed(ports)
+        ]
+        port_map = np.array([len(ports) - 1 - p.port_id for p in ports], dtype=np.int32)
+        out = tmp_path / "copy.trace"
+        with TraceWriter(out) as w:
+            w.start_run(RunInfo("copy", "copy", {}, tuple(infos), 0, 5_000))
+            w.copy(cols, rows, port_map=port_map, dt_ns=1_000)
+            w.finish_run("completed", None, {})
+        want = run.traced(rows)
+    with open_trace(out) as t:
+        got = list(t.run("copy").records())
+    assert len(got) == len(want) > 10
+    for a, b in zip(got, want, strict=True):
+        assert (a.ip_id, a.kind, a.activation, a.parents, a.payload) == (
+            b.ip_id,
+            b.kind,
+            b.activation,
+            b.parents,
+            b.payload,
+        )
+        assert a.port == b.port  # the same port, under its new id
+        assert a.port_id == len(ports) - 1 - b.port_id
+    with open_trace(out) as t:
+        moved = t.run("copy").columns().t_ns
+    assert (moved == cols.t_ns[rows] + 1_000).all()

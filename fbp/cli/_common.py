@@ -41,6 +41,7 @@ _EXTRA_OF = {
     "dowhy": "causal",
     "threadpoolctl": "causal",
     "websockets": "runtime",
+    "matplotlib": "plot",
 }
 
 
