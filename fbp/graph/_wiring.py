@@ -11,6 +11,7 @@ named ``S/inner``, and edges to and from ``S``'s ports attach to the inner ports
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
