@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ._plot import _figure, _finish
+
 if TYPE_CHECKING:
     from ._replay import ReplayResult
     from ._replay_shift import ReplayShiftResult
@@ -12,29 +14,13 @@ if TYPE_CHECKING:
 __all__ = ("plot_replay", "plot_shift")
 
 
-def _pyplot() -> Any:
-    try:
-        import matplotlib.pyplot as plt
-    except ImportError as exc:
-        msg = "plotting needs matplotlib; install it with: pip install 'fbp-causal[plot]'"
-        raise ImportError(msg) from exc
-    return plt
-
-
-def _finish(fig: Any, path: str | Path | None) -> Any:
-    fig.tight_layout()
-    if path is not None:
-        fig.savefig(path, dpi=110)
-    return fig
-
-
 def plot_replay(result: ReplayResult, path: str | Path | None = None) -> Any:
     """The target unit by unit, replayed against recorded, and the distribution of the
     changes; without a target, the units changed per port."""
-    plt = _pyplot()
     t = result.target
     if t is None or result.values_before is None or result.values_after is None:
-        fig, ax = plt.subplots(figsize=(7, 0.5 + 0.45 * max(len(result.changes), 1)))
+        fig = _figure(figsize=(7, 0.5 + 0.45 * max(len(result.changes), 1)))
+        ax = fig.subplots()
         names = [c.port for c in result.changes]
         ax.barh(names, [c.units_changed for c in result.changes], color="#4c72b0")
         ax.barh(
@@ -48,7 +34,8 @@ def plot_replay(result: ReplayResult, path: str | Path | None = None) -> Any:
         ax.set_title(f"replay of run {result.before[:12]}")
         return _finish(fig, path)
     before, after = result.values_before, result.values_after
-    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 4.2))
+    fig = _figure(figsize=(10, 4.2))
+    left, right = fig.subplots(1, 2)
     left.scatter(before, after, s=8, alpha=0.6, color="#4c72b0")
     lo = float(min(before.min(), after.min())) if len(before) else 0.0
     hi = float(max(before.max(), after.max())) if len(before) else 1.0
@@ -68,9 +55,9 @@ def plot_shift(result: ReplayShiftResult, path: str | Path | None = None) -> Any
     per-unit values."""
     import numpy as np
 
-    plt = _pyplot()
     parts = [c.part for c in result.contributions]
-    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 1.6 + 0.5 * len(parts)))
+    fig = _figure(figsize=(11, 1.6 + 0.5 * len(parts)))
+    left, right = fig.subplots(1, 2)
     start = 0.0
     for i, c in enumerate(result.contributions):
         left.barh(i, c.value, left=start, color="#4c72b0" if c.value >= 0 else "#c44e52")
