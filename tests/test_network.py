@@ -216,3 +216,24 @@ async def test_validation_off_still_delivers_and_a_network_runs_only_once() -> N
     assert items(net) == [i + 2 for i in range(10)]
     with pytest.raises(RuntimeError, match="has already run; build a new one"):
         await net.run()
+
+
+def test_the_low_level_connect_names_a_missing_process_or_port_and_the_fix() -> None:
+    net = Network("low")
+    net.add_process("source", s.Numbers)
+    net.add_process("sink", s.Sink)
+    with pytest.raises(ValueError, match="no process 'sourc'") as e:
+        net.connect(("sourc", "OUT", None), ("sink", "IN", None))
+    assert str(e.value) == (
+        "network 'low' has no process 'sourc' (it has: sink, source); did you mean"
+        " 'source'? add it first with add_process(name, ComponentClass)"
+    )
+    with pytest.raises(ValueError, match="not an output port") as e:
+        net.connect(("source", "OTU", None), ("sink", "IN", None))
+    assert str(e.value) == (
+        "source.OTU is not an output port (outputs: OUT); did you mean source.OUT?"
+    )
+    with pytest.raises(ValueError, match="not an input port") as e:
+        net.add_initial(("sink", "N", None), 1)
+    assert str(e.value).startswith("sink.N is not an input port (inputs: IN)")
+    net.connect(("source", "OUT", None), ("sink", "IN", None))  # the right names still work

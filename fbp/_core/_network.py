@@ -358,11 +358,37 @@ class Network:
         self.processes[name] = proc
         return proc
 
+    def _process(self, proc: str) -> Process:
+        """The process named ``proc``, or a ValueError naming it, the near names and
+        the fix (a bare KeyError said none of that)."""
+        found = self.processes.get(proc)
+        if found is not None:
+            return found
+        from ._suggest import close_matches
+
+        near = close_matches(proc, self.processes)
+        hint = f"did you mean {near[0]!r}? " if near else ""
+        have = ", ".join(sorted(self.processes)[:10]) or "none yet"
+        msg = (
+            f"network {self.name!r} has no process {proc!r} (it has: {have}); {hint}"
+            "add it first with add_process(name, ComponentClass)"
+        )
+        raise ValueError(msg)
+
+    @staticmethod
+    def _no_port(proc: str, port: str, kind: str, ports: Mapping[str, Any]) -> ValueError:
+        from ._suggest import close_matches
+
+        near = close_matches(port.lower(), ports)
+        hint = f"; did you mean {address(proc, near[0])}?" if near else ""
+        names = ", ".join(p.upper() for p in ports) or "none"
+        return ValueError(f"{address(proc, port)} is not an {kind} port ({kind}s: {names}){hint}")
+
     def _in(self, proc: str, port: str, index: int | None) -> InPort[Any]:
-        p = self.processes[proc].inports.get(port.lower())
+        ports = self._process(proc).inports
+        p = ports.get(port.lower())
         if p is None:
-            msg = f"{address(proc, port)} is not an input port"
-            raise ValueError(msg)
+            raise self._no_port(proc, port, "input", ports)
         if isinstance(p, ArrayInPort):
             if index is None or not 0 <= index < len(p):
                 msg = f"{address(proc, port)} is an array port of {len(p)}; give an index"
@@ -374,10 +400,10 @@ class Network:
         return p
 
     def _out(self, proc: str, port: str, index: int | None) -> OutPort[Any]:
-        p = self.processes[proc].outports.get(port.lower())
+        ports = self._process(proc).outports
+        p = ports.get(port.lower())
         if p is None:
-            msg = f"{address(proc, port)} is not an output port"
-            raise ValueError(msg)
+            raise self._no_port(proc, port, "output", ports)
         if isinstance(p, ArrayOutPort):
             if index is None or not 0 <= index < len(p):
                 msg = f"{address(proc, port)} is an array port of {len(p)}; give an index"
