@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import contextlib
 import json
 import os
@@ -11,7 +10,6 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Callable
 from types import FrameType
 from typing import Any
 
@@ -20,6 +18,7 @@ import anyio
 from .._core._exceptions import GraphError, NetworkError
 from .._core._network import DEFAULT_CAPACITY, Network, RunResult
 from ._common import CliError, configure_logging, exit_code_of, load, parse_set
+from ._signals import SignalStopper
 
 __all__ = ("add_run_command",)
 
@@ -149,7 +148,7 @@ def _make_sink(path: str | None) -> Any:
 _GRACE_S = 1.5
 
 
-class _Stopper:
+class _Stopper(SignalStopper):
     """Signal handling of a run: the first SIGINT or SIGTERM cancels the network (its
     trace is finished as ``interrupted``); if it has not stopped ``_GRACE_S`` later,
     or at a second signal, the process ends at once, with code 128 + the signal,
@@ -160,40 +159,22 @@ class _Stopper:
     or a drain not over after ``S`` seconds, stops the network as above."""
 
     def __init__(self, net: Network, drain_s: float = 0.0) -> None:
+        super().__init__()
         self.net = net
         self.drain_s = drain_s
         #: Whether a SIGTERM started a drain, and whether it then ran out of time (or
         #: another signal came) and the network was stopped at once.
         self.draining = False
         self.drain_cut = False
-        self.signum: int | None = None
-        self._cancel: Callable[[], None] | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
         self._timer: threading.Timer | None = None
-        self._previous: dict[int, Any] = {}
-
-    @property
-    def code(self) -> int:
-        return 128 + (self.signum or signal.SIGINT)
-
-    def install(self) -> None:
-        if threading.current_thread() is not threading.main_thread():
-            return  # signals reach only the main thread: the caller handles them
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            self._previous[sig] = signal.signal(sig, self._handle)
 
     def uninstall(self) -> None:
         if self._timer is not None:
             self._timer.cancel()
-        for sig, handler in self._previous.items():
-            signal.signal(sig, handler)
+        super().uninstall()
 
-    def running(self, cancel: Callable[[], None]) -> None:
-        """The run started: ``cancel`` stops it (called in the event loop)."""
-        self._loop = asyncio.get_running_loop()
-        self._cancel = cancel
-        if self.signum is not None and not (self.draining and not self.drain_cut):
-            cancel()  # a signal came before the loop was running
+    def _cancel_at_start(self) -> bool:
+        return self.signum is not None and not (self.draining and not self.drain_cut)
 
     def _handle(self, signum: int, frame: FrameType | None) -> None:
         if self.signum is None and signum == signal.SIGTERM and self.drain_s > 0:
@@ -232,9 +213,7 @@ class _Stopper:
         self._stop()
 
     def _stop(self) -> None:
-        loop, cancel = self._loop, self._cancel
-        if loop is not None and cancel is not None:
-            loop.call_soon_threadsafe(cancel)
+        self._request_cancel()
         self._timer = threading.Timer(_GRACE_S, self._exit_now, ("not stopped in time",))
         self._timer.daemon = True
         self._timer.start()

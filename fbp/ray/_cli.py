@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import os
 import signal
 import sys
-import threading
 from collections.abc import Callable
 from types import FrameType
 from typing import Any
@@ -17,6 +15,7 @@ import anyio
 from .._core._exceptions import DeadlockError, GraphError, NetworkError
 from .._core._network import RunResult
 from ..cli._common import CliError
+from ..cli._signals import SignalStopper
 
 __all__ = ("run_on_ray",)
 
@@ -92,39 +91,11 @@ def run_on_ray(
     return 0
 
 
-class _Stopper:
+class _Stopper(SignalStopper):
     """Signal handling of a run on Ray: the first SIGINT or SIGTERM cancels the job
     (every partition stops, its trace is finished as ``interrupted`` and the actors
     and a local Ray are stopped); a second one ends the process at once, with code
     128 + the signal (the trace keeps every record stored so far)."""
-
-    def __init__(self) -> None:
-        self.signum: int | None = None
-        self._cancel: Callable[[], None] | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._previous: dict[int, Any] = {}
-
-    @property
-    def code(self) -> int:
-        return 128 + (self.signum or signal.SIGINT)
-
-    def install(self) -> None:
-        if threading.current_thread() is not threading.main_thread():
-            return  # signals reach only the main thread: the caller handles them
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            self._previous[sig] = signal.signal(sig, self._handle)
-
-    def uninstall(self) -> None:
-        for sig, handler in self._previous.items():
-            signal.signal(sig, handler)
-        self._previous.clear()
-
-    def running(self, cancel: Callable[[], None]) -> None:
-        """The job started: ``cancel`` stops it (called in the event loop)."""
-        self._loop = asyncio.get_running_loop()
-        self._cancel = cancel
-        if self.signum is not None:  # a signal came before the loop was running
-            cancel()
 
     def _handle(self, signum: int, frame: FrameType | None) -> None:
         if self.signum is not None:
@@ -134,6 +105,4 @@ class _Stopper:
         self.signum = signum
         name = signal.Signals(signum).name
         print(f"\n{name}: stopping the job (again to stop at once)", file=sys.stderr)
-        loop, cancel = self._loop, self._cancel
-        if loop is not None and cancel is not None:
-            loop.call_soon_threadsafe(cancel)
+        self._request_cancel()
