@@ -38,7 +38,23 @@ def add_run_command(sub: Any) -> None:
         dest="set_values",
         help="give an input port a value (replaces its IIPs and cuts its edges); repeatable",
     )
-    p.add_argument("--trace", metavar="FILE", help="record every IP and its lineage in FILE")
+    p.add_argument(
+        "--trace",
+        metavar="FILE",
+        help="record every IP and its lineage in FILE (a folder with --trace-rotate)",
+    )
+    p.add_argument(
+        "--trace-rotate",
+        metavar="WHEN",
+        help="write --trace as a folder of segments, a new one every WHEN: a duration"
+        " (30m, 1h, 1d), a size (500MB, 1GiB), or both (1h,500MB)",
+    )
+    p.add_argument(
+        "--trace-keep",
+        metavar="N|AGE|SIZE",
+        help="with --trace-rotate, delete the oldest segments beyond N segments (24),"
+        " an age (7d) or a disk size (5GB); comma-separate several (default: keep all)",
+    )
     p.add_argument(
         "--capacity",
         type=int,
@@ -123,12 +139,18 @@ def add_run_command(sub: Any) -> None:
     p.set_defaults(func=run_command)
 
 
-def _make_sink(path: str | None) -> Any:
-    """The trace writer of ``--trace PATH``, or None; a path that cannot hold a trace
-    (a folder, a missing folder, a file that is not a trace or has another format)
-    is refused here, before the network starts."""
+def _make_sink(path: str | None, rotate: str | None = None, keep: str | None = None) -> Any:
+    """The trace writer of ``--trace PATH`` (rotated with ``--trace-rotate``), or None;
+    a path that cannot hold a trace (a folder, a missing folder, a file that is not a
+    trace or has another format) is refused here, before the network starts."""
     if path is None:
+        if rotate is not None or keep is not None:
+            msg = "--trace-rotate and --trace-keep need --trace FOLDER"
+            raise CliError(msg)
         return None
+    if keep is not None and rotate is None:
+        msg = "--trace-keep needs --trace-rotate (when to start a new segment), e.g. 1h"
+        raise CliError(msg)
     import importlib
 
     try:
@@ -137,7 +159,12 @@ def _make_sink(path: str | None) -> Any:
         msg = f"--trace needs the tracing layer: {e}"
         raise CliError(msg) from e
     try:
-        return tracing.TraceWriter(path)
+        rotation = None if rotate is None else tracing.Rotation.parse(rotate, keep)
+    except ValueError as e:
+        msg = f"--trace-rotate/--trace-keep: {e}"
+        raise CliError(msg) from None
+    try:
+        return tracing.TraceWriter(path, rotation=rotation)
     except tracing.TraceFileError as e:
         msg = f"--trace: {e}"
         raise CliError(msg, code=2) from None
@@ -236,7 +263,7 @@ def run_command(args: argparse.Namespace) -> int:
     configure_logging(args.log_format, args.log_level)
     graph = load(args.network)
     set_values = parse_set(args.set_values)
-    sink = _make_sink(args.trace)
+    sink = _make_sink(args.trace, args.trace_rotate, args.trace_keep)
     if args.backend == "ray":
         if args.metrics_port is not None or args.otlp_endpoint:
             msg = "--metrics-port and --otlp-endpoint run in process: drop them or --backend ray"

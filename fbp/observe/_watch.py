@@ -140,6 +140,11 @@ class CausalWatch:
         #: Windows judged so far (the reference windows are not judged).
         self.judged = 0
         self._nv: Any = None
+        #: The reference windows' rows, kept once formed: a rotated trace may delete
+        #: their segments while the watch goes on.
+        self._reference_rows: Any = None
+        #: The last unit of the reference or of the last window judged.
+        self._last_unit: int | None = None
 
     def _variables(self) -> Any:
         if self._nv is None:
@@ -149,29 +154,36 @@ class CausalWatch:
         return self._nv
 
     def _windows(self, frame: Any, run: Any, unit_port: str, final: bool) -> list[Any]:
-        """Row positions of each complete, settled window."""
+        """Row positions of each complete, settled window after the last unit seen."""
         import numpy as np
 
         n = len(frame)
         usable = n if final else max(n - self.settle, 0)
+        start = 0
+        if self._last_unit is not None:  # units are in id order
+            start = int(np.searchsorted(frame.index.to_numpy(), self._last_unit, side="right"))
         if not self.by_time:
             w = int(self.window)
-            return [np.arange(s, s + w) for s in range(0, usable - w + 1, w)]
+            return [np.arange(s, s + w) for s in range(start, usable - w + 1, w)]
+        if usable <= start:
+            return []
         times = run.ips(unit_port)[["ip_id", "t"]].set_index("ip_id")["t"]
         t = times.reindex(frame.index).to_numpy(dtype=float)
-        if usable == 0:
-            return []
         keys = np.floor(t / float(self.window)).astype(np.int64)
         last_key = keys[usable - 1]
         out = []
-        for k in np.unique(keys[:usable]):
+        for k in np.unique(keys[start:usable]):
             if k == last_key and not final:
                 continue  # the current window is not over yet
-            out.append(np.flatnonzero(keys == k))
+            out.append(start + np.flatnonzero(keys[start:] == k))
         return out
 
     def poll(self, trace: str | Path, run_id: str | None = None) -> list[WatchEvent]:
         """Judge every window completed since the last call; return their verdicts.
+
+        The reference is formed by the first windows seen and kept: a rotated trace
+        may delete their segments meanwhile. Windows are cut from the first unit after
+        the last one judged.
 
         Raises:
             CausalModelError: the target is not a variable of the network, or the run
@@ -190,18 +202,21 @@ class CausalWatch:
             frame = t.frames[0]
             unit_port = t.datasets[0].unit_port or ""
             windows = self._windows(frame, run, unit_port, final)
-        if len(windows) <= self.reference:
-            return []
-        target = resolve_target(self.target, t.graph)
-        import numpy as np
+        if self._reference_rows is None:
+            if len(windows) <= self.reference:
+                return []
+            import numpy as np
 
-        ref_rows = np.concatenate(windows[: self.reference])
-        before = frame.iloc[ref_rows]
+            self._reference_rows = frame.iloc[np.concatenate(windows[: self.reference])]
+            self._last_unit = int(self._reference_rows.index[-1])
+            windows = windows[self.reference :]
+        target = resolve_target(self.target, t.graph)
+        before = self._reference_rows
         events: list[WatchEvent] = []
         read_cost = time.perf_counter() - started
-        for k in range(self.reference + self.judged, len(windows)):
+        for rows in windows:
             t0 = time.perf_counter()
-            rows = windows[k]
+            k = self.reference + self.judged
             after = frame.iloc[rows]
             res = shift(
                 t.graph,
@@ -215,6 +230,7 @@ class CausalWatch:
             events.append(self._event(k, after, res, read_cost + time.perf_counter() - t0))
             read_cost = 0.0
             self.judged += 1
+            self._last_unit = int(after.index[-1])
         return events
 
     def _event(self, k: int, rows: Any, res: Any, seconds: float) -> WatchEvent:

@@ -6,7 +6,9 @@ SQLite file (the schema is in :mod:`fbp.tracing._schema` and ``docs/tracing.md``
     with TraceWriter("runs.trace") as sink:
         ...  # run a network with trace=sink
 
-Read with :func:`open_trace`::
+A long-running network writes a rotated trace, a folder of segment files with
+retention: ``TraceWriter("svc.trace.d", rotation=Rotation(every_seconds=3600,
+keep_segments=24))``. Read with :func:`open_trace` (a file, or such a folder)::
 
     run = open_trace("runs.trace").run()          # the latest run
     run.edges()                                   # IP counts per edge
@@ -33,6 +35,7 @@ from ._records import (
     TracedIP,
     TracedPort,
 )
+from ._rotation import Rotation
 from ._run import TracedRun
 from ._writer import TraceWriter, WriterStatistics
 
@@ -45,6 +48,7 @@ __all__ = (
     "PayloadMode",
     "PayloadSetting",
     "ProcessSummary",
+    "Rotation",
     "RunFrames",
     "RunState",
     "RunSummary",

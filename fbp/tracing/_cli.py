@@ -248,6 +248,9 @@ def _lineage(args: argparse.Namespace, trace: Trace) -> int:
     print(f"ancestors of #{lin.ip.ip_id} ({len(lin.ancestors)}):")
     if lin.ancestors:
         print(_table(headers, [_ip_line(a) for a in lin.ancestors]))
+    if lin.missing:
+        ids = ", ".join(f"#{i}" for i in lin.missing)
+        print(f"  not in the trace (in a deleted segment of a rotated trace): {ids}")
     print(f"IP #{lin.ip.ip_id}:")
     print(_table(headers, [_ip_line(lin.ip)]))
     print(f"descendants of #{lin.ip.ip_id} ({len(lin.descendants)}):")

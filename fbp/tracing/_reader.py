@@ -18,11 +18,19 @@ __all__ = ("Trace", "open_trace")
 
 
 def open_trace(path: str | os.PathLike[str]) -> Trace:
-    """Open a trace file for reading.
+    """Open a trace file, or a rotated trace's folder of segments, for reading.
+
+    A folder reads as one trace: each run over the segments retention kept (see
+    :class:`~fbp.tracing.Rotation`).
 
     Raises:
-        TraceFileError: the file does not exist or is not a trace.
+        TraceFileError: the file does not exist or is not a trace; the folder holds
+            no segment.
     """
+    if os.path.isdir(path):
+        from ._set import TraceSet
+
+        return TraceSet(path)
     return Trace(path)
 
 

@@ -17,9 +17,10 @@ __all__ = (
 )
 
 #: A run's status as read back: a killed writer leaves ``crashed``; a run whose
-#: writer is still alive on this host reads ``running``.
+#: writer is still alive on this host reads ``running``; a segment of a rotated trace
+#: read on its own, whose run goes on in the next segment, reads ``rotated``.
 RunState: TypeAlias = Literal[
-    "running", "completed", "failed", "deadlock", "interrupted", "crashed"
+    "running", "completed", "failed", "deadlock", "interrupted", "crashed", "rotated"
 ]
 
 
@@ -206,6 +207,10 @@ class Lineage:
     ancestors: tuple[TracedIP, ...]
     #: Every IP descending from this one, in send order.
     descendants: tuple[TracedIP, ...]
+    #: Ids of ancestors whose records are not in the run: recorded in a segment of a
+    #: rotated trace that retention has deleted (or, reading one segment on its own,
+    #: in an earlier segment). Their own ancestors are unknown.
+    missing: tuple[int, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         """A JSON-ready dict."""
@@ -213,4 +218,5 @@ class Lineage:
             "ip": self.ip.to_json(),
             "ancestors": [a.to_json() for a in self.ancestors],
             "descendants": [d.to_json() for d in self.descendants],
+            "missing": list(self.missing),
         }

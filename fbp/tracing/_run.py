@@ -405,7 +405,8 @@ class TracedRun:
             raise TraceLookupError(msg, what="IP", name=str(ip_id))
         return self._traced(np.array([row]))[0]
 
-    def _walk(self, ip_id: int, direction: str) -> list[TracedIP]:
+    def _walk(self, ip_id: int, direction: str) -> tuple[list[TracedIP], tuple[int, ...]]:
+        """The IPs reachable from ``ip_id``, and the ids reached that have no record."""
         import numpy as np
 
         from ._lineage import reachable
@@ -415,27 +416,32 @@ class TracedRun:
         found = reachable(cols, [ip_id], up=direction == "up")
         found.discard(ip_id)
         if not found:
-            return []
+            return [], ()
         rows = np.flatnonzero(
             np.isin(cols.ip_id, np.fromiter(found, dtype=np.int64)) & (cols.kind <= 3)
         )
-        _, first = np.unique(cols.ip_id[rows], return_index=True)
-        return self._traced(np.sort(rows[first]))
+        present, first = np.unique(cols.ip_id[rows], return_index=True)
+        missing = tuple(sorted(found.difference(present.tolist())))
+        return self._traced(np.sort(rows[first])), missing
 
     def ancestors(self, ip_id: int) -> list[TracedIP]:
-        """Every IP that ``ip_id`` descends from, in send order."""
-        return self._walk(ip_id, "up")
+        """Every IP that ``ip_id`` descends from, in send order (those recorded in the
+        run: see :attr:`Lineage.missing`)."""
+        return self._walk(ip_id, "up")[0]
 
     def descendants(self, ip_id: int) -> list[TracedIP]:
         """Every IP descending from ``ip_id``, in send order."""
-        return self._walk(ip_id, "down")
+        return self._walk(ip_id, "down")[0]
 
     def lineage(self, ip_id: int) -> Lineage:
-        """An IP with its ancestors and descendants."""
+        """An IP with its ancestors and descendants, and the ids of ancestors whose
+        records are not in the run (a rotated trace's deleted segments)."""
+        ancestors, missing = self._walk(ip_id, "up")
         return Lineage(
             ip=self.ip(ip_id),
-            ancestors=tuple(self.ancestors(ip_id)),
+            ancestors=tuple(ancestors),
             descendants=tuple(self.descendants(ip_id)),
+            missing=missing,
         )
 
     def roots_of(self, ip_ids: Iterable[int]) -> dict[int, tuple[int, ...]]:

@@ -56,6 +56,7 @@ from ._store import RunStore
 
 if TYPE_CHECKING:
     from ._columns import RunColumns
+    from ._rotation import Rotation, SegmentedStore
 
 __all__ = ("TraceWriter", "WriterStatistics")
 
@@ -139,9 +140,15 @@ class TraceWriter:
         payload: what to keep of payloads: ``"all"``, ``"none"``, a list of field
             names, or a mapping from ``"*"`` and port addresses (``"proc.OUT"``,
             ``"proc.OUT[1]"``) to one of those.
+        rotation: for a long-running network, a :class:`~fbp.tracing.Rotation`:
+            ``path`` is then a folder (created if missing) of segment files, a new one
+            started by size or age, old ones deleted by the retention it sets
+            (``docs/operations.md``). :func:`~fbp.tracing.open_trace` reads the folder
+            as one trace.
 
     Raises:
-        TraceFileError: the file exists and is not a trace, or cannot be written.
+        TraceFileError: the file exists and is not a trace, or cannot be written; with
+            a rotation, the path is a file, or another writer owns the folder.
         ValueError: a payload setting is malformed.
     """
 
@@ -152,6 +159,7 @@ class TraceWriter:
         batch_size: int = 256,
         commit_bytes: int = 1 << 22,
         payload: PayloadSetting = "all",
+        rotation: Rotation | None = None,
     ) -> None:
         if min(batch_size, commit_bytes) < 1:
             msg = f"batch_size and commit_bytes must be >= 1, not {batch_size} and {commit_bytes}"
@@ -178,7 +186,13 @@ class TraceWriter:
         self._closed = False
         self._run_id: str | None = None
         self._received = 0
-        self._store = RunStore(connect_writer(path), self.path)  # the thread's alone
+        self._store: RunStore | SegmentedStore  # the thread's alone
+        if rotation is None:
+            self._store = RunStore(connect_writer(path), self.path)
+        else:
+            from ._rotation import SegmentedStore
+
+            self._store = SegmentedStore(self.path, rotation)
         self._thread = threading.Thread(
             target=self._main, name=f"fbp-trace-writer {self.path}", daemon=True
         )
