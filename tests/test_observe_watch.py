@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import random
+import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 import anyio
@@ -17,7 +19,8 @@ import anyio.lowlevel
 
 from fbp.cli import main
 from fbp.observe import CausalWatch
-from fbp.tracing import TraceError, TraceWriter
+from fbp.tracing import Rotation, TraceError, TraceWriter, open_trace
+from fbp.tracing._rotation import list_segments
 
 WINDOW = 300
 FAULT_AT = 3 * WINDOW  # the first unit of window 3
@@ -78,9 +81,15 @@ def graph() -> Graph:
 def faulty(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A run in which Price's bias is raised live, around unit FAULT_AT."""
     path = tmp_path_factory.mktemp("watch") / "shop.trace"
+    run_faulty(lambda: TraceWriter(path))
+    return path
+
+
+def run_faulty(writer: Callable[[], TraceWriter]) -> None:
+    """Run the shop, raising Price's bias live around unit FAULT_AT."""
 
     async def go() -> None:
-        with TraceWriter(path) as sink:
+        with writer() as sink:
             net = build_network(graph(), trace=sink, capacity=4)
             demand = net.processes["Demand"].component
             price = net.processes["Price"].component
@@ -91,7 +100,6 @@ def faulty(tmp_path_factory: pytest.TempPathFactory) -> Path:
                 price.bias = 1.5  # type: ignore[attr-defined]
 
     anyio.run(go)
-    return path
 
 
 def test_the_watch_names_the_culprit_within_two_windows(faulty: Path) -> None:
@@ -197,6 +205,44 @@ async def test_the_watch_follows_a_running_network(tmp_path: Path) -> None:
     assert [e.window for e in events] == [1, 2, 3, 4, 5]
     assert any(state == "running" for state, _ in seen)  # judged while it ran
     assert not any(e.alarm for e in events if e.window < 3)
+    first = next(e for e in events if e.alarm)
+    assert first.window <= 4
+    assert first.culprits[0].process == "Price"
+
+
+def test_the_watch_works_from_rotated_windows(tmp_path: Path) -> None:
+    """A rotated trace read while retention deletes its oldest segments, the reference
+    windows' among them: the watch keeps its reference and judges every window once."""
+    folder = tmp_path / "shop.d"
+    rotation = Rotation(every_bytes=40_000)
+    run_faulty(lambda: TraceWriter(folder, commit_bytes=8192, rotation=rotation))
+    segs = list_segments(folder)
+    assert len(segs) >= 6
+    view = tmp_path / "view.d"  # what a reader finds in the folder at two moments
+    view.mkdir()
+    half = len(segs) // 2
+    for seg in segs[:half]:
+        shutil.copy(seg, view)
+    watch = CausalWatch(graph(), "Revenue.OUT", window=WINDOW)
+    events = watch.poll(view)  # the run reads as running: its writer is this process
+    assert events
+    assert watch._reference_rows is not None
+    ref_last = int(watch._reference_rows.index[-1])
+    judged = watch._last_unit
+    assert judged is not None
+    for seg in segs[:half]:  # retention deletes segments judged already, the reference's
+        with open_trace(seg) as t:
+            units = t.run().ips("Demand.OUT")["ip_id"]
+        if len(units) and units.max() <= judged:
+            (view / seg.name).unlink()
+    for seg in segs[half:]:
+        shutil.copy(seg, view)
+    with open_trace(view) as t:
+        first_kept = int(t.run().ips("Demand.OUT")["ip_id"].iloc[0])
+    assert first_kept > ref_last
+    events += watch.poll(view)
+    assert [e.window for e in events] == [1, 2, 3, 4, 5]
+    assert not any(e.alarm for e in events if e.window < 3), [e.line() for e in events]
     first = next(e for e in events if e.alarm)
     assert first.window <= 4
     assert first.culprits[0].process == "Price"

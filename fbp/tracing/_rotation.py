@@ -43,7 +43,14 @@ from ._errors import TraceFileError
 from ._schema import connect_writer
 from ._store import RunStore
 
-__all__ = ("Rotation", "SegmentedStore", "list_segments", "parse_bytes", "parse_seconds")
+__all__ = (
+    "Rotation",
+    "SegmentedStore",
+    "commit_bytes_for",
+    "list_segments",
+    "parse_bytes",
+    "parse_seconds",
+)
 
 #: A segment's file name: sequence number, then the time it was opened (UTC).
 SEGMENT_NAME: Final = re.compile(r"^(\d{6,})-(\d{8}T\d{6}\.\d{3}Z)\.trace$")
@@ -204,6 +211,15 @@ class Rotation:
             msg = "rotate: give a size (500MB), a duration (1h), or both (1h,500MB)"
             raise ValueError(msg)
         return cls(**every)
+
+
+def commit_bytes_for(rotation: Rotation, commit_bytes: int) -> int:
+    """The writer's commit size under a rotation by size: at most an eighth of a
+    segment (and 64 KiB at least), since a segment outgrows ``every_bytes`` by up to
+    one commit."""
+    if rotation.every_bytes is None:
+        return commit_bytes
+    return min(commit_bytes, max(rotation.every_bytes // 8, 1 << 16))
 
 
 def check_folder(name: str) -> Path:
@@ -397,9 +413,9 @@ class SegmentedStore:
             extra = len(segments) + 1 - rot.keep_segments
             drop.update(segments[: max(extra, 0)])
         if rot.keep_seconds is not None:
-            nexts = [*segments[1:], self._current_path]
+            assert self._current_path is not None
+            nexts = [*segments[1:], self._current_path][: len(segments)]
             for seg, nxt in zip(segments, nexts, strict=True):
-                assert nxt is not None
                 if now - _opened_at(nxt.name) >= rot.keep_seconds:
                     drop.add(seg)
         if rot.keep_bytes is not None:

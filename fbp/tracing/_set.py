@@ -178,7 +178,8 @@ class TraceSet(Trace):
         """
         groups = self._groups()
         if run_id is None:
-            parts = max(groups.values(), key=lambda ps: ps[0][1][4])
+            # The latest start; of runs started together, the one written last.
+            _, parts = max(enumerate(groups.values()), key=lambda kp: (kp[1][0][1][4], kp[0]))
         elif run_id in groups:
             parts = groups[run_id]
         else:

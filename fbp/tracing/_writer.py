@@ -190,9 +190,10 @@ class TraceWriter:
         if rotation is None:
             self._store = RunStore(connect_writer(path), self.path)
         else:
-            from ._rotation import SegmentedStore
+            from ._rotation import SegmentedStore, commit_bytes_for
 
             self._store = SegmentedStore(self.path, rotation)
+            self._commit_bytes = commit_bytes_for(rotation, commit_bytes)
         self._thread = threading.Thread(
             target=self._main, name=f"fbp-trace-writer {self.path}", daemon=True
         )
