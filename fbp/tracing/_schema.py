@@ -24,7 +24,9 @@ and fast to query, as soon as its chunks are committed. The tables::
       ended_ns     INTEGER               wall clock at the end (NULL while running)
       status       TEXT                  running | completed | failed | deadlock |
                                          interrupted ("running" left behind by a killed
-                                         process reads back as "crashed")
+                                         process reads back as "crashed"); rotated: a
+                                         segment of a rotated trace, the run going on
+                                         in the next segment
       error        TEXT                  the error that ended the run, if any
       stats        TEXT                  the runtime's statistics, JSON
       records      INTEGER               records stored so far (kept by a trigger on
