@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
 import subprocess
 import sys
 import textwrap
+import urllib.request
 from pathlib import Path
 
 import numpy as np
@@ -324,3 +327,79 @@ def test_fbp_run_rotates_and_the_trace_commands_read_the_folder(
     assert "--trace-keep needs --trace-rotate" in capsys.readouterr().err
     assert main([*args, "--trace-rotate", "soon"]) == 2
     assert "give a size (500MB, 1GiB) or a duration" in capsys.readouterr().err
+
+
+ENDLESS = {
+    "properties": {"name": "forever"},
+    "processes": {
+        "Src": {"component": "support:Endless"},
+        "Inc": {"component": "support:Inc"},
+        "Drop": {"component": "core/Drop"},
+    },
+    "connections": [
+        {"src": {"process": "Src", "port": "OUT"}, "tgt": {"process": "Inc", "port": "IN"}},
+        {"src": {"process": "Inc", "port": "OUT"}, "tgt": {"process": "Drop", "port": "IN"}},
+    ],
+}
+
+
+def _stored(url: str) -> float:
+    from prometheus_client.parser import text_string_to_metric_families
+
+    with urllib.request.urlopen(url, timeout=10) as resp:
+        text = resp.read().decode()
+    for fam in text_string_to_metric_families(text):
+        for s in fam.samples:
+            if s.name == "fbp_trace_records_stored_total":
+                return float(s.value)
+    return 0.0
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGKILL], ids=["term", "kill"])
+def test_a_service_stopped_or_killed_leaves_a_bounded_readable_folder(
+    tmp_path: Path, sig: signal.Signals
+) -> None:
+    pytest.importorskip("prometheus_client", reason="needs the metrics extra")
+    graph = tmp_path / "forever.json"
+    graph.write_text(json.dumps(ENDLESS))
+    folder = tmp_path / "svc.d"
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parent)}
+    command = [
+        sys.executable, "-m", "fbp", "run", str(graph), "--trace", str(folder),
+        "--trace-rotate", "200KB", "--trace-keep", "3", "--metrics-port", "0",
+        "--progress", "off",
+    ]  # fmt: skip
+    proc = subprocess.Popen(command, stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        assert proc.stderr is not None
+        line = proc.stderr.readline()
+        assert "metrics: http://" in line, line
+        url = line.split("metrics: ", 1)[1].split()[0]
+        # The network never ends by itself: scrape until several segments were filled.
+        for _ in range(2000):
+            if _stored(url) > 40_000:
+                break
+        else:
+            pytest.fail("the network stored too few records")
+        proc.send_signal(sig)
+        proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == (143 if sig == signal.SIGTERM else -9)
+    segs = list_segments(folder)
+    assert len(segs) <= 3
+    assert int(segs[-1].name[:6]) > 3  # older segments were deleted
+    assert disk(folder) <= 3 * (200_000 + 65_536 + 65_536) + (16 << 20)  # + a live WAL
+    statuses = [open_trace(s).runs()[0].status for s in segs]
+    last = "interrupted" if sig == signal.SIGTERM else "crashed"
+    assert statuses[:-1] == ["rotated"] * (len(segs) - 1)
+    # A kill may fall between closing a segment and opening the next.
+    assert statuses[-1] in ((last,) if sig == signal.SIGTERM else (last, "rotated"))
+    with open_trace(folder) as t:
+        r = t.run()
+        assert r.summary.status == last
+        values = r.ips("Inc.OUT")["value"].to_numpy()
+        assert len(values) > 0
+        assert (np.diff(values) == 1).all()  # the tail of the stream, none lost or twice
