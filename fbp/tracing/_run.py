@@ -48,6 +48,9 @@ class TracedRun:
         self._con = con
         #: The trace file.
         self.path = path
+        #: The files holding the run's records: the trace file, or the kept segments
+        #: of a rotated trace, oldest first.
+        self.segments: tuple[str, ...] = (path,)
         self._key: int = row[0]
         self.summary = summary
         #: The graph that ran, as FBP JSON.

@@ -42,8 +42,7 @@ class SegmentedRun(TracedRun):
         con, row, _ = parts[0]
         super().__init__(con, summary, row, folder)
         self._parts = parts
-        #: The segment files holding the run's kept records, oldest first.
-        self.segments: tuple[str, ...] = tuple(str(p) for _, _, p in parts)
+        self.segments = tuple(str(p) for _, _, p in parts)
 
     def columns(self) -> RunColumns:
         """The records of every kept segment, one segment after the other, as columns."""
