@@ -69,6 +69,7 @@ def network(n: int, sink: TraceWriter) -> Network:
     net.connect(("Inc", "OUT", None), ("Sink", "IN", None))
     return net
 
+
 CASES: dict[str, Rotation | None] = {
     "file": None,
     "rotated 32MB, keep 2": Rotation(every_bytes=32_000_000, keep_segments=2),

@@ -296,7 +296,7 @@ def test_bad_paths_are_refused_with_the_fix(tmp_path: Path) -> None:
     with pytest.raises(TraceFileError, match="does not exist; create it first"):
         TraceWriter(tmp_path / "no" / "d", rotation=Rotation(every_seconds=60))
     (tmp_path / "empty").mkdir()
-    with pytest.raises(TraceFileError, match="holds no trace segments"):
+    with pytest.raises(TraceFileError, match="is a folder holding no trace segments"):
         open_trace(tmp_path / "empty")
 
 

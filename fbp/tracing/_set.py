@@ -119,7 +119,7 @@ class TraceSet(Trace):
             raise
         if not self._open:
             msg = (
-                f"folder {self.path!r} holds no trace segments (files NNNNNN-TIME.trace,"
+                f"{self.path!r} is a folder holding no trace segments (files NNNNNN-TIME.trace,"
                 " written by fbp run --trace-rotate); give a trace file or a rotated"
                 " trace's folder"
             )
