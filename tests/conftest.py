@@ -8,18 +8,26 @@
   ``npm ci --prefix tests/npm``. Without them such tests are skipped, all under one line
   of the summary that names what is missing; with ``FBP_REQUIRE_NODE=1`` in the
   environment (CI sets it) they fail instead, so that CI cannot skip them silently.
+- SIGINT: tests send Ctrl-C to child ``fbp`` processes. A pytest started as a background
+  job (``&``, ``nohup``) has SIGINT ignored, and an ignored signal stays ignored across
+  ``exec``, so the children would never see it. Here pytest restores Python's default
+  handler; a handled signal is reset to its default in every child it starts.
 """
 
 from __future__ import annotations
 
 import os
 import shutil
+import signal
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 NPM = Path(__file__).resolve().parent / "npm"
+
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 @pytest.fixture(params=[0, 1, 3, 32], ids=lambda c: f"cap{c}")
