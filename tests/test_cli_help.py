@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import subprocess
 import sys
@@ -126,3 +127,71 @@ def test_causal_commands_without_the_extra_name_it(tmp_path: Path) -> None:
         assert r.returncode == 2, r.stderr
         assert "Traceback" not in r.stderr
         assert "pip install 'fbp-causal[causal]'" in r.stderr, r.stderr
+
+
+def test_the_command_table_gives_each_command_its_help() -> None:
+    from fbp.cli import COMMANDS
+
+    parser = build_parser()
+    (sub,) = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    helps = {a.dest: a.help for a in sub._choices_actions}
+    assert list(helps) == [c.name for c in COMMANDS]
+    for command in COMMANDS:
+        assert helps[command.name] == command.help, command.target
+
+
+LOADED = """
+import json, sys
+from fbp.cli import main
+try:
+    code = main(sys.argv[1:])
+except SystemExit as e:
+    code = e.code
+mods = [m for m in sys.modules if m.startswith(("fbp.", "anyio", "structlog", "numpy", "pandas"))]
+print(json.dumps({"code": code, "modules": mods}))
+"""
+
+
+def _loaded(argv: list[str]) -> tuple[int, set[str]]:
+    r = subprocess.run(
+        [sys.executable, "-c", LOADED, *argv],
+        cwd=ROOT, capture_output=True, text=True, timeout=60, check=False,
+    )
+    got = json.loads(r.stdout.splitlines()[-1])
+    return got["code"], set(got["modules"])
+
+
+def test_only_the_command_that_runs_is_imported() -> None:
+    others = ("fbp.cli._run", "fbp.cli._graphs", "fbp.tracing", "fbp.causal", "fbp.protocol",
+              "fbp.cli._runtime", "fbp.observe", "anyio", "structlog", "numpy", "pandas")
+    for argv in (["--help"], ["--version"], [], ["nope"]):
+        code, modules = _loaded(argv)
+        assert code == (2 if argv == ["nope"] else 0)
+        assert not {m for m in modules if m.startswith(others)}, argv
+    code, modules = _loaded(["validate", "networks/hello.fbp"])
+    assert code == 0 and "fbp.cli._graphs" in modules  # which loads the runtime
+    layers = ("fbp.cli._run", "fbp.tracing", "fbp.causal", "fbp.protocol", "fbp.observe")
+    assert not {m for m in modules if m.startswith(layers)}
+    code, modules = _loaded(["trace", "--help"])
+    assert code == 0 and "fbp.tracing._cli" in modules
+    assert not {m for m in modules if m.startswith(others[:2] + others[3:])}
+
+
+def test_a_command_whose_layer_is_missing_names_the_extra(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import fbp.cli as cli
+
+    (tmp_path / "fbp_cli_needs_dowhy.py").write_text(
+        "raise ModuleNotFoundError(\"No module named 'dowhy'\", name='dowhy')\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    command = cli.Command("needy", "fbp_cli_needs_dowhy:add_parser", "needs dowhy")
+    monkeypatch.setattr(cli, "COMMANDS", (*cli.COMMANDS, command))
+    assert main(["needy", "x"]) == 2
+    err = capsys.readouterr().err
+    assert "pip install 'fbp-causal[causal]'" in err and "'fbp needy'" in err
+    with pytest.raises(SystemExit) as e:
+        main(["--help"])
+    assert e.value.code == 0
+    assert "needy     needs dowhy" in capsys.readouterr().out

@@ -10,8 +10,6 @@ from collections.abc import MutableMapping
 from pathlib import Path
 from typing import Any
 
-import structlog
-
 from .._core._exceptions import GraphError
 
 __all__ = (
@@ -106,6 +104,8 @@ def _add_context(
 
 def configure_logging(fmt: str = "auto", level: str = "warning") -> None:
     """Send fbp's logs to stderr: console on a terminal, JSON lines otherwise."""
+    import structlog
+
     use_json = fmt == "json" or (fmt == "auto" and not sys.stderr.isatty())
     renderer: Any = (
         structlog.processors.JSONRenderer()
