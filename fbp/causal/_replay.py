@@ -566,8 +566,8 @@ def _compare(
                 ips_after=a.ips,
                 units=units,
                 units_changed=changed,
-                mean_before=_mean(b.texts),
-                mean_after=_mean(a.texts),
+                mean_before=b.mean(),
+                mean_after=a.mean(),
             )
         )
     spreads: list[Spread] = []
@@ -585,7 +585,7 @@ def _compare(
             spreads.append(
                 Spread(
                     port=addr,
-                    units=len(after[0][addr].by_unit()),
+                    units=after[0][addr].unit_count(),
                     units_differing=differing,
                     median_gap=float(np.median(known)) if whole and known else None,
                     max_gap=max(known) if whole and known else None,
@@ -641,21 +641,3 @@ def _compare(
         values_before=vb,
         values_after=va,
     )
-
-
-def _mean(texts: list[bytes]) -> float | None:
-    """The mean of a port's payloads when they are numbers, else None."""
-    import numpy as np
-    import orjson
-
-    texts = [t for t in texts if t]
-    if not texts or texts[0][:1] in (b"{", b"[", b'"', b"t", b"f", b"n"):
-        return None
-    try:
-        values = orjson.loads(b"[" + b",".join(texts) + b"]")
-    except orjson.JSONDecodeError:
-        return None
-    try:
-        return float(np.mean(np.asarray(values, dtype=float)))
-    except (TypeError, ValueError):
-        return None

@@ -40,7 +40,7 @@ from .._core._types import Validator
 from ..graph._wiring import _settings
 from ..tracing._payload import encode_json
 from ._replay_plan import Plan
-from ._replay_source import DATA, Recorded
+from ._replay_source import BLOCK, DATA, Recorded
 
 __all__ = ("Execution", "ReplayError", "execute")
 
@@ -246,42 +246,72 @@ def _stream(
 ) -> Iterator[TraceRecord]:
     """The records at ``rows`` as the runtime carries them to a fed port. A payload
     goes through its sending port's type, which makes models of the recorded JSON
-    again."""
-    convert: dict[int, Callable[[bytes], Any]] = {}
+    again. Records are made a block at a time, from the columns."""
+    convert: dict[int, _Rebuild] = {}
     for s in feed_senders:
         port = recorded.by_address.get(s)
         if port is None:
             continue
         spec = plan.flat.processes[port.process].spec.outport(port.port)
         if spec is not None and spec.tp is not Any:
-            convert[int(port_map[port.port_id])] = _rebuilder(Validator(spec.tp, s))
-    loads = orjson.loads
-    for batch in recorded.records(rows, port_map=port_map, payloads="texts"):
-        block: list[TraceRecord] = []
-        for r in batch:
-            text = r[6] if len(r) > 6 else b""
-            x = (convert.get(r[2], loads) if r[1] == DATA else _tag)(text)
-            block.append((r[0], r[1], r[2], r[3], r[4], r[5], x))
-        yield from block
+            convert[int(port_map[port.port_id])] = _Rebuild(Validator(spec.tp, s))
+    c = recorded.columns
+    for start in range(0, len(rows), BLOCK):
+        block = rows[start : start + BLOCK]
+        kinds = c.kind[block]
+        ports = port_map[c.port_id[block]]
+        payloads = _payloads(c.payload_texts(block), kinds, ports, convert)
+        yield from zip(
+            c.ip_id[block].tolist(),
+            kinds.tolist(),
+            ports.tolist(),
+            c.activation[block].tolist(),
+            c.t_ns[block].tolist(),
+            recorded.parents_at(block),
+            payloads,
+            strict=True,
+        )
 
 
-def _tag(text: bytes) -> Any:
-    """A bracket's tag from its recorded JSON (none when not recorded)."""
-    return orjson.loads(text) if text else None
+def _payloads(
+    texts: list[bytes], kinds: np.ndarray, ports: np.ndarray, convert: Mapping[int, _Rebuild]
+) -> list[Any]:
+    """The payloads of a block of fed records from their recorded JSON texts: data
+    through their port's type (as JSON when it has none), a bracket's tag as JSON."""
+    data = kinds == DATA
+    first = int(ports[0]) if len(ports) else -1
+    if bool(data.all()) and bool((ports == first).all()):  # the common case: one sender
+        rebuild = convert.get(first)
+        return list(map(orjson.loads, texts)) if rebuild is None else rebuild.many(texts)
+    out: list[Any] = []
+    for text, is_data, port in zip(texts, data.tolist(), ports.tolist(), strict=True):
+        if not is_data:
+            out.append(orjson.loads(text) if text else None)
+        else:
+            rebuild = convert.get(port)
+            out.append(orjson.loads(text) if rebuild is None else rebuild.one(text))
+    return out
 
 
-def _rebuilder(v: Validator) -> Callable[[bytes], Any]:
-    """Make payloads of the port's type from their recorded JSON."""
-    validator = getattr(v.adapter, "validator", None)
-    direct = getattr(validator, "validate_json", None) or v.adapter.validate_json
+class _Rebuild:
+    """Make payloads of a port's type from their recorded JSON."""
 
-    def rebuild(text: bytes) -> Any:
+    def __init__(self, v: Validator) -> None:
+        self._v = v
+        validator = getattr(v.adapter, "validator", None)
+        self._direct = getattr(validator, "validate_json", None) or v.adapter.validate_json
+
+    def one(self, text: bytes) -> Any:
         try:
-            return direct(text)
+            return self._direct(text)
         except ValidationError:
-            return v.check(orjson.loads(text))
+            return self._v.check(orjson.loads(text))
 
-    return rebuild
+    def many(self, texts: list[bytes]) -> list[Any]:
+        try:
+            return list(map(self._direct, texts))
+        except ValidationError:
+            return [self.one(t) for t in texts]
 
 
 def build(

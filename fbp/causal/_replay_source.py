@@ -45,6 +45,7 @@ class Recorded:
         self._anchors: tuple[npt.NDArray[np.intp], dict[int, tuple[int, ...]]] | None = None
         self._single: npt.NDArray[np.int64] | None = None
         self._roots: npt.NDArray[np.bool_] = np.zeros(0, dtype=bool)
+        self._payloads: tuple[tuple[int, ...], tuple[list[int], list[Any]]] | None = None
 
     def __len__(self) -> int:
         return len(self._cols)
@@ -54,7 +55,7 @@ class Recorded:
         """The run's records as columns."""
         return self._cols
 
-    def _parents(self, rows: Rows) -> list[tuple[int, ...]]:
+    def parents_at(self, rows: Rows) -> list[tuple[int, ...]]:
         """The parents each record at ``rows`` stored (none for a drop marker)."""
         out = self._cols.record_parents(rows)
         drops = np.flatnonzero(self._cols.kind[rows] == DROP)
@@ -67,10 +68,16 @@ class Recorded:
     def rows(self, port_ids: Sequence[int], kinds: Sequence[int]) -> Rows:
         """Positions of the records of ``kinds`` on ``port_ids``, in write order."""
         c = self._cols
-        mask = np.isin(c.port_id, np.asarray(port_ids, dtype=np.int32)) & np.isin(
-            c.kind, np.asarray(kinds, dtype=np.int8)
-        )
-        return np.flatnonzero(mask)
+        wanted = np.unique(np.asarray(port_ids, dtype=np.int32))
+        if len(wanted) <= 8:  # a comparison per port beats a set lookup per record
+            mask = np.zeros(len(c), dtype=bool)
+            for p in wanted.tolist():
+                mask |= c.port_id == p
+        else:
+            mask = np.isin(c.port_id, wanted)
+        rows = np.flatnonzero(mask)
+        out: Rows = rows[np.isin(c.kind[rows], np.asarray(kinds, dtype=np.int8))]
+        return out
 
     def count(self, port_ids: Sequence[int], kinds: Sequence[int] = (DATA,)) -> int:
         """How many records of ``kinds`` the ports have."""
@@ -94,10 +101,17 @@ class Recorded:
         return list(zip(self._cols.ip_id[rows].tolist(), values, strict=True))
 
     def payloads(self, port_ids: Sequence[int]) -> tuple[list[int], list[Any]]:
-        """Ids and payloads of the data records on ``port_ids``, in write order."""
+        """Ids and payloads of the data records on ``port_ids``, in write order (the
+        last ones asked for are kept: a port's mean and its values per unit decode
+        them once)."""
+        key = tuple(sorted(set(port_ids)))
+        if self._payloads is not None and self._payloads[0] == key:
+            return self._payloads[1]
         rows = self.rows(port_ids, (DATA,))
         ids: list[int] = self._cols.ip_id[rows].tolist()
-        return ids, self._cols.payload_values(rows)
+        got = (ids, self._cols.payload_values(rows))
+        self._payloads = (key, got)
+        return got
 
     def texts(self, port_ids: Sequence[int]) -> tuple[Rows, list[bytes]]:
         """Positions and payload JSON texts of the data records on ``port_ids``."""
@@ -117,17 +131,11 @@ class Recorded:
             c = self._cols
             n = len(c)
             defining = c.kind <= CLOSE
-            drows = np.flatnonzero(defining)
-            dids = c.ip_id[drows]
-            if len(dids) > 1 and not bool(np.all(dids[1:] > dids[:-1])):
-                order = np.argsort(dids, kind="stable")
-                dids, drows = dids[order], drows[order]
             counts = np.diff(c.parent_ends, prepend=np.int64(0))
             owner = np.repeat(np.arange(n), counts)
-            par = c.parents
-            pos = np.minimum(np.searchsorted(dids, par), max(len(dids) - 1, 0))
-            keep = (dids[pos] == par) & defining[owner] if len(dids) else np.zeros(0, bool)
-            owner, prow = owner[keep], drows[pos[keep]]
+            where = _positions(c.ip_id, defining, c.parents)
+            keep = (where >= 0) & defining[owner]
+            owner, prow = owner[keep], where[keep]
             nlinks = np.bincount(owner, minlength=n)
             ptr = np.arange(n)
             one = nlinks[owner] == 1
@@ -224,7 +232,7 @@ class Recorded:
                 ports.tolist(),
                 c.activation[block].tolist(),
                 (c.t_ns[block] + dt_ns).tolist(),
-                self._parents(block),
+                self.parents_at(block),
                 got,
                 kept,
                 strict=True,
@@ -233,3 +241,29 @@ class Recorded:
                 (i, k, p, a, t, ps, x) if keep else (i, k, p, a, t, ps)
                 for i, k, p, a, t, ps, x, keep in columns
             ]
+
+
+def _positions(
+    ids: npt.NDArray[np.int64], defining: npt.NDArray[np.bool_], wanted: npt.NDArray[np.int64]
+) -> npt.NDArray[np.intp]:
+    """The position of the first defining record of each id in ``wanted`` (-1 for
+    none). The runtime numbers IPs densely, so a table indexed by id finds them; ids
+    spread too thin for one are looked up in sorted order."""
+    rows = np.flatnonzero(defining)
+    out = np.full(len(wanted), -1, dtype=np.intp)
+    if not len(rows) or not len(wanted):
+        return out
+    dids = ids[rows]
+    lo, hi = int(dids.min()), int(dids.max())
+    if hi - lo < 4 * len(dids) + 65536:
+        table = np.full(hi - lo + 1, -1, dtype=np.intp)
+        table[dids[::-1] - lo] = rows[::-1]  # the first record of an id written last
+        inside = (wanted >= lo) & (wanted <= hi)
+        out[inside] = table[wanted[inside] - lo]
+        return out
+    order = np.argsort(dids, kind="stable")
+    dids, rows = dids[order], rows[order]
+    pos = np.minimum(np.searchsorted(dids, wanted), len(dids) - 1)
+    hit = dids[pos] == wanted
+    out[hit] = rows[pos[hit]]
+    return out

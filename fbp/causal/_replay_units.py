@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import orjson
 
 from ._replay_run import ReplayError
@@ -87,8 +88,9 @@ def unit_ids(recorded: Recorded, unit: str | None = None) -> tuple[str, list[int
     ids, ports = recorded.data_roots()
     by_id = {p.port_id: p.address for p in recorded.ports}
     counts: dict[str, int] = {}
-    for pid in ports.tolist():
-        counts[by_id[pid]] = counts.get(by_id[pid], 0) + 1
+    found, many = np.unique(ports, return_counts=True)
+    for pid, k in zip(found.tolist(), many.tolist(), strict=True):
+        counts[by_id[pid]] = counts.get(by_id[pid], 0) + k
     if not counts:
         msg = f"run {recorded.run_id} has no data IPs: nothing to compare unit by unit"
         raise ReplayError(msg)
@@ -157,45 +159,75 @@ def target_values(recorded: Recorded, target: Target, units: Sequence[int]) -> n
     xs = _numbers(payloads, target)
     wanted = np.asarray(units, dtype=np.int64)
     order = np.argsort(wanted, kind="stable")
-    sums = np.zeros(len(wanted))
-    counts = np.zeros(len(wanted))
+    sums: np.ndarray = np.zeros(len(wanted))
+    counts: np.ndarray = np.zeros(len(wanted))
     single = recorded.single_units(rows)
     fast = single >= 0
 
-    def add(unit_ids: np.ndarray, values: np.ndarray) -> None:
-        if not len(wanted) or not len(unit_ids):
-            return
-        pos = np.minimum(np.searchsorted(wanted[order], unit_ids), len(wanted) - 1)
-        hit = (wanted[order][pos] == unit_ids) & ~np.isnan(values)
-        np.add.at(sums, order[pos[hit]], values[hit])
-        np.add.at(counts, order[pos[hit]], 1)
-
-    add(single[fast], xs[fast])
+    unit_of, values = single[fast], xs[fast]
     slow = np.flatnonzero(~fast)
     if len(slow):  # IPs of several units (joins, aggregates): the value goes to each
         keys = recorded.unit_keys(rows[slow])
         ids = [u for key in keys for u in key]
         vals = [xs[k] for k, key in zip(slow.tolist(), keys, strict=True) for _ in key]
-        add(np.asarray(ids, dtype=np.int64), np.asarray(vals, dtype=float))
+        unit_of = np.concatenate([unit_of, np.asarray(ids, dtype=np.int64)])
+        values = np.concatenate([values, np.asarray(vals, dtype=float)])
+    if len(wanted) and len(unit_of):
+        # Summed in the order of the IPs, one unit at a time.
+        pos = np.minimum(np.searchsorted(wanted[order], unit_of), len(wanted) - 1)
+        hit = (wanted[order][pos] == unit_of) & ~np.isnan(values)
+        at = order[pos[hit]]
+        if len(at):
+            sums = np.bincount(at, weights=values[hit], minlength=len(wanted))
+            counts = np.bincount(at, weights=np.ones(len(at)), minlength=len(wanted))
     out: np.ndarray = np.divide(sums, counts, out=np.zeros_like(sums), where=counts > 0)
     return out
 
 
 @dataclass
 class Outputs:
-    """What one output port sent in a run: the payload texts and their units."""
+    """What one output port sent in a run: where its payload texts are, and their units.
 
-    texts: list[bytes]
+    The texts stay in the run's payload column (``raw[starts[i]:ends[i]]``, an empty
+    slice for a payload not recorded): runs are compared on those bytes with numpy,
+    and only the texts asked for become ``bytes`` of their own.
+    """
+
+    raw: bytes
+    starts: npt.NDArray[np.int64]
+    ends: npt.NDArray[np.int64]
     #: Each IP's unit, or -1 for none or several.
     units: np.ndarray
     #: The units each IP descends from, for IPs of none or several (None when every IP
     #: has exactly one unit and no unit has two IPs: the fast case).
     keys: list[tuple[int, ...]] | None
+    #: The run and the port, whose decoded payloads give the mean.
+    source: Recorded | None = None
+    port_id: int = -1
 
     @property
     def ips(self) -> int:
         """Data IPs sent."""
-        return len(self.texts)
+        return len(self.starts)
+
+    @property
+    def data(self) -> npt.NDArray[np.uint8]:
+        """The payload column as bytes, for numpy (not a copy)."""
+        return np.frombuffer(self.raw, dtype=np.uint8)
+
+    def text(self, k: int) -> bytes:
+        """The payload JSON of the ``k``-th IP (``b""`` when it was not recorded)."""
+        return self.raw[int(self.starts[k]) : int(self.ends[k])]
+
+    @property
+    def texts(self) -> list[bytes]:
+        """Every payload JSON, in order."""
+        raw = self.raw
+        return [raw[a:b] for a, b in zip(self.starts.tolist(), self.ends.tolist(), strict=True)]
+
+    def unit_count(self) -> int:
+        """How many units it sent something for."""
+        return len(self.units) if self.keys is None else len(self.by_unit())
 
     def by_unit(self) -> dict[Any, tuple[bytes, ...]]:
         """The payload texts by unit (an int) or units (a tuple)."""
@@ -207,17 +239,115 @@ class Outputs:
             groups.setdefault(k, []).append(text)
         return {k: tuple(sorted(v)) for k, v in groups.items()}
 
+    def mean(self) -> float | None:
+        """The mean of the recorded payloads when they are numbers, else None."""
+        kept = self.ends > self.starts
+        if self.source is None or not kept.any():
+            return None
+        first = int(self.starts[np.argmax(kept)])
+        if self.raw[first : first + 1] in (b"{", b"[", b'"', b"t", b"f", b"n"):
+            return None
+        try:
+            _, values = self.source.payloads([self.port_id])
+        except ValueError:
+            return None
+        if not kept.all():
+            values = [v for v, k in zip(values, kept.tolist(), strict=True) if k]
+        try:
+            return float(np.mean(np.asarray(values, dtype=float)))
+        except (TypeError, ValueError):
+            return None
+
 
 def outputs(recorded: Recorded, address: str) -> Outputs:
     """What the port at ``address`` sent (nothing when the run has no such port)."""
     port = recorded.by_address.get(address)
+    none = np.zeros(0, dtype=np.int64)
     if port is None:
-        return Outputs([], np.zeros(0, dtype=np.int64), None)
-    rows, texts = recorded.texts([port.port_id])
+        return Outputs(b"", none, none, none, None)
+    c = recorded.columns
+    rows = recorded.rows([port.port_id], (0,))
     units = recorded.single_units(rows)
     ordered = np.sort(units)
     fast = bool((units >= 0).all()) and bool((ordered[1:] != ordered[:-1]).all())
-    return Outputs(texts, units, None if fast else recorded.unit_keys(rows))
+    return Outputs(
+        c.payload_data,
+        c.payload_starts[rows],
+        c.payload_ends[rows],
+        units,
+        None if fast else recorded.unit_keys(rows),
+        source=recorded,
+        port_id=port.port_id,
+    )
+
+
+#: Bytes of texts compared at a time (bounds the memory of the gathered texts).
+_BLOCK_BYTES = 1 << 23
+#: Texts longer than this are compared one by one.
+_WIDE = 4096
+
+
+def _rows(
+    data: npt.NDArray[np.uint8],
+    starts: npt.NDArray[np.int64],
+    size: npt.NDArray[np.int64],
+    width: int,
+) -> npt.NDArray[np.uint8]:
+    """The texts ``data[s:s + n]`` as the rows of a ``width``-wide array, padded with 0
+    (a byte no JSON text has)."""
+    out = np.zeros((len(starts), width), dtype=np.uint8)
+    inside = starts + width <= len(data)
+    if len(data) >= width:
+        windows = np.lib.stride_tricks.sliding_window_view(data, width)
+        out[inside] = windows[starts[inside]]
+    for k in np.flatnonzero(~inside).tolist():  # the last texts of the column
+        a = int(starts[k])
+        tail = data[a : a + width]
+        out[k, : len(tail)] = tail
+    out[np.arange(width) >= size[:, None]] = 0
+    return out
+
+
+def _compare_texts(
+    a: Outputs, ia: npt.NDArray[np.intp], b: Outputs, ib: npt.NDArray[np.intp]
+) -> tuple[npt.NDArray[np.bool_], npt.NDArray[np.bool_]]:
+    """For the pairs of texts ``a[ia[k]]``, ``b[ib[k]]``: whether they are the same
+    bytes, and whether, not being so, they may still be the same value. Texts of one
+    value written by the same encoder differ at most in the order of an object's
+    fields, so they have the same bytes in another order; texts of other lengths, or
+    of other bytes, are other values."""
+    size = a.ends[ia] - a.starts[ia]
+    alike = size == b.ends[ib] - b.starts[ib]
+    equal = alike & (size == 0)
+    maybe = np.zeros(len(ia), dtype=bool)
+    todo = np.flatnonzero(alike & (size > 0))
+    wide = todo[size[todo] > _WIDE]
+    for k in wide.tolist():
+        x, y = a.text(int(ia[k])), b.text(int(ib[k]))
+        equal[k] = x == y
+        maybe[k] = x != y and sorted(x) == sorted(y)
+    todo = todo[size[todo] <= _WIDE]
+    da, db = a.data, b.data
+    start = 0
+    while start < len(todo):
+        width = int(size[todo[start : start + 64]].max())
+        n = max(1, _BLOCK_BYTES // max(width, 1))
+        at = todo[start : start + n]
+        width = int(size[at].max())
+        start += len(at)
+        xa = _rows(da, a.starts[ia[at]], size[at], width)
+        xb = _rows(db, b.starts[ib[at]], size[at], width)
+        same = (xa == xb).all(axis=1)
+        equal[at] = same
+        # Bytes in another order have the same sum; those are sorted and compared.
+        differ = np.flatnonzero(~same)
+        differ = differ[
+            xa[differ].sum(axis=1, dtype=np.int64) == xb[differ].sum(axis=1, dtype=np.int64)
+        ]
+        if len(differ):
+            xa, xb = np.sort(xa[differ], axis=1), np.sort(xb[differ], axis=1)
+            maybe[at[differ]] = (xa == xb).all(axis=1)
+    return equal, maybe
 
 
 def _value(text: bytes) -> Any:
@@ -259,39 +389,32 @@ def differences(a: Outputs, b: Outputs, *, pairs: bool = True) -> tuple[int, int
         found = [(ga.get(k), gb.get(k)) for k in ga.keys() | gb.keys()]
         diffs = [(x, y) for x, y in found if not same(x, y)]
         return len(found), len(diffs), diffs if pairs else []
-    # One IP per unit on both sides: units matched with numpy, texts compared first,
-    # values only where texts of the same length differ (the same value written by
-    # the same encoder has the same length; fields in another order do too).
-    ta, tb = a.texts, b.texts
+    # One IP per unit on both sides: units matched with numpy, texts compared as bytes
+    # with numpy, and as values only where they may be one value written with the
+    # fields in another order (see _compare_texts).
     if np.array_equal(a.units, b.units):  # the same units in the same order
-        xs, ys = ta, tb
+        ia = ib = np.arange(len(a.units), dtype=np.intp)
         only_a = only_b = np.zeros(0, dtype=np.intp)
     else:
         _, ia, ib = np.intersect1d(a.units, b.units, assume_unique=True, return_indices=True)
-        xs = [ta[i] for i in ia.tolist()]
-        ys = [tb[i] for i in ib.tolist()]
-        only_a = np.setdiff1d(np.arange(len(ta)), ia, assume_unique=True)
-        only_b = np.setdiff1d(np.arange(len(tb)), ib, assume_unique=True)
-    neq = np.fromiter(map(bytes.__ne__, xs, ys), dtype=bool, count=len(xs))
-    changed = np.flatnonzero(neq)
-    if len(changed):
-        lx = np.fromiter(map(len, xs), dtype=np.int64, count=len(xs))[changed]
-        ly = np.fromiter(map(len, ys), dtype=np.int64, count=len(ys))[changed]
-        maybe = changed[lx == ly].tolist()
-        if maybe:  # same length: compare as values
-            dx, dy = [xs[k] for k in maybe], [ys[k] for k in maybe]
-            alike = {
-                k for k, vx, vy in zip(maybe, _values(dx), _values(dy), strict=True) if vx == vy
-            }
-            if alike:
-                changed = np.array([k for k in changed.tolist() if k not in alike], dtype=np.intp)
-    units = len(xs) + len(only_a) + len(only_b)
+        only_a = np.setdiff1d(np.arange(a.ips), ia, assume_unique=True)
+        only_b = np.setdiff1d(np.arange(b.ips), ib, assume_unique=True)
+    equal, maybe = _compare_texts(a, ia, b, ib)
+    check = np.flatnonzero(maybe).tolist()
+    if check:
+        dx = [a.text(int(ia[k])) for k in check]
+        dy = [b.text(int(ib[k])) for k in check]
+        for k, vx, vy in zip(check, _values(dx), _values(dy), strict=True):
+            if vx == vy:
+                equal[k] = True
+    changed = np.flatnonzero(~equal)
+    units = len(ia) + len(only_a) + len(only_b)
     count = len(changed) + len(only_a) + len(only_b)
     if not pairs:
         return units, count, []
-    out: list[Pair] = [((xs[k],), (ys[k],)) for k in changed.tolist()]
-    out.extend(((ta[i],), None) for i in only_a.tolist())
-    out.extend((None, (tb[i],)) for i in only_b.tolist())
+    out: list[Pair] = [((a.text(int(ia[k])),), (b.text(int(ib[k])),)) for k in changed.tolist()]
+    out.extend(((a.text(i),), None) for i in only_a.tolist())
+    out.extend((None, (b.text(i),)) for i in only_b.tolist())
     return units, count, out
 
 
