@@ -5,18 +5,24 @@ Run: ``python benchmarks/bench_replay.py`` (``--quick`` for a short run).
 A five-stage traced pipeline (a source, two stages before the middle, the middle
 stage, one after it, and a sink) sends ``--units`` units of work, each a small
 pydantic model, through every stage: 200,000 units make a trace of 1,000,000 IPs.
-The original run is timed from the start until its trace is written and closed; a
-replay of the middle stage swapped for a new version is timed from the call until
-its answer is ready (reading the trace, copying the upstream records, feeding the
-middle stage, running it and the stages after it, writing the new trace, and
-comparing the two runs unit by unit), once without the determinism check
-(``repeat=1``) and once with it (the default, two replays). Repeats are interleaved
-and each figure is a median; ratios are taken within the same repeat.
+The original run is timed from the start until its trace is written and closed. A
+replay is timed from the call until its answer is ready (reading the trace, copying
+the held records, feeding the first re-executed stage, running it and the stages
+after it, writing the new trace, and comparing the two runs unit by unit), once
+without the determinism check (``repeat=1``) and once with it (the default, two
+replays), for three swaps: the first stage after the source (``Clean``: everything
+but the source runs again), the middle stage (``Score``) and the last stage before
+the sink (``Decide``), which draw the cost against how much of the graph a replay
+re-executes. Repeats are interleaved and each figure is a median; ratios are taken
+within the same repeat. Next to the wall-clock seconds, the CPU seconds of the whole
+process (every thread): on a shared, loaded machine they move less than the wall clock.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
+import resource
 import statistics
 import sys
 import tempfile
@@ -61,6 +67,13 @@ class Clean(Component):
         await self.out.send(Item(id=in_.id, x=min(in_.x, 90.0)))
 
 
+class CleanV2(Clean):
+    """The new first stage: clip x lower."""
+
+    async def process(self, in_: Item) -> None:
+        await self.out.send(Item(id=in_.id, x=min(in_.x, 80.0)))
+
+
 class Enrich(Component):
     """Scale x (a looper)."""
 
@@ -99,6 +112,13 @@ class Decide(Component):
         await self.out.send(in_.score if in_.score > 10 else 0.0)
 
 
+class DecideV2(Decide):
+    """The new last stage: a higher threshold."""
+
+    async def process(self, in_: Item) -> None:
+        await self.out.send(in_.score if in_.score > 12 else 0.0)
+
+
 class Sink(Component):
     """Drops everything."""
 
@@ -132,21 +152,40 @@ def graph(units: int) -> Graph:
     return g
 
 
-def original(g: Graph, path: Path) -> float:
+def _cpu() -> float:
+    """CPU seconds of this process so far, every thread."""
+    use = resource.getrusage(resource.RUSAGE_SELF)
+    return use.ru_utime + use.ru_stime
+
+
+def original(g: Graph, path: Path) -> tuple[float, float]:
+    """Run the network traced into ``path``: wall and CPU seconds."""
     import anyio
 
-    t0 = time.perf_counter()
+    c0, t0 = _cpu(), time.perf_counter()
     with TraceWriter(path) as sink:
         anyio.run(build_network(g, trace=sink).run)
-    return time.perf_counter() - t0
+    return time.perf_counter() - t0, _cpu() - c0
 
 
-def replayed(g: Graph, before: Path, out: Path, repeat: int) -> tuple[float, Any]:
-    t0 = time.perf_counter()
+#: The swaps timed: (label, process, new class).
+CASES: tuple[tuple[str, str, type[Component]], ...] = (
+    ("first stage", "Clean", CleanV2),
+    ("middle stage", "Score", ScoreV2),
+    ("last stage", "Decide", DecideV2),
+)
+
+
+def replayed(
+    g: Graph, before: Path, out: Path, repeat: int, process: str = "Score", cls: Any = ScoreV2
+) -> tuple[float, float, Any]:
+    """Replay ``before`` with ``process`` swapped for ``cls``: wall and CPU seconds
+    until the answer is ready, and the answer."""
+    c0, t0 = _cpu(), time.perf_counter()
     result = replay(
-        g, before, swap={"Score": ScoreV2}, trace_out=out, repeat=repeat, target="Decide.OUT"
+        g, before, swap={process: cls}, trace_out=out, repeat=repeat, target="Decide.OUT"
     )
-    return time.perf_counter() - t0, result
+    return time.perf_counter() - t0, _cpu() - c0, result
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -158,36 +197,49 @@ def main(argv: list[str] | None = None) -> int:
     if args.quick:
         args.units, args.repeats = 20_000, 2
     g = graph(args.units)
-    rows: dict[str, list[float]] = {"original": [], "replay": [], "replay+check": []}
-    ratios: dict[str, list[float]] = {"replay": [], "replay+check": []}
+    # name -> per repeat: (wall, cpu); ratios to the original of the same repeat
+    times: dict[str, list[tuple[float, float]]] = {"original": []}
+    ratios: dict[str, list[tuple[float, float]]] = {"original": []}
+    results: dict[str, Any] = {}
+    loads = [os.getloadavg()[0]]
     with tempfile.TemporaryDirectory() as tmp:
-        result: Any = None
         for k in range(args.repeats):
             before = Path(tmp) / f"before{k}.trace"
-            t_orig = original(g, before)
-            t_one, result = replayed(g, before, Path(tmp) / f"one{k}.trace", 1)
-            t_two, _ = replayed(g, before, Path(tmp) / f"two{k}.trace", 2)
-            rows["original"].append(t_orig)
-            rows["replay"].append(t_one)
-            rows["replay+check"].append(t_two)
-            ratios["replay"].append(t_one / t_orig)
-            ratios["replay+check"].append(t_two / t_orig)
-            print(
-                f"repeat {k + 1}: original {t_orig:.2f} s, replay {t_one:.2f} s,"
-                f" replay with the check {t_two:.2f} s",
-                file=sys.stderr,
-            )
+            wall0, cpu0 = original(g, before)
+            times["original"].append((wall0, cpu0))
+            ratios["original"].append((1.0, 1.0))
+            line = [f"repeat {k + 1}: original {wall0:.2f} s"]
+            for label, proc, cls in CASES:
+                for repeat, name in ((1, label), (2, f"{label}, checked")):
+                    out = Path(tmp) / f"{proc}{repeat}-{k}.trace"
+                    wall, cpu, result = replayed(g, before, out, repeat, proc, cls)
+                    out.unlink()
+                    times.setdefault(name, []).append((wall, cpu))
+                    ratios.setdefault(name, []).append((wall / wall0, cpu / cpu0))
+                    results.setdefault(label, result)
+                    line.append(f"{name} {wall:.2f} s")
+            before.unlink()
+            loads.append(os.getloadavg()[0])
+            print(", ".join(line), file=sys.stderr)
     ips = args.units * 5
-    print(f"\n{args.units:,} units, {ips:,} IPs in the recorded trace; medians of {args.repeats}")
-    print(f"{'':<14}{'seconds':>9}{'vs original':>13}")
-    for name, ts in rows.items():
-        ratio = statistics.median(ratios[name]) if name in ratios else 1.0
-        print(f"{name:<14}{statistics.median(ts):>9.2f}{ratio:>12.2f}x")
-    if result is not None:
+    print(
+        f"\n{args.units:,} units, {ips:,} IPs in the recorded trace; medians of"
+        f" {args.repeats} interleaved repeats; load average {min(loads):.1f} to {max(loads):.1f}"
+    )
+    print(f"{'':<40}{'seconds':>9}{'÷ original':>12}{'CPU s':>8}{'÷ original':>12}")
+    rows = [("original", "original run, traced")]
+    for label, proc, _ in CASES:
+        rows += [(label, f"replay of {proc} ({label})"), (f"{label}, checked", "  checked")]
+    for name, text in rows:
+        wall, cpu = (statistics.median(x) for x in zip(*times[name], strict=True))
+        rw, rc = (statistics.median(x) for x in zip(*ratios[name], strict=True))
+        print(f"{text:<40}{wall:>9.2f}{rw:>11.2f}x{cpu:>8.2f}{rc:>11.2f}x")
+    print("(checked: with the determinism check, two replays)\n")
+    for label, proc, _ in CASES:
+        r = results[label]
         print(
-            f"\nthe replay re-executed {', '.join(result.executed)};"
-            f" copied {result.records_copied:,} records, fed {result.records_fed:,},"
-            f" made {result.records_new:,}"
+            f"replay of {proc}: re-executed {', '.join(r.executed)}; copied"
+            f" {r.records_copied:,} records, fed {r.records_fed:,}, made {r.records_new:,}"
         )
     return 0
 
