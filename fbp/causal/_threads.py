@@ -9,14 +9,24 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-
-from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]
+from typing import Any
 
 __all__ = ("one_blas_thread",)
+
+_controller: Any = None
 
 
 @contextmanager
 def one_blas_thread() -> Iterator[None]:
-    """Limit BLAS to one thread inside the block, and restore the limit afterwards."""
-    with threadpool_limits(limits=1, user_api="blas"):
+    """Limit BLAS to one thread inside the block, and restore the limit afterwards.
+
+    The libraries are found once per process (finding them reads the process's memory
+    map, about 10 ms: more than many of the blocks this wraps).
+    """
+    global _controller
+    if _controller is None:
+        from threadpoolctl import ThreadpoolController  # type: ignore[import-untyped]
+
+        _controller = ThreadpoolController()
+    with _controller.limit(limits=1, user_api="blas"):
         yield
