@@ -61,8 +61,13 @@ def test_quality_flags_a_poor_fit() -> None:
     rng = np.random.default_rng(0)
     x = rng.normal(size=500)
     frame = pd.DataFrame({"A.OUT": x, "B.OUT": x**2 + 0.1 * rng.normal(size=500)})
-    report = fit(nx.DiGraph([("A.OUT", "B.OUT")]), frame).quality()
+    graph = nx.DiGraph([("A.OUT", "B.OUT")])
+    report = fit(graph, frame, mechanisms="linear").quality()
     assert report.poor == ("B.OUT",)
+    # The default selects a flexible mechanism where it predicts clearly better.
+    selected = fit(graph, frame)
+    assert selected.mechanisms["B.OUT"] == "flexible"
+    assert selected.quality().poor == ()
     assert "poor" in report.table()
 
 

@@ -150,3 +150,72 @@ def test_intrinsic_influence_covers_every_ancestor() -> None:
     # A passes on most of the variance; B only copies it with little noise of its own.
     assert result.top(2) == ("In.A", "Noisy.C")
     json.dumps(result.to_dict())
+
+
+THRESHOLD = nx.DiGraph([("Read.A", "Gate.G"), ("Gate.G", "Sum.T"), ("Read.B", "Sum.T")])
+
+
+def _gated(n: int, seed: int, a_value: float | None = None) -> pd.DataFrame:
+    """A component that passes only the part of its input above 1: ``max(A - 1, 0)``."""
+    rng = np.random.default_rng(seed)
+    a = rng.normal(1.0, 1.0, n) if a_value is None else np.full(n, a_value)
+    b = rng.normal(0.0, 1.0, n)
+    g = 3.0 * np.maximum(a - 1.0, 0.0) + rng.normal(0, 0.2, n)
+    t = g + b + rng.normal(0, 0.2, n)
+    return pd.DataFrame({"Read.A": a, "Read.B": b, "Gate.G": g, "Sum.T": t})
+
+
+def test_select_fits_a_threshold_flexibly_and_whatif_predicts_a_rerun() -> None:
+    data = _gated(2000, 0)
+    selected = fit(THRESHOLD, data)
+    assert selected.mechanisms["Gate.G"] == "flexible"
+    assert selected.mechanisms["Sum.T"] == "linear"  # a sum stays linear
+    rerun = _gated(2000, 5, a_value=2.5)
+    result = whatif(selected, {"Read.A": 2.5}, "Sum.T", n_bootstrap=10, units=rerun)
+    check = result.compare_with(rerun["Sum.T"])
+    # 3 * (2.5 - 1) = 4.5 in truth; a straight line through the hinge is far off.
+    assert check.within_interval, check.table()
+    assert check.interval_low is not None and check.interval_high is not None
+    assert check.interval_low <= check.observed_mean <= check.interval_high
+    assert check.warnings == ()
+    linear = fit(THRESHOLD, data, mechanisms="linear")
+    missed = whatif(linear, {"Read.A": 2.5}, "Sum.T", n_bootstrap=10, units=rerun)
+    miss = missed.compare_with(rerun["Sum.T"])
+    assert miss.within_interval is False
+    assert "Gate.G (R^2" in miss.warnings[0]  # the likely cause: a poorly fitted mechanism
+
+
+def test_shapley_queries_use_linear_fits_where_select_chose_flexible() -> None:
+    data = _gated(1500, 1)
+    selected = fit(THRESHOLD, data)
+    view = selected.for_shapley()
+    assert view.mechanisms["Gate.G"] == "linear" and selected.mechanisms["Gate.G"] == "flexible"
+    assert selected.for_shapley() is view and view.for_shapley() is view
+    linear = fit(THRESHOLD, data, mechanisms="linear")
+    rows = _gated(2, 2)
+    a = anomaly(selected, rows, "Sum.T", n_bootstrap=0, num_samples=500)
+    b = anomaly(linear, rows, "Sum.T", n_bootstrap=0, num_samples=500)
+    np.testing.assert_allclose(a.row_values, b.row_values)
+    # A flexible mechanism asked for by name is kept.
+    explicit = fit(THRESHOLD, data, mechanisms={"Gate.G": "flexible"})
+    assert explicit.for_shapley().mechanisms["Gate.G"] == "flexible"
+
+
+@pytest.mark.parametrize("b", [2, 5, 20])
+def test_every_interval_contains_its_estimate(model: FittedModel, b: int) -> None:
+    rows = _draw(2, 6, y_bump=4.0)
+    why = anomaly(model, rows, "Sum.T", n_bootstrap=b, num_samples=500)
+    drivers = influence(model, "Sum.T", n_bootstrap=b)
+    for ranking in (why.ranking, drivers.ranking):
+        for v in ranking.variables:
+            assert v.ci_low is not None and v.ci_high is not None
+            assert v.ci_low <= v.value <= v.ci_high
+        for p in ranking.processes:
+            assert p.ci_low is not None and p.ci_high is not None
+            assert p.ci_low <= p.value <= p.ci_high
+    what = whatif(model, {"Read.A": 2.0}, "Sum.T", n=1000, n_bootstrap=b)
+    for s in (what.predicted, what.observational):
+        assert s.ci_low is not None and s.ci_high is not None
+        assert s.ci_low <= s.mean <= s.ci_high
+    assert what.effect_ci_low is not None and what.effect_ci_high is not None
+    assert what.effect_ci_low <= what.effect <= what.effect_ci_high

@@ -8,6 +8,7 @@ an idle machine and many times that on a loaded one.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shlex
@@ -93,3 +94,23 @@ def test_readme_command_runs(workspace: Workspace, cmd: str) -> None:
         assert first.rstrip().endswith("*")
         significant = [ln for ln in by_process if ln.rstrip().endswith("*")]
         assert len(significant) == 1
+
+
+@pytest.mark.timeout(600)
+def test_readme_whatif_rerun_lands_inside_its_predicted_interval(workspace: Workspace) -> None:
+    cmd = next(c for c in COMMANDS if " whatif " in c and "--rerun" in c)
+    for earlier in COMMANDS[: COMMANDS.index(cmd)]:
+        assert workspace.run(earlier).returncode == 0, earlier
+    r = workspace._run(f"{cmd} --json")
+    assert r.returncode == 0, f"{cmd} --json\n{r.stdout}\n{r.stderr}"
+    answer = json.loads(r.stdout)
+    predicted, rerun = answer["predicted"], answer["rerun"]
+    assert predicted["ci_low"] <= predicted["mean"] <= predicted["ci_high"]
+    assert answer["effect_ci_low"] <= answer["effect"] <= answer["effect_ci_high"]
+    # The interval the re-run's mean is held to: the prediction's, widened by the
+    # run's own sampling error (never narrower than the prediction's).
+    low, high = rerun["interval_low"], rerun["interval_high"]
+    assert low <= predicted["ci_low"] and predicted["ci_high"] <= high
+    assert low <= rerun["observed_mean"] <= high, rerun
+    assert rerun["within_interval"] is True
+    assert rerun["warnings"] == []

@@ -26,9 +26,8 @@ from fbp._core._exceptions import CausalModelError
 from ._data import encode, to_dowhy_frame
 from ._model import FittedModel, seeded
 from ._noise import draw_noise, propagate, reconstruct_noise, require_invertible
-from ._results import Ranking, fmt, html, jsonable, rank, table
+from ._results import Ranking, fmt, html, jsonable, normal_interval, rank, table
 from ._shapley import shapley_values
-from ._stats import percentile_interval
 
 __all__ = ("AnomalyResult", "anomaly", "worst")
 
@@ -297,6 +296,7 @@ def anomaly(
     if not 0.0 < confidence < 1.0:
         msg = f"confidence must be between 0 and 1, got {confidence}"
         raise CausalModelError(msg)
+    model = model.for_shapley()  # linear where "select" chose flexible: see its doc
     target = model.causal_graph.require(target)
     nodes, scm = model.submodel(target)
     require_invertible(scm, nodes, "anomaly()")
@@ -316,10 +316,17 @@ def anomaly(
             reps[b] = run(refit, nodes, target, frame, num_samples, seed + 1 + b)
     t2 = time.perf_counter()
     mean_reps = reps.mean(axis=1) if n_bootstrap else None
-    ranking = rank(model.causal_graph, nodes, values.mean(axis=0), mean_reps, confidence)
+    ranking = rank(
+        model.causal_graph,
+        nodes,
+        values.mean(axis=0),
+        mean_reps,
+        confidence,
+        interval="normal",
+    )
     lo = hi = None
     if n_bootstrap:
-        lo, hi = percentile_interval(reps.reshape(n_bootstrap, -1), confidence)
+        lo, hi = normal_interval(values.reshape(-1), reps.reshape(n_bootstrap, -1), confidence)
         lo, hi = lo.reshape(values.shape), hi.reshape(values.shape)
     return AnomalyResult(
         target=target,

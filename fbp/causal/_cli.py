@@ -58,7 +58,12 @@ def _traces(p: argparse.ArgumentParser) -> None:
         help="trace files (FILE or FILE@RUN_ID); runs are stacked",
     )
     p.add_argument("--model", help="a model saved by 'causal fit' instead of fitting")
-    p.add_argument("--mechanisms", choices=("linear", "auto"), default="linear")
+    p.add_argument(
+        "--mechanisms",
+        choices=("select", "linear", "auto"),
+        default="select",
+        help="select (default): linear, or flexible where that predicts clearly better",
+    )
 
 
 def add_parser(sub: Any) -> None:
@@ -363,10 +368,14 @@ def _whatif(args: argparse.Namespace) -> int:
         values = parse_set(args.set_values)
         interventions = {resolve_target(k, model.graph): v for k, v in values.items()}
         target = resolve_target(args.target, model.graph)
-        result = whatif(model, interventions, target, n=args.samples, seed=args.seed)
         if args.rerun:
-            observed = _rerun(args.network, values, target, args.unit, _fields(args.field))
-            comparison = result.compare_with(observed)
+            rerun = _rerun(args.network, values, args.unit, _fields(args.field))
+            # Predict for the re-run's own units, so that the check is not blurred
+            # by the difference between two samples of units.
+            result = whatif(
+                model, interventions, target, n=args.samples, seed=args.seed, units=rerun
+            )
+            comparison = result.compare_with(rerun[target])
             if args.json:
                 d = result.to_dict()
                 d["rerun"] = comparison.to_dict()
@@ -376,6 +385,7 @@ def _whatif(args: argparse.Namespace) -> int:
                 sys.stdout.write(comparison.table().rstrip("\n") + "\n")
             _plot(result, args, rerun=comparison)
             return 0
+        result = whatif(model, interventions, target, n=args.samples, seed=args.seed)
         _emit(result, args)
         return 0
 
@@ -383,9 +393,9 @@ def _whatif(args: argparse.Namespace) -> int:
 
 
 def _rerun(
-    network: str, values: dict[str, Any], target: str, unit: str | None, projections: dict[str, Any]
+    network: str, values: dict[str, Any], unit: str | None, projections: dict[str, Any]
 ) -> Any:
-    """Run the network for real with ``values`` set; return the target's observed values."""
+    """Run the network for real with ``values`` set; return its table."""
     from ..graph import run
     from ..tracing import TraceWriter
     from ._network_api import tables
@@ -395,7 +405,7 @@ def _rerun(
         with TraceWriter(path) as sink:
             run(network, set_values=values, trace=sink)
         t = tables(network, [path], unit=unit, projections=projections)
-    return t.datasets[0].frame[target]
+    return t.frames[0]
 
 
 def _influence(args: argparse.Namespace) -> int:

@@ -145,6 +145,7 @@ def influence(
             "ask about a variable downstream"
         )
         raise CausalModelError(msg)
+    model = model.for_shapley()  # linear where "select" chose flexible: see its doc
     ancestors, scm = model.submodel(target)
     nodes = model.causal_graph.parents(target) if kind == "arrow_strength" else ancestors
     t0 = time.perf_counter()
@@ -160,7 +161,14 @@ def influence(
                 refit = model.refit(sample, ancestors)
             reps[b] = _compute(refit, target, kind, tuple(nodes), seed + 1 + b)
     t2 = time.perf_counter()
-    ranking = rank(model.causal_graph, nodes, values, reps if n_bootstrap else None, confidence)
+    ranking = rank(
+        model.causal_graph,
+        nodes,
+        values,
+        reps if n_bootstrap else None,
+        confidence,
+        interval="normal",
+    )
     return InfluenceResult(
         target=target,
         kind=kind,
