@@ -17,6 +17,8 @@ fixed seed), the choice at most 4,000: at most 128 coefficients need no more.
 
 from __future__ import annotations
 
+import itertools
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -97,38 +99,49 @@ class FlexibleRegressor:
                     knots.append(s)
                 self.index_knots_ = [float(t) for t in np.unique(knots)]
 
-    def _features(self, x: np.ndarray) -> np.ndarray:
-        n = len(x)
-        z = (x - self.mu_) / self.sd_
-        feats: list[np.ndarray] = [np.ones(n)]
+    def _columns(self, z: np.ndarray) -> Iterator[np.ndarray]:
+        """Yield the basis functions, in a fixed order, each computed only when asked."""
+        n = len(z)
+        yield np.ones(n)
         gates = [z[:, g] for g in self.binary_]
         for a in range(len(self.binary_)):
             for b in range(a + 1, len(self.binary_)):
                 gates.append(z[:, self.binary_[a]] * z[:, self.binary_[b]])
-        per: list[list[np.ndarray]] = []
-        for j in self.cont_:
-            zj = z[:, j]
-            group = [zj]
-            for t in self.knots_[j]:
-                group += [np.maximum(zj - t, 0.0), (zj > t).astype(np.float64)]
-            per.append(group)
-        feats.extend(gates)
-        feats.extend(z[:, j] for j in self.cont_)
+        yield from gates
+        yield from (z[:, j] for j in self.cont_)
         for g in gates:
-            feats.extend(g * z[:, j] for j in self.cont_)
+            yield from (g * z[:, j] for j in self.cont_)
         if self.index_ is not None:
             idx = z[:, self.cont_] @ self.index_ - self.index_center_
             for t in self.index_knots_:
-                feats += [np.maximum(idx - t, 0.0), (idx > t).astype(np.float64)]
-        for group in per:
-            feats.extend(group[1:])
+                yield np.maximum(idx - t, 0.0)
+                yield (idx > t).astype(np.float64)
+
+        def ramps(j: int) -> Iterator[np.ndarray]:
+            zj = z[:, j]
+            for t in self.knots_[j]:
+                yield np.maximum(zj - t, 0.0)
+                yield (zj > t).astype(np.float64)
+
+        for j in self.cont_:
+            yield from ramps(j)
         for g in gates:
-            for group in per:
-                feats.extend(g * f for f in group[1:])
+            for j in self.cont_:
+                yield from (g * f for f in ramps(j))
         for a in range(len(self.cont_)):
             for b in range(a + 1, len(self.cont_)):
-                feats.append(z[:, self.cont_[a]] * z[:, self.cont_[b]])
-        return np.column_stack(feats[: self.width_])
+                yield z[:, self.cont_[a]] * z[:, self.cont_[b]]
+
+    def _features(self, x: np.ndarray, limit: int | None = None) -> np.ndarray:
+        """Return the first ``limit`` (default: the fitted width) basis functions."""
+        z = (x - self.mu_) / self.sd_
+        width = self.width_ if limit is None else limit
+        assert width is not None
+        out = np.empty((len(x), width))
+        k = 0
+        for k, col in enumerate(itertools.islice(self._columns(z), width), start=1):
+            out[:, k - 1] = col
+        return out[:, :k]
 
     def fit(self, X: Any, y: Any) -> FlexibleRegressor:
         x = np.asarray(X, dtype=np.float64).reshape(len(X), -1)
@@ -141,9 +154,10 @@ class FlexibleRegressor:
         # Small matrices: BLAS threads cost more than they save (5x on a busy machine).
         with one_blas_thread():
             self._recipe(x, y)
-            f = self._features(x)
-            self.width_ = int(min(f.shape[1], self.max_features, max(2, len(x) // 10)))
-            f = np.ascontiguousarray(f[:, : self.width_])
+            f = np.ascontiguousarray(
+                self._features(x, limit=min(self.max_features, max(2, len(x) // 10)))
+            )
+            self.width_ = f.shape[1]
             gram = f.T @ f
             ridge = 1e-8 * float(np.trace(gram)) / max(gram.shape[0], 1)
             self.coef_ = np.linalg.solve(gram + ridge * np.eye(len(gram)), f.T @ y)
