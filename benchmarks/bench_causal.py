@@ -200,6 +200,90 @@ def insurance(seeds: int) -> dict[str, Any]:
     }
 
 
+_CHILD = """
+import json, pickle, sys, time
+tree, data = sys.argv[1], sys.argv[2]
+sys.path.insert(0, tree)
+import fbp
+assert fbp.__file__.startswith(tree), fbp.__file__
+from fbp.causal import fit, shift
+import dowhy.gcm  # noqa: F401 - not charged to the first call
+with open(data, "rb") as fh:
+    graph, before, after, target = pickle.load(fh)
+out = {}
+t = time.perf_counter()
+result = shift(graph, before, after, target, n_bootstrap=30)
+out["shift_s"] = time.perf_counter() - t
+out["test_s"] = result.timings.get("test")
+t = time.perf_counter()
+fit(graph, before)
+out["fit_s"] = time.perf_counter() - t
+print(json.dumps(out))
+"""
+
+
+def compare_engines(baseline: str, cells: list[tuple[int, int]], repeats: int) -> list[Any]:
+    """Time ``shift`` and ``fit`` of this tree against the tree of git revision ``baseline``.
+
+    Both run on the same data (one code change per network, as in the timing grid),
+    each call in a fresh process, the two trees alternating ``repeats`` times so that
+    the machine's load hits both alike; medians and the median of the per-repeat
+    ratios are reported.
+    """
+    import pickle
+    import subprocess
+    import tempfile
+
+    root = Path(__file__).resolve().parent.parent
+    tmp = Path(tempfile.mkdtemp(prefix="bench-causal-"))
+    old = tmp / "baseline"
+    old.mkdir()
+    archive = subprocess.run(
+        ["git", "-C", str(root), "archive", baseline], check=True, capture_output=True
+    ).stdout
+    subprocess.run(["tar", "-x", "-C", str(old)], input=archive, check=True)
+    env = {**__import__("os").environ, "FBP_NO_ACCEL": "1"}  # the causal layer is Python
+    out = []
+    for n_vars, rows in cells:
+        net = make_network(n_vars, nonlinear=0.3, branches=0.15, seed=n_vars)
+        fault = _fault(net, n_vars)
+        data = tmp / f"{n_vars}x{rows}.pickle"
+        with open(data, "wb") as fh:
+            pickle.dump(
+                (
+                    net.graph,
+                    net.sample(rows, seed=1),
+                    net.sample(rows, seed=2, faults=[fault]),
+                    net.target,
+                ),
+                fh,
+            )
+        runs: dict[str, list[dict[str, float]]] = {"today": [], "baseline": []}
+        for _ in range(repeats):
+            for name, tree in (("today", root), ("baseline", old)):
+                r = subprocess.run(
+                    [sys.executable, "-c", _CHILD, str(tree), str(data)],
+                    check=True,
+                    capture_output=True,
+                    text=True,
+                    env=env,
+                )
+                runs[name].append(json.loads(r.stdout.strip().splitlines()[-1]))
+        cell: dict[str, Any] = {"variables": n_vars, "rows": rows, "repeats": repeats}
+        for key in ("shift_s", "test_s", "fit_s"):
+            today = [r[key] for r in runs["today"]]
+            base = [r[key] for r in runs["baseline"]]
+            if None in today or None in base:
+                continue
+            cell[key] = (round(float(np.median(today)), 3), round(float(np.median(base)), 3))
+            cell[key.replace("_s", "_ratio")] = round(
+                float(np.median(np.array(today) / np.array(base))), 2
+            )
+        out.append(cell)
+        print(f"  {n_vars} x {rows}: {cell}", file=sys.stderr)
+    return out
+
+
 def _print_table(title: str, header: list[str], rows: list[list[str]]) -> None:
     widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(header)]
     print(title)
@@ -215,7 +299,56 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="small grid (about a minute)")
     parser.add_argument("--dowhy", action="store_true", help="also time method='dowhy'")
     parser.add_argument("--out", type=Path, default=Path("bench_causal.json"), help="JSON file")
+    parser.add_argument(
+        "--baseline",
+        metavar="REV",
+        help="only compare shift and fit with git revision REV (e.g. b24a5c2, the first "
+        "engine) at 50x10k and 200x100k, alternating; nothing else is run",
+    )
+    parser.add_argument("--repeats", type=int, default=3, help="repeats of --baseline")
     args = parser.parse_args(argv)
+    if args.baseline:
+        cells = compare_engines(args.baseline, [(50, 10_000), (200, 100_000)], args.repeats)
+        _print_table(
+            f"this tree against {args.baseline}: medians of {args.repeats} alternating runs "
+            "(seconds; shift with 30 bootstrap replicates)",
+            [
+                "vars",
+                "rows",
+                "shift",
+                "base",
+                "ratio",
+                "tests",
+                "base",
+                "ratio",
+                "fit",
+                "base",
+                "ratio",
+            ],
+            [
+                [
+                    str(c["variables"]),
+                    str(c["rows"]),
+                    *(
+                        x
+                        for k in ("shift", "test", "fit")
+                        for x in (
+                            (
+                                f"{c[k + '_s'][0]:.2f}",
+                                f"{c[k + '_s'][1]:.2f}",
+                                f"{c[k + '_ratio']:.2f}x",
+                            )
+                            if k + "_s" in c
+                            else ("-", "-", "-")
+                        )
+                    ),
+                ]
+                for c in cells
+            ],
+        )
+        args.out.write_text(json.dumps({"baseline": args.baseline, "cells": cells}, indent=2))
+        print(f"wrote {args.out}")
+        return 0
 
     import dowhy.gcm  # noqa: F401 - import once up front so the first fit is not charged for it
 
