@@ -42,6 +42,18 @@ def assert_frames_match_records(run: TracedRun) -> None:
     expected = {r.ip_id: r.parents for r in records if r.parents}
     assert {c: tuple(p for _, p in sorted(v)) for c, v in by_child.items()} == expected
 
+    # The arrays the causal tables read instead: data IPs by port, and data links.
+    data = [r for r in records if r.kind == "data"]
+    by_port: dict[int, list[int]] = {}
+    for r in data:
+        by_port.setdefault(r.port_id, []).append(r.ip_id)
+    assert {p: ids.tolist() for p, ids in frames.data_ips().items()} == by_port
+    ids = {r.ip_id for r in data}
+    child, parent = frames.data_links()
+    assert list(zip(child.tolist(), parent.tolist(), strict=True)) == [
+        (c, p) for c, p, _ in links.itertuples(index=False) if c in ids and p in ids
+    ]
+
     ports = frames.ports
     assert ports["address"].tolist() == [p.address for p in run.ports()]
     assert ports["port_id"].tolist() == [p.port_id for p in run.ports()]

@@ -185,8 +185,14 @@ def chunk_of(columns: RunColumns, rows: Any, *, port_map: Any = None, dt_ns: int
 def read_columns(con: sqlite3.Connection, run: int, path: str) -> RunColumns:
     """Every record of a run, as columns (needs numpy).
 
+    Only the chunks' sizes are read now; each column is read on first use, from the
+    chunks committed by now (a run still being written may grow meanwhile), one chunk
+    at a time straight into its array: a query reads the columns it needs, and reading
+    one holds the column and a chunk, never a second copy of the run.
+
     Raises:
-        TraceFileError: the chunks cannot be read (a damaged file).
+        TraceFileError: the chunks cannot be read (a damaged file). A column read
+            later raises it too, or when the trace was closed before it was read.
     """
     try:
         import numpy as np
@@ -201,65 +207,75 @@ def read_columns(con: sqlite3.Connection, run: int, path: str) -> RunColumns:
         return TraceFileError(path, msg)
 
     try:
-        # The payload texts, which counting and lineage never need, are read on first
-        # use, from the chunks read now (a run still being written may grow meanwhile).
-        rows = con.execute(
-            f"SELECT n, {', '.join(COLUMNS[:-1])}, length(payloads), seq FROM chunks"
+        sizes = con.execute(
+            "SELECT n, length(parents), length(payloads), seq FROM chunks"
             " WHERE run = ? ORDER BY seq",
             (run,),
         ).fetchall()
-        last = rows[-1][-1] if rows else -1
-
-        def payloads() -> bytes:
-            try:
-                texts = con.execute(
-                    "SELECT payloads FROM chunks WHERE run = ? AND seq <= ? ORDER BY seq",
-                    (run, last),
-                ).fetchall()
-            except sqlite3.DatabaseError as exc:
-                raise damaged(exc) from exc
-            return b"".join(t for (t,) in texts)
-
-        return columns_of(rows, np, RunColumns, payloads)
-    except (sqlite3.DatabaseError, ValueError) as exc:
+    except sqlite3.DatabaseError as exc:
         raise damaged(exc) from exc
+    last = sizes[-1][3] if sizes else -1
+    counts = [int(r[0]) for r in sizes]
+    n_parents = [int(r[1] or 0) // 8 for r in sizes]
+    n_payload = [int(r[2] or 0) for r in sizes]
 
+    def blobs(column: str) -> Any:
+        """The column's BLOB of every chunk, in order."""
+        try:
+            for (blob,) in con.execute(
+                f"SELECT {column} FROM chunks WHERE run = ? AND seq <= ? ORDER BY seq",
+                (run, last),
+            ):
+                yield blob
+        except sqlite3.ProgrammingError as exc:
+            msg = (
+                f"the records of trace {path!r} were not read before it was closed ({exc}):"
+                " use a run's columns and frames while its trace is open"
+            )
+            raise TraceFileError(path, msg) from exc
+        except sqlite3.DatabaseError as exc:
+            raise damaged(exc) from exc
 
-def columns_of(
-    rows: Sequence[Sequence[Any]], np: Any, cls: type[RunColumns], payloads: Callable[[], bytes]
-) -> RunColumns:
-    """Columns from chunk rows ``(n, ip_id, ..., payload_ends, length(payloads))``, in
-    order, and a function reading the payload texts."""
-    # (ip_id 1, kind 2, port_id 3, activation 4, t_ns 5, parent_ends 6, parents 7,
-    # payload_starts 8, payload_ends 9, length of payloads 10)
+    def reader(column: str, dtype: str, per_chunk: list[int], base: list[int] | None = None) -> Any:
+        """A function reading one column into an array; ``base``: offsets into each
+        chunk's data, made offsets into the whole run's."""
 
-    def cat(k: int, dtype: str) -> Any:
-        parts = [np.frombuffer(r[k], dtype=dtype) for r in rows]
-        if not parts:
-            return np.empty(0, dtype=dtype)
-        out = np.concatenate(parts)
-        return out.astype(dtype.replace("<", "="), copy=False)
+        def read() -> Any:
+            out = np.empty(sum(per_chunk), dtype=dtype.replace("<", "="))
+            pos = k = 0
+            for blob in blobs(column):
+                if k >= len(per_chunk) or len(blob) != per_chunk[k] * out.itemsize:
+                    raise damaged(ValueError(f"chunk {k} of column {column} has a wrong size"))
+                part = out[pos : pos + per_chunk[k]]
+                part[:] = np.frombuffer(blob, dtype=dtype)
+                if base is not None and base[k]:
+                    part += base[k]
+                pos += per_chunk[k]
+                k += 1
+            if k != len(per_chunk):
+                raise damaged(ValueError(f"column {column} has {k} chunks, not {len(per_chunk)}"))
+            return out
 
-    def ends(k: int, sizes: list[int]) -> Any:
-        """Offsets within each chunk, made offsets into the concatenation."""
-        out = cat(k, "<i8")
-        if len(rows) > 1:
-            base = np.cumsum([0, *sizes[:-1]], dtype=np.int64)
-            out = out + np.repeat(base, [r[0] for r in rows])
-        return out
+        return read
 
-    parent_counts = [len(r[7]) // 8 for r in rows]
-    payload_sizes = [int(r[10]) for r in rows]
+    def payloads() -> bytes:
+        return b"".join(blobs("payloads"))
 
-    return cls(
-        ip_id=cat(1, "<i8"),
-        kind=cat(2, "i1"),
-        port_id=cat(3, "<i4"),
-        activation=cat(4, "<i8"),
-        t_ns=cat(5, "<i8"),
-        parent_ends=ends(6, parent_counts),
-        parents=cat(7, "<i8"),
-        payload_starts=ends(8, payload_sizes),
-        payload_ends=ends(9, payload_sizes),
+    parent_base = [0]
+    payload_base = [0]
+    for a, b in zip(n_parents[:-1], n_payload[:-1], strict=True):
+        parent_base.append(parent_base[-1] + a)
+        payload_base.append(payload_base[-1] + b)
+    return RunColumns(
+        ip_id=reader("ip_id", "<i8", counts),
+        kind=reader("kind", "i1", counts),
+        port_id=reader("port_id", "<i4", counts),
+        activation=reader("activation", "<i8", counts),
+        t_ns=reader("t_ns", "<i8", counts),
+        parent_ends=reader("parent_ends", "<i8", counts, parent_base),
+        parents=reader("parents", "<i8", n_parents),
+        payload_starts=reader("payload_starts", "<i8", counts, payload_base),
+        payload_ends=reader("payload_ends", "<i8", counts, payload_base),
         payload_data=payloads,
+        length=sum(counts),
     )

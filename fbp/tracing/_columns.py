@@ -18,9 +18,10 @@ numpy is imported with this module (it comes with the ``trace`` extra).
 from __future__ import annotations
 
 import json
+import os
 import re
-from collections.abc import Callable, Sequence
-from typing import Any
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any, Generic, TypeVar, overload
 
 import numpy as np
 import numpy.typing as npt
@@ -29,6 +30,7 @@ import orjson
 __all__ = ("RunColumns",)
 
 I64 = npt.NDArray[np.int64]
+A = TypeVar("A")
 
 #: An integer of 19 digits or more (beyond orjson's 64 bits). Not the digits after a
 #: decimal point: a small float such as 0.0012345678901234567 must not send a whole
@@ -40,6 +42,32 @@ _DEFINING = np.array([0, 1, 2, 3], dtype=np.int8)
 
 #: Payloads decoded per JSON parse (bounds the memory of the gathered text).
 _DECODE_BLOCK = 65536
+
+
+def _c_join() -> Callable[[bytes, I64, I64], tuple[bytes, bool]] | None:
+    """The C gather of payload texts (``fbp.tracing._decode.join``), or None where it
+    is not built or ``FBP_NO_ACCEL`` is set."""
+    if os.environ.get("FBP_NO_ACCEL"):
+        return None
+    try:
+        import importlib
+
+        module: Any = importlib.import_module("fbp.tracing._decode")
+    except ImportError:
+        return None
+    fn: Callable[[bytes, I64, I64], tuple[bytes, bool]] = module.join
+    return fn
+
+
+def _python_join(data: bytes, starts: I64, ends: I64) -> tuple[bytes, bool]:
+    joined = _json_array(data, starts, ends)
+    return joined, _LONG_NUMBER.search(joined) is not None
+
+
+#: ``join(data, starts, ends) -> (text, long)``: the JSON array of the payload texts
+#: ``data[s:e]`` (``null`` for an empty one), and whether it holds an integer of 19
+#: digits or more (which orjson would read as a float).
+_join: Callable[[bytes, I64, I64], tuple[bytes, bool]] = _c_join() or _python_join
 
 
 def _tuples(flat: I64, starts: I64, ends: I64) -> list[tuple[int, ...]]:
@@ -112,27 +140,64 @@ def _starts(ends: I64) -> I64:
     return out
 
 
+class _Column(Generic[A]):
+    """A column of :class:`RunColumns`: an array, or a function that reads it on first
+    use (and again after :meth:`RunColumns.release`)."""
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    @overload
+    def __get__(self, obj: None, objtype: type | None = None) -> _Column[A]: ...
+    @overload
+    def __get__(self, obj: RunColumns, objtype: type | None = None) -> A: ...
+    def __get__(self, obj: RunColumns | None, objtype: type | None = None) -> Any:
+        if obj is None:
+            return self
+        return obj._get(self.name)
+
+    def __set__(self, obj: RunColumns, value: A | Callable[[], A]) -> None:
+        obj._set(self.name, value)
+
+
 class RunColumns:
     """A run's records as columns, in write order (see the module docstring).
 
-    The payload texts are read on first use (``payload_data`` may be a function that
-    reads them), since counting and lineage never need them.
+    Each column may be given as a function that reads it: it is then read on first use
+    (a query reads only the columns it needs: counting and lineage never read the
+    payload texts, the causal tables never read the times) and can be let go with
+    :meth:`release` once a query is done with it.
     """
+
+    ip_id = _Column[I64]()
+    kind = _Column[npt.NDArray[np.int8]]()
+    port_id = _Column[npt.NDArray[np.int32]]()
+    activation = _Column[I64]()
+    t_ns = _Column[I64]()
+    parent_ends = _Column[I64]()
+    parents = _Column[I64]()
+    payload_starts = _Column[I64]()
+    payload_ends = _Column[I64]()
+    payload_data = _Column[bytes]()
+    """Every payload's JSON text, one after the other."""
 
     def __init__(
         self,
         *,
-        ip_id: I64,
-        kind: npt.NDArray[np.int8],
-        port_id: npt.NDArray[np.int32],
-        activation: I64,
-        t_ns: I64,
-        parent_ends: I64,
-        parents: I64,
-        payload_starts: I64,
-        payload_ends: I64,
+        ip_id: I64 | Callable[[], I64],
+        kind: npt.NDArray[np.int8] | Callable[[], npt.NDArray[np.int8]],
+        port_id: npt.NDArray[np.int32] | Callable[[], npt.NDArray[np.int32]],
+        activation: I64 | Callable[[], I64],
+        t_ns: I64 | Callable[[], I64],
+        parent_ends: I64 | Callable[[], I64],
+        parents: I64 | Callable[[], I64],
+        payload_starts: I64 | Callable[[], I64],
+        payload_ends: I64 | Callable[[], I64],
         payload_data: bytes | Callable[[], bytes],
+        length: int | None = None,
     ) -> None:
+        self._data: dict[str, Any] = {}
+        self._readers: dict[str, Callable[[], Any]] = {}
         self.ip_id = ip_id
         self.kind = kind
         self.port_id = port_id
@@ -142,20 +207,40 @@ class RunColumns:
         self.parents = parents
         self.payload_starts = payload_starts
         self.payload_ends = payload_ends
-        self._payload_data = payload_data
+        self.payload_data = payload_data
+        self._length = length
         self._links: tuple[I64, I64, npt.NDArray[np.int16]] | None = None
         self._adjacency: dict[bool, tuple[I64, I64]] = {}
+        self._by_port: dict[int, tuple[npt.NDArray[np.integer[Any]], dict[int, slice]]] = {}
+
+    def _set(self, name: str, value: Any) -> None:
+        if callable(value):
+            self._readers[name] = value
+            self._data.pop(name, None)
+        else:
+            self._readers.pop(name, None)
+            self._data[name] = value
+
+    def _get(self, name: str) -> Any:
+        value = self._data.get(name)
+        if value is None:
+            value = self._data[name] = self._readers[name]()
+        return value
+
+    def release(self, *names: str) -> None:
+        """Let go of the columns ``names`` that were read from a file (they are read
+        again if used again); columns given as arrays are kept."""
+        for name in names:
+            if name in self._readers:
+                self._data.pop(name, None)
+        if "parents" in names or "parent_ends" in names:
+            self._links = None
+            self._adjacency.clear()
 
     def __len__(self) -> int:
-        return len(self.ip_id)
-
-    @property
-    def payload_data(self) -> bytes:
-        """Every payload's JSON text, one after the other."""
-        data = self._payload_data
-        if not isinstance(data, bytes):
-            data = self._payload_data = data()
-        return data
+        if self._length is None:
+            self._length = len(self.kind)
+        return self._length
 
     # -- lineage --------------------------------------------------------------------------
 
@@ -172,6 +257,16 @@ class RunColumns:
 
     def _make_links(self) -> tuple[I64, I64, npt.NDArray[np.int16]]:
         counts = np.diff(self.parent_ends, prepend=np.int64(0))
+        keep = self._first_records(counts)
+        if keep is not None:  # an IP recorded twice: keep its first record's parents
+            mask = np.repeat(keep, counts)
+            counts = np.where(keep, counts, 0)
+            return self._links_of(counts, self.parents[mask])
+        return self._links_of(counts, self.parents)
+
+    def _first_records(self, counts: I64) -> npt.NDArray[np.bool_] | None:
+        """Which records' parents count (None: all): of an IP recorded twice with
+        parents (a dead letter's marker and its data record), only the first's."""
         has = counts > 0
         ids = self.ip_id[has]
         # The runtime numbers IPs in send order, so the ids of the records with
@@ -180,13 +275,30 @@ class RunColumns:
             order = np.argsort(ids, kind="stable")
             repeat = np.zeros(len(ids), dtype=bool)
             repeat[order[1:]] = ids[order[1:]] == ids[order[:-1]]
-            if repeat.any():  # an IP recorded twice: keep its first record's parents
+            if repeat.any():
                 keep = np.ones(len(counts), dtype=bool)
                 keep[np.flatnonzero(has)[repeat]] = False
-                counts = np.where(keep, counts, 0)
-                mask = np.repeat(keep, np.diff(self.parent_ends, prepend=np.int64(0)))
-                return self._links_of(counts, self.parents[mask])
-        return self._links_of(counts, self.parents)
+                return keep
+        return None
+
+    def link_blocks(self, block: int = 1 << 20) -> Iterator[tuple[I64, I64]]:
+        """The links of :meth:`links` as ``(child, parent)``, a block of ``block``
+        records at a time: for a query that keeps only some links, without the
+        arrays of all of them."""
+        ends = self.parent_ends
+        parents = self.parents
+        ids = self.ip_id
+        keep = self._first_records(np.diff(ends, prepend=np.int64(0)))
+        for a in range(0, len(ends), block):
+            b = min(a + block, len(ends))
+            start = int(ends[a - 1]) if a else 0
+            counts = np.diff(ends[a:b], prepend=np.int64(start))
+            par = parents[start : int(ends[b - 1])]
+            if keep is not None:
+                mine = keep[a:b]
+                par = par[np.repeat(mine, counts)]
+                counts = np.where(mine, counts, 0)
+            yield np.repeat(ids[a:b], counts), par
 
     def _links_of(self, counts: I64, parents: I64) -> tuple[I64, I64, npt.NDArray[np.int16]]:
         child = np.repeat(self.ip_id, counts)
@@ -260,8 +372,8 @@ class RunColumns:
         data = self.payload_data
         for k in range(0, len(rows), _DECODE_BLOCK):
             block = rows[k : k + _DECODE_BLOCK]
-            joined = _json_array(data, self.payload_starts[block], self.payload_ends[block])
-            if _LONG_NUMBER.search(joined):  # orjson reads integers beyond 64 bits as floats
+            joined, long = _join(data, self.payload_starts[block], self.payload_ends[block])
+            if long:  # orjson reads integers beyond 64 bits as floats
                 out += json.loads(joined)
             else:
                 out += orjson.loads(joined)
@@ -270,11 +382,51 @@ class RunColumns:
     # -- selections -----------------------------------------------------------------------
 
     def rows_of(self, port_ids: Sequence[int], kinds: Sequence[int]) -> npt.NDArray[np.intp]:
-        """The positions of the records of ``kinds`` sent on ``port_ids``, in order."""
-        mask = np.isin(self.port_id, np.asarray(port_ids, dtype=np.int32)) & np.isin(
-            self.kind, np.asarray(kinds, dtype=np.int8)
-        )
-        return np.flatnonzero(mask)
+        """The positions of the records of ``kinds`` sent on ``port_ids``, in order.
+
+        The records of a kind are grouped by port once (one sort), so that asking for
+        a few ports costs the size of their records, not of the run's.
+        """
+        parts = []
+        for k in sorted({int(k) for k in kinds}):
+            rows, slices = self.by_port(k)
+            parts += [
+                rows[slices[p]] for p in dict.fromkeys(int(p) for p in port_ids) if p in slices
+            ]
+        if not parts:
+            return np.empty(0, dtype=np.intp)
+        if len(parts) == 1:
+            return parts[0].astype(np.intp)
+        return np.sort(np.concatenate(parts)).astype(np.intp, copy=False)
+
+    def by_port(self, kind: int) -> tuple[npt.NDArray[np.integer[Any]], dict[int, slice]]:
+        """The records of ``kind`` grouped by port: their positions sorted by port (in
+        write order within a port), and each port's slice of them. Made once."""
+        index = self._by_port.get(kind)
+        if index is None:
+            index = self._by_port[kind] = self._group_by_port(kind)
+        return index
+
+    def _group_by_port(self, kind: int) -> tuple[npt.NDArray[np.integer[Any]], dict[int, slice]]:
+        sel: npt.NDArray[np.integer[Any]] = np.flatnonzero(self.kind == kind)
+        if len(self) < 1 << 31:  # half the memory of the index
+            sel = sel.astype(np.int32)
+        ports = self.port_id[sel]
+        if len(ports) and ports.min() >= 0 and ports.max() < 1 << 16:
+            order = np.argsort(ports.astype(np.uint16), kind="stable")  # a radix sort
+        else:
+            order = np.argsort(ports, kind="stable")
+        rows = sel[order]
+        ports = ports[order]
+        del sel, order
+        slices: dict[int, slice] = {}
+        if len(ports):
+            cuts = np.flatnonzero(ports[1:] != ports[:-1]) + 1
+            starts = [0, *cuts.tolist()]
+            ends = [*cuts.tolist(), len(ports)]
+            for a, b in zip(starts, ends, strict=True):
+                slices[int(ports[a])] = slice(a, b)
+        return rows, slices
 
     def defining_rows(self) -> npt.NDArray[np.intp]:
         """Positions of the records that introduce an IP (not drop or dead markers)."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -175,13 +176,83 @@ class RunFrames:
     parent's position among the child's parents), in the order of the child records.
     ``ports`` has one row per port: ``port_id``, ``process``, ``port``, ``port_index``
     (nullable), ``direction``, ``address``, ``type_name``, ``json_schema``.
+
+    ``records`` and ``links`` are made on first use; a query that needs less reads
+    less: :meth:`data_ips` and :meth:`data_links` (the data IPs and the links between
+    them, as arrays) and :meth:`payloads` (the payloads of chosen ports) read only the
+    columns they need.
     """
 
-    records: pd.DataFrame
-    links: pd.DataFrame
     ports: pd.DataFrame
     _columns: RunColumns = field(repr=False)
     _schemas: dict[int, dict[str, Any] | None] = field(repr=False)
+
+    @cached_property
+    def records(self) -> pd.DataFrame:
+        """One row per record, in write order (see the class docstring)."""
+        columns = self._columns
+        frame: pd.DataFrame = _pandas().DataFrame(
+            {
+                "ip_id": columns.ip_id,
+                "kind": columns.kind,
+                "port_id": columns.port_id,
+                "activation": columns.activation,
+                "t_ns": columns.t_ns,
+            },
+            copy=False,
+        )
+        return frame
+
+    @cached_property
+    def links(self) -> pd.DataFrame:
+        """One row per parent link (see the class docstring)."""
+        child, parent, order = self._columns.links()
+        frame: pd.DataFrame = _pandas().DataFrame(
+            {"child": child, "parent": parent, "ord": order}, copy=False
+        )
+        return frame
+
+    def data_ips(self) -> dict[int, npt.NDArray[np.int64]]:
+        """The ids of the data IPs each port sent, by port id, in write order."""
+        cols = self._columns
+        rows, slices = cols.by_port(0)
+        ip_id = cols.ip_id
+        return {p: ip_id[rows[sl]] for p, sl in slices.items()}
+
+    def data_links(
+        self, is_data: npt.NDArray[np.bool_] | None = None
+    ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+        """The links both ends of which are data IPs of the run, as ``(child,
+        parent)`` in the order of the child records (an IIP parent, a bracket, a
+        parent the run did not record are left out). Made a block of records at a
+        time, without the arrays of every link.
+
+        Args:
+            is_data: whether each IP id is a data IP of the run, if known already.
+        """
+        cols = self._columns
+        if is_data is None:
+            ip = cols.ip_id[cols.kind == 0]
+            is_data = np.zeros(int(ip.max()) + 1 if len(ip) else 1, dtype=bool)
+            is_data[ip] = True
+            del ip
+        size = len(is_data)
+        keep_c: list[npt.NDArray[np.int64]] = []
+        keep_p: list[npt.NDArray[np.int64]] = []
+        for c, p in cols.link_blocks():
+            if len(c) and (min(c.min(), p.min()) < 0 or max(c.max(), p.max()) >= size):
+                inside = (c >= 0) & (c < size) & (p >= 0) & (p < size)
+                c, p = c[inside], p[inside]
+            ok = is_data[p]
+            ok &= is_data[c]
+            keep_c.append(c[ok])
+            keep_p.append(p[ok])
+        if not keep_c:
+            return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64)
+        child = keep_c[0] if len(keep_c) == 1 else np.concatenate(keep_c)
+        del keep_c
+        parent = keep_p[0] if len(keep_p) == 1 else np.concatenate(keep_p)
+        return child, parent
 
     def _rows(self, port_ids: Sequence[int], kinds: Sequence[int]) -> Any:
         return self._columns.rows_of(list(port_ids), list(kinds))
@@ -216,13 +287,16 @@ class RunFrames:
             return frame
         schemas = [self._schemas.get(int(p)) for p in port_ids]
         for path in fields:
-            column = _pluck(values, path)
             kind = None
             declared = {_schema_kind(s, path.split(".") if path else []) for s in schemas}
             if len(declared) == 1:
                 kind = declared.pop()
             if kind is None:
-                kind = _infer([x for x in column[:1000] if x is not None])
+                kind = _infer([x for x in _pluck(values[:1000], path) if x is not None])
+            # A typed column of scalar payloads is the same with or without plucking
+            # (a mapping is absent either way): skip a pass over the values.
+            plain = path == "" and kind in (_NUMERIC, _BOOL, _STRING)
+            column = values if plain else _pluck(values, path)
             data[path] = _typed(pandas, column, kind)
         out: pd.DataFrame = pandas.DataFrame(data, copy=False)
         return out
@@ -260,18 +334,6 @@ def _infer(values: list[Any]) -> str | None:
 def run_frames(columns: RunColumns, ports: Sequence[TracedPort]) -> RunFrames:
     """The :class:`RunFrames` of a run's columns and ports."""
     pd = _pandas()
-    child, parent, order = columns.links()
-    records = pd.DataFrame(
-        {
-            "ip_id": columns.ip_id,
-            "kind": columns.kind,
-            "port_id": columns.port_id,
-            "activation": columns.activation,
-            "t_ns": columns.t_ns,
-        },
-        copy=False,
-    )
-    links = pd.DataFrame({"child": child, "parent": parent, "ord": order}, copy=False)
     port_frame = pd.DataFrame(
         {
             "port_id": np.array([p.port_id for p in ports], dtype=np.int32),
@@ -285,8 +347,6 @@ def run_frames(columns: RunColumns, ports: Sequence[TracedPort]) -> RunFrames:
         }
     )
     return RunFrames(
-        records=records,
-        links=links,
         ports=port_frame,
         _columns=columns,
         _schemas={p.port_id: p.json_schema for p in ports},
