@@ -378,14 +378,10 @@ def extract(
         for v in nv.variables.values()
         if v.role == "parameter" and v.address in ins
     }
-    if wanted:
-        iips = frames.payloads(list(wanted.values()), kinds=(3,))
-        rec = frames.records
-        iip_rec = rec[rec["kind"].to_numpy() == 3]
-        port_of_iip = dict(zip(iip_rec["ip_id"].tolist(), iip_rec["port_id"].tolist(), strict=True))
-        by_pid = {pid: a for a, pid in wanted.items()}
-        for ip_id, payload in zip(iips["ip_id"].tolist(), iips["payload"].tolist(), strict=True):
-            table.params[by_pid[port_of_iip[ip_id]]] = payload
+    for addr, pid in wanted.items():  # the last IIP a port received is the run's value
+        iips = frames.payloads([pid], kinds=(3,))["payload"].tolist()
+        if iips:
+            table.params[addr] = iips[-1]
     return table
 
 

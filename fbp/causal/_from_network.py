@@ -362,9 +362,7 @@ def survey_fields(addresses: Sequence[str], frames: Any) -> dict[str, FieldSurve
                 survey.kinds.setdefault(path, set()).add(kind)
         if not pids:
             continue
-        rec = frames.records
-        data = rec["kind"].to_numpy() == 0
-        survey.sent = bool(np.isin(rec["port_id"].to_numpy()[data], pids).any())
+        survey.sent = bool(np.isin(frames.data_ips()[1], pids).any())
         if not survey.sent:
             continue
         paths = [""] if not survey.kinds else []

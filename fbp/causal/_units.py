@@ -31,9 +31,6 @@ __all__ = ("Lineage", "Mapping", "agree", "ascend", "descend", "lineage_of", "ro
 
 _NONE, _MANY = -1, -2
 
-#: Links examined at once when the data links are picked out of a run's links.
-_BLOCK = 1 << 22
-
 
 @dataclass
 class Lineage:
@@ -97,47 +94,23 @@ def lineage_of(frames: RunFrames) -> Lineage:
     """Index the data IPs and data links of a run."""
     import networkx as nx
 
-    rec = frames.records
-    data = rec["kind"].to_numpy() == 0
-    ip = np.asarray(rec["ip_id"].to_numpy()[data], dtype=np.int64)
-    port = rec["port_id"].to_numpy()[data]  # int32
-    del data
-    size = int(rec["ip_id"].max()) + 1 if len(rec) else 1
-    port_of: np.ndarray = np.full(size, -1, dtype=port.dtype)
-    port_of[ip] = port
-    links = frames.links
-    child = np.asarray(links["child"].to_numpy(), dtype=np.int64)
-    parent = np.asarray(links["parent"].to_numpy(), dtype=np.int64)
-    if len(child) and (
-        min(child.min(), parent.min()) < 0 or max(child.max(), parent.max()) >= size
-    ):
-        ok = (child < size) & (parent < size) & (child >= 0) & (parent >= 0)
-        child, parent = child[ok], parent[ok]
-    # The data links (both ends data IPs), a block at a time: a run's links outnumber
-    # its IPs (IIP parents), and temporaries over all of them would double the memory.
-    keep_c, keep_p = [], []
-    for a in range(0, len(child), _BLOCK):
-        c, p = child[a : a + _BLOCK], parent[a : a + _BLOCK]
-        ok = (port_of[c] >= 0) & (port_of[p] >= 0)
-        keep_c.append(c if ok.all() else c[ok])
-        keep_p.append(p if ok.all() else p[ok])
-    if len(keep_c) != 1 or len(keep_c[0]) != len(child):
-        child = np.concatenate(keep_c) if keep_c else child[:0]
-        parent = np.concatenate(keep_p) if keep_p else parent[:0]
-    del keep_c, keep_p
+    ids = frames.data_ips()  # per port, in write order
+    size = max((int(x.max()) for x in ids.values() if len(x)), default=0) + 1
+    port_of: np.ndarray = np.full(size, -1, dtype=np.int32)
+    for pid, mine in ids.items():
+        port_of[mine] = pid
+    # The data links (both ends data IPs), made a block of records at a time: a run's
+    # links outnumber its IPs (IIP parents), and arrays of all of them would double
+    # the memory.
+    child, parent = frames.data_links(port_of >= 0)
     cport = port_of[child]
     by_child = _stable_order(cport)
     into = {p: by_child[sl] for p, sl in _slices(cport[by_child]).items()}
     # IP ids per port, in id order (a port's IPs are written in the order they were
     # sent, which is id order: only a port where they are not is sorted).
-    by_port = _stable_order(port)
-    ids: dict[int, np.ndarray] = {}
-    for pid, sl in _slices(port[by_port]).items():
-        mine = ip[by_port[sl]]
+    for pid, mine in ids.items():
         if len(mine) > 1 and (mine[1:] < mine[:-1]).any():
-            mine = np.sort(mine)
-        ids[pid] = mine
-    del ip, port, by_port
+            ids[pid] = np.sort(mine)
     g = nx.DiGraph()
     g.add_nodes_from(ids)
     if len(child):
