@@ -66,14 +66,14 @@ def _texts(rng: random.Random, n: int) -> tuple[bytes, np.ndarray, np.ndarray]:
 
 @pytest.mark.compiled
 def test_the_c_gather_of_payload_texts_matches_the_python_one() -> None:
-    from fbp.tracing import _decode  # type: ignore[attr-defined]
+    from fbp.tracing import _scan  # type: ignore[attr-defined]
 
     rng = random.Random(7)
     for n in (0, 1, 2, 50, 3000):
         data, starts, ends = _texts(rng, n)
         for rows in (np.arange(n), np.array(sorted(rng.sample(range(n), n // 3)), dtype=int)):
             s, e = starts[rows], ends[rows]
-            assert _decode.join(data, s, e) == _columns._python_join(data, s, e)
+            assert _scan.join(data, s, e) == _columns._python_join(data, s, e)
     # The long-number flag: 19 digits not after a decimal point.
     for text, flag in [
         (b"1234567890123456789", True),
@@ -81,12 +81,40 @@ def test_the_c_gather_of_payload_texts_matches_the_python_one() -> None:
         (b"0.1234567890123456789", False),
         (b'{"n":-1234567890123456789}', True),
     ]:
-        got = _decode.join(text, np.array([0]), np.array([len(text)]))
+        got = _scan.join(text, np.array([0]), np.array([len(text)]))
         assert got == (b"[" + text + b"]", flag)
     with pytest.raises(ValueError, match="outside the data"):
-        _decode.join(b"12", np.array([0]), np.array([3]))
+        _scan.join(b"12", np.array([0]), np.array([3]))
     with pytest.raises(ValueError, match="int64"):
-        _decode.join(b"12", np.array([0], dtype=np.int32), np.array([1], dtype=np.int32))
+        _scan.join(b"12", np.array([0], dtype=np.int32), np.array([1], dtype=np.int32))
+
+
+@pytest.mark.compiled
+async def test_the_c_passes_over_links_and_ports_match_the_numpy_ones(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    graph = load_graph(ROOT / "networks" / "substreams.fbp")
+    path = tmp_path / "run.trace"
+    with TraceWriter(path) as writer:
+        await build_network(graph, trace=writer).run()
+    with open_trace(path) as trace:
+        cols = trace.run().columns()
+        rng = np.random.default_rng(5)
+        size = int(cols.ip_id.max()) + 1
+        masks = [np.ones(size + 3, dtype=bool), rng.random(size) < 0.6, np.ones(size // 2, bool)]
+        kinds = sorted({int(k) for k in cols.kind})
+        assert _columns._scan is not None
+        c_links = [cols.data_links(m) for m in masks]
+        c_ports = [cols.by_port(k) for k in kinds]
+        cols._by_port.clear()
+        monkeypatch.setattr(_columns, "_scan", None)
+        for m, (child, parent) in zip(masks, c_links, strict=True):
+            want_c, want_p = cols.data_links(m)
+            assert child.tolist() == want_c.tolist() and parent.tolist() == want_p.tolist()
+            assert len(child) > 0
+        for k, (rows, slices) in zip(kinds, c_ports, strict=True):
+            want_rows, want_slices = cols.by_port(k)
+            assert rows.tolist() == want_rows.tolist() and slices == want_slices, k
 
 
 def test_payload_values_decode_long_integers_exactly() -> None:
@@ -125,9 +153,14 @@ def test_columns_are_read_when_used_and_again_after_release(tmp_path: Path) -> N
             assert np.array_equal(getattr(cols, name), before[name]), name
         assert cols.payload_data == text
         assert cols.parent_ends.tolist() == np.cumsum([len(r[5]) for r in records]).tolist()
-        cols.release("t_ns")
-    with pytest.raises(TraceFileError, match="while its trace is open"):
-        _ = cols.t_ns
+        cols.release("t_ns", "payload_data")
+    # A column first used after the trace was closed is read from the file anew.
+    assert cols.t_ns.tolist() == [r[4] for r in records]
+    assert cols.payload_data == text
+    path.unlink()
+    cols.release("kind")
+    with pytest.raises(TraceFileError, match="does not exist"):
+        _ = cols.kind
     assert cols.ip_id.tolist() == [r[0] for r in records]  # what was read stays
 
 

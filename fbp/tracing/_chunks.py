@@ -191,8 +191,9 @@ def read_columns(con: sqlite3.Connection, run: int, path: str) -> RunColumns:
     one holds the column and a chunk, never a second copy of the run.
 
     Raises:
-        TraceFileError: the chunks cannot be read (a damaged file). A column read
-            later raises it too, or when the trace was closed before it was read.
+        TraceFileError: the chunks cannot be read (a damaged file); a column read
+            later raises it too. A column first used after the trace was closed is
+            read from the file anew.
     """
     try:
         import numpy as np
@@ -220,19 +221,23 @@ def read_columns(con: sqlite3.Connection, run: int, path: str) -> RunColumns:
     n_payload = [int(r[2] or 0) for r in sizes]
 
     def blobs(column: str) -> Any:
-        """The column's BLOB of every chunk, in order."""
+        """The column's BLOB of every chunk, in order (from the file anew when the
+        trace was closed before the column was read)."""
+        query = f"SELECT {column} FROM chunks WHERE run = ? AND seq <= ? ORDER BY seq"
         try:
-            for (blob,) in con.execute(
-                f"SELECT {column} FROM chunks WHERE run = ? AND seq <= ? ORDER BY seq",
-                (run, last),
-            ):
+            try:
+                cursor = con.execute(query, (run, last))
+            except sqlite3.ProgrammingError:  # closed
+                from ._schema import connect_reader
+
+                again = connect_reader(path)
+                try:
+                    yield from (blob for (blob,) in again.execute(query, (run, last)))
+                finally:
+                    again.close()
+                return
+            for (blob,) in cursor:
                 yield blob
-        except sqlite3.ProgrammingError as exc:
-            msg = (
-                f"the records of trace {path!r} were not read before it was closed ({exc}):"
-                " use a run's columns and frames while its trace is open"
-            )
-            raise TraceFileError(path, msg) from exc
         except sqlite3.DatabaseError as exc:
             raise damaged(exc) from exc
 

@@ -44,19 +44,20 @@ _DEFINING = np.array([0, 1, 2, 3], dtype=np.int8)
 _DECODE_BLOCK = 65536
 
 
-def _c_join() -> Callable[[bytes, I64, I64], tuple[bytes, bool]] | None:
-    """The C gather of payload texts (``fbp.tracing._decode.join``), or None where it
-    is not built or ``FBP_NO_ACCEL`` is set."""
+def _compiled() -> Any:
+    """``fbp.tracing._scan``, the C passes over a run's columns, or None where it is not
+    built or ``FBP_NO_ACCEL`` is set."""
     if os.environ.get("FBP_NO_ACCEL"):
         return None
     try:
         import importlib
 
-        module: Any = importlib.import_module("fbp.tracing._decode")
+        return importlib.import_module("fbp.tracing._scan")
     except ImportError:
         return None
-    fn: Callable[[bytes, I64, I64], tuple[bytes, bool]] = module.join
-    return fn
+
+
+_scan: Any = _compiled()
 
 
 def _python_join(data: bytes, starts: I64, ends: I64) -> tuple[bytes, bool]:
@@ -67,7 +68,9 @@ def _python_join(data: bytes, starts: I64, ends: I64) -> tuple[bytes, bool]:
 #: ``join(data, starts, ends) -> (text, long)``: the JSON array of the payload texts
 #: ``data[s:e]`` (``null`` for an empty one), and whether it holds an integer of 19
 #: digits or more (which orjson would read as a float).
-_join: Callable[[bytes, I64, I64], tuple[bytes, bool]] = _c_join() or _python_join
+_join: Callable[[bytes, I64, I64], tuple[bytes, bool]] = (
+    _scan.join if _scan is not None else _python_join
+)
 
 
 def _tuples(flat: I64, starts: I64, ends: I64) -> list[tuple[int, ...]]:
@@ -281,14 +284,58 @@ class RunColumns:
                 return keep
         return None
 
-    def link_blocks(self, block: int = 1 << 20) -> Iterator[tuple[I64, I64]]:
+    def data_links(self, is_data: npt.NDArray[np.bool_]) -> tuple[I64, I64]:
+        """The links of :meth:`links` both ends of which are IPs ``is_data`` holds
+        (indexed by IP id; ids beyond it are not), as ``(child, parent)``: in C in
+        one pass over the records, or a block of records at a time; never the arrays
+        of every link."""
+        counts = np.diff(self.parent_ends, prepend=np.int64(0))
+        keep = self._first_records(counts)
+        del counts
+        if _scan is not None:
+            mask = np.ascontiguousarray(is_data, dtype=np.bool_)
+            args = (
+                np.ascontiguousarray(self.ip_id, dtype=np.int64),
+                np.ascontiguousarray(self.parent_ends, dtype=np.int64),
+                np.ascontiguousarray(self.parents, dtype=np.int64),
+                mask,
+                keep,
+            )
+            n = _scan.data_links(*args, None, None)
+            child = np.empty(n, dtype=np.int64)
+            parent = np.empty(n, dtype=np.int64)
+            _scan.data_links(*args, child, parent)
+            return child, parent
+        size = len(is_data)
+        keep_c: list[I64] = []
+        keep_p: list[I64] = []
+        for c, p in self.link_blocks(keep=keep):
+            if len(c) and (min(c.min(), p.min()) < 0 or max(c.max(), p.max()) >= size):
+                inside = (c >= 0) & (c < size) & (p >= 0) & (p < size)
+                c, p = c[inside], p[inside]
+            ok = is_data[p]
+            ok &= is_data[c]
+            keep_c.append(c[ok])
+            keep_p.append(p[ok])
+        if not keep_c:
+            return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64)
+        child = keep_c[0] if len(keep_c) == 1 else np.concatenate(keep_c)
+        del keep_c
+        parent = keep_p[0] if len(keep_p) == 1 else np.concatenate(keep_p)
+        return child, parent
+
+    def link_blocks(
+        self, block: int = 1 << 20, *, keep: npt.NDArray[np.bool_] | bool | None = True
+    ) -> Iterator[tuple[I64, I64]]:
         """The links of :meth:`links` as ``(child, parent)``, a block of ``block``
         records at a time: for a query that keeps only some links, without the
-        arrays of all of them."""
+        arrays of all of them. (``keep``: which records' parents count, if known.)"""
         ends = self.parent_ends
         parents = self.parents
         ids = self.ip_id
-        keep = self._first_records(np.diff(ends, prepend=np.int64(0)))
+        if keep is True:
+            keep = self._first_records(np.diff(ends, prepend=np.int64(0)))
+        assert keep is None or not isinstance(keep, bool)
         for a in range(0, len(ends), block):
             b = min(a + block, len(ends))
             start = int(ends[a - 1]) if a else 0
@@ -408,7 +455,30 @@ class RunColumns:
         return index
 
     def _group_by_port(self, kind: int) -> tuple[npt.NDArray[np.integer[Any]], dict[int, slice]]:
-        sel: npt.NDArray[np.integer[Any]] = np.flatnonzero(self.kind == kind)
+        port_id = self.port_id
+        mine = self.kind == kind
+        k = int(np.count_nonzero(mine))
+        if _scan is not None and k and int(port_id.min()) >= 0:
+            # A counting sort, in one pass (no mask, no argsort over the records).
+            del mine
+            counts = np.zeros(int(port_id.max()) + 1, dtype=np.int64)
+            out: npt.NDArray[np.integer[Any]] = np.empty(
+                k, dtype=np.int32 if len(self) < 1 << 31 else np.int64
+            )
+            _scan.group(
+                np.ascontiguousarray(self.kind, dtype=np.int8),
+                np.ascontiguousarray(port_id, dtype=np.int32),
+                kind,
+                counts,
+                out,
+            )
+            stops = np.cumsum(counts)
+            some = np.flatnonzero(counts)
+            return out, {
+                int(p): slice(int(stops[p] - counts[p]), int(stops[p])) for p in some.tolist()
+            }
+        sel: npt.NDArray[np.integer[Any]] = np.flatnonzero(mine)
+        del mine
         if len(self) < 1 << 31:  # half the memory of the index
             sel = sel.astype(np.int32)
         ports = self.port_id[sel]

@@ -224,8 +224,8 @@ class RunFrames:
     ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
         """The links both ends of which are data IPs of the run, as ``(child,
         parent)`` in the order of the child records (an IIP parent, a bracket, a
-        parent the run did not record are left out). Made a block of records at a
-        time, without the arrays of every link.
+        parent the run did not record are left out). Made in one pass over the
+        records (or a block of records at a time), without the arrays of every link.
 
         Args:
             is_data: whether each IP id is a data IP of the run, if known already.
@@ -236,23 +236,7 @@ class RunFrames:
             is_data = np.zeros(int(ip.max()) + 1 if len(ip) else 1, dtype=bool)
             is_data[ip] = True
             del ip
-        size = len(is_data)
-        keep_c: list[npt.NDArray[np.int64]] = []
-        keep_p: list[npt.NDArray[np.int64]] = []
-        for c, p in cols.link_blocks():
-            if len(c) and (min(c.min(), p.min()) < 0 or max(c.max(), p.max()) >= size):
-                inside = (c >= 0) & (c < size) & (p >= 0) & (p < size)
-                c, p = c[inside], p[inside]
-            ok = is_data[p]
-            ok &= is_data[c]
-            keep_c.append(c[ok])
-            keep_p.append(p[ok])
-        if not keep_c:
-            return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64)
-        child = keep_c[0] if len(keep_c) == 1 else np.concatenate(keep_c)
-        del keep_c
-        parent = keep_p[0] if len(keep_p) == 1 else np.concatenate(keep_p)
-        return child, parent
+        return cols.data_links(is_data)
 
     def _rows(self, port_ids: Sequence[int], kinds: Sequence[int]) -> Any:
         return self._columns.rows_of(list(port_ids), list(kinds))
