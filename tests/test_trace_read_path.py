@@ -90,6 +90,50 @@ def test_the_c_gather_of_payload_texts_matches_the_python_one() -> None:
 
 
 @pytest.mark.compiled
+def test_the_c_conversion_of_numbers_matches_float() -> None:
+    """Numbers read without Python objects are the floats json and float() give,
+    including the hard cases of rounding; anything else refuses the whole block."""
+    import json
+    import struct
+
+    from fbp.tracing import _scan  # type: ignore[attr-defined]
+
+    rng = random.Random(11)
+    values: list[float | int] = []
+    for _ in range(20_000):
+        values.append(rng.gauss(0, 1))
+        bits = struct.unpack("d", struct.pack("Q", rng.getrandbits(64)))[0]
+        values.append(bits if bits == bits and abs(bits) != float("inf") else 0.5)
+        values.append(rng.randrange(-(10**19), 10**19))
+        values.append(rng.randrange(1, 10**17) / 10 ** rng.randrange(0, 25))
+    texts = [json.dumps(v).encode() for v in values]
+    texts += [
+        b"0", b"-0", b"-0.0", b"1e22", b"1e23", b"9007199254740993", b"5e-324",
+        b"2.2250738585072014e-308", b"1.7976931348623157e308", b"1e400", b"1E5", b"1e+5",
+        b"123456789012345678901234567890", b"0.000000000000000000000000000001234",
+        b"1" * 80 + b".5", b"null",
+    ]  # fmt: skip
+    data = b"".join(texts)
+    ends = np.cumsum([len(t) for t in texts])
+    starts = ends - [len(t) for t in texts]
+    starts = np.append(starts, 0)  # and one not recorded
+    ends = np.append(ends, 0)
+    out = np.empty(len(starts))
+    assert _scan.numbers(data, starts, ends, out) is True
+    want = [float(json.loads(t)) if t != b"null" else float("nan") for t in texts]
+    want.append(float("nan"))
+    got = out.tolist()
+    for t, a, b in zip([*texts, b""], got, want, strict=True):
+        assert a == b or (a != a and b != b), t
+        assert np.signbit(a) == np.signbit(b), t
+    for text in [b"true", b'"1"', b"1.", b".5", b"01", b"-", b"1e", b"NaN", b"[1]", b"{}"]:
+        one = np.empty(2)
+        assert (
+            _scan.numbers(b"1" + text, np.array([0, 1]), np.array([1, len(text) + 1]), one) is False
+        )
+
+
+@pytest.mark.compiled
 async def test_the_c_passes_over_links_and_ports_match_the_numpy_ones(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -271,3 +315,40 @@ def test_a_run_being_written_reads_the_chunks_committed_when_first_read(tmp_path
             assert cols.payload_values(np.arange(6))[3] == 10
     finally:
         w.close()
+
+
+@pytest.mark.compiled
+def test_scalar_columns_read_in_c_equal_the_decoded_ones(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pd = pytest.importorskip("pandas")
+    rng = random.Random(4)
+    by_port: dict[int, list[object]] = {
+        1: [rng.choice([rng.gauss(0, 1), rng.randrange(-5, 5), None, -0.0]) for _ in range(300)],
+        3: [rng.random() < 0.5 for _ in range(50)],
+        4: [rng.choice(["a", "b"]) for _ in range(50)],
+        6: [1.5, "x", 2, None],
+        9: [None] * 1000 + [2.5, 3],
+        12: [12345678901234567890, 1],
+    }
+    records = []
+    ip = 1
+    for port, payloads in by_port.items():
+        for payload in payloads:
+            records.append((ip, KIND_DATA, port, ip, 1_000_000_000 + ip, (), payload))
+            ip += 1
+    path = tmp_path / "scalars.trace"
+    with TraceWriter(path, batch_size=97) as w:
+        w.start_run(run_info())
+        w.write(records)
+        w.finish_run("completed", None, {})
+    with open_trace(path) as trace:
+        frames = trace.run().frames()
+        fast = {p: frames.payloads([p], [""]) for p in by_port}
+        both = frames.payloads([1, 12], [""])
+        monkeypatch.setattr(_columns, "_scan", None)
+        for port, frame in fast.items():
+            pd.testing.assert_frame_equal(frame, frames.payloads([port], [""]), check_exact=True)
+        pd.testing.assert_frame_equal(both, frames.payloads([1, 12], [""]), check_exact=True)
+    assert str(fast[1][""].dtype) == "float64"
+    assert fast[12][""].tolist() == [12345678901234567890.0, 1.0]

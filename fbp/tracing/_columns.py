@@ -426,6 +426,20 @@ class RunColumns:
                 out += orjson.loads(joined)
         return out
 
+    def payload_numbers(self, rows: npt.NDArray[np.intp]) -> npt.NDArray[np.float64] | None:
+        """The payloads of the records at ``rows`` as floats (NaN where not recorded or
+        null), or None when one is not a JSON number or null, or where the C passes
+        are not built: the numbers :meth:`payload_values` would give, without making
+        them Python objects."""
+        if _scan is None:
+            return None
+        out = np.empty(len(rows), dtype=np.float64)
+        starts = np.ascontiguousarray(self.payload_starts[rows], dtype=np.int64)
+        ends = np.ascontiguousarray(self.payload_ends[rows], dtype=np.int64)
+        if not _scan.numbers(self.payload_data, starts, ends, out):
+            return None
+        return out
+
     # -- selections -----------------------------------------------------------------------
 
     def rows_of(self, port_ids: Sequence[int], kinds: Sequence[int]) -> npt.NDArray[np.intp]:

@@ -261,20 +261,31 @@ class RunFrames:
         pandas = _pandas()
         cols = self._columns
         rows = self._rows(port_ids, kinds)
-        values = cols.payload_values(rows)
         data: dict[str, Any] = {"ip_id": cols.ip_id[rows]}
         if fields is None:
+            values = cols.payload_values(rows)
             payload = np.empty(len(values), dtype=object)
             payload[:] = values
             data["payload"] = payload
             frame: pd.DataFrame = pandas.DataFrame(data, copy=False)
             return frame
         schemas = [self._schemas.get(int(p)) for p in port_ids]
+        decoded: list[Any] | None = None
         for path in fields:
             kind = None
             declared = {_schema_kind(s, path.split(".") if path else []) for s in schemas}
             if len(declared) == 1:
                 kind = declared.pop()
+            if path == "" and kind in (None, _NUMERIC) and decoded is None:
+                # Scalar numbers, converted without becoming Python objects (the same
+                # floats; a kind read off the values needs one among the first 1000).
+                numbers = cols.payload_numbers(rows)
+                if numbers is not None and (kind == _NUMERIC or not np.isnan(numbers[:1000]).all()):
+                    data[path] = numbers
+                    continue
+            if decoded is None:
+                decoded = cols.payload_values(rows)
+            values = decoded
             if kind is None:
                 kind = _infer([x for x in _pluck(values[:1000], path) if x is not None])
             # A typed column of scalar payloads is the same with or without plucking

@@ -7,6 +7,14 @@
  *       The JSON array of the texts (null for an empty one), and whether it holds an
  *       integer of 19 digits or more (beyond 64 bits: not every JSON reader keeps it).
  *
+ *   numbers(data, starts, ends, out) -> bool
+ *       Every payload text as a float, into out (float64, one per text): NaN where a
+ *       text is empty (not recorded) or null. False, with out partly written, as soon
+ *       as one is anything but a JSON number or null (the caller then decodes them
+ *       the general way). Converted as float() would (correctly rounded): exactly in
+ *       80-bit arithmetic when the digits and the exponent are small enough (almost
+ *       always), else by Python's own conversion.
+ *
  *   data_links(ip_id, parent_ends, parents, is_data, keep, child, parent) -> int
  *       The links both ends of which are data IPs: record i's parents are
  *       parents[parent_ends[i-1]:parent_ends[i]]; a link counts when is_data (a bool
@@ -23,6 +31,8 @@
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
+#include <float.h>
+#include <math.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -89,6 +99,9 @@ slices_get(slices_t *sl, PyObject *data, PyObject *starts, PyObject *ends)
     return 0;
 }
 
+/* Number texts longer than this are converted through a Python float. */
+#define NUMBER_MAX 63
+
 /* Integers of this many digits or more do not fit 64 bits. */
 #define LONG_DIGITS 19
 
@@ -142,6 +155,172 @@ join(PyObject *self, PyObject *args)
     Py_END_ALLOW_THREADS
     slices_release(&sl);
     return Py_BuildValue("(NO)", result, long_number ? Py_True : Py_False);
+}
+
+/* The exact conversion needs x87 80-bit long doubles (64-bit significands). */
+#if defined(__x86_64__) && LDBL_MANT_DIG == 64
+#define EXACT_80 1
+static const long double POW10[28] = {
+    1e0L,  1e1L,  1e2L,  1e3L,  1e4L,  1e5L,  1e6L,  1e7L,  1e8L,  1e9L,
+    1e10L, 1e11L, 1e12L, 1e13L, 1e14L, 1e15L, 1e16L, 1e17L, 1e18L, 1e19L,
+    1e20L, 1e21L, 1e22L, 1e23L, 1e24L, 1e25L, 1e26L, 1e27L,
+};
+#else
+#define EXACT_80 0
+#endif
+
+/* A JSON number's text t[0:n] as a double; 0 on success, -1 if it is no JSON number.
+ * Digits of up to 19 significant figures and a decimal exponent of at most 27 are
+ * converted exactly in long double (10^27 and the digits are exact there; the one
+ * rounding of the product or quotient to 64 bits, then to 53, is exact unless the
+ * first lands on a halfway point of the second, which is checked); anything else by
+ * PyOS_string_to_double. */
+static int
+json_number(const char *t, Py_ssize_t n, double *out)
+{
+    Py_ssize_t i = 0;
+    int neg = 0, is_int = 1;
+    if (i < n && t[i] == '-') {
+        neg = 1;
+        i++;
+    }
+    if (i >= n) return -1;
+    uint64_t m = 0;
+    int digits = 0, exp10 = 0, many = 0;
+    if (t[i] == '0') {
+        i++;
+    } else if (t[i] >= '1' && t[i] <= '9') {
+        while (i < n && t[i] >= '0' && t[i] <= '9') {
+            if (digits < 19) {
+                m = m * 10 + (uint64_t)(t[i] - '0');
+                digits++;
+            } else {
+                many = 1;
+            }
+            i++;
+        }
+    } else {
+        return -1;
+    }
+    if (i < n && t[i] == '.') {
+        is_int = 0;
+        i++;
+        Py_ssize_t d = i;
+        while (i < n && t[i] >= '0' && t[i] <= '9') {
+            if (m == 0 && t[i] == '0') {
+                exp10--; /* a leading zero of the fraction */
+            } else if (digits < 19) {
+                m = m * 10 + (uint64_t)(t[i] - '0');
+                digits++;
+                exp10--;
+            } else {
+                many = 1;
+            }
+            i++;
+        }
+        if (i == d) return -1;
+    }
+    if (i < n && (t[i] == 'e' || t[i] == 'E')) {
+        is_int = 0;
+        i++;
+        int eneg = 0;
+        if (i < n && (t[i] == '+' || t[i] == '-')) eneg = t[i++] == '-';
+        Py_ssize_t d = i;
+        int e = 0;
+        while (i < n && t[i] >= '0' && t[i] <= '9') {
+            if (e < 100000) e = e * 10 + (t[i] - '0');
+            i++;
+        }
+        if (i == d) return -1;
+        exp10 += eneg ? -e : e;
+    }
+    if (i != n) return -1;
+    if (m == 0 && !many) {
+        /* JSON's -0 is the integer 0; -0.0 keeps its sign, as float() does */
+        *out = (neg && !is_int) ? -0.0 : 0.0;
+        return 0;
+    }
+#if EXACT_80
+    if (!many && exp10 >= -27 && exp10 <= 27) {
+        long double x = (long double)m;
+        x = exp10 >= 0 ? x * POW10[exp10] : x / POW10[-exp10];
+        union {
+            long double ld;
+            struct {
+                uint64_t mant;
+                uint16_t sexp;
+            } b;
+        } u;
+        u.ld = x;
+        if ((u.b.mant & 0x7FF) != 0x400) { /* not halfway between two doubles */
+            double v = (double)x;
+            *out = neg ? -v : v;
+            return 0;
+        }
+    }
+#endif
+    char buf[NUMBER_MAX + 1];
+    if (n > NUMBER_MAX) {
+        /* a long text: through a Python float */
+        PyObject *text = PyBytes_FromStringAndSize(t, n);
+        if (!text) return -2;
+        PyObject *f = PyFloat_FromString(text);
+        Py_DECREF(text);
+        if (!f) return -2;
+        *out = PyFloat_AS_DOUBLE(f);
+        Py_DECREF(f);
+        return 0;
+    }
+    memcpy(buf, t, (size_t)n);
+    buf[n] = '\0';
+    char *end = NULL;
+    double v = PyOS_string_to_double(buf, &end, NULL);
+    if (v == -1.0 && PyErr_Occurred()) return -2;
+    *out = v;
+    return 0;
+}
+
+static PyObject *
+numbers(PyObject *self, PyObject *args)
+{
+    PyObject *data, *starts, *ends, *out_obj;
+    if (!PyArg_ParseTuple(args, "OOOO:numbers", &data, &starts, &ends, &out_obj)) return NULL;
+    slices_t sl;
+    if (slices_get(&sl, data, starts, ends) < 0) return NULL;
+    Py_buffer out = {0};
+    Py_ssize_t n_out;
+    if (get_array(out_obj, &out, 8, 1, "out", &n_out) < 0) {
+        slices_release(&sl);
+        return NULL;
+    }
+    PyObject *result = NULL;
+    if (n_out != sl.n) {
+        PyErr_SetString(PyExc_ValueError, "numbers: out must be as long as starts");
+        goto done;
+    }
+    const char *text = (const char *)sl.data.buf;
+    const int64_t *s = (const int64_t *)sl.starts.buf, *e = (const int64_t *)sl.ends.buf;
+    double *o = (double *)out.buf;
+    int ok = 1;
+    for (Py_ssize_t i = 0; i < sl.n; i++) {
+        Py_ssize_t len = e[i] > s[i] ? (Py_ssize_t)(e[i] - s[i]) : 0;
+        const char *t = text + s[i];
+        if (len == 0 || (len == 4 && memcmp(t, "null", 4) == 0)) {
+            o[i] = NAN;
+            continue;
+        }
+        int r = json_number(t, len, &o[i]);
+        if (r == -2) goto done; /* a Python error */
+        if (r < 0) {
+            ok = 0;
+            break;
+        }
+    }
+    result = PyBool_FromLong(ok);
+done:
+    PyBuffer_Release(&out);
+    slices_release(&sl);
+    return result;
 }
 
 static PyObject *
@@ -304,6 +483,9 @@ static PyMethodDef methods[] = {
     {"join", join, METH_VARARGS,
      "join(data, starts, ends) -> (bytes, bool): the JSON array of the payload texts (null"
      " for an empty one), and whether it holds an integer of 19 digits or more."},
+    {"numbers", numbers, METH_VARARGS,
+     "numbers(data, starts, ends, out) -> bool: every payload text as a float into out (NaN"
+     " where empty or null); False if one is not a JSON number or null."},
     {"data_links", data_links, METH_VARARGS,
      "data_links(ip_id, parent_ends, parents, is_data, keep, child, parent) -> int: the links"
      " between data IPs, written into child and parent when given; their number."},
