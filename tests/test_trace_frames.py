@@ -48,6 +48,9 @@ def assert_frames_match_records(run: TracedRun) -> None:
     for r in data:
         by_port.setdefault(r.port_id, []).append(r.ip_id)
     assert {p: ids.tolist() for p, ids in frames.data_ips().items()} == by_port
+    assert frames.counts() == {p: len(ids) for p, ids in by_port.items()}
+    iips = [r.port_id for r in records if r.kind == "iip"]
+    assert frames.counts(3) == {p: iips.count(p) for p in set(iips)}
     ids = {r.ip_id for r in data}
     child, parent = frames.data_links()
     assert list(zip(child.tolist(), parent.tolist(), strict=True)) == [

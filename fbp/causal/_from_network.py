@@ -349,8 +349,6 @@ class FieldSurvey:
 def survey_fields(addresses: Sequence[str], frames: Any) -> dict[str, FieldSurvey]:
     """Survey the fields of untyped output ports in one run's frames
     (``TracedRun.frames()``), for :func:`fields_to_project`."""
-    import numpy as np
-
     p = frames.ports
     out: dict[str, FieldSurvey] = {}
     for addr in addresses:
@@ -362,7 +360,8 @@ def survey_fields(addresses: Sequence[str], frames: Any) -> dict[str, FieldSurve
                 survey.kinds.setdefault(path, set()).add(kind)
         if not pids:
             continue
-        survey.sent = bool(np.isin(frames.data_ips()[1], pids).any())
+        counts = frames.counts(0)
+        survey.sent = any(counts.get(pid, 0) for pid in pids)
         if not survey.sent:
             continue
         paths = [""] if not survey.kinds else []

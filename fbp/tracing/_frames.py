@@ -212,6 +212,12 @@ class RunFrames:
         )
         return frame
 
+    def counts(self, kind: int = 0) -> dict[int, int]:
+        """How many records of ``kind`` (0: data) each port has, by port id (ports
+        with none left out)."""
+        _, slices = self._columns.by_port(kind)
+        return {p: sl.stop - sl.start for p, sl in slices.items()}
+
     def data_ips(self) -> dict[int, npt.NDArray[np.int64]]:
         """The ids of the data IPs each port sent, by port id, in write order."""
         cols = self._columns
