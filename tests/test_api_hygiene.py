@@ -14,6 +14,7 @@ PUBLIC = [
     "fbp.graph",
     "fbp.tracing",
     "fbp.causal",
+    "fbp.causal.testing",
     "fbp.testing",
     "fbp.protocol",
     "fbp_components.core",

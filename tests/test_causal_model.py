@@ -13,7 +13,7 @@ import pytest
 
 from fbp._core._exceptions import CausalModelError
 from fbp.causal import FittedModel, fit, whatif
-from fbp.causal._synthetic import make_network
+from fbp.causal.testing import make_network
 
 
 @pytest.fixture(scope="module")

@@ -10,8 +10,7 @@ import pandas as pd
 import pytest
 
 from fbp.causal import ShiftResult, fit, shift
-from fbp.causal._cases import FaultCase, fault_case
-from fbp.causal._synthetic import Fault, make_network
+from fbp.causal.testing import Fault, FaultCase, fault_case, make_network
 
 CASES = 20
 

@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 import networkx as nx
 import pandas as pd
 import pytest
 
-from fbp.causal._cases import fault_case
-from fbp.causal._synthetic import Fault, make_network
+from fbp.causal.testing import (
+    FAULT_KINDS,
+    SHAPES,
+    Fault,
+    FaultKind,
+    fault_case,
+    make_network,
+    random_case,
+)
 
 
 def test_networks_are_reproducible_dags_with_fbp_attributes() -> None:
@@ -52,3 +62,68 @@ def test_fault_cases_move_the_target() -> None:
     (fault,) = case.faults
     assert abs(case.network.target_effect(fault)) >= 0.25
     assert fault_case("none", 0) is not None
+
+
+def test_filters_drop_units_and_say_so() -> None:
+    net = make_network(20, filters=0.5, seed=4)
+    filters = net.names("filter")
+    assert filters
+    data = net.sample(1000, seed=0)
+    for f in filters:
+        fired = data[f"{f}.OUT.fired"]
+        assert 0 < fired.mean() < 1
+        assert (data.loc[fired == 0, f"{f}.OUT"] == 0).all()
+        assert net.graph.has_edge(f"{f}.OUT.fired", next(iter(net.graph.successors(f"{f}.OUT"))))
+
+
+def test_joins_and_aggregations_follow_their_operation() -> None:
+    net = make_network(25, joins=0.4, aggregates=0.3, branches=0.2, seed=5)
+    joins, aggs = net.names("join"), net.names("aggregate")
+    assert joins and aggs
+    for name in joins + aggs:
+        p = net.process(name)
+        other = "max" if p.op != "max" else ("sum" if p.kind == "join" else "mean")
+        base = net.sample(3000, seed=1)[f"{name}.OUT"]
+        moved = net.sample(3000, seed=1, faults=[Fault(name, op=other)])[f"{name}.OUT"]
+        assert abs(moved.mean() - base.mean()) > 0.05 * base.std(), name
+        assert len(net.graph.in_edges(f"{name}.OUT")) >= len(p.inputs)
+
+
+def test_every_shape_is_drawn_and_pair_shapes_read_two_streams() -> None:
+    seen = set()
+    for seed in range(6):
+        net = make_network(30, nonlinear=1.0, shapes=SHAPES, seed=seed)
+        for p in net.processes:
+            if p.kind == "transform":
+                seen.add(p.shape)
+                if p.shape in ("product", "decay", "gate", "max"):
+                    assert len(p.inputs) >= 2
+    assert seen >= set(SHAPES) - {"tanh"}
+    with pytest.raises(ValueError, match="unknown shapes"):
+        make_network(10, shapes=["wavy"])  # type: ignore[list-item]
+
+
+@pytest.mark.parametrize("kind", FAULT_KINDS)
+def test_random_cases_of_every_kind_know_their_culprits(kind: FaultKind) -> None:
+    case = random_case(11, rows=300, kinds=[kind])
+    assert case.kind == kind
+    assert len(case.after) == len(case.before) == 300
+    expected = {"none": 0, "two": 2, "two-mid": 2, "cancel": 2}.get(kind, 1)
+    assert len(case.truth) == expected
+    effect = case.network.target_effect(case.faults, n=8000) if case.faults else 0.0
+    if kind == "cancel":
+        assert abs(effect) < 0.1
+        for f in case.faults:
+            assert abs(case.network.target_effect(f, n=8000)) >= 0.2
+    elif kind != "none":
+        assert abs(effect) >= 0.15
+    assert case.mid_graph == (kind not in ("none", "input", "parameter", "category"))
+
+
+def test_the_documented_example_runs() -> None:
+    doc = (Path(__file__).resolve().parent.parent / "docs" / "causal.md").read_text()
+    section = doc[doc.index("## `fbp.causal.testing`") :]
+    example = re.findall(r"```python\n(.*?)```", section, flags=re.S)[0]
+    scope: dict[str, object] = {}
+    exec(compile(example, "docs/causal.md", "exec"), scope)
+    assert len(scope["broad"]) == len(FAULT_KINDS)  # type: ignore[arg-type]
