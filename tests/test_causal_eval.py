@@ -48,3 +48,32 @@ def test_the_causal_answer_beats_the_zscore_baseline_mid_graph(
     assert causal["innocent"] < zscore["innocent"]
     assert causal["top3"] >= zscore["top3"]
     assert causal["first"] >= zscore["first"]
+
+
+# One seed of the traced networks, a fault of each family: a join, a router's
+# parameter and a stale model (fraud scoring), an aggregation and a code change
+# upstream of it (recommender), a filter and a non-linear formula (sensor ETL).
+NETWORK_FAULTS = {
+    "fraud_scoring": ("ledger bug", "triage cut", "stale model"),
+    "recommender": ("basket max", "relevance bug"),
+    "sensor_etl": ("strict filter", "heat index bug"),
+}
+
+
+@pytest.fixture(scope="module")
+def traced() -> list[Outcome]:
+    from benchmarks._causal_networks import network_cases
+
+    return list(network_cases(1, seed0=3, only=NETWORK_FAULTS))
+
+
+def test_traced_networks_meet_the_targets(traced: list[Outcome]) -> None:
+    assert len(traced) == 3 + sum(map(len, NETWORK_FAULTS.values()))
+    s = summarise(traced, "causal")
+    assert s["crashes"] == 0, [o.errors for o in traced if o.errors]
+    assert s["first"] == 1.0 and s["top3"] == 1.0, s
+    assert s["flagged"] == 1.0, s
+    assert s["innocent"] == 0.0, s
+    assert s["false_alarms"] == 0, s
+    z = summarise(traced, "zscore")
+    assert z["innocent"] > s["innocent"]

@@ -85,7 +85,8 @@ class ProcessScore:
         ci_low: lower end of the bootstrap interval of the sum.
         ci_high: upper end of that interval.
         variables: the variables summed.
-        significant: whether any of them is a finding (``None`` if not tested).
+        significant: whether any of them is a finding, or one of them changed and
+            the interval of the sum excludes zero (``None`` if not tested).
         flagged: the share of bootstrap replicates in which any of them was flagged.
     """
 
@@ -215,10 +216,18 @@ def rank(
         total = float(np.sum(values[idx]))
         plo = phi = None
         if replicates is not None and len(replicates) > 0:
-            a, b = bounds(np.array([total]), replicates[:, idx].sum(axis=1, keepdims=True))
+            # A variable without an interval (never flagged) adds nothing to its
+            # process; a process none of whose variables has one has none either.
+            sub = replicates[:, idx]
+            summed = np.where(np.isnan(sub).all(axis=1), np.nan, np.nansum(sub, axis=1))[:, None]
+            a, b = bounds(np.array([total]), summed)
             plo, phi = _finite(a, 0), _finite(b, 0)
         flags = [scores[i].significant for i in idx]
         sig = None if all(f is None for f in flags) else any(bool(f) for f in flags)
+        if sig is False and any(scores[i].changed for i in idx):
+            # Ports of one process can share a change that none of them carries
+            # alone (a router's two indicators): the process's own interval decides.
+            sig = (plo is not None and plo > 0.0) or (phi is not None and phi < 0.0)
         share = (
             float(np.mean(flagged[:, idx].any(axis=1)))  # type: ignore[index]
             if has_flags

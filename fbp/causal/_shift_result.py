@@ -29,10 +29,11 @@ class ShiftResult:
         ranking: variables and processes, largest attribution first. A variable's
             ``p_value`` is its mechanism-change test, ``p_adjusted`` after the
             ``correction``, ``changed`` whether that rejects at ``alpha``, and
-            ``significant`` whether it is a finding: its mechanism changed and its
-            attribution interval excludes zero (whether or not the target's own
-            shift test rejects: a change can be demonstrated before its effect on
-            the target is).
+            ``significant`` whether it is a finding: its mechanism changed, and
+            either the target's own shift test rejects or its attribution interval
+            excludes zero (a change can be demonstrated before its effect on the
+            target is). A process is a finding if one of its variables is, or if
+            one changed and the process's summed interval excludes zero.
         observed_change: the measure between the observed target samples.
         explained_change: the sum of the attributions (the model's change).
         gate_p_value: p-value of the test "the target did not change" (the shift
@@ -165,8 +166,13 @@ def build_result(
     extra: dict[str, dict[str, Any]] = {}
     findings = []
     for i, node in enumerate(pb.nodes):
+        # A changed mechanism is a finding when the target demonstrably moved (the
+        # tests say it changed, the gate that there is a change to explain), even if
+        # the linear attribution cannot pin its share down (a gated or thresholded
+        # path); when the target's own test is weak, its attribution must be
+        # demonstrably non-zero (a small effect, or changes that cancel).
         excl = by_node[node].ci_excludes_zero
-        sig = bool(changed[i] and excl)
+        sig = bool(changed[i] and (shifted or excl))
         findings.append(sig)
         extra[node] = {
             "p_value": p_raw[i],
