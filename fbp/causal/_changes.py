@@ -17,7 +17,7 @@ branching one whose inputs moved:
   no weight, so the test never extrapolates.
 * **A material change.** Each effect (the change of the variable's level, of its
   slope along each parent, of its noise variance) is compared with a margin before
-  the chi-square statistic is formed: 2 % of the variable's standard deviation for
+  the statistic is formed: 2 % of the variable's standard deviation for
   level and slopes; for the noise variance, the larger of (5 % of the standard
   deviation) squared and half the mean squared residual. A deterministic component
   (most code is) has no noise to hide a misfit in, so without a margin any curve the
