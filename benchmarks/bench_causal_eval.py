@@ -39,7 +39,7 @@ import sys
 import time
 import traceback
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -300,23 +300,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         "misses": {m: misses(outcomes, m) for m in ("causal", "zscore")},
         "outcomes": [
             {
-                **{k: v for k, v in asdict(o).items() if k != "answers"},
+                "case": o.name,
                 "truth": sorted(o.truth),
-                "answers": {
-                    m: None
-                    if a is None
-                    else {
-                        "ranked": a.ranked[:5],
-                        "flagged": sorted(a.flagged),
-                        "seconds": round(a.seconds, 3),
-                    }
+                "mid_graph": o.mid_graph,
+                **{
+                    m: None if a is None else [list(a.ranked[:3]), sorted(a.flagged)]
                     for m, a in o.answers.items()
                 },
             }
             for o in outcomes
         ],
     }
-    args.out.with_suffix(".json").write_text(json.dumps(payload, indent=1, default=list))
+    args.out.with_suffix(".json").write_text(json.dumps(payload, default=list) + "\n")
     return 0
 
 
