@@ -23,8 +23,6 @@ needed only to read records as frames (:meth:`TracedRun.ips`, :meth:`TracedRun.f
 from typing import TYPE_CHECKING, Any
 
 from ._errors import TraceError, TraceFileError, TraceLookupError, TraceWriterError
-from ._flowtrace import export_flowtrace
-from ._payload import PayloadMode, PayloadSetting
 from ._reader import Trace, open_trace
 from ._records import (
     EdgeSummary,
@@ -37,10 +35,12 @@ from ._records import (
 )
 from ._rotation import Rotation
 from ._run import TracedRun
-from ._writer import TraceWriter, WriterStatistics
 
 if TYPE_CHECKING:
+    from ._flowtrace import export_flowtrace
     from ._frames import RunFrames
+    from ._payload import PayloadMode, PayloadSetting
+    from ._writer import TraceWriter, WriterStatistics
 
 __all__ = (
     "EdgeSummary",
@@ -67,10 +67,25 @@ __all__ = (
 )
 
 
-def __getattr__(name: str) -> Any:
-    if name == "RunFrames":  # imported on use: it needs numpy and pandas
-        from ._frames import RunFrames
+#: Imported on first use: reading a trace needs none of them (RunFrames needs numpy
+#: and pandas, the writer and the payload settings pydantic).
+_LAZY = {
+    "RunFrames": "._frames",
+    "TraceWriter": "._writer",
+    "WriterStatistics": "._writer",
+    "PayloadMode": "._payload",
+    "PayloadSetting": "._payload",
+    "export_flowtrace": "._flowtrace",
+}
 
-        return RunFrames
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is not None:
+        import importlib
+
+        value = getattr(importlib.import_module(module, __name__), name)
+        globals()[name] = value
+        return value
     msg = f"module {__name__!r} has no attribute {name!r}"
     raise AttributeError(msg)

@@ -21,14 +21,14 @@ import json
 import sys
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ._convert import convert
 from ._errors import TraceError, TraceFileError, TraceLookupError
-from ._flowtrace import export_flowtrace
 from ._reader import Trace, open_trace
-from ._records import TracedIP
-from ._run import TracedRun
+
+if TYPE_CHECKING:
+    from ._records import TracedIP
+    from ._run import TracedRun
 
 __all__ = ("add_parser",)
 
@@ -261,6 +261,8 @@ def _lineage(args: argparse.Namespace, trace: Trace) -> int:
 
 @_guarded
 def _export(args: argparse.Namespace, trace: Trace) -> int:
+    from ._flowtrace import export_flowtrace
+
     run = trace.run(args.run)
     if args.output is None:
         if args.json:
@@ -282,6 +284,8 @@ def _export(args: argparse.Namespace, trace: Trace) -> int:
 
 
 def _convert(args: argparse.Namespace) -> int:
+    from ._convert import convert
+
     try:
         done = convert(args.old, args.new)
     except TraceFileError as exc:

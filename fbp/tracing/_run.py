@@ -26,6 +26,7 @@ if TYPE_CHECKING:
 
     from ._columns import RunColumns
     from ._frames import RunFrames
+    from ._summary import SummaryCounts
 
 __all__ = ("KIND_SETS", "TracedRun")
 
@@ -78,7 +79,7 @@ class TracedRun:
             )
         ]
         self._port_by_id = {p.port_id: p for p in self._ports}
-        self._counts: dict[tuple[int, int], int] | None = None
+        self._counts: SummaryCounts | None = None
         self._columns: RunColumns | None = None
 
     @property
@@ -137,32 +138,18 @@ class TracedRun:
         """Every port of the run's network, by port id."""
         return list(self._ports)
 
-    def _kind_counts(self) -> dict[tuple[int, int], int]:
-        """Records per (port_id, kind), counted once."""
+    def _summary_counts(self) -> SummaryCounts:
+        """The run's summary counts: stored with the run when it ended, else counted
+        from its columns (see :mod:`fbp.tracing._summary`); then kept."""
         if self._counts is None:
-            import numpy as np
+            from ._summary import read_counts
 
-            cols = self.columns()
-            key = cols.port_id.astype(np.int64) * 8 + cols.kind
-            counts = np.bincount(key) if len(key) else np.zeros(0, dtype=np.int64)
-            self._counts = {
-                (k // 8, k % 8): int(counts[k]) for k in np.flatnonzero(counts).tolist()
-            }
+            self._counts = read_counts(self._con, self._key, self._ports, self._columns)
         return self._counts
 
     def processes(self) -> list[ProcessSummary]:
         """Every process, in the order of its first port, with what it sent."""
-        import numpy as np
-
-        counts = self._kind_counts()
-        names = list(dict.fromkeys(p.process for p in self._ports))
-        code = {name: k for k, name in enumerate(names)}
-        proc_of_port = np.array([code[p.process] for p in self._ports] or [0], dtype=np.int64)
-        cols = self.columns()
-        sent = cols.kind <= 2
-        procs = proc_of_port[cols.port_id[sent]]
-        distinct = np.unique(cols.activation[sent] * len(names) + procs)
-        per_proc = np.bincount(distinct % max(len(names), 1), minlength=len(names))
+        counts = self._summary_counts()
         order: dict[str, list[TracedPort]] = {}
         for p in self._ports:
             order.setdefault(p.process, []).append(p)
@@ -172,39 +159,18 @@ class TracedRun:
                 component=ports[0].component,
                 inports=tuple(p.address for p in ports if p.direction == "in"),
                 outports=tuple(p.address for p in ports if p.direction == "out"),
-                ips_sent=sum(counts.get((p.port_id, 0), 0) for p in ports if p.direction == "out"),
-                activations=int(per_proc[code[name]]),
+                ips_sent=sum(
+                    counts.records.get((p.port_id, 0), 0) for p in ports if p.direction == "out"
+                ),
+                activations=counts.activations.get(name, 0),
             )
             for name, ports in order.items()
         ]
 
-    def _dropped(self) -> dict[tuple[int, int], int]:
-        """Drop markers per (sending port, dropping port)."""
-        import numpy as np
-
-        cols = self.columns()
-        drops = np.flatnonzero(cols.kind == 4)
-        if not len(drops):
-            return {}
-        sent = np.flatnonzero(cols.kind <= 2)
-        ids = cols.ip_id[sent]
-        order = np.argsort(ids, kind="stable")
-        sorted_ids = ids[order]
-        pos = np.searchsorted(sorted_ids, cols.ip_id[drops])
-        found = (pos < len(sorted_ids)) & (
-            sorted_ids[np.minimum(pos, len(ids) - 1)] == cols.ip_id[drops]
-        )
-        src = cols.port_id[sent[order[pos[found]]]].astype(np.int64)
-        tgt = cols.port_id[drops[found]].astype(np.int64)
-        out: dict[tuple[int, int], int] = {}
-        for s, t in zip(src.tolist(), tgt.tolist(), strict=True):
-            out[(s, t)] = out.get((s, t), 0) + 1
-        return out
-
     def edges(self) -> list[EdgeSummary]:
         """Every edge with the IPs that crossed it, then IIPs as edges from nowhere."""
-        counts = self._kind_counts()
-        dropped = self._dropped()
+        summary = self._summary_counts()
+        counts, dropped = summary.records, summary.dropped
         by_address = {p.address: p for p in self._ports}
         out: list[EdgeSummary] = []
         for p in self._ports:

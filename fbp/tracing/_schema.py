@@ -66,6 +66,14 @@ and fast to query, as soon as its chunks are committed. The tables::
                                          cannot encode is stored as
                                          {"$repr": "...", "$type": "module.Class"}
 
+    summaries  a run's summary counts, stored when it ends (none for a run that
+               crashed, is still running or was converted: its columns are counted)
+      run          INTEGER PRIMARY KEY   runs.run
+      counts       TEXT                  JSON: {"records": [[port_id, kind, n], ...],
+                                         "activations": {process: n, ...} (those that
+                                         sent something), "dropped": [[sending
+                                         port_id, dropping port_id, n], ...]}
+
 Every BLOB is a little-endian array. A record's parents belong to its IP: a drop
 marker carries none of its own (a reader shows the IP's), a dead-letter marker the
 same as the data record that follows it.
@@ -156,6 +164,12 @@ CREATE TABLE IF NOT EXISTS chunks (
 CREATE TRIGGER IF NOT EXISTS chunks_counted AFTER INSERT ON chunks BEGIN
     UPDATE runs SET records = records + NEW.n WHERE run = NEW.run;
 END
+""",
+    """
+CREATE TABLE IF NOT EXISTS summaries (
+    run         INTEGER PRIMARY KEY,
+    counts      TEXT NOT NULL
+)
 """,
     """
 CREATE TABLE IF NOT EXISTS kinds (

@@ -21,6 +21,7 @@ from fbp._core._tracehook import RunInfo
 from ._chunks import COLUMNS, Chunk, split
 from ._errors import TraceError
 from ._payload import encode_json
+from ._summary import SummaryCounter
 
 __all__ = ("RunStore",)
 
@@ -54,6 +55,7 @@ class RunStore:
         self.stored = 0
         #: Seconds spent splitting commits into columns and inserting them.
         self.store_seconds = 0.0
+        self._counter: SummaryCounter | None = None
 
     def start(self, info: RunInfo) -> None:
         """Store a new run and its ports, committed at once."""
@@ -101,6 +103,7 @@ class RunStore:
             con.execute("ROLLBACK")
             raise
         self.run_key = run_key
+        self._counter = SummaryCounter(info.ports)
 
     def append(self, n: int, text: bytes) -> None:
         """Append ``n`` records, serialised as one JSON array, committed on return."""
@@ -116,6 +119,8 @@ class RunStore:
     def insert(self, chunk: Chunk) -> None:
         """Insert a chunk of the run in progress, committed on return."""
         self.con.execute(_APPEND, (self.run_key, *chunk))
+        if self._counter is not None:
+            self._counter.add(chunk[0], chunk[2], chunk[3], chunk[4])  # kind, port, activation
 
     def copy(self, chunk: Chunk) -> None:
         """Append a chunk made elsewhere (records copied from another run)."""
@@ -125,12 +130,27 @@ class RunStore:
         self.stored += chunk[0]
 
     def finish(self, status: str, error: str | None, stats: dict[str, Any], ended_ns: int) -> None:
-        """Mark the run ended; the commit is synced to disk before this returns."""
-        self.con.execute(  # committed and synced (synchronous=FULL)
-            "UPDATE runs SET status = ?, error = ?, stats = ?, ended_ns = ? WHERE run = ?",
-            (status, error, _json(stats), ended_ns, self.run_key),
-        )
+        """Mark the run ended, with its summary counts; the commit is synced to disk
+        before this returns."""
+        counts = None if self._counter is None else self._counter.counts()
+        con = self.con
+        con.execute("BEGIN IMMEDIATE")
+        try:
+            con.execute(
+                "UPDATE runs SET status = ?, error = ?, stats = ?, ended_ns = ? WHERE run = ?",
+                (status, error, _json(stats), ended_ns, self.run_key),
+            )
+            if counts is not None:
+                con.execute(
+                    "INSERT INTO summaries (run, counts) VALUES (?, ?)",
+                    (self.run_key, counts.to_json()),
+                )
+            con.execute("COMMIT")  # synced (synchronous=FULL)
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
         self.run_key = None
+        self._counter = None
 
     def close(self) -> None:
         """Close the connection."""

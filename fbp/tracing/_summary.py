@@ -1,0 +1,303 @@
+"""A run's summary counts: what ``trace summary``, ``processes()`` and ``edges()`` show.
+
+Three small tables of numbers, whatever the size of the run: the records of each kind
+on each port, the activations of each process that sent something, and the drop
+markers of each edge. The writer's thread counts them chunk by chunk as it stores the
+records (:class:`SummaryCounter`) and stores them with the run when it ends, in the
+``summaries`` table, so that a summary reads kilobytes and needs neither numpy nor the
+records. A run without stored counts (a crashed run, one still being written, a
+converted one) is counted from its ``kind``, ``port_id`` and ``activation`` columns
+only (:func:`read_counts`), never its parents or payloads.
+
+Activations are counted as the runtime makes them: a process runs one activation at
+a time and numbers them in increasing order, so the distinct activations among a
+process's records are the changes of activation along them. A counter that meets a
+decreasing activation, or a drop on a port fed by several output ports (whose sender
+only the records tell), stores nothing, and the run is counted from its columns.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from array import array
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Protocol
+
+from ._address import format_address
+
+if TYPE_CHECKING:
+    from ._columns import RunColumns
+
+__all__ = ("SummaryCounter", "SummaryCounts", "counts_of_columns", "read_counts", "stored_counts")
+
+#: Chunks of more records than this are counted with numpy (imported then); smaller
+#: ones in Python, so that a small traced run never imports numpy.
+_NUMPY_FROM = 4096
+
+# The kinds of records a process sends (data, open, close) and the drop marker.
+_SENT_MAX = 2
+_DROP = 4
+
+
+class _Port(Protocol):
+    """A port as the runtime (``PortInfo``) and a reader (``TracedPort``) describe it."""
+
+    @property
+    def process(self) -> str: ...
+    @property
+    def port(self) -> str: ...
+    @property
+    def index(self) -> int | None: ...
+    @property
+    def direction(self) -> str: ...
+    @property
+    def targets(self) -> tuple[str, ...]: ...
+
+
+@dataclass
+class SummaryCounts:
+    """The counts of one run (see the module docstring)."""
+
+    #: Records per ``(port_id, kind)``.
+    records: dict[tuple[int, int], int] = field(default_factory=dict)
+    #: Activations that sent at least one record (data or bracket), per process.
+    activations: dict[str, int] = field(default_factory=dict)
+    #: Drop markers per ``(sending port_id, dropping port_id)``.
+    dropped: dict[tuple[int, int], int] = field(default_factory=dict)
+
+    def to_json(self) -> str:
+        """The counts as the JSON text stored in ``summaries.counts``."""
+        return json.dumps(
+            {
+                "records": [[p, k, n] for (p, k), n in sorted(self.records.items())],
+                "activations": self.activations,
+                "dropped": [[s, t, n] for (s, t), n in sorted(self.dropped.items())],
+            },
+            separators=(",", ":"),
+        )
+
+    @classmethod
+    def from_json(cls, text: str) -> SummaryCounts:
+        """Counts from the JSON text of :meth:`to_json`."""
+        data = json.loads(text)
+        return cls(
+            records={(int(p), int(k)): int(n) for p, k, n in data["records"]},
+            activations={str(k): int(n) for k, n in data["activations"].items()},
+            dropped={(int(s), int(t)): int(n) for s, t, n in data["dropped"]},
+        )
+
+
+def _process_codes(ports: Sequence[_Port]) -> tuple[list[str], list[int]]:
+    """The processes in the order of their first port, and each port's process code."""
+    names = list(dict.fromkeys(p.process for p in ports))
+    code = {name: k for k, name in enumerate(names)}
+    return names, [code[p.process] for p in ports]
+
+
+def _sole_senders(ports: Sequence[_Port]) -> dict[int, int]:
+    """For each input port that exactly one output port feeds, that output port."""
+    by_address = {format_address(p.process, p.port, p.index): i for i, p in enumerate(ports)}
+    senders: dict[int, list[int]] = {}
+    for i, p in enumerate(ports):
+        if p.direction == "out":
+            for target in p.targets:
+                tgt = by_address.get(target)
+                if tgt is not None:
+                    senders.setdefault(tgt, []).append(i)
+    return {tgt: srcs[0] for tgt, srcs in senders.items() if len(srcs) == 1}
+
+
+class SummaryCounter:
+    """Counts a run's records chunk by chunk, in write order (the writer's thread)."""
+
+    def __init__(self, ports: Sequence[_Port]) -> None:
+        self._names, self._proc_of_port = _process_codes(ports)
+        self._sole_sender = _sole_senders(ports)
+        self._records: dict[tuple[int, int], int] = {}
+        self._activations = [0] * len(self._names)
+        self._last = [-1] * len(self._names)  # each process's last activation seen
+        self._dropped: dict[tuple[int, int], int] = {}
+        #: False once the chunks break an assumption the counts rest on.
+        self.exact = True
+
+    def add(self, n: int, kind: bytes, port_id: bytes, activation: bytes) -> None:
+        """Count a chunk of ``n`` records from its (little-endian) column BLOBs."""
+        if not self.exact or not n:
+            return
+        try:
+            if n > _NUMPY_FROM:
+                self._add_numpy(kind, port_id, activation)
+            else:
+                self._add_python(kind, port_id, activation)
+        except (IndexError, ValueError):  # a port id the run does not have
+            self.exact = False
+
+    def _add_python(self, kind: bytes, port_id: bytes, activation: bytes) -> None:
+        ports = array("i", port_id)
+        acts = array("q", activation)
+        if array("i", [1]).tobytes()[0] != 1:  # pragma: no cover - big-endian machines
+            ports.byteswap()
+            acts.byteswap()
+        records, last, activations = self._records, self._last, self._activations
+        proc_of_port = self._proc_of_port
+        for k, p, a in zip(kind, ports, acts, strict=True):
+            k = k - 256 if k > 127 else k
+            records[(p, k)] = records.get((p, k), 0) + 1
+            if 0 <= k <= _SENT_MAX:
+                proc = proc_of_port[p]
+                if a != last[proc]:
+                    if a < last[proc]:
+                        self.exact = False
+                        return
+                    last[proc] = a
+                    activations[proc] += 1
+            elif k == _DROP:
+                self._drop(p, 1)
+
+    def _add_numpy(self, kind: bytes, port_id: bytes, activation: bytes) -> None:
+        import numpy as np
+
+        kinds = np.frombuffer(kind, dtype="i1")
+        ports = np.frombuffer(port_id, dtype="<i4").astype(np.int64)
+        acts = np.frombuffer(activation, dtype="<i8")
+        key = ports * 8 + kinds
+        if len(key) and (key.min() < 0 or ports.max() >= len(self._proc_of_port)):
+            self.exact = False
+            return
+        counts = np.bincount(key)
+        for k in np.flatnonzero(counts).tolist():
+            pk = (k // 8, k % 8)
+            self._records[pk] = self._records.get(pk, 0) + int(counts[k])
+        sent = kinds <= _SENT_MAX
+        procs = np.asarray(self._proc_of_port, dtype=np.int64)[ports[sent]]
+        order = np.argsort(procs, kind="stable")
+        procs, acts = procs[order], acts[sent][order]
+        if len(procs):
+            first = np.ones(len(procs), dtype=bool)
+            first[1:] = procs[1:] != procs[:-1]
+            # Within a process, activations never decrease; each group's first must not
+            # go below the last one the process had in the chunks before.
+            step = np.diff(acts)
+            last = np.asarray(self._last, dtype=np.int64)
+            if bool((step[~first[1:]] < 0).any()) or bool((acts[first] < last[procs[first]]).any()):
+                self.exact = False
+                return
+            new = np.ones(len(procs), dtype=bool)
+            new[1:] = step != 0
+            new[first] = acts[first] != last[procs[first]]
+            per_proc = np.bincount(procs[new], minlength=len(self._names))
+            for proc, c in enumerate(per_proc.tolist()):
+                self._activations[proc] += c
+            ends = np.flatnonzero(np.append(first[1:], True))
+            for proc, a in zip(procs[ends].tolist(), acts[ends].tolist(), strict=True):
+                self._last[proc] = a
+        drops = ports[kinds == _DROP]
+        if len(drops):
+            for p, c in zip(*np.unique(drops, return_counts=True), strict=True):
+                self._drop(int(p), int(c))
+
+    def _drop(self, port: int, count: int) -> None:
+        sender = self._sole_sender.get(port)
+        if sender is None:
+            self.exact = False
+            return
+        self._dropped[(sender, port)] = self._dropped.get((sender, port), 0) + count
+
+    def counts(self) -> SummaryCounts | None:
+        """The counts so far; None when they could not be counted exactly."""
+        if not self.exact:
+            return None
+        return SummaryCounts(
+            records=dict(self._records),
+            activations=dict(zip(self._names, self._activations, strict=True)),
+            dropped=dict(self._dropped),
+        )
+
+
+def stored_counts(con: sqlite3.Connection, run: int) -> SummaryCounts | None:
+    """The counts stored with a run when it ended; None if there are none."""
+    try:
+        row = con.execute("SELECT counts FROM summaries WHERE run = ?", (run,)).fetchone()
+    except sqlite3.OperationalError:  # a file written before summaries were stored
+        return None
+    return None if row is None else SummaryCounts.from_json(row[0])
+
+
+def counts_of_columns(
+    ports: Sequence[_Port],
+    kind: Any,
+    port_id: Any,
+    activation: Any,
+    ip_id: Any = None,
+) -> SummaryCounts:
+    """The counts of a run's records from its columns (numpy arrays, in write order).
+
+    ``ip_id`` is needed only when the run has drop markers, to find their senders.
+    """
+    import numpy as np
+
+    names, proc_codes = _process_codes(ports)
+    kind = np.asarray(kind)
+    port_id = np.asarray(port_id, dtype=np.int64)
+    key = port_id * 8 + kind
+    counts = np.bincount(key) if len(key) else np.zeros(0, dtype=np.int64)
+    records = {(k // 8, k % 8): int(counts[k]) for k in np.flatnonzero(counts).tolist()}
+    proc_of_port = np.array(proc_codes or [0], dtype=np.int64)
+    sent = kind <= _SENT_MAX
+    procs = proc_of_port[port_id[sent]]
+    distinct = np.unique(np.asarray(activation)[sent] * max(len(names), 1) + procs)
+    per_proc = np.bincount(distinct % max(len(names), 1), minlength=len(names))
+    activations = {name: int(per_proc[k]) for k, name in enumerate(names)}
+    dropped: dict[tuple[int, int], int] = {}
+    drops = np.flatnonzero(kind == _DROP)
+    if len(drops) and ip_id is not None:
+        ip_id = np.asarray(ip_id)
+        sent_rows = np.flatnonzero(sent)
+        ids = ip_id[sent_rows]
+        order = np.argsort(ids, kind="stable")
+        sorted_ids = ids[order]
+        pos = np.searchsorted(sorted_ids, ip_id[drops])
+        found = (pos < len(sorted_ids)) & (
+            sorted_ids[np.minimum(pos, max(len(ids) - 1, 0))] == ip_id[drops]
+            if len(ids)
+            else np.zeros(len(drops), dtype=bool)
+        )
+        src = port_id[sent_rows[order[pos[found]]]]
+        tgt = port_id[drops[found]]
+        for s, t in zip(src.tolist(), tgt.tolist(), strict=True):
+            dropped[(s, t)] = dropped.get((s, t), 0) + 1
+    return SummaryCounts(records=records, activations=activations, dropped=dropped)
+
+
+def read_counts(
+    con: sqlite3.Connection, run: int, ports: Sequence[_Port], columns: RunColumns | None = None
+) -> SummaryCounts:
+    """A run's counts: stored, else from the columns given, else from the ``kind``,
+    ``port_id`` and ``activation`` columns of its chunks (and ``ip_id`` when it has
+    drop markers), read for this."""
+    stored = stored_counts(con, run)
+    if stored is not None:
+        return stored
+    if columns is not None:
+        return counts_of_columns(
+            ports, columns.kind, columns.port_id, columns.activation, columns.ip_id
+        )
+    import numpy as np
+
+    rows = con.execute(
+        "SELECT kind, port_id, activation FROM chunks WHERE run = ? ORDER BY seq", (run,)
+    ).fetchall()
+    if not rows:
+        return counts_of_columns(ports, np.zeros(0, "i1"), np.zeros(0, "i4"), np.zeros(0, "i8"))
+    kind = np.frombuffer(b"".join(r[0] for r in rows), dtype="i1")
+    port_id = np.frombuffer(b"".join(r[1] for r in rows), dtype="<i4")
+    activation = np.frombuffer(b"".join(r[2] for r in rows), dtype="<i8")
+    ip_id = None
+    if bool((kind == _DROP).any()):
+        ids = con.execute(
+            "SELECT ip_id FROM chunks WHERE run = ? ORDER BY seq LIMIT ?", (run, len(rows))
+        ).fetchall()
+        ip_id = np.frombuffer(b"".join(r[0] for r in ids), dtype="<i8")
+    return counts_of_columns(ports, kind, port_id, activation, ip_id)
