@@ -197,7 +197,6 @@ def _print_run(run: TracedRun) -> None:
 def _ips(args: argparse.Namespace, trace: Trace) -> int:
     run = trace.run(args.run)
     limit = args.limit if args.limit is not None else (0 if args.json else _TEXT_LIMIT)
-    rows = run.select(args.target, kind=args.kind, limit=limit or None)
     records: list[dict[str, Any]] = [
         {
             "ip_id": r.ip_id,
@@ -207,7 +206,7 @@ def _ips(args: argparse.Namespace, trace: Trace) -> int:
             "parents": list(r.parents),
             "payload": r.payload,
         }
-        for r in run.traced(rows)
+        for r in run._selected_ips(args.target, args.kind, limit or None)
     ]
     if args.json:
         _dump({"run_id": run.run_id, "target": args.target, "kind": args.kind, "ips": records})

@@ -301,13 +301,52 @@ class TracedRun:
         """
         from ._frames import ips_frame
 
-        rows = self.select(port_or_edge, kind=kind, limit=limit)
+        cols, rows = self._selected(port_or_edge, kind, limit)
         with_kind = len(KIND_SETS[kind]) > 1
-        return ips_frame(self.columns(), rows, self.t0_perf_ns, with_kind=with_kind)
+        return ips_frame(cols, rows, self.t0_perf_ns, with_kind=with_kind)
 
-    def _traced(self, rows: npt.NDArray[np.intp]) -> list[TracedIP]:
-        """The records at ``rows`` as :class:`TracedIP`."""
-        cols = self.columns()
+    def _selected(
+        self, port_or_edge: str, kind: str, limit: int | None
+    ) -> tuple[RunColumns, npt.NDArray[np.intp]]:
+        """The records of :meth:`select`, as columns and positions in them: the run's
+        columns when they are read already, or when a drop or dead-letter marker (whose
+        parents are another record's) is asked for; else only the records selected,
+        read for this (see :mod:`fbp.tracing._select`)."""
+        import numpy as np
+
+        if kind not in KIND_SETS:
+            msg = f"kind must be one of {sorted(KIND_SETS)}, not {kind!r}"
+            raise ValueError(msg)
+        kinds = KIND_SETS[kind]
+        if self._columns is not None or {4, 5} & set(kinds):
+            return self.columns(), self.select(port_or_edge, kind=kind, limit=limit)
+        from ._select import read_selected
+
+        senders, receivers = self.resolve(port_or_edge)
+        send = (np.asarray(senders, np.int32), np.asarray([k for k in kinds if k <= 2], np.int8))
+        recv = (np.asarray(receivers, np.int32), np.asarray([k for k in kinds if k == 3], np.int8))
+
+        def keep(kind: npt.NDArray[np.int8], port: npt.NDArray[np.int32]) -> npt.NDArray[np.bool_]:
+            mask = np.zeros(len(kind), dtype=bool)
+            for ports, ks in (send, recv):
+                if len(ports) and len(ks):
+                    mask |= np.isin(port, ports) & np.isin(kind, ks)
+            return mask
+
+        cols = read_selected(self._con, self._key, self.path, keep, limit)
+        return cols, np.arange(len(cols))
+
+    def _selected_ips(self, port_or_edge: str, kind: str, limit: int | None) -> list[TracedIP]:
+        """The records of :meth:`select` as :class:`TracedIP`, read as :meth:`ips` does."""
+        cols, rows = self._selected(port_or_edge, kind, limit)
+        return self._traced(rows, cols)
+
+    def _traced(
+        self, rows: npt.NDArray[np.intp], cols: RunColumns | None = None
+    ) -> list[TracedIP]:
+        """The records at ``rows`` (of the run's columns, or of ``cols``) as :class:`TracedIP`."""
+        if cols is None:
+            cols = self.columns()
         parents = cols.record_parents(rows)
         payloads = cols.payload_values(rows)
         recorded = cols.payload_recorded(rows).tolist()
