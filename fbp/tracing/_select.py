@@ -51,6 +51,8 @@ def read_selected(
             f"SELECT seq, n, {blobs} FROM chunks WHERE run = ? ORDER BY seq", (run,)
         )
         for row in cursor:
+            if limit is not None and found >= limit:
+                break
             seq, n, ip_id, kind, port_id, activation, t_ns = row[:7]
             kinds = np.frombuffer(kind, dtype="i1")
             ports = np.frombuffer(port_id, dtype="<i4")
@@ -86,8 +88,6 @@ def read_selected(
             parts["payload_ends"].append(payload_ends + payload_base)
             parts["payload_starts"].append(payload_ends - sizes + payload_base)
             payload_base += len(payloads)
-            if limit is not None and found >= limit:
-                break
     except (sqlite3.DatabaseError, ValueError) as exc:
         msg = f"cannot read the records of trace {path!r}, which looks damaged: {exc}"
         raise TraceFileError(path, msg) from exc
