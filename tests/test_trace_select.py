@@ -84,3 +84,27 @@ def test_a_chunk_that_does_not_match_its_count_is_a_damaged_file(
     con.close()
     with pytest.raises(TraceFileError, match="looks damaged"):
         open_trace(broken).run().ips("Gen.OUT")
+
+
+@pytest.mark.parametrize("limit", [None, 3_000, 9_999])
+def test_ips_of_a_rotated_run_read_alone_span_its_segments(
+    tmp_path_factory: pytest.TempPathFactory, limit: int | None
+) -> None:
+    from fbp.graph import Graph, run
+    from fbp.tracing import Rotation
+
+    folder = tmp_path_factory.getbasetemp() / "rotated-select.d"
+    if not folder.exists():
+        g = Graph("chain")
+        g.add_process("R", "core/Range").add_process("A", "core/Repeat")
+        g.add_process("D", "core/Drop")
+        g.connect("R.OUT", "A.IN").connect("A.OUT", "D.IN")
+        g.add_initial(10_000, "R.COUNT")
+        with TraceWriter(folder, rotation=Rotation(every_bytes=100_000)) as w:
+            run(g, trace=w)
+    alone, whole = _runs(folder)
+    assert len(alone.segments) >= 3
+    got = alone.ips("A.OUT", limit=limit)
+    assert alone._columns is None
+    pd.testing.assert_frame_equal(got, whole.ips("A.OUT", limit=limit))
+    assert got["value"].tolist() == list(range(limit or 10_000))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import random
 import shutil
@@ -21,6 +22,7 @@ from fbp.tracing._summary import (
     SummaryCounter,
     SummaryCounts,
     counts_of_columns,
+    merged,
     read_counts,
     stored_counts,
 )
@@ -220,3 +222,47 @@ def test_a_traced_network_stores_the_counts_of_its_columns(tmp_path: Path) -> No
         assert stored == counts_of_columns(
             r.ports(), cols.kind, cols.port_id, cols.activation, cols.ip_id
         )
+
+
+def test_a_rotated_run_adds_up_the_counts_of_its_segments(tmp_path: Path) -> None:
+    from fbp.graph import Graph, run
+    from fbp.tracing import Rotation
+
+    g = Graph("chain")
+    g.add_process("R", "core/Range").add_process("A", "core/Repeat")
+    g.add_process("D", "core/Drop")
+    g.connect("R.OUT", "A.IN").connect("A.OUT", "D.IN")
+    g.add_initial(10_000, "R.COUNT")
+    folder = tmp_path / "rotated.d"
+    with TraceWriter(folder, rotation=Rotation(every_bytes=100_000)) as w:
+        run(g, trace=w)
+    with open_trace(folder) as trace:
+        r = trace.run()
+        stores = r._stores()
+        assert len(stores) >= 3
+        assert all(stored_counts(con, key) is not None for con, key, _ in stores)
+        counts = r._summary_counts()  # from the segments' stored counts
+        cols = r.columns()
+        assert counts == counts_of_columns(
+            r.ports(), cols.kind, cols.port_id, cols.activation, cols.ip_id
+        )
+        procs = {p.name: p for p in r.processes()}
+    # A looper: one activation over every segment.
+    assert (procs["R"].ips_sent, procs["R"].activations) == (10_000, 1)
+    assert (procs["A"].ips_sent, procs["A"].activations) == (10_000, 1)
+
+
+@pytest.mark.parametrize("cuts", [[0, 10_000, 20_000, 30_000], [0, 1, 29_999, 30_000]])
+def test_the_counts_of_parts_add_up_to_those_of_the_whole(cuts: list[int]) -> None:
+    cols = _chain_records(30_000, 5)
+    whole = counts_of_columns(
+        CHAIN, cols["kind"], cols["port_id"], cols["activation"], cols["ip_id"]
+    )
+    parts = [
+        _count({k: v[a:b] for k, v in cols.items()}, [b - a]) for a, b in itertools.pairwise(cuts)
+    ]
+    assert all(p is not None for p in parts)
+    assert merged([p for p in parts if p is not None]) == whole
+    assert whole.activations != {
+        k: sum(p.activations[k] for p in parts if p) for k in whole.activations
+    }

@@ -138,13 +138,27 @@ class TracedRun:
         """Every port of the run's network, by port id."""
         return list(self._ports)
 
-    def _summary_counts(self) -> SummaryCounts:
-        """The run's summary counts: stored with the run when it ended, else counted
-        from its columns (see :mod:`fbp.tracing._summary`); then kept."""
-        if self._counts is None:
-            from ._summary import read_counts
+    def _stores(self) -> list[tuple[sqlite3.Connection, int, str]]:
+        """Where the run's records are, in order: ``(connection, run key, file)`` of
+        each file holding some (one, but for a rotated trace)."""
+        return [(self._con, self._key, self.path)]
 
-            self._counts = read_counts(self._con, self._key, self._ports, self._columns)
+    def _summary_counts(self) -> SummaryCounts:
+        """The run's summary counts: those stored with the run (or with each of its
+        segments) when it ended, else counted from its columns (see
+        :mod:`fbp.tracing._summary`); then kept."""
+        if self._counts is None:
+            from ._summary import counts_of_columns, merged, read_counts
+
+            cols = self._columns
+            if cols is not None:
+                self._counts = counts_of_columns(
+                    self._ports, cols.kind, cols.port_id, cols.activation, cols.ip_id
+                )
+            else:
+                self._counts = merged(
+                    [read_counts(con, key, self._ports) for con, key, _ in self._stores()]
+                )
         return self._counts
 
     def processes(self) -> list[ProcessSummary]:
@@ -320,7 +334,7 @@ class TracedRun:
         kinds = KIND_SETS[kind]
         if self._columns is not None or {4, 5} & set(kinds):
             return self.columns(), self.select(port_or_edge, kind=kind, limit=limit)
-        from ._select import read_selected
+        from ._select import concatenated, read_selected
 
         senders, receivers = self.resolve(port_or_edge)
         send = (np.asarray(senders, np.int32), np.asarray([k for k in kinds if k <= 2], np.int8))
@@ -333,7 +347,11 @@ class TracedRun:
                     mask |= np.isin(port, ports) & np.isin(kind, ks)
             return mask
 
-        cols = read_selected(self._con, self._key, self.path, keep, limit)
+        parts: list[RunColumns] = []
+        for con, key, path in self._stores():
+            left = None if limit is None else limit - sum(len(p) for p in parts)
+            parts.append(read_selected(con, key, path, keep, left))
+        cols = concatenated(parts)
         return cols, np.arange(len(cols))
 
     def _selected_ips(self, port_or_edge: str, kind: str, limit: int | None) -> list[TracedIP]:

@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 
     from ._columns import RunColumns
 
-__all__ = ("read_selected",)
+__all__ = ("concatenated", "read_selected")
 
 #: Keeps the records wanted of a chunk, given its ``kind`` and ``port_id`` arrays.
 Selector = Callable[["npt.NDArray[np.int8]", "npt.NDArray[np.int32]"], "npt.NDArray[np.bool_]"]
@@ -108,4 +108,36 @@ def read_selected(
         payload_starts=cat("payload_starts", "<i8"),
         payload_ends=cat("payload_ends", "<i8"),
         payload_data=b"".join(parts["payloads"]),
+    )
+
+
+def concatenated(parts: list[RunColumns]) -> RunColumns:
+    """Columns of records read apart (from the segments of a rotated trace, in order)
+    as one run's, the offsets of their parents and payloads shifted."""
+    if len(parts) == 1:
+        return parts[0]
+    import numpy as np
+
+    from ._columns import RunColumns
+
+    parent_shift = np.cumsum([0] + [len(c.parents) for c in parts[:-1]])
+    payload_shift = np.cumsum([0] + [len(c.payload_data) for c in parts[:-1]])
+
+    def cat(name: str) -> Any:
+        return np.concatenate([getattr(c, name) for c in parts])
+
+    def shifted(name: str, shifts: Any) -> Any:
+        return np.concatenate([getattr(c, name) + s for c, s in zip(parts, shifts, strict=True)])
+
+    return RunColumns(
+        ip_id=cat("ip_id"),
+        kind=cat("kind"),
+        port_id=cat("port_id"),
+        activation=cat("activation"),
+        t_ns=cat("t_ns"),
+        parent_ends=shifted("parent_ends", parent_shift),
+        parents=cat("parents"),
+        payload_starts=shifted("payload_starts", payload_shift),
+        payload_ends=shifted("payload_ends", payload_shift),
+        payload_data=b"".join(c.payload_data for c in parts),
     )

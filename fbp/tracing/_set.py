@@ -44,6 +44,10 @@ class SegmentedRun(TracedRun):
         self._parts = parts
         self.segments = tuple(str(p) for _, _, p in parts)
 
+    def _stores(self) -> list[tuple[sqlite3.Connection, int, str]]:
+        """Each kept segment: its connection, the run's key in it, its file."""
+        return [(con, row[0], str(p)) for con, row, p in self._parts]
+
     def columns(self) -> RunColumns:
         """The records of every kept segment, one segment after the other, as columns."""
         if self._columns is None:

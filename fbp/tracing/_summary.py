@@ -14,6 +14,10 @@ a time and numbers them in increasing order, so the distinct activations among a
 process's records are the changes of activation along them. A counter that meets a
 decreasing activation, or a drop on a port fed by several output ports (whose sender
 only the records tell), stores nothing, and the run is counted from its columns.
+
+A rotated trace stores a run in several segments, each with its own counts: they add
+up (:func:`merged`), less one activation of a process wherever its last activation in
+a segment is its first in the next (``spans``).
 """
 
 from __future__ import annotations
@@ -30,7 +34,14 @@ from ._address import format_address
 if TYPE_CHECKING:
     from ._columns import RunColumns
 
-__all__ = ("SummaryCounter", "SummaryCounts", "counts_of_columns", "read_counts", "stored_counts")
+__all__ = (
+    "SummaryCounter",
+    "SummaryCounts",
+    "counts_of_columns",
+    "merged",
+    "read_counts",
+    "stored_counts",
+)
 
 #: Chunks of more records than this are counted with numpy (imported then); smaller
 #: ones in Python, so that a small traced run never imports numpy.
@@ -66,6 +77,8 @@ class SummaryCounts:
     activations: dict[str, int] = field(default_factory=dict)
     #: Drop markers per ``(sending port_id, dropping port_id)``.
     dropped: dict[tuple[int, int], int] = field(default_factory=dict)
+    #: The first and the last activation of each process that sent something.
+    spans: dict[str, tuple[int, int]] = field(default_factory=dict)
 
     def to_json(self) -> str:
         """The counts as the JSON text stored in ``summaries.counts``."""
@@ -74,6 +87,7 @@ class SummaryCounts:
                 "records": [[p, k, n] for (p, k), n in sorted(self.records.items())],
                 "activations": self.activations,
                 "dropped": [[s, t, n] for (s, t), n in sorted(self.dropped.items())],
+                "spans": {k: list(v) for k, v in self.spans.items()},
             },
             separators=(",", ":"),
         )
@@ -86,6 +100,7 @@ class SummaryCounts:
             records={(int(p), int(k)): int(n) for p, k, n in data["records"]},
             activations={str(k): int(n) for k, n in data["activations"].items()},
             dropped={(int(s), int(t)): int(n) for s, t, n in data["dropped"]},
+            spans={str(k): (int(a), int(b)) for k, (a, b) in data["spans"].items()},
         )
 
 
@@ -117,7 +132,8 @@ class SummaryCounter:
         self._sole_sender = _sole_senders(ports)
         self._records: dict[tuple[int, int], int] = {}
         self._activations = [0] * len(self._names)
-        self._last = [-1] * len(self._names)  # each process's last activation seen
+        self._first = [-1] * len(self._names)  # each process's first activation seen
+        self._last = [-1] * len(self._names)  # and its last (-1: none yet)
         self._dropped: dict[tuple[int, int], int] = {}
         #: False once the chunks break an assumption the counts rest on.
         self.exact = True
@@ -151,6 +167,8 @@ class SummaryCounter:
                     if a < last[proc]:
                         self.exact = False
                         return
+                    if last[proc] < 0:
+                        self._first[proc] = a
                     last[proc] = a
                     activations[proc] += 1
             elif k == _DROP:
@@ -190,6 +208,9 @@ class SummaryCounter:
             per_proc = np.bincount(procs[new], minlength=len(self._names))
             for proc, c in enumerate(per_proc.tolist()):
                 self._activations[proc] += c
+            for proc, a in zip(procs[first].tolist(), acts[first].tolist(), strict=True):
+                if self._last[proc] < 0:
+                    self._first[proc] = a
             ends = np.flatnonzero(np.append(first[1:], True))
             for proc, a in zip(procs[ends].tolist(), acts[ends].tolist(), strict=True):
                 self._last[proc] = a
@@ -213,7 +234,36 @@ class SummaryCounter:
             records=dict(self._records),
             activations=dict(zip(self._names, self._activations, strict=True)),
             dropped=dict(self._dropped),
+            spans={
+                name: (self._first[k], self._last[k])
+                for k, name in enumerate(self._names)
+                if self._last[k] >= 0
+            },
         )
+
+
+def merged(parts: Sequence[SummaryCounts]) -> SummaryCounts:
+    """The counts of a run stored in several parts (the segments of a rotated trace,
+    in order): their sums, less one activation of a process wherever it goes on from
+    one part into the next."""
+    if len(parts) == 1:
+        return parts[0]
+    out = SummaryCounts()
+    for part in parts:
+        for pk, n in part.records.items():
+            out.records[pk] = out.records.get(pk, 0) + n
+        for st, n in part.dropped.items():
+            out.dropped[st] = out.dropped.get(st, 0) + n
+        for proc, n in part.activations.items():
+            out.activations[proc] = out.activations.get(proc, 0) + n
+            span = part.spans.get(proc)
+            if span is None:
+                continue
+            before = out.spans.get(proc)
+            if before is not None and before[1] == span[0]:
+                out.activations[proc] -= 1
+            out.spans[proc] = (span[0] if before is None else before[0], span[1])
+    return out
 
 
 def stored_counts(con: sqlite3.Connection, run: int) -> SummaryCounts | None:
@@ -250,8 +300,21 @@ def counts_of_columns(
     distinct = np.unique(np.asarray(activation)[sent] * max(len(names), 1) + procs)
     per_proc = np.bincount(distinct % max(len(names), 1), minlength=len(names))
     activations = {name: int(per_proc[k]) for k, name in enumerate(names)}
+    acts = np.asarray(activation)[sent]
+    seen, first_at = np.unique(procs, return_index=True)
+    last_at = len(procs) - 1 - np.unique(procs[::-1], return_index=True)[1]
+    spans = {
+        names[p]: (int(acts[a]), int(acts[b]))
+        for p, a, b in zip(seen.tolist(), first_at.tolist(), last_at.tolist(), strict=True)
+    }
     dropped: dict[tuple[int, int], int] = {}
     drops = np.flatnonzero(kind == _DROP)
+    sole = _sole_senders(ports)
+    if len(drops):  # a drop on a port one output port feeds is from that port
+        direct = np.isin(port_id[drops], np.fromiter(sole, dtype=np.int64, count=len(sole)))
+        for t, c in zip(*np.unique(port_id[drops[direct]], return_counts=True), strict=True):
+            dropped[(sole[int(t)], int(t))] = int(c)
+        drops = drops[~direct]
     if len(drops) and ip_id is not None:
         ip_id = np.asarray(ip_id)
         sent_rows = np.flatnonzero(sent)
@@ -268,7 +331,7 @@ def counts_of_columns(
         tgt = port_id[drops[found]]
         for s, t in zip(src.tolist(), tgt.tolist(), strict=True):
             dropped[(s, t)] = dropped.get((s, t), 0) + 1
-    return SummaryCounts(records=records, activations=activations, dropped=dropped)
+    return SummaryCounts(records=records, activations=activations, dropped=dropped, spans=spans)
 
 
 def read_counts(
