@@ -18,9 +18,13 @@ on a loaded machine it says what the run costs when the wall clock cannot.
    speed gets SIGINT after 3 s; timed from the signal to the end of the process, with
    its exit code, then the first ``trace summary`` of the trace (its status and record
    count), what a user waits for before a first answer.
-3. Reading the int trace of (1): ``fbp trace summary FILE`` as a process, and in one
-   process, opening the file and getting one edge's IPs as a DataFrame
-   (``run.ips("S3.OUT -> S4.IN")``) and the run's ``frames()``.
+3. Reading the int trace of (1), as whole processes beside their floors (``python -c
+   pass``, ``import fbp``, ``import pandas``): ``fbp trace summary FILE`` (also with
+   the stored counts deleted, as for a crashed run), ``fbp trace ips FILE EDGE`` (100
+   IPs, and all), one edge's IPs as a DataFrame; and in one process, opening the file
+   and getting one edge's IPs as a DataFrame (``run.ips("S3.OUT -> S4.IN")``) and the
+   run's ``frames()``. ``--reading-only`` writes one int trace per code and times
+   only this.
 """
 
 from __future__ import annotations
@@ -30,7 +34,9 @@ import itertools
 import json
 import os
 import resource
+import shutil
 import signal
+import sqlite3
 import statistics
 import subprocess
 import sys
@@ -270,46 +276,120 @@ t3 = time.perf_counter()
 print(json.dumps({"edge_s": t1 - t0, "rows": len(df), "frames_s": (t3 - t2) if frames else None}))
 """
 
+EDGE = "S3.OUT -> S4.IN"
+
+#: What a user waits for when reading a trace, as whole processes: the floors (Python,
+#: ``import fbp``, ``import pandas``) and the commands, by name; TRACE is the trace file.
+READ_PROCESSES: dict[str, list[str]] = {
+    "python -c pass": ["-c", "pass"],
+    "import fbp": ["-c", "import fbp"],
+    "import pandas": ["-c", "import pandas"],
+    "trace summary": ["-m", "fbp", "trace", "summary", "TRACE"],
+    # As for a crashed run: the counts from the kind, port and activation columns.
+    "trace summary, counted": ["-m", "fbp", "trace", "summary", "COUNTED"],
+    "trace ips (100)": ["-m", "fbp", "trace", "ips", "TRACE", EDGE],
+    "trace ips --limit 0": ["-m", "fbp", "trace", "ips", "TRACE", EDGE, "--limit", "0"],
+    "edge DataFrame": [
+        "-c",
+        f"import sys, fbp.tracing as t; t.open_trace(sys.argv[1]).run().ips({EDGE!r})",
+        "TRACE",
+    ],
+}
+
 
 def bench_reading(
     codes: dict[str, Path | None], work: Path, traces: dict[str, Path], repeats: int
 ) -> dict[str, Any]:
-    """(3): trace summary and one edge's IPs, on the int traces of (1)."""
-    out: dict[str, Any] = {}
-    summary: dict[str, list[float]] = {c: [] for c in codes}
+    """(3): reading the int traces of (1), as whole processes (wall and CPU), and one
+    edge's DataFrame and the run's frames() in a process."""
+    wall: dict[tuple[str, str], list[float]] = {}
+    cpu: dict[tuple[str, str], list[float]] = {}
     edge: dict[str, list[float]] = {c: [] for c in codes}
-    edge_process: dict[str, list[float]] = {c: [] for c in codes}
     frames: dict[str, list[float]] = {c: [] for c in codes}
     script = work / "read_one_edge.py"
     script.write_text(READ_ONE_EDGE)
-    for _ in range(repeats):
+    counted = {}
+    for code, trace in traces.items():
+        counted[code] = trace.with_name(trace.stem + "-counted.trace")
+        shutil.copy(trace, counted[code])
+        con = sqlite3.connect(counted[code])
+        with con:
+            if con.execute("SELECT 1 FROM sqlite_schema WHERE name = 'summaries'").fetchone():
+                con.execute("DELETE FROM summaries")
+        con.close()
+    variants = [(c, name) for name in READ_PROCESSES for c in codes]
+    for r in range(repeats):
+        shift = r % len(variants)
+        for code, name in variants[shift:] + variants[:shift]:
+            e = env(codes[code], work)
+            files = {"TRACE": str(traces[code]), "COUNTED": str(counted[code])}
+            argv = [files.get(a, a) for a in READ_PROCESSES[name]]
+            took = timed([sys.executable, *argv], e, cpu.setdefault((code, name), []))
+            wall.setdefault((code, name), []).append(took)
+            print(
+                f"  {code:8} {name:20} {took:6.2f} s (CPU {cpu[(code, name)][-1]:.2f} s)",
+                file=sys.stderr,
+            )
         for code, where in codes.items():
-            e = env(where, work)
-            trace = str(traces[code])
-            summary[code].append(timed([sys.executable, "-m", "fbp", "trace", "summary", trace], e))
-            t0 = time.perf_counter()
             res = subprocess.run(
-                [sys.executable, str(script), trace],
-                env=e,
+                [sys.executable, str(script), str(traces[code])],
+                env=env(where, work),
                 cwd=work,
                 capture_output=True,
                 text=True,
             )
-            edge_process[code].append(time.perf_counter() - t0)
             if res.returncode != 0:
                 raise SystemExit(res.stderr[-2000:])
             got = json.loads(res.stdout)
             edge[code].append(got["edge_s"])
             if got["frames_s"] is not None:
                 frames[code].append(got["frames_s"])
+    out: dict[str, Any] = {}
     for code in codes:
         out[code] = {
-            "summary_process_s": median(summary[code]),
+            "processes": {
+                name: {"wall_s": median(wall[(code, name)]), "cpu_s": median(cpu[(code, name)])}
+                for name in READ_PROCESSES
+            },
+            "summary_process_s": median(wall[(code, "trace summary")]),
+            "edge_process_s": median(wall[(code, "edge DataFrame")]),
             "edge_dataframe_s": median(edge[code]),
-            "edge_process_s": median(edge_process[code]),
             "frames_s": median(frames[code]) if frames[code] else None,
         }
     return out
+
+
+def write_int_traces(codes: dict[str, Path | None], work: Path, ips: int) -> dict[str, Path]:
+    """One traced run of the int network per code, for (3) alone."""
+    net = work / "Ints.json"
+    net.write_text(network("Ints", ips))
+    traces = {}
+    for code, where in codes.items():
+        trace = work / f"{code}-Ints.trace"
+        timed(
+            [sys.executable, "-m", "fbp", "run", str(net), "--trace", str(trace)], env(where, work)
+        )
+        traces[code] = trace
+    return traces
+
+
+def print_reading(codes: dict[str, Path | None], reading: dict[str, Any], repeats: int) -> None:
+    print(f"\nreading, whole processes, medians of {repeats}: wall (CPU) seconds")
+    print("| process | " + " | ".join(codes) + " |")
+    print("|---|" + "---|" * len(codes))
+    for name in READ_PROCESSES:
+        cells = [
+            f"{reading[c]['processes'][name]['wall_s']:.2f} s"
+            f" ({reading[c]['processes'][name]['cpu_s']:.2f} s)"
+            for c in codes
+        ]
+        print(f"| `{name}` | " + " | ".join(cells) + " |")
+    for key, label in (
+        ("edge_dataframe_s", "edge DataFrame in a process"),
+        ("frames_s", "frames()"),
+    ):
+        cells = ["-" if reading[c][key] is None else f"{reading[c][key]:.2f} s" for c in codes]
+        print(f"| {label} | " + " | ".join(cells) + " |")
 
 
 def main() -> None:
@@ -319,21 +399,33 @@ def main() -> None:
     p.add_argument("--repeats", type=int, help="repeats (default 5, quick 1)")
     p.add_argument("--baseline", type=Path, help="another fbp checkout to time alike")
     p.add_argument("--json", type=Path, help="write the results as JSON")
+    p.add_argument(
+        "--reading-only",
+        action="store_true",
+        help="only (3): write one int trace per code, then time reading it",
+    )
     args = p.parse_args()
     ips = args.ips or (20_000 if args.quick else 200_000)
     repeats = args.repeats or (1 if args.quick else 5)
     codes: dict[str, Path | None] = {"current": None}
     if args.baseline is not None:
         codes = {"baseline": args.baseline.resolve(), **codes}
+    runs: dict[str, Any] = {}
+    interrupt: dict[str, Any] = {}
     with tempfile.TemporaryDirectory(prefix="fbp-bench-trace-") as tmp:
         work = Path(tmp)
         (work / "bench_trace_components.py").write_text(COMPONENTS)
-        print(f"(1) fbp run and fbp run --trace, {ips:,} IPs per sender", file=sys.stderr)
-        runs, traces = bench_runs(codes, work, ips, repeats)
+        if args.reading_only:
+            print(f"one int trace per code, {ips:,} IPs per sender", file=sys.stderr)
+            traces = write_int_traces(codes, work, ips)
+        else:
+            print(f"(1) fbp run and fbp run --trace, {ips:,} IPs per sender", file=sys.stderr)
+            runs, traces = bench_runs(codes, work, ips, repeats)
         print("(3) reading the int trace", file=sys.stderr)
         reading = bench_reading(codes, work, traces, repeats)
-        print("(2) Ctrl-C after 3 s", file=sys.stderr)
-        interrupt = bench_interrupt(codes, work, max(1, min(repeats, 3)))
+        if not args.reading_only:
+            print("(2) Ctrl-C after 3 s", file=sys.stderr)
+            interrupt = bench_interrupt(codes, work, max(1, min(repeats, 3)))
     report = {
         "ips_per_sender": ips,
         "records": 6 * ips + 1,
@@ -344,6 +436,9 @@ def main() -> None:
     }
     if args.json:
         args.json.write_text(json.dumps(report, indent=2))
+    print_reading(codes, reading, repeats)
+    if args.reading_only:
+        return
     print(f"\nwhole process, {6 * ips + 1:,} records, medians of {repeats}")
     print("| code | payload | fbp run | fbp run --trace | ratio | CPU ratio |")
     print("|---|---|---|---|---|---|")
@@ -354,17 +449,12 @@ def main() -> None:
             f"| {code} | {payload} | {r['run_s']:.2f} s | {r['traced_s']:.2f} s"
             f" | {r['ratio']:.2f}x | {r['cpu_ratio']:.2f}x |"
         )
-    print(
-        "\n| code | trace summary (process) | one edge as DataFrame | frames()"
-        " | Ctrl-C: exit after | exit codes | status | then trace summary |"
-    )
-    print("|---|---|---|---|---|---|---|---|")
+    print("\n| code | Ctrl-C: exit after | exit codes | status | then trace summary |")
+    print("|---|---|---|---|---|")
     for code in codes:
-        rd, it = reading[code], interrupt[code]
-        frames = "-" if rd["frames_s"] is None else f"{rd['frames_s']:.2f} s"
+        it = interrupt[code]
         print(
-            f"| {code} | {rd['summary_process_s']:.2f} s | {rd['edge_dataframe_s']:.2f} s"
-            f" | {frames} | {it['exit_after_signal_s']:.2f} s (worst {it['worst_s']:.2f})"
+            f"| {code} | {it['exit_after_signal_s']:.2f} s (worst {it['worst_s']:.2f})"
             f" | {it['exit_codes']} | {', '.join(sorted(set(it['statuses'])))}"
             f" | {it['first_summary_s']:.2f} s |"
         )
