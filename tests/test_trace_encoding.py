@@ -9,10 +9,10 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from pydantic import BaseModel
+from pydantic import BaseModel, Field, field_serializer
 
 from fbp._core._tracehook import KIND_DATA
-from fbp.tracing import _payload
+from fbp.tracing import _chunks, _payload
 from fbp.tracing._payload import BatchEncoder
 
 _INT64 = st.integers(min_value=-(2**63), max_value=2**63 - 1)
@@ -37,6 +37,17 @@ def records(payloads: list[Any]) -> list[Any]:
 class Reading(BaseModel):
     sensor: str
     value: float
+
+
+class Custom(BaseModel):
+    """A model whose JSON is not its fields' (a serialiser of its own)."""
+
+    sensor: str
+    value: float
+
+    @field_serializer("value")
+    def _rounded(self, value: float) -> float:
+        return round(value, 1)
 
 
 @settings(max_examples=300, deadline=None)
@@ -85,7 +96,7 @@ def test_after_a_batch_of_new_objects_batches_are_encoded_whole_for_a_while(
 
     monkeypatch.setattr(_payload, "_encode_exact", counted)
     enc = BatchEncoder({})
-    fresh = [Reading(sensor=str(i), value=i) for i in range(3)]
+    fresh = [Custom(sensor=str(i), value=i) for i in range(3)]  # written by pydantic-core
     expected = json.loads(encode_exact(records(fresh)))
     assert json.loads(enc.encode(records(fresh))) == expected  # one by one: all new
     assert whole == []
@@ -128,3 +139,163 @@ def test_values_orjson_would_encode_differently_or_not_at_all_match_pydantic_cor
 ) -> None:
     batch = records([payload])
     assert BatchEncoder({}).encode(batch) == _payload._encode_exact(batch)
+
+
+# -- plain models, written by orjson from their fields ---------------------------------
+
+
+class Inner(BaseModel):
+    name: str
+    weights: list[float] = []
+
+
+class Plain(BaseModel):
+    seq: int
+    label: str | None = None
+    ratio: float = 0.5
+    ok: bool = True
+    tags: dict[str, int] = {}
+    inner: Inner | None = None
+    extra: Any = None
+
+
+class Aliased(BaseModel):
+    seq: int = Field(alias="Seq")
+
+
+class Hidden(BaseModel):
+    seq: int
+    secret: str = Field("x", exclude=True)
+
+
+class Raw(BaseModel):
+    seq: int
+    blob: bytes
+
+
+def written_by_pydantic(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
+    """The values encode_json writes from now on."""
+    written: list[Any] = []
+    encode_json = _payload.encode_json
+
+    def counted(value: Any) -> bytes:
+        written.append(value)
+        return encode_json(value)
+
+    monkeypatch.setattr(_payload, "encode_json", counted)
+    return written
+
+
+def test_plain_models_are_written_from_their_fields_and_read_back_as_pydantic_core_writes_them(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    plain = Plain(
+        seq=2**62,
+        label="é\n\"'",
+        ratio=float("nan"),
+        tags={"a": 1},
+        inner=Inner(name="i", weights=[1.5, float("inf")]),
+        extra={"when": b"\x00\xff", "n": [1, None]},
+    )
+    assert _payload._plain_model(Plain) == 7
+    payloads = [plain, Plain(seq=-1), Plain(seq=3, extra=Inner(name="x")), 4]
+    exact = [json.loads(_payload.encode_json(p)) for p in payloads]
+    written = written_by_pydantic(monkeypatch)
+    text = BatchEncoder({}, references=True).encode(records(payloads))
+    assert [r[6] for r in json.loads(text)] == exact
+    assert b'"inner":{"name":"i"' in text
+    assert written and not any(type(w) is Plain for w in written)  # what they hold only
+
+
+@pytest.mark.parametrize("cls", [Aliased, Hidden, Custom, Raw])
+def test_models_whose_json_is_not_their_fields_are_written_by_pydantic_core(
+    cls: type, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert _payload._plain_model(cls) is None
+    value = {
+        Aliased: lambda: Aliased(Seq=1),
+        Hidden: lambda: Hidden(seq=1),
+        Custom: lambda: Custom(sensor="s", value=0.25),
+        Raw: lambda: Raw(seq=1, blob=b"\xff\x00"),
+    }[cls]()
+    written = written_by_pydantic(monkeypatch)
+    text = BatchEncoder({}, references=True).encode(records([value]))
+    assert written == [value]
+    assert json.loads(text)[0][6] == json.loads(_payload.encode_json(value))
+
+
+def test_a_plain_model_with_more_in_its_dict_than_its_fields_is_written_by_pydantic_core() -> None:
+    value = Plain(seq=1)
+    value.__dict__["cached"] = "not a field"  # what a cached property leaves there
+    text = BatchEncoder({}, references=True).encode(records([value]))
+    assert json.loads(text)[0][6] == json.loads(_payload.encode_json(Plain(seq=1)))
+
+
+def test_a_plain_model_with_an_int_beyond_64_bits_is_written_by_pydantic_core() -> None:
+    value = Plain(seq=0)
+    value.__dict__["seq"] = 2**70
+    text = BatchEncoder({}, references=True).encode(records([value]))
+    assert json.loads(text)[0][6]["seq"] == 2**70
+
+
+# -- references to payloads forwarded unchanged ----------------------------------------
+
+
+def read_back(text: bytes, split: Any) -> list[Any]:
+    """The payloads of a commit's text as a splitter stores them."""
+    chunk = split(text)
+    starts = memoryview(chunk[8]).cast("q").tolist()
+    ends = memoryview(chunk[9]).cast("q").tolist()
+    pairs = zip(starts, ends, strict=True)
+    return [json.loads(chunk[10][a:b]) if b > a else "(not kept)" for a, b in pairs]
+
+
+SPLITTERS = [
+    pytest.param(_chunks.split, id="c", marks=pytest.mark.compiled),
+    pytest.param(_chunks.split_python, id="python"),
+]
+
+
+@pytest.mark.parametrize("split", SPLITTERS)
+def test_a_forwarded_payload_is_written_once_per_commit_and_referred_to_after(split: Any) -> None:
+    enc = BatchEncoder({}, references=True)
+    a, b = Reading(sensor="a", value=1.0), Custom(sensor="b", value=2.25)
+    stamp = b"\x00\x01"
+    batches = [
+        records([a, a, 7, b, a, "s", b, stamp]),
+        records([b, stamp, [a], {"k": a}, a]),  # inside containers: written in full
+    ]
+    texts = [enc.encode(batch) for batch in batches]
+    assert [t.count(b"],@") for t in texts] == [3, 3]
+    assert b"],@0]" in texts[0] and b"],@3]" in texts[1] and b"],@7]" in texts[1]
+    commit = b"[" + b",".join(t[1:-1] for t in texts) + b"]"
+    exact = [json.loads(_payload._encode_exact(batch)) for batch in batches]
+    assert read_back(commit, split) == [r[6] for rows in exact for r in rows]
+    chunk = split(commit)
+    assert chunk[10].count(b'"sensor":"a"') == 3  # once, then twice inside containers
+
+    enc.new_commit()  # the next commit writes them in full again
+    again = enc.encode(records([b, a, b]))
+    assert again.count(b"],@") == 1
+    expected = [{"sensor": "b", "value": 2.2}, {"sensor": "a", "value": 1.0}]
+    assert read_back(again, split) == [*expected, expected[0]]
+
+
+def test_a_batch_encoded_whole_keeps_the_payloads_later_ones_refer_to() -> None:
+    enc = BatchEncoder({}, references=True)
+    a = Reading(sensor="a", value=1.0)
+    text = enc.encode(records([a, 2**70]))  # orjson refuses the big int: pydantic-core whole
+    follow = enc.encode(records([a]))
+    assert follow.endswith(b"],@0]]")
+    commit = b"[" + text[1:-1] + b"," + follow[1:-1] + b"]"
+    reading = {"sensor": "a", "value": 1.0}
+    assert read_back(commit, _chunks.split_python) == [reading, 2**70, reading]
+
+
+@pytest.mark.parametrize(
+    "text", [b"[[1,0,0,0,0,[],@0]]", b'[[1,0,0,0,0,[],{"a":1}],[2,0,0,0,0,[1],@1]]']
+)
+@pytest.mark.parametrize("split", SPLITTERS)
+def test_a_reference_to_no_earlier_record_is_refused(text: bytes, split: Any) -> None:
+    with pytest.raises(ValueError, match="not a batch of trace records"):
+        split(text)

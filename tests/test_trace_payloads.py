@@ -163,3 +163,56 @@ def test_every_payload_pydantic_can_dump_round_trips(
     got = stored(payloads, python_split=python_split)
     want = [expected(p) for p in payloads]
     assert got == want
+
+
+class Reading(BaseModel):
+    """A plain model: the writer writes it from its fields."""
+
+    seq: int
+    sensor: str
+    value: float = 0.5
+    flags: dict[str, bool] = {}
+    extra: Any = None
+
+
+readings = st.builds(
+    Reading,
+    seq=st.integers(min_value=-(2**63), max_value=2**63 - 1),
+    sensor=st.text(max_size=8),
+    value=st.floats(allow_nan=True, allow_infinity=True),
+    flags=st.dictionaries(st.text(max_size=3), st.booleans(), max_size=2),
+    extra=values,
+)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    pool=st.lists(values | models | readings | st.binary(max_size=8), min_size=1, max_size=6),
+    picks=st.lists(st.integers(min_value=0, max_value=5), min_size=1, max_size=40),
+    batch=st.integers(min_value=1, max_value=9),
+    commit=st.sampled_from([1, 300, 1 << 22]),
+)
+@pytest.mark.parametrize("python_split", [False, True], ids=["c-split", "python-split"])
+def test_payload_objects_sent_again_read_back_the_same_across_batches_and_commits(
+    python_split: bool, pool: list[Any], picks: list[int], batch: int, commit: int
+) -> None:
+    # The same objects on many records, as a pipeline forwarding them sends them: the
+    # writer stores each once per commit and refers to it from the others.
+    payloads = [pool[i % len(pool)] for i in picks]
+    records = [(i + 1, KIND_DATA, 0, 1, i, (i,) if i else (), p) for i, p in enumerate(payloads)]
+    path = Path(_FOLDER.name) / f"again-{uuid.uuid4().hex}.trace"
+    split = _store.split
+    if python_split:
+        _store.split = _chunks.split_python
+    try:
+        with TraceWriter(path, batch_size=batch, commit_bytes=commit) as w:
+            w.start_run(run_info("again", ports=[PORT]))
+            for k in range(0, len(records), batch):
+                w.write(records[k : k + batch])
+            w.finish_run("completed", None, {})
+    finally:
+        _store.split = split
+    with open_trace(path) as trace:
+        got = [ip.payload for ip in trace.run("again").records()]
+    path.unlink()
+    assert got == [expected(p) for p in payloads]

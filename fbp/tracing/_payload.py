@@ -172,12 +172,13 @@ def _fallback(obj: Any) -> Any:
 
 
 def _holds_bytes(schema: Any) -> bool:
-    """Whether a pydantic core schema has a bytes type anywhere."""
+    """Whether a pydantic core schema has a bytes type anywhere, or a type that may
+    hold bytes (``Any``)."""
     stack = [schema]
     while stack:
         node = stack.pop()
         if isinstance(node, dict):
-            if node.get("type") == "bytes":
+            if node.get("type") in ("bytes", "any"):
                 return True
             stack.extend(node.values())
         elif isinstance(node, list | tuple):
@@ -321,6 +322,92 @@ _ORJSON_OPTIONS = (
 _REMEMBERED = 2048
 #: Batches encoded by pydantic-core whole after one whose objects were mostly new.
 _WHOLE_BATCHES = 32
+#: Payload types orjson writes itself (the containers calling back for what they hold).
+_CONTAINERS = frozenset((list, dict, tuple))
+_NATIVE = frozenset((int, float, str, bool, type(None))) | _CONTAINERS
+
+# Core schemas of fields whose values orjson writes as pydantic-core would.
+_PLAIN_FIELDS = frozenset(("int", "float", "str", "bool", "none", "any"))
+_WRAPPERS = frozenset(("nullable", "default"))
+#: Keys of a model field's core schema that do not change how its value is written.
+_FIELD_KEYS = frozenset(("type", "schema", "metadata", "validation_alias", "frozen"))
+
+
+def _plain_schema(schema: Any, seen: set[type]) -> bool:
+    """Whether a field's core schema is written by pydantic-core as orjson writes its
+    value: plain JSON types, lists and string-keyed dicts of them, and models that are
+    themselves plain (see :func:`_plain_model`)."""
+    if not isinstance(schema, dict) or "serialization" in schema:
+        return False
+    kind = schema.get("type")
+    if kind in _PLAIN_FIELDS:
+        return True
+    if kind in _WRAPPERS:
+        return _plain_schema(schema.get("schema"), seen)
+    if kind == "list":
+        items = schema.get("items_schema")
+        return items is None or _plain_schema(items, seen)
+    if kind == "dict":
+        keys, values = schema.get("keys_schema"), schema.get("values_schema")
+        plain_keys = keys is None or (keys.get("type") == "str" and "serialization" not in keys)
+        return plain_keys and (values is None or _plain_schema(values, seen))
+    if kind == "model":
+        return _plain_model(schema.get("cls"), seen) is not None
+    return False
+
+
+def _plain_model(cls: Any, seen: set[type] | None = None) -> int | None:
+    """How many fields a pydantic model class has, if its JSON is its ``__dict__``'s
+    as orjson writes it; else None. Plain: no aliases for serialisation, no excluded
+    or computed fields, no custom serialisers, no extra fields, no serialisation
+    settings, and every field's type plain (see :func:`_plain_schema`)."""
+    seen = set() if seen is None else seen
+    if cls in seen:  # a recursive model: not worth following
+        return None
+    seen.add(cls)
+    schema = getattr(cls, "__pydantic_core_schema__", None)
+    if not isinstance(schema, dict) or schema.get("type") != "model":
+        return None
+    if schema.get("cls") is not cls:
+        return None
+    config = schema.get("config") or {}
+    if (
+        schema.get("root_model")
+        or "serialization" in schema
+        or config.get("extra_fields_behavior") == "allow"
+        or any(str(k).startswith("ser_") for k in config)
+    ):
+        return None
+    inner = schema.get("schema")
+    if (
+        not isinstance(inner, dict)
+        or inner.get("type") != "model-fields"
+        or inner.get("computed_fields")
+        or "serialization" in inner
+    ):
+        return None
+    fields = inner.get("fields") or {}
+    for field in fields.values():
+        if not set(field) <= _FIELD_KEYS or not _plain_schema(field.get("schema"), seen):
+            return None
+    return len(fields)
+
+
+_PLAIN_MODELS: dict[type, int | None] = {}
+
+
+def _fields_count(cls: type) -> int | None:
+    """:func:`_plain_model`, remembered per class."""
+    try:
+        return _PLAIN_MODELS[cls]
+    except KeyError:
+        pass
+    try:
+        n = _plain_model(cls)
+    except Exception:  # an unusual schema: written by pydantic-core
+        n = None
+    _PLAIN_MODELS[cls] = n
+    return n
 
 
 class BatchEncoder:
@@ -341,34 +428,109 @@ class BatchEncoder:
     Objects encoded one by one cost more than in one call for the batch, so after a
     batch whose objects were mostly new (a source of models, a stage making new ones),
     the next ``_WHOLE_BATCHES`` batches are encoded by pydantic-core whole.
+
+    With ``references`` (what the trace writer uses), the texts are parts of one
+    commit (see :meth:`new_commit`), and a payload object met again in the commit (a
+    model forwarded unchanged, fanned out) is written as a reference, ``@k``, to the
+    commit's record k that carried it first; the splitters
+    (:mod:`fbp.tracing._chunks`) give it that record's stored text. The text is then
+    not JSON. The first time, a plain pydantic model (see :func:`_plain_model`) is
+    written by orjson from its fields, in the same call as the batch: about as fast
+    as a dict, where a call per model to pydantic-core costs some microseconds.
     """
 
-    __slots__ = ("_encoded", "_hits", "_misses", "_previous", "_whole_left", "modes")
+    __slots__ = (
+        "_base",
+        "_carried",
+        "_encoded",
+        "_hits",
+        "_misses",
+        "_previous",
+        "_whole_left",
+        "modes",
+        "references",
+    )
 
-    def __init__(self, modes: Mapping[int, Selection]) -> None:
+    def __init__(self, modes: Mapping[int, Selection], *, references: bool = False) -> None:
         self.modes = modes
+        self.references = references
         # Encoded values by object id, with the object (which keeps the id valid):
         # the latest ones, and the generation before them.
         self._encoded: dict[int, tuple[Any, orjson.Fragment]] = {}
         self._previous: dict[int, tuple[Any, orjson.Fragment]] = {}
         self._hits = self._misses = self._whole_left = 0
+        #: With references: the records of the commit before this batch, and the
+        #: payload objects carried so far, by id, with their reference (the object
+        #: keeps its id valid).
+        self._base = 0
+        self._carried: dict[int, tuple[Any, orjson.Fragment]] = {}
+
+    def new_commit(self) -> None:
+        """The texts encoded so far were handed over as one commit (the splitters
+        resolve references within a commit): the next text starts a new one."""
+        self._base = 0
+        self._carried = {}
 
     def encode(self, records: list[TraceRecord]) -> bytes:
-        """One JSON text (UTF-8) for a batch of records."""
+        """One JSON text (UTF-8) for a batch of records (with ``references``, a text
+        for the splitters, see the class)."""
         rows: Sequence[tuple[Any, ...]] = (
             _apply_modes(records, self.modes) if self.modes else records
         )
+        base = self._base
+        self._base += len(rows)
         if self._whole_left:
             self._whole_left -= 1
             return _encode_exact(rows)
         self._hits = self._misses = 0
-        try:
-            text = orjson.dumps(rows, default=self._fragment, option=_ORJSON_OPTIONS)
-        except TypeError:
-            return _encode_exact(rows)
+        if self.references:
+            try:  # most batches hold only what orjson writes itself (ints, strings...)
+                return orjson.dumps(rows, default=_refuse, option=_ORJSON_OPTIONS)
+            except TypeError:
+                pass
+            try:
+                text = orjson.dumps(
+                    self._referring(rows, base), default=self._fragment, option=_ORJSON_OPTIONS
+                )
+            except TypeError:  # whole: its first payloads in full, as references expect
+                return _encode_exact(rows)
+        else:
+            try:
+                text = orjson.dumps(rows, default=self._fragment, option=_ORJSON_OPTIONS)
+            except TypeError:
+                return _encode_exact(rows)
         if self._misses > 2 * self._hits:
             self._whole_left = _WHOLE_BATCHES
         return text
+
+    def _referring(self, rows: Sequence[tuple[Any, ...]], base: int) -> list[tuple[Any, ...]]:
+        """The rows with each payload object carried before in the commit replaced by
+        a reference, and each plain model carried the first time by its fields."""
+        out: list[tuple[Any, ...]] = []
+        append = out.append
+        carried = self._carried
+        native = _NATIVE
+        models = _PLAIN_MODELS
+        hits = 0
+        for i, r in enumerate(rows):
+            if len(r) > 6:
+                p = r[6]
+                tp = type(p)
+                if tp not in native:
+                    hit = carried.get(id(p))
+                    if hit is not None:
+                        hits += 1
+                        r = (*r[:6], hit[1])
+                    else:
+                        carried[id(p)] = (p, orjson.Fragment(b"@%d" % (base + i)))
+                        n = models[tp] if tp in models else _fields_count(tp)
+                        if n is not None and len(p.__dict__) == n:
+                            r = (*r[:6], p.__dict__)
+                        else:
+                            self._misses += 1  # written by pydantic-core
+            append(r)
+        self._hits += hits
+        return out
 
     def _fragment(self, obj: Any) -> orjson.Fragment:
         """The JSON of a value orjson handed back, encoded by pydantic-core.
@@ -391,6 +553,11 @@ class BatchEncoder:
         else:
             self._hits += 1
         return hit[1]
+
+
+def _refuse(obj: Any) -> Any:
+    """orjson's ``default`` for a first try: any value it does not write itself ends it."""
+    raise TypeError
 
 
 def encode_batch(records: list[TraceRecord], modes: Mapping[int, Selection]) -> bytes:

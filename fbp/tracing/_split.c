@@ -13,6 +13,11 @@
  *   a text of 32 bytes or more met again in the commit, as a payload forwarded along
  *   a pipeline is, is stored once and its records share the slice).
  *
+ * A payload may also be a reference, "@k" (not JSON, so no payload's text can be taken
+ * for one): the record gets the payload slice of the commit's record k, an earlier
+ * one. The encoder writes an object sent on many hops (a model forwarded unchanged)
+ * in full once per commit, and a reference to that record at every other hop.
+ *
  * Optional: fbp.tracing._chunks does the same in Python when this is not built.
  */
 #define PY_SSIZE_T_CLEAN
@@ -282,6 +287,19 @@ split_text(scan_t *sc, cols_t *c)
         if (sc->i < sc->n && sc->s[sc->i] == ',') {
             sc->i++;
             ws(sc);
+            if (sc->i < sc->n && sc->s[sc->i] == '@') {
+                int64_t j;
+                sc->i++;
+                if (read_int(sc, &j) < 0)
+                    return -1;
+                if (j < 0 || (uint64_t)j >= (uint64_t)k) {
+                    sc->error = "a reference to a record not before it";
+                    return -1;
+                }
+                c->ystart[k] = c->ystart[j];
+                c->yend[k] = c->yend[j];
+                goto record_end;
+            }
             size_t start = sc->i;
             Py_ssize_t seen = find_payload(c, sc->s + start, sc->n - start);
             if (seen >= 0) {
@@ -306,6 +324,7 @@ split_text(scan_t *sc, cols_t *c)
         else {
             c->ystart[k] = c->yend[k] = (int64_t)c->payload_len;
         }
+    record_end:
         if (expect(sc, ']', "']' closing a record") < 0)
             return -1;
         c->n++;

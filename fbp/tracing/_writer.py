@@ -222,7 +222,7 @@ class TraceWriter:
             raise TraceError(msg)
         modes = resolve_payload_modes(self._setting, info.ports)
         self._call("start", info)
-        self._encoder = BatchEncoder(modes)
+        self._encoder = BatchEncoder(modes, references=True)
         self._run_id = info.run_id
 
     def write(self, records: list[TraceRecord]) -> None:
@@ -266,6 +266,7 @@ class TraceWriter:
             return
         commit = _Encoded(*_joined(self._gathered))
         self._gathered = []
+        self._encoder.new_commit()  # its payload references are within a commit
         self._gathered_chars = 0
         t0 = time.perf_counter()
         self._taken.clear()
