@@ -299,3 +299,27 @@ def test_a_batch_encoded_whole_keeps_the_payloads_later_ones_refer_to() -> None:
 def test_a_reference_to_no_earlier_record_is_refused(text: bytes, split: Any) -> None:
     with pytest.raises(ValueError, match="not a batch of trace records"):
         split(text)
+
+
+@pytest.mark.compiled
+def test_the_c_and_python_passes_over_a_batch_write_the_same_text(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    assert _payload._refer is not None, "fbp.tracing._split is not built"
+    a, b = Reading(sensor="a", value=1.0), Custom(sensor="b", value=2.25)
+    odd = Plain(seq=1)
+    odd.__dict__["cached"] = 1
+    batches = [
+        records([a, a, 7, b, None, b"\x01", odd, a, Plain(seq=2, inner=Inner(name="n"))]),
+        [(1, 1, 0, 1, 5, (), "tag"), (2, 0, 0, 1, 6, (1,)), *records([[a], b, {"k": b}, odd])],
+    ]
+
+    def texts() -> list[bytes]:
+        enc = BatchEncoder({}, references=True)
+        out = [enc.encode(batch) for batch in batches]
+        enc.new_commit()
+        return [*out, enc.encode(batches[0])]
+
+    c = texts()
+    monkeypatch.setattr(_payload, "_refer", None)
+    assert texts() == c

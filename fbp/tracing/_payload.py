@@ -20,8 +20,10 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import importlib
+import os
 from collections.abc import Mapping, Sequence
-from typing import Any, Final, Literal, TypeAlias
+from typing import Any, Final, Literal, TypeAlias, cast
 
 import orjson
 import pydantic_core
@@ -396,6 +398,20 @@ def _plain_model(cls: Any, seen: set[type] | None = None) -> int | None:
 _PLAIN_MODELS: dict[type, int | None] = {}
 
 
+def _c_refer() -> Any:
+    """``fbp.tracing._split.refer`` where built (not with ``FBP_NO_ACCEL`` set)."""
+    if os.environ.get("FBP_NO_ACCEL"):
+        return None
+    try:
+        module: Any = importlib.import_module("fbp.tracing._split")
+    except ImportError:
+        return None
+    return getattr(module, "refer", None)
+
+
+_refer = _c_refer()
+
+
 def _fields_count(cls: type) -> int | None:
     """:func:`_plain_model`, remembered per class."""
     try:
@@ -505,7 +521,15 @@ class BatchEncoder:
 
     def _referring(self, rows: Sequence[tuple[Any, ...]], base: int) -> list[tuple[Any, ...]]:
         """The rows with each payload object carried before in the commit replaced by
-        a reference, and each plain model carried the first time by its fields."""
+        a reference, and each plain model carried the first time by its fields (in C
+        where built: ``fbp.tracing._split.refer``)."""
+        if _refer is not None:
+            referred, hits, misses = _refer(
+                rows, self._carried, base, _PLAIN_MODELS, _fields_count, orjson.Fragment
+            )
+            self._hits += hits
+            self._misses += misses
+            return cast("list[tuple[Any, ...]]", referred)
         out: list[tuple[Any, ...]] = []
         append = out.append
         carried = self._carried

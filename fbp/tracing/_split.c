@@ -420,10 +420,157 @@ done:
     return result;
 }
 
+/* refer(rows, carried, base, counts, count_of, fragment) -> (rows, hits, misses)
+ *
+ * fbp.tracing._payload.BatchEncoder's pass over a batch before orjson writes it (the
+ * Python version there, _referring, says the same): each record's payload of a type
+ * orjson does not write itself, when the commit carried the object before (carried:
+ * id -> (object, reference)), is replaced by its reference; the first time, it is
+ * remembered with a reference to this record (base + its position, made by calling
+ * fragment with b"@k"), and a plain pydantic model (counts or count_of(type): its
+ * number of fields, or None) is replaced by its __dict__ when that holds its fields
+ * alone. hits counts the references, misses the first payloads left to pydantic-core. */
+static PyObject *dict_name;
+
+static inline int
+orjson_writes(PyObject *p)
+{
+    PyTypeObject *tp = Py_TYPE(p);
+    return tp == &PyLong_Type || tp == &PyFloat_Type || tp == &PyUnicode_Type ||
+           tp == &PyBool_Type || p == Py_None || tp == &PyList_Type || tp == &PyDict_Type ||
+           tp == &PyTuple_Type;
+}
+
+/* The payload to write the first time an object is met in a commit (a new reference),
+ * or NULL with *miss set (the object itself is written), or NULL with an error. */
+static PyObject *
+first_time(PyObject *p, PyObject *counts, PyObject *count_of, int *miss)
+{
+    PyObject *tp = (PyObject *)Py_TYPE(p);
+    PyObject *n = PyDict_GetItemWithError(counts, tp);
+    if (n != NULL) {
+        Py_INCREF(n);
+    }
+    else {
+        if (PyErr_Occurred())
+            return NULL;
+        n = PyObject_CallOneArg(count_of, tp);
+        if (n == NULL)
+            return NULL;
+    }
+    *miss = 1;
+    if (n == Py_None) {
+        Py_DECREF(n);
+        return NULL;
+    }
+    Py_ssize_t fields = PyLong_AsSsize_t(n);
+    Py_DECREF(n);
+    if (fields == -1 && PyErr_Occurred())
+        return NULL;
+    PyObject *d = PyObject_GetAttr(p, dict_name);
+    if (d == NULL) {
+        PyErr_Clear();
+        return NULL;
+    }
+    if (PyDict_CheckExact(d) && PyDict_GET_SIZE(d) == fields) {
+        *miss = 0;
+        return d;
+    }
+    Py_DECREF(d);
+    return NULL;
+}
+
+static PyObject *
+refer(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 6 || !PyDict_Check(args[1]) || !PyDict_Check(args[3])) {
+        PyErr_SetString(PyExc_TypeError,
+                        "refer(rows, carried: dict, base: int, counts: dict, count_of, fragment)");
+        return NULL;
+    }
+    PyObject *carried = args[1], *counts = args[3], *count_of = args[4], *fragment = args[5];
+    Py_ssize_t base = PyLong_AsSsize_t(args[2]);
+    if (base == -1 && PyErr_Occurred())
+        return NULL;
+    PyObject *seq = PySequence_Fast(args[0], "refer() needs a sequence of records");
+    if (seq == NULL)
+        return NULL;
+    Py_ssize_t n = PySequence_Fast_GET_SIZE(seq), hits = 0, misses = 0;
+    PyObject **items = PySequence_Fast_ITEMS(seq);
+    PyObject *out = PyList_New(n);
+    if (out == NULL)
+        goto fail;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *r = items[i], *payload = NULL;
+        if (PyTuple_CheckExact(r) && PyTuple_GET_SIZE(r) > 6 &&
+            !orjson_writes(PyTuple_GET_ITEM(r, 6))) {
+            PyObject *p = PyTuple_GET_ITEM(r, 6);
+            PyObject *key = PyLong_FromVoidPtr(p);
+            if (key == NULL)
+                goto fail;
+            PyObject *hit = PyDict_GetItemWithError(carried, key);
+            if (hit != NULL && PyTuple_CheckExact(hit) && PyTuple_GET_SIZE(hit) == 2) {
+                hits++;
+                payload = PyTuple_GET_ITEM(hit, 1);
+                Py_INCREF(payload);
+                Py_DECREF(key);
+            }
+            else {
+                if (PyErr_Occurred()) {
+                    Py_DECREF(key);
+                    goto fail;
+                }
+                PyObject *text = PyBytes_FromFormat("@%zd", base + i);
+                PyObject *ref = text ? PyObject_CallOneArg(fragment, text) : NULL;
+                Py_XDECREF(text);
+                PyObject *entry = ref ? PyTuple_Pack(2, p, ref) : NULL;
+                Py_XDECREF(ref);
+                int failed = entry == NULL || PyDict_SetItem(carried, key, entry) < 0;
+                Py_XDECREF(entry);
+                Py_DECREF(key);
+                if (failed)
+                    goto fail;
+                int miss = 0;
+                payload = first_time(p, counts, count_of, &miss);
+                if (payload == NULL && PyErr_Occurred())
+                    goto fail;
+                misses += miss;
+            }
+        }
+        if (payload == NULL) {
+            Py_INCREF(r);
+            PyList_SET_ITEM(out, i, r);
+            continue;
+        }
+        PyObject *row = PyTuple_New(7);
+        if (row == NULL) {
+            Py_DECREF(payload);
+            goto fail;
+        }
+        for (Py_ssize_t f = 0; f < 6; f++) {
+            PyObject *v = PyTuple_GET_ITEM(r, f);
+            Py_INCREF(v);
+            PyTuple_SET_ITEM(row, f, v);
+        }
+        PyTuple_SET_ITEM(row, 6, payload);
+        PyList_SET_ITEM(out, i, row);
+    }
+    Py_DECREF(seq);
+    return Py_BuildValue("(Nnn)", out, hits, misses);
+fail:
+    Py_XDECREF(out);
+    Py_DECREF(seq);
+    return NULL;
+}
+
 static PyMethodDef methods[] = {
     {"split", split, METH_O,
      "split(text) -> (n, ip_id, kind, port_id, activation, t_ns, parent_ends, parents,"
      " payload_starts, payload_ends, payloads): a commit of records as column bytes."},
+    {"refer", (PyCFunction)(void (*)(void))refer, METH_FASTCALL,
+     "refer(rows, carried, base, counts, count_of, fragment) -> (rows, hits, misses):"
+     " payloads carried before in the commit replaced by references (see"
+     " fbp.tracing._payload.BatchEncoder)."},
     {NULL, NULL, 0, NULL},
 };
 
@@ -435,5 +582,8 @@ static struct PyModuleDef module = {
 PyMODINIT_FUNC
 PyInit__split(void)
 {
+    dict_name = PyUnicode_InternFromString("__dict__");
+    if (dict_name == NULL)
+        return NULL;
     return PyModule_Create(&module);
 }
