@@ -9,11 +9,13 @@ the payload of any other type is then not recorded). Settings apply per network
     TraceWriter("run.trace", payload={"*": "all", "Split.OUT": ["word"], "Auth.OUT": "none"})
 
 Payloads are serialised to JSON a whole batch at a time (see :class:`BatchEncoder`),
-by orjson when every payload is a plain JSON value and by ``pydantic_core.to_json``
-otherwise: pydantic models and dataclasses as their fields, plain JSON values as they
-are, NaN and infinities as null, bytes as base64 (inside models too: a model holding
-bytes is dumped to Python values first, since its own JSON would write them as UTF-8
-text). Anything else is stored as ``{"$repr": repr(x), "$type": "module.Class"}``.
+by orjson, with the JSON of ``pydantic_core.to_json`` for what orjson does not write
+itself (plain pydantic models are written by orjson from their fields, with the same
+result): pydantic models and dataclasses as their fields, plain JSON values as they
+are, NaN and infinities as null, bytes as base64 (inside models too: a model whose
+fields may hold bytes is dumped to Python values first, since its own JSON would
+write them as UTF-8 text). Anything else is stored as
+``{"$repr": repr(x), "$type": "module.Class"}``.
 """
 
 from __future__ import annotations
