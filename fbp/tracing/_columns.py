@@ -166,7 +166,8 @@ class _Column(Generic[A]):
 class RunColumns:
     """A run's records as columns, in write order (see the module docstring).
 
-    Each column may be given as a function that reads it: it is then read on first use
+    Each column may be given as a function that reads it (or that reads several and
+    returns them by name, a dict): it is then read on first use
     (a query reads only the columns it needs: counting and lineage never read the
     payload texts, the causal tables never read the times) and can be let go with
     :meth:`release` once a query is done with it.
@@ -227,7 +228,13 @@ class RunColumns:
     def _get(self, name: str) -> Any:
         value = self._data.get(name)
         if value is None:
-            value = self._data[name] = self._readers[name]()
+            value = self._readers[name]()
+            if isinstance(value, dict):  # a reader of several columns at once
+                for other, column in value.items():
+                    if other in self._readers:
+                        self._data.setdefault(other, column)
+                value = value[name]
+            self._data[name] = value
         return value
 
     def release(self, *names: str) -> None:
