@@ -352,3 +352,19 @@ def test_scalar_columns_read_in_c_equal_the_decoded_ones(
         pd.testing.assert_frame_equal(both, frames.payloads([1, 12], [""]), check_exact=True)
     assert str(fast[1][""].dtype) == "float64"
     assert fast[12][""].tolist() == [12345678901234567890.0, 1.0]
+
+
+def test_small_pages_turns_numpys_huge_pages_off_and_restores_them() -> None:
+    setter = _columns._hugepage_setter()
+    if setter is None:
+        pytest.skip("this numpy has no switch of transparent huge pages")
+    before = setter(True)
+    try:
+        with _columns.small_pages():
+            assert setter(False) is False  # off inside
+            with _columns.small_pages():
+                pass
+            assert setter(False) is False  # still off after a nested use
+        assert setter(True) is True  # back on after
+    finally:
+        setter(before)

@@ -248,6 +248,20 @@ def extract(
         CausalModelError: the run has no data IPs, or ``unit`` names no output port
             that sent any.
     """
+    from ..tracing._columns import small_pages
+
+    with small_pages():  # many large temporary arrays (see small_pages)
+        return _extract(frames, nv, unit=unit, name=name, lineage=lineage)
+
+
+def _extract(
+    frames: RunFrames,
+    nv: NetworkVariables,
+    *,
+    unit: str | None,
+    name: str,
+    lineage: Lineage | None,
+) -> RunTable:
     import pandas as pd
 
     lin = lineage if lineage is not None else lineage_of(frames)

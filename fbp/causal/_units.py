@@ -92,6 +92,13 @@ def _stable_order(keys: np.ndarray) -> np.ndarray:
 
 def lineage_of(frames: RunFrames) -> Lineage:
     """Index the data IPs and data links of a run."""
+    from ..tracing._columns import small_pages
+
+    with small_pages():  # large temporary arrays (see small_pages)
+        return _lineage_of(frames)
+
+
+def _lineage_of(frames: RunFrames) -> Lineage:
     import networkx as nx
 
     ids = frames.data_ips()  # per port, in write order

@@ -270,7 +270,7 @@ def read_columns(con: sqlite3.Connection, run: int, path: str) -> RunColumns:
         msg = "reading traces needs numpy, a dependency of fbp-causal: pip install numpy"
         raise ImportError(msg) from exc
 
-    from ._columns import RunColumns
+    from ._columns import RunColumns, small_pages
 
     def damaged(exc: Exception) -> TraceFileError:
         msg = f"cannot read the records of trace {path!r}, which looks damaged: {exc}"
@@ -318,6 +318,10 @@ def read_columns(con: sqlite3.Connection, run: int, path: str) -> RunColumns:
         start for every query, so columns read together cost one walk, not one each."""
 
         def read() -> dict[str, Any]:
+            with small_pages():
+                return read_group()
+
+        def read_group() -> dict[str, Any]:
             arrays = {
                 n: np.empty(sum(shapes[n][1]), dtype=shapes[n][0].replace("<", "="))
                 for n in names

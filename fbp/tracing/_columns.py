@@ -21,6 +21,7 @@ import json
 import os
 import re
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any, Generic, TypeVar, overload
 
 import numpy as np
@@ -58,6 +59,40 @@ def _compiled() -> Any:
 
 
 _scan: Any = _compiled()
+
+
+def _hugepage_setter() -> Callable[[bool], bool] | None:
+    """numpy's switch of transparent huge pages for large arrays, if it has one."""
+    for module in ("numpy._core.multiarray", "numpy.core.multiarray"):
+        try:
+            import importlib
+
+            fn: Callable[[bool], bool] = importlib.import_module(module)._set_madvise_hugepage
+        except (ImportError, AttributeError):
+            continue
+        return fn
+    return None
+
+
+@contextmanager
+def small_pages() -> Iterator[None]:
+    """Large arrays made meanwhile use ordinary pages (the setting before is restored).
+
+    numpy asks the kernel for transparent huge pages for large arrays; where memory is
+    fragmented (a busy machine, with the kernel's default ``defrag = madvise``) the
+    first touch of each may wait for the kernel to compact memory. A causal table of a
+    run of 20 million records, which makes many large temporary arrays, spent more
+    time in the kernel than in Python that way (9.4 s against 3.5 s of system time).
+    """
+    setter = _hugepage_setter()
+    if setter is None:
+        yield
+        return
+    before = setter(False)
+    try:
+        yield
+    finally:
+        setter(before)
 
 
 def _python_join(data: bytes, starts: I64, ends: I64) -> tuple[bytes, bool]:
