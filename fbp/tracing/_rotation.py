@@ -126,6 +126,14 @@ def _disk_bytes(path: Path) -> int:
     return total
 
 
+def _db_bytes(store: RunStore) -> int:
+    """The size of a segment's database as written so far (what it takes on disk once
+    closed; while open, its write-ahead log takes up to a few more MiB beside it)."""
+    con = store.con
+    pages = con.execute("PRAGMA page_count").fetchone()[0]
+    return int(pages) * int(con.execute("PRAGMA page_size").fetchone()[0])
+
+
 def _remove(path: Path) -> None:
     """Delete a segment file and what SQLite keeps beside it."""
     for p in (path, *(path.with_name(path.name + s) for s in ("-wal", "-shm", "-journal"))):
@@ -142,11 +150,13 @@ class Rotation:
     ``docs/operations.md``). At least one of ``every_bytes`` and ``every_seconds`` is
     needed; without any ``keep_*`` every segment is kept. The disk a trace takes is
     bounded by ``keep_segments`` (at most that many segments, each about
-    ``every_bytes`` plus one commit), or by ``keep_bytes``; ``keep_seconds`` bounds it
-    by the run's rate.
+    ``every_bytes`` plus one commit), or by ``keep_bytes``, plus the newest segment's
+    write-ahead log while it is written; ``keep_seconds`` bounds it by the run's rate.
 
     Args:
-        every_bytes: start a new segment once the newest takes this much disk.
+        every_bytes: start a new segment once the newest is this large (its database:
+            what it takes on disk once closed; while it is written, its write-ahead
+            log takes up to about 16 MiB more beside it).
         every_seconds: start a new segment once the newest is this old.
         keep_segments: keep at most this many segments, the one being written included.
         keep_seconds: delete a segment this long after the next one was opened.
@@ -351,12 +361,11 @@ class SegmentedStore:
     # -- segments -------------------------------------------------------------------------
 
     def _rotate_if_due(self) -> None:
-        cur, path, rot = self._current, self._current_path, self.rotation
+        cur, rot = self._current, self.rotation
         assert cur is not None
-        assert path is not None
         if cur.stored == 0:
             return  # never an empty segment
-        due = (rot.every_bytes is not None and _disk_bytes(path) >= rot.every_bytes) or (
+        due = (rot.every_bytes is not None and _db_bytes(cur) >= rot.every_bytes) or (
             rot.every_seconds is not None and self._clock() - self._opened_at >= rot.every_seconds
         )
         if due:
