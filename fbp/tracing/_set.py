@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -54,48 +55,65 @@ class SegmentedRun(TracedRun):
             from ._chunks import read_columns
 
             parts = [read_columns(con, row[0], str(p)) for con, row, p in self._parts]
-            sizes = [
-                int(
-                    con.execute(
-                        "SELECT coalesce(sum(length(payloads)), 0) FROM chunks WHERE run = ?",
-                        (row[0],),
-                    ).fetchone()[0]
-                )
-                for con, row, _ in self._parts[:-1]  # closed segments: they no longer grow
-            ]
-            self._columns = parts[0] if len(parts) == 1 else _concatenated(parts, sizes)
+            closed = self._parts[:-1]  # closed segments: they no longer grow
+
+            def payload_sizes() -> list[int]:
+                sql = "SELECT coalesce(sum(length(payloads)), 0) FROM chunks WHERE run = ?"
+                return [int(con.execute(sql, (row[0],)).fetchone()[0]) for con, row, _ in closed]
+
+            self._columns = parts[0] if len(parts) == 1 else _concatenated(parts, payload_sizes)
         return self._columns
 
 
-def _concatenated(parts: list[RunColumns], payload_sizes: list[int]) -> RunColumns:
-    """Columns of several segments as one run's (offsets shifted; payloads read on use)."""
+def _concatenated(parts: list[RunColumns], payload_sizes: Callable[[], list[int]]) -> RunColumns:
+    """Columns of several segments as one run's: each column joined on first use (and
+    let go in the segments), offsets into the ragged columns shifted."""
     import numpy as np
 
     from ._columns import RunColumns
 
-    parent_shift = np.cumsum([0] + [len(c.parents) for c in parts[:-1]])
-    payload_shift = np.cumsum([0, *payload_sizes])
+    def joined(name: str) -> Callable[[], Any]:
+        def read() -> Any:
+            out = np.concatenate([getattr(c, name) for c in parts])
+            for c in parts:
+                c.release(name)
+            return out
 
-    def cat(name: str) -> Any:
-        return np.concatenate([getattr(c, name) for c in parts])
+        return read
 
-    def shifted(name: str, shifts: Any) -> Any:
-        return np.concatenate([getattr(c, name) + s for c, s in zip(parts, shifts, strict=True)])
+    def shifted(name: str, sizes: Callable[[], list[int]]) -> Callable[[], Any]:
+        def read() -> Any:
+            shifts = np.cumsum([0, *sizes()])
+            out = np.concatenate(
+                [getattr(c, name) + s for c, s in zip(parts, shifts.tolist(), strict=False)]
+            )
+            for c in parts:
+                c.release(name)
+            return out
+
+        return read
+
+    def parent_sizes() -> list[int]:
+        return [len(c.parents) for c in parts[:-1]]
 
     def payloads() -> bytes:
-        return b"".join(c.payload_data for c in parts)
+        out = b"".join(c.payload_data for c in parts)
+        for c in parts:
+            c.release("payload_data")
+        return out
 
     return RunColumns(
-        ip_id=cat("ip_id"),
-        kind=cat("kind"),
-        port_id=cat("port_id"),
-        activation=cat("activation"),
-        t_ns=cat("t_ns"),
-        parent_ends=shifted("parent_ends", parent_shift),
-        parents=cat("parents"),
-        payload_starts=shifted("payload_starts", payload_shift),
-        payload_ends=shifted("payload_ends", payload_shift),
+        ip_id=joined("ip_id"),
+        kind=joined("kind"),
+        port_id=joined("port_id"),
+        activation=joined("activation"),
+        t_ns=joined("t_ns"),
+        parent_ends=shifted("parent_ends", parent_sizes),
+        parents=joined("parents"),
+        payload_starts=shifted("payload_starts", payload_sizes),
+        payload_ends=shifted("payload_ends", payload_sizes),
         payload_data=payloads,
+        length=sum(len(c) for c in parts),
     )
 
 
