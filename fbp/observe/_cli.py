@@ -29,7 +29,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         description="Send a traced run to an OpenTelemetry collector over OTLP/HTTP: each IP"
         " a span, its parents span links, the run one trace.",
     )
-    p.add_argument("file", metavar="FILE", help="the trace file")
+    p.add_argument("file", metavar="FILE", help="the trace file, or a rotated trace's folder")
     p.add_argument("--run", metavar="ID", help="run id or unique prefix (default: latest)")
     p.add_argument(
         "--endpoint",

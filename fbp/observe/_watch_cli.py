@@ -21,7 +21,12 @@ def add_watch_parser(cs: Any) -> None:
         " logged as structured events and exported as metrics with --metrics-port.",
     )
     p.add_argument("network", help="the graph file")
-    p.add_argument("--trace", required=True, metavar="FILE", help="the trace being written")
+    p.add_argument(
+        "--trace",
+        required=True,
+        metavar="FILE",
+        help="the trace being written (a file, or a rotated trace's folder)",
+    )
     p.add_argument("--target", required=True, help="the variable watched (P.PORT[.field])")
     p.add_argument("--run", metavar="ID", help="run id or unique prefix (default: latest)")
     p.add_argument(

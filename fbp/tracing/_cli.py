@@ -54,7 +54,7 @@ def add_parser(
 
     def command(name: str, help_: str, handler: Handler) -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=help_, description=help_[0].upper() + help_[1:] + ".")
-        p.add_argument("file", metavar="FILE", help="the trace file")
+        p.add_argument("file", metavar="FILE", help="the trace file, or a rotated trace's folder")
         p.add_argument("--run", metavar="ID", help="run id or unique prefix (default: latest)")
         p.add_argument("--json", action="store_true", help="print JSON for scripts")
         p.set_defaults(func=handler)
