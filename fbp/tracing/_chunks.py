@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import sqlite3
 import sys
 from array import array
@@ -64,10 +63,8 @@ def split_python(text: bytes | str) -> Chunk:
     A payload's JSON is written anew (compact, the same value), not copied.
     """
     # Equal payload texts of 32 bytes or more are stored once, as the C splitter does.
-    try:
-        records: list[Any] = json.loads(text)
-    except ValueError:  # references to payloads ("@k") are not JSON
-        records = _records_with_references(text)
+    # A record ending with null and k ([..., parents, null, k]) has record k's payload.
+    records = json.loads(text)
     ids: list[int] = []
     kinds: list[int] = []
     ports: list[int] = []
@@ -123,64 +120,6 @@ def split_python(text: bytes | str) -> Chunk:
         _packed("q", payload_ends),
         b"".join(payloads),
     )
-
-
-_HEADER = re.compile(
-    r"\s*\[\s*(-?\d+)\s*,\s*(-?\d+)\s*,\s*(-?\d+)\s*,\s*(-?\d+)\s*,\s*(-?\d+)\s*,"
-    r"\s*\[([-\d,\s]*)\]\s*"
-)
-_SPACE = re.compile(r"\s*")
-_REFERENCE = re.compile(r"@\s*(\d+)\s*")
-
-
-def _records_with_references(text: bytes | str) -> list[Any]:
-    """The records of a text whose payloads may be references (``@k``: the payload of
-    the text's record k); a reference becomes an eighth element, ``k``.
-
-    Raises:
-        ValueError: the text is not a batch of records.
-    """
-    data = text if isinstance(text, str) else bytes(text).decode()
-    decode = json.JSONDecoder().raw_decode
-    space = _SPACE.match
-    records: list[Any] = []
-    i = space(data, 0).end()  # type: ignore[union-attr]
-    if data[i : i + 1] != "[":
-        msg = "not a batch of trace records: '[' expected"
-        raise ValueError(msg)
-    i = space(data, i + 1).end()  # type: ignore[union-attr]
-    if data[i : i + 1] == "]":
-        return records
-    while True:
-        m = _HEADER.match(data, i)
-        if m is None:
-            msg = f"not a batch of trace records at character {i}"
-            raise ValueError(msg)
-        parents = [int(p) for p in m.group(6).split(",") if p.strip()]
-        rec: list[Any] = [*(int(m.group(g)) for g in range(1, 6)), parents]
-        i = m.end()
-        if data[i : i + 1] == ",":
-            i = space(data, i + 1).end()  # type: ignore[union-attr]
-            ref = _REFERENCE.match(data, i)
-            if ref is not None:
-                rec += [None, int(ref.group(1))]
-                i = ref.end()
-            else:
-                value, i = decode(data, i)
-                rec.append(value)
-                i = space(data, i).end()  # type: ignore[union-attr]
-        if data[i : i + 1] != "]":
-            msg = f"not a batch of trace records at character {i}: ']' expected"
-            raise ValueError(msg)
-        records.append(rec)
-        i = space(data, i + 1).end()  # type: ignore[union-attr]
-        if data[i : i + 1] == ",":
-            i += 1
-            continue
-        if data[i : i + 1] == "]" and not data[i + 1 :].strip():
-            return records
-        msg = f"not a batch of trace records at character {i}"
-        raise ValueError(msg)
 
 
 def _splitter() -> Callable[[bytes], Chunk]:

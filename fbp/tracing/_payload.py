@@ -448,11 +448,11 @@ class BatchEncoder:
     the next ``_WHOLE_BATCHES`` batches are encoded by pydantic-core whole.
 
     With ``references`` (what the trace writer uses), the texts are parts of one
-    commit (see :meth:`new_commit`), and a payload object met again in the commit (a
-    model forwarded unchanged, fanned out) is written as a reference, ``@k``, to the
-    commit's record k that carried it first; the splitters
-    (:mod:`fbp.tracing._chunks`) give it that record's stored text. The text is then
-    not JSON. The first time, a plain pydantic model (see :func:`_plain_model`) is
+    commit (see :meth:`new_commit`), and a record whose payload object was met before
+    in the commit (a model forwarded unchanged, fanned out) is written as a reference
+    to the commit's record k that carried it first, ``[..., [parents...], null, k]``;
+    the splitters (:mod:`fbp.tracing._chunks`) give it that record's stored text. The
+    first time, a plain pydantic model (see :func:`_plain_model`) is
     written by orjson from its fields, in the same call as the batch: about as fast
     as a dict, where a call per model to pydantic-core costs some microseconds.
     """
@@ -481,7 +481,7 @@ class BatchEncoder:
         #: payload objects carried so far, by id, with their reference (the object
         #: keeps its id valid).
         self._base = 0
-        self._carried: dict[int, tuple[Any, orjson.Fragment]] = {}
+        self._carried: dict[int, tuple[Any, int]] = {}
 
     def new_commit(self) -> None:
         """The texts encoded so far were handed over as one commit (the splitters
@@ -490,8 +490,7 @@ class BatchEncoder:
         self._carried = {}
 
     def encode(self, records: list[TraceRecord]) -> bytes:
-        """One JSON text (UTF-8) for a batch of records (with ``references``, a text
-        for the splitters, see the class)."""
+        """One JSON text (UTF-8) for a batch of records."""
         rows: Sequence[tuple[Any, ...]] = (
             _apply_modes(records, self.modes) if self.modes else records
         )
@@ -526,9 +525,7 @@ class BatchEncoder:
         a reference, and each plain model carried the first time by its fields (in C
         where built: ``fbp.tracing._split.refer``)."""
         if _refer is not None:
-            referred, hits, misses = _refer(
-                rows, self._carried, base, _PLAIN_MODELS, _fields_count, orjson.Fragment
-            )
+            referred, hits, misses = _refer(rows, self._carried, base, _PLAIN_MODELS, _fields_count)
             self._hits += hits
             self._misses += misses
             return cast("list[tuple[Any, ...]]", referred)
@@ -546,9 +543,9 @@ class BatchEncoder:
                     hit = carried.get(id(p))
                     if hit is not None:
                         hits += 1
-                        r = (*r[:6], hit[1])
+                        r = (*r[:6], None, hit[1])
                     else:
-                        carried[id(p)] = (p, orjson.Fragment(b"@%d" % (base + i)))
+                        carried[id(p)] = (p, base + i)
                         n = models[tp] if tp in models else _fields_count(tp)
                         if n is not None and len(p.__dict__) == n:
                             r = (*r[:6], p.__dict__)

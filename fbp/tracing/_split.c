@@ -13,10 +13,10 @@
  *   a text of 32 bytes or more met again in the commit, as a payload forwarded along
  *   a pipeline is, is stored once and its records share the slice).
  *
- * A payload may also be a reference, "@k" (not JSON, so no payload's text can be taken
- * for one): the record gets the payload slice of the commit's record k, an earlier
- * one. The encoder writes an object sent on many hops (a model forwarded unchanged)
- * in full once per commit, and a reference to that record at every other hop.
+ * A record may also end with a reference, [..., [parents...], null, k]: it gets the
+ * payload slice of the commit's record k, an earlier one. The encoder writes an
+ * object sent on many hops (a model forwarded unchanged) in full once per commit, and
+ * a reference to that record at every other hop.
  *
  * Optional: fbp.tracing._chunks does the same in Python when this is not built.
  */
@@ -232,6 +232,21 @@ skip_value(scan_t *sc)
     return -1;
 }
 
+/* At a payload "null": whether a reference follows ("null", a comma, an int); if so,
+ * the scan moves to the int. */
+static int
+is_reference(scan_t *sc)
+{
+    size_t i = sc->i + 4;
+    while (i < sc->n && (sc->s[i] == ' ' || sc->s[i] == '\n' || sc->s[i] == '\r' || sc->s[i] == '\t'))
+        i++;
+    if (i < sc->n && sc->s[i] == ',') {
+        sc->i = i + 1;
+        return 1;
+    }
+    return 0;
+}
+
 static Py_ssize_t
 split_text(scan_t *sc, cols_t *c)
 {
@@ -287,9 +302,8 @@ split_text(scan_t *sc, cols_t *c)
         if (sc->i < sc->n && sc->s[sc->i] == ',') {
             sc->i++;
             ws(sc);
-            if (sc->i < sc->n && sc->s[sc->i] == '@') {
+            if (sc->n - sc->i > 5 && memcmp(sc->s + sc->i, "null", 4) == 0 && is_reference(sc)) {
                 int64_t j;
-                sc->i++;
                 if (read_int(sc, &j) < 0)
                     return -1;
                 if (j < 0 || (uint64_t)j >= (uint64_t)k) {
@@ -420,16 +434,16 @@ done:
     return result;
 }
 
-/* refer(rows, carried, base, counts, count_of, fragment) -> (rows, hits, misses)
+/* refer(rows, carried, base, counts, count_of) -> (rows, hits, misses)
  *
  * fbp.tracing._payload.BatchEncoder's pass over a batch before orjson writes it (the
- * Python version there, _referring, says the same): each record's payload of a type
- * orjson does not write itself, when the commit carried the object before (carried:
- * id -> (object, reference)), is replaced by its reference; the first time, it is
- * remembered with a reference to this record (base + its position, made by calling
- * fragment with b"@k"), and a plain pydantic model (counts or count_of(type): its
- * number of fields, or None) is replaced by its __dict__ when that holds its fields
- * alone. hits counts the references, misses the first payloads left to pydantic-core. */
+ * Python version there, _referring, says the same): a record whose payload, of a type
+ * orjson does not write itself, the commit carried before (carried: id -> (object,
+ * k)) becomes (..., parents, None, k), a reference to the commit's record k; the
+ * first time, the object is remembered with this record's number (base + its
+ * position), and a plain pydantic model (counts or count_of(type): its number of
+ * fields, or None) is replaced by its __dict__ when that holds its fields alone. hits
+ * counts the references, misses the first payloads left to pydantic-core. */
 static PyObject *dict_name;
 
 static inline int
@@ -483,12 +497,12 @@ first_time(PyObject *p, PyObject *counts, PyObject *count_of, int *miss)
 static PyObject *
 refer(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
 {
-    if (nargs != 6 || !PyDict_Check(args[1]) || !PyDict_Check(args[3])) {
+    if (nargs != 5 || !PyDict_Check(args[1]) || !PyDict_Check(args[3])) {
         PyErr_SetString(PyExc_TypeError,
-                        "refer(rows, carried: dict, base: int, counts: dict, count_of, fragment)");
+                        "refer(rows, carried: dict, base: int, counts: dict, count_of)");
         return NULL;
     }
-    PyObject *carried = args[1], *counts = args[3], *count_of = args[4], *fragment = args[5];
+    PyObject *carried = args[1], *counts = args[3], *count_of = args[4];
     Py_ssize_t base = PyLong_AsSsize_t(args[2]);
     if (base == -1 && PyErr_Occurred())
         return NULL;
@@ -501,7 +515,7 @@ refer(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
     if (out == NULL)
         goto fail;
     for (Py_ssize_t i = 0; i < n; i++) {
-        PyObject *r = items[i], *payload = NULL;
+        PyObject *r = items[i], *payload = NULL, *ref = NULL;
         if (PyTuple_CheckExact(r) && PyTuple_GET_SIZE(r) > 6 &&
             !orjson_writes(PyTuple_GET_ITEM(r, 6))) {
             PyObject *p = PyTuple_GET_ITEM(r, 6);
@@ -511,8 +525,8 @@ refer(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
             PyObject *hit = PyDict_GetItemWithError(carried, key);
             if (hit != NULL && PyTuple_CheckExact(hit) && PyTuple_GET_SIZE(hit) == 2) {
                 hits++;
-                payload = PyTuple_GET_ITEM(hit, 1);
-                Py_INCREF(payload);
+                ref = PyTuple_GET_ITEM(hit, 1);
+                Py_INCREF(ref);
                 Py_DECREF(key);
             }
             else {
@@ -520,11 +534,9 @@ refer(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
                     Py_DECREF(key);
                     goto fail;
                 }
-                PyObject *text = PyBytes_FromFormat("@%zd", base + i);
-                PyObject *ref = text ? PyObject_CallOneArg(fragment, text) : NULL;
-                Py_XDECREF(text);
-                PyObject *entry = ref ? PyTuple_Pack(2, p, ref) : NULL;
-                Py_XDECREF(ref);
+                PyObject *k = PyLong_FromSsize_t(base + i);
+                PyObject *entry = k ? PyTuple_Pack(2, p, k) : NULL;
+                Py_XDECREF(k);
                 int failed = entry == NULL || PyDict_SetItem(carried, key, entry) < 0;
                 Py_XDECREF(entry);
                 Py_DECREF(key);
@@ -537,14 +549,15 @@ refer(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
                 misses += miss;
             }
         }
-        if (payload == NULL) {
+        if (payload == NULL && ref == NULL) {
             Py_INCREF(r);
             PyList_SET_ITEM(out, i, r);
             continue;
         }
-        PyObject *row = PyTuple_New(7);
+        PyObject *row = PyTuple_New(ref ? 8 : 7);
         if (row == NULL) {
-            Py_DECREF(payload);
+            Py_XDECREF(payload);
+            Py_XDECREF(ref);
             goto fail;
         }
         for (Py_ssize_t f = 0; f < 6; f++) {
@@ -552,7 +565,14 @@ refer(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
             Py_INCREF(v);
             PyTuple_SET_ITEM(row, f, v);
         }
-        PyTuple_SET_ITEM(row, 6, payload);
+        if (ref) {
+            Py_INCREF(Py_None);
+            PyTuple_SET_ITEM(row, 6, Py_None);
+            PyTuple_SET_ITEM(row, 7, ref);
+        }
+        else {
+            PyTuple_SET_ITEM(row, 6, payload);
+        }
         PyList_SET_ITEM(out, i, row);
     }
     Py_DECREF(seq);
@@ -568,7 +588,7 @@ static PyMethodDef methods[] = {
      "split(text) -> (n, ip_id, kind, port_id, activation, t_ns, parent_ends, parents,"
      " payload_starts, payload_ends, payloads): a commit of records as column bytes."},
     {"refer", (PyCFunction)(void (*)(void))refer, METH_FASTCALL,
-     "refer(rows, carried, base, counts, count_of, fragment) -> (rows, hits, misses):"
+     "refer(rows, carried, base, counts, count_of) -> (rows, hits, misses):"
      " payloads carried before in the commit replaced by references (see"
      " fbp.tracing._payload.BatchEncoder)."},
     {NULL, NULL, 0, NULL},
