@@ -9,6 +9,7 @@ from ._exceptions import EndOfStream
 from ._fuse import wait_future
 from ._ip import DATA, IP
 from ._ports import InPort, OutPort, PortSpec, address
+from ._record import KIND
 
 if TYPE_CHECKING:
     from ._process import Process
@@ -45,7 +46,7 @@ async def receive_any(ports: Sequence[InPort[T_co]], start: int = 0) -> tuple[in
             # Look before taking: an empty port costs a test, not an exception.
             if buf:
                 head = buf[0]
-                if head[1] != DATA if traced else type(head) is IP:
+                if head[KIND] != DATA if traced else type(head) is IP:
                     # A bracket is next on this port: pass it on, then look again.
                     await el._proc.forward_bracket(ch.receive_nowait())
                     return await receive_any(ports, i)

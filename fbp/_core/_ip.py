@@ -3,15 +3,11 @@
 from __future__ import annotations
 
 import reprlib
-from typing import Any, Final, final
+from typing import Any, final
+
+from ._record import CLOSE, DATA, OPEN, Kind
 
 __all__ = ("CLOSE", "DATA", "IP", "OPEN", "describe_value")
-
-DATA: Final = 0
-OPEN: Final = 1
-CLOSE: Final = 2
-
-_KIND_NAMES = {DATA: "data", OPEN: "open bracket", CLOSE: "close bracket"}
 
 
 @final
@@ -54,7 +50,7 @@ class IP:
         if self.kind == DATA:
             return f"<{ident} {describe_value(self.payload)}>"
         tag = "" if self.payload is None else f" {_REPR.repr(self.payload)}"
-        return f"<{ident} {_KIND_NAMES[self.kind]}{tag}>"
+        return f"<{ident} {Kind(self.kind).label} bracket{tag}>"
 
 
 _REPR = reprlib.Repr()

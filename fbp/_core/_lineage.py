@@ -45,6 +45,8 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from ._record import IP_ID, PAYLOAD
+
 __all__ = (
     "PLAIN",
     "WINDOW_IDS",
@@ -129,9 +131,9 @@ class Older:
         """Keep the ids and key fields of ``recs``."""
         ids, keys = self.ids, self.keys
         for rec in recs:
-            ip_id = rec[0]
+            ip_id = rec[IP_ID]
             ids.append(ip_id)
-            d = fields_of(rec[6])
+            d = fields_of(rec[PAYLOAD])
             if d:
                 for name, v in d.items():
                     if _is_key(name, v):
@@ -168,7 +170,7 @@ class Window:
             by: dict[Any, list[int]] = {}
             absent: list[int] = []
             for i, rec in enumerate(self.recs):
-                d = fields_of(rec[6])
+                d = fields_of(rec[PAYLOAD])
                 if d is None or name not in d:
                     absent.append(i)
                     continue
@@ -205,32 +207,32 @@ class Window:
         if chosen:
             self.used = chosen if self.used is None else self.used | chosen
         recs = self.recs
-        return sorted(chosen_old or ()) + [recs[i][0] for i in sorted(chosen or ())]
+        return sorted(chosen_old or ()) + [recs[i][IP_ID] for i in sorted(chosen or ())]
 
     def select(self, value: Any) -> tuple[tuple[int, ...], bool]:
         """The stream parents of a send of ``value``, and whether it was passed on."""
         recs = self.recs
         last = recs[-1]
-        if value is last[6]:
-            return (last[0],), True
+        if value is last[PAYLOAD]:
+            return (last[IP_ID],), True
         if len(recs) > 1 and not _shared(value):
             # One of the earlier IPs, passed on (a sort, a buffer released later).
             if len(recs) <= 16:
                 for r in reversed(recs):
-                    if r[6] is value:
-                        return (r[0],), True
+                    if r[PAYLOAD] is value:
+                        return (r[IP_ID],), True
             else:
                 objects = self._objects
                 if objects is None:
-                    objects = self._objects = {id(r[6]): i for i, r in enumerate(recs)}
+                    objects = self._objects = {id(r[PAYLOAD]): i for i, r in enumerate(recs)}
                 i = objects.get(id(value))
-                if i is not None and recs[i][6] is value:
-                    return (recs[i][0],), True
+                if i is not None and recs[i][PAYLOAD] is value:
+                    return (recs[i][IP_ID],), True
         if len(recs) > 1 or self.older is not None:
             chosen = self.by_key(value)
             if chosen is not None:
                 return tuple(chosen), False
-        ids = [r[0] for r in recs]
+        ids = [r[IP_ID] for r in recs]
         if self.older is not None:
             return (*self.older.ids, *ids), False
         return tuple(ids), False
@@ -277,9 +279,9 @@ def others(in_list: Iterable[Any], window: Any, passed: bool, nothing: Any) -> l
         if last is nothing:
             continue
         if p.static:
-            out.append(last[0])
+            out.append(last[IP_ID])
         elif passed:
             continue
         elif window is None or (last is not window if single else not window.holds(last)):
-            out.append(last[0])
+            out.append(last[IP_ID])
     return out

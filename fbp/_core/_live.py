@@ -43,8 +43,9 @@ from ._arrays import ArrayInPort
 from ._channel import Channel, Waiter
 from ._component import Component
 from ._exceptions import FbpError, WouldBlock
-from ._ip import CLOSE, DATA, IP, OPEN
+from ._ip import DATA, IP
 from ._ports import InPort, OutPort
+from ._record import IP_ID, KIND, PAYLOAD, PROTOCOL_COMMANDS
 from ._tracehook import KIND_IIP, PortInfo, TraceRecord
 from ._types import Compat, Validator, compatibility, type_name
 
@@ -193,19 +194,18 @@ class Outlet:
             except WouldBlock:
                 await ch.wait_receivable()
         if self._net.sink is not None:
-            kind, payload = item[1], item[6]
+            kind, payload = item[KIND], item[PAYLOAD]
         elif type(item) is IP:
             kind, payload = item.kind, item.payload
         else:
             kind, payload = DATA, item
-        return _EVENTS.get(kind, "data"), payload
+        return PROTOCOL_COMMANDS.get(kind, "data"), payload
 
     def close(self) -> None:
         """Stop reading: what the port sends from now on is discarded."""
         self._chan.close_receiver()
 
 
-_EVENTS = {DATA: "data", OPEN: "begingroup", CLOSE: "endgroup"}
 
 
 class LiveEdits:
@@ -425,7 +425,7 @@ class LiveEdits:
             ch._wake_receiver()
         if pending:
             self._start_if_ready(inp._proc)
-        return int(item[0]) if net.sink is not None else 0
+        return int(item[IP_ID]) if net.sink is not None else 0
 
     def _initial(self, inp: InPort[Any], value: Any) -> Any:
         """What the channel carries for an IIP (its record, when traced, is appended)."""

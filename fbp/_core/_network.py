@@ -40,6 +40,7 @@ from ._live import Inlet, LiveEditError, LiveEdits, Outlet, _run_scoped
 from ._log import get_logger
 from ._ports import InPort, OutPort, address
 from ._process import Process
+from ._record import IP_ID
 from ._tracehook import KIND_DROP, KIND_IIP, PortInfo, RunInfo, RunStatus, TraceSink
 from ._types import Compat, Validator, compatibility, type_name
 from ._unawaited import watch_unawaited
@@ -581,7 +582,7 @@ class Network:
                     op._enable_tracing()
 
     def _record_drop(self, rec: Any, port_id: int) -> None:
-        self.trace_buf.append((rec[0], KIND_DROP, port_id, 0, time.perf_counter_ns(), (), None))
+        self.trace_buf.append((rec[IP_ID], KIND_DROP, port_id, 0, time.perf_counter_ns(), (), None))
 
     def flush_trace(self) -> None:
         """Hand the buffered trace records to the sink (which then owns the list)."""

@@ -16,6 +16,7 @@ from ._exceptions import EndOfStream, WouldBlock
 from ._ip import DATA, IP
 from ._lineage import WINDOW_RECORDS
 from ._ports import NOTHING, InPort, OutPort
+from ._record import IP_ID, KIND, PAYLOAD
 
 __all__ = ("CheckedInPort", "CheckedOutPort", "TracedInPort", "TracedOutPort")
 
@@ -182,7 +183,7 @@ class TracedInPort(InPort[T_co]):
     @property
     def last_ip(self) -> IP | None:
         last = self._last
-        return None if last is NOTHING else IP(last[0], DATA, last[6])
+        return None if last is NOTHING else IP(last[IP_ID], DATA, last[PAYLOAD])
 
     def _took(self, rec: Any) -> Any:
         """Note a data record received; return the payload the component gets.
@@ -194,25 +195,25 @@ class TracedInPort(InPort[T_co]):
         self._last = rec
         v = self._validator
         if v is not None:
-            x = v.check(rec[6])
-            if x is not rec[6]:
-                rec = self._last = (rec[0], rec[1], rec[2], rec[3], rec[4], rec[5], x)
+            x = v.check(rec[PAYLOAD])
+            if x is not rec[PAYLOAD]:
+                rec = self._last = (*rec[:PAYLOAD], x)
         pending = self._pending
         if pending is not None and not self.static:  # (a port made static by a live edit)
             pending.append(rec)
             if len(pending) > WINDOW_RECORDS:
                 self._proc.let_go()
-        return rec[6]
+        return rec[PAYLOAD]
 
     async def receive_packet(self) -> IP:
         rec = await self._next_item()
-        if rec[1] != DATA:
-            return IP(rec[0], rec[1], rec[6])
-        return IP(rec[0], DATA, self._took(rec))
+        if rec[KIND] != DATA:
+            return IP(rec[IP_ID], rec[KIND], rec[PAYLOAD])
+        return IP(rec[IP_ID], DATA, self._took(rec))
 
     async def receive(self) -> T_co:
         rec = await self._next_item()
-        while rec[1] != DATA:
+        while rec[KIND] != DATA:
             await self._proc.forward_bracket(rec)
             rec = await self._next_item()
         return self._took(rec)  # type: ignore[no-any-return]
@@ -220,7 +221,7 @@ class TracedInPort(InPort[T_co]):
     def receive_nowait(self) -> T_co:
         ch = self._chan
         buf = ch._buf
-        if buf and buf[0][1] != DATA:
+        if buf and buf[0][KIND] != DATA:
             raise WouldBlock
         return self._took(ch.receive_nowait())  # type: ignore[no-any-return]
 
@@ -236,7 +237,7 @@ class TracedInPort(InPort[T_co]):
                 rec = await self._next_item()
             except EndOfStream:
                 raise StopAsyncIteration from None
-        while rec[1] != DATA:
+        while rec[KIND] != DATA:
             await self._proc.forward_bracket(rec)
             try:
                 rec = await self._next_item()
@@ -251,19 +252,19 @@ class TracedInPort(InPort[T_co]):
             pending.append(rec)
             if len(pending) > WINDOW_RECORDS:
                 self._proc.let_go()
-        return rec[6]  # type: ignore[no-any-return]
+        return rec[PAYLOAD]  # type: ignore[no-any-return]
 
     async def receive_batch(self, max_items: int = 1024) -> list[T_co]:
         ch = self._chan
         first = await self._next_item()
-        while first[1] != DATA:
+        while first[KIND] != DATA:
             await self._proc.forward_bracket(first)
             first = await self._next_item()
         recs = [first]
         buf = ch._buf
         take = buf.popleft
         for _ in range(min(len(buf), max_items - 1)):
-            if buf[0][1] != DATA:
+            if buf[0][KIND] != DATA:
                 break
             recs.append(take())
         while ch._send_waiters and len(buf) < ch.capacity:
@@ -271,9 +272,9 @@ class TracedInPort(InPort[T_co]):
         self._last = recs[-1]
         v = self._validator
         if v is not None:
-            values = [v.check(r[6]) for r in recs]
+            values = [v.check(r[PAYLOAD]) for r in recs]
             recs = [
-                r if x is r[6] else (r[0], r[1], r[2], r[3], r[4], r[5], x)
+                r if x is r[PAYLOAD] else (*r[:PAYLOAD], x)
                 for r, x in zip(recs, values, strict=True)
             ]
             self._last = recs[-1]
@@ -283,4 +284,4 @@ class TracedInPort(InPort[T_co]):
             pending.extend(recs)
             if len(pending) > WINDOW_RECORDS:
                 self._proc.let_go()
-        return [r[6] for r in recs]
+        return [r[PAYLOAD] for r in recs]

@@ -27,6 +27,7 @@ from ._lineage import (
 )
 from ._log import get_logger
 from ._ports import NOTHING, DownstreamClosed, InPort, OutPort
+from ._record import IP_ID, KIND, PAYLOAD, T_NS
 from ._tracehook import KIND_DEAD, TraceRecord
 from ._waits import stopped_state
 
@@ -188,17 +189,17 @@ class Process(Waiter):
             and type(value) in PLAIN
             and self.pending_old is None
             and (type(self.window) is not Window or self.window.used is None)
-            and all(r[6] is not value for r in pending)
+            and all(r[PAYLOAD] is not value for r in pending)
         ):
             # Every record of the window is a parent (as the C path does it).
-            ids = [r[0] for r in pending]
+            ids = [r[IP_ID] for r in pending]
             self.window = list(pending)
             pending.clear()
             held = {id(r) for r in self.window}
             for p in self.in_list:
                 last = p._last
                 if last is not NOTHING and id(last) not in held:
-                    ids.append(last[0])
+                    ids.append(last[IP_ID])
             return tuple(ids)
         if type(self.window) is list:  # records the C path took as a window
             self.window = Window(self.window, None)
@@ -214,8 +215,8 @@ class Process(Waiter):
             stream: tuple[int, ...] = ()
             passed = False
         elif type(window) is tuple:
-            stream = (window[0],)
-            passed = value is window[6]
+            stream = (window[IP_ID],)
+            passed = value is window[PAYLOAD]
         else:
             stream, passed = window.select(value)
         rest = others(self.in_list, window, passed, NOTHING)
@@ -306,10 +307,10 @@ class Process(Waiter):
                     self.take_window()
                 port = next((p for p in self.in_list if p._last is batch[-1]), None)
                 side = [p for p in self.in_list if p is not port and p._last is not NOTHING]
-                fixed = tuple(p._last[0] for p in side if p.static)
-                every = tuple(p._last[0] for p in side)
+                fixed = tuple(p._last[IP_ID] for p in side if p.static)
+                every = tuple(p._last[IP_ID] for p in side)
                 return [
-                    (rec[0], *(fixed if x is rec[6] else every))
+                    (rec[IP_ID], *(fixed if x is rec[PAYLOAD] else every))
                     for rec, x in zip(matched, values, strict=True)
                 ]
         return [self.default_parents(x) for x in values]
@@ -324,7 +325,7 @@ class Process(Waiter):
             return
         parents: tuple[int, ...]
         if self.trace is not None:
-            kind, tag, parents = item[1], item[6], (item[0],)
+            kind, tag, parents = item[KIND], item[PAYLOAD], (item[IP_ID],)
         else:
             kind, tag, parents = item.kind, item.payload, ()
         for op in self.out_list:
@@ -392,7 +393,7 @@ class Process(Waiter):
             if p.static:
                 try:
                     value = await p.receive()
-                    statics[attr] = (value, p._last[0] if traced else None)
+                    statics[attr] = (value, p._last[IP_ID] if traced else None)
                 except EndOfStream:
                     statics[attr] = (None, None)
         only_static = len(statics) == len(ports)
@@ -425,7 +426,7 @@ class Process(Waiter):
                     if fixed is not None:
                         ids.append(fixed)
                     elif not p.static:
-                        ids.append(p._last[0])
+                        ids.append(p._last[IP_ID])
                 self.consumed = tuple(ids)
             try:
                 await process(**kwargs)
@@ -455,7 +456,15 @@ class Process(Waiter):
         if self.trace is not None:
             item = self.packet(DATA, port.port_id, letter, self.consumed)
             self.trace.append(
-                (item[0], KIND_DEAD, port.port_id, self.activation, item[4], self.consumed, None)
+                (
+                    item[IP_ID],
+                    KIND_DEAD,
+                    port.port_id,
+                    self.activation,
+                    item[T_NS],
+                    self.consumed,
+                    None,
+                )
             )
         self.component.log.warning(
             "activation failed; dead letter sent",
@@ -471,7 +480,7 @@ def _passed_on(batch: list[TraceRecord], values: Sequence[Any]) -> list[TraceRec
     out: list[TraceRecord] = []
     j, n = 0, len(batch)
     for x in values:
-        while j < n and batch[j][6] is not x:
+        while j < n and batch[j][PAYLOAD] is not x:
             j += 1
         if j == n:
             return None

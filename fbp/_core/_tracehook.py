@@ -10,7 +10,9 @@ called one at a time, but not always from the event loop's thread.
 A record is a plain tuple, ``(ip_id, kind, port_id, activation, t_ns, parents, payload)``:
 
 - ``ip_id``: the IP's id, unique within the run (positive int).
-- ``kind``: one of the ``KIND_*`` constants below.
+- ``kind``: one of the ``KIND_*`` constants below, the values of
+  :class:`fbp._core._record.Kind` (where the layout is defined once, with names for the
+  positions).
 - ``port_id``: index into :attr:`RunInfo.ports`. For ``KIND_DATA``/``KIND_OPEN``/
   ``KIND_CLOSE`` it is the output port that sent the IP; for ``KIND_IIP`` the input port
   the IIP was given to; for ``KIND_DROP`` the input port whose full channel dropped the
@@ -32,6 +34,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
+from ._record import CLOSE as KIND_CLOSE
+from ._record import DATA as KIND_DATA
+from ._record import DEAD as KIND_DEAD
+from ._record import DROP as KIND_DROP
+from ._record import IIP as KIND_IIP
+from ._record import OPEN as KIND_OPEN
+from ._record import TraceRecord as TraceRecord
+
 __all__ = (
     "KIND_CLOSE",
     "KIND_DATA",
@@ -45,15 +55,6 @@ __all__ = (
     "TraceRecord",
     "TraceSink",
 )
-
-KIND_DATA = 0
-KIND_OPEN = 1
-KIND_CLOSE = 2
-KIND_IIP = 3
-KIND_DROP = 4
-KIND_DEAD = 5
-
-TraceRecord = tuple[int, int, int, int, int, tuple[int, ...], Any]
 
 RunStatus = Literal["completed", "failed", "deadlock", "interrupted"]
 

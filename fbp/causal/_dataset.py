@@ -64,6 +64,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from .._core._exceptions import CausalModelError
+from .._core._record import DATA, IIP
 from ._from_network import NetworkVariables, Variable
 from ._units import Lineage, Mapping, ascend, descend, lineage_of, roots
 
@@ -393,7 +394,7 @@ def _extract(
         if v.role == "parameter" and v.address in ins
     }
     for addr, pid in wanted.items():  # the last IIP a port received is the run's value
-        iips = frames.payloads([pid], kinds=(3,))["payload"].tolist()
+        iips = frames.payloads([pid], kinds=(IIP,))["payload"].tolist()
         if iips:
             table.params[addr] = iips[-1]
     return table
@@ -683,7 +684,7 @@ def assemble_windows(run: TracedRun, ports: Iterable[str], *, window: float = 1.
     outs = _pids(frames, "out")
     wanted = {outs[a]: a for a in ports if a in outs}
     rec = frames.records
-    data = rec[rec["kind"].to_numpy() == 0]
+    data = rec[rec["kind"].to_numpy() == DATA]
     ip = data["ip_id"].to_numpy().astype(np.int64)
     t = (data["t_ns"].to_numpy().astype(np.int64) - run.t0_perf_ns) / 1e9
     sent_at = np.full(int(ip.max(initial=0)) + 1, np.nan)

@@ -41,6 +41,7 @@ from pydantic import BaseModel
 
 from .._core._exceptions import CausalModelError
 from .._core._ports import PortSpec
+from .._core._record import DATA
 from ..graph._model import Graph
 from ..graph._wiring import FlatGraph, check_graph
 
@@ -360,7 +361,7 @@ def survey_fields(addresses: Sequence[str], frames: Any) -> dict[str, FieldSurve
                 survey.kinds.setdefault(path, set()).add(kind)
         if not pids:
             continue
-        counts = frames.counts(0)
+        counts = frames.counts(DATA)
         survey.sent = any(counts.get(pid, 0) for pid in pids)
         if not survey.sent:
             continue

@@ -35,6 +35,7 @@ from .._core._exceptions import NetworkError, SourceLocation
 from .._core._live import Inlet
 from .._core._network import DEFAULT_CAPACITY, Network, RunResult
 from .._core._ports import MISSING
+from .._core._record import IP_ID, KIND, PARENTS, PAYLOAD, PORT_ID
 from .._core._tracehook import RunInfo, RunStatus, TraceRecord, TraceSink
 from .._core._types import Validator
 from ..graph._wiring import _settings
@@ -153,12 +154,13 @@ class _Sink:
         roots, renamed = self._roots, self._renamed
         out: list[TraceRecord] = []
         for r in records:
-            if r[1] == DATA and r[2] in roots and roots[r[2]]:
-                renamed[r[0]] = roots[r[2]].popleft()
-            ps = r[5]
-            if r[0] in renamed or (ps and any(p in renamed for p in ps)):
+            if r[KIND] == DATA and r[PORT_ID] in roots and roots[r[PORT_ID]]:
+                renamed[r[IP_ID]] = roots[r[PORT_ID]].popleft()
+            ps = r[PARENTS]
+            if r[IP_ID] in renamed or (ps and any(p in renamed for p in ps)):
                 get = renamed.get
-                r = (get(r[0], r[0]), r[1], r[2], r[3], r[4], tuple(get(p, p) for p in ps), *r[6:])
+                ids = tuple(get(p, p) for p in ps)
+                r = (get(r[IP_ID], r[IP_ID]), *r[KIND:PARENTS], ids, *r[PAYLOAD:])
             out.append(r)
         return out
 

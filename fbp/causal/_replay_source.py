@@ -15,13 +15,14 @@ import numpy as np
 import numpy.typing as npt
 import orjson
 
+from .._core._record import CLOSE, DATA, DEAD, DROP, IIP, OPEN
+
 if TYPE_CHECKING:
     from ..tracing import TracedPort, TracedRun
     from ..tracing._columns import RunColumns
 
 __all__ = ("DATA", "DEAD", "DROP", "IIP", "Recorded")
 
-DATA, OPEN, CLOSE, IIP, DROP, DEAD = 0, 1, 2, 3, 4, 5
 _STREAM_KINDS = (DATA, OPEN, CLOSE)
 #: Records decoded at a time when a stream or a copy is read.
 BLOCK = 4096

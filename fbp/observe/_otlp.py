@@ -26,13 +26,15 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from .._core._record import DEFINING, Kind
+
 if TYPE_CHECKING:
     from ..tracing import TracedIP, TracedRun
 
 __all__ = ("OtlpExportError", "OtlpExportResult", "export_otlp", "run_spans")
 
 INSTALL_HINT = "install the otel extra: pip install 'fbp-causal[otel]'"
-_SPAN_KINDS = ("data", "open", "close", "iip")
+_SPAN_KINDS = tuple(k.label for k in Kind if k <= DEFINING)
 
 
 class OtlpExportError(RuntimeError):

@@ -25,12 +25,10 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from .._core._record import DEAD as KIND_DEAD
+from .._core._record import DEFINING, Kind
+from .._core._record import IIP as KIND_IIP
 from .._core._tracehook import (
-    KIND_CLOSE,
-    KIND_DATA,
-    KIND_DEAD,
-    KIND_IIP,
-    KIND_OPEN,
     RunInfo,
     RunStatus,
     TraceRecord,
@@ -38,7 +36,7 @@ from .._core._tracehook import (
 
 __all__ = ("LiveSpans",)
 
-_KIND_NAMES = {KIND_DATA: "data", KIND_OPEN: "open", KIND_CLOSE: "close", KIND_IIP: "iip"}
+_KIND_NAMES = {k.value: k.label for k in Kind if k <= DEFINING}
 _GOLDEN = 0x9E3779B97F4A7C15
 _MASK = (1 << 64) - 1
 

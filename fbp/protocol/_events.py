@@ -23,11 +23,8 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from .._core._ports import address
+from .._core._record import KIND, PAYLOAD, PORT_ID, PROTOCOL_COMMANDS
 from .._core._tracehook import (
-    KIND_CLOSE,
-    KIND_DATA,
-    KIND_IIP,
-    KIND_OPEN,
     PortInfo,
     RunInfo,
     RunStatus,
@@ -39,7 +36,7 @@ from ._trace import TraceRecorder
 
 __all__ = ("LiveSink", "Route")
 
-_COMMANDS = {KIND_DATA: "data", KIND_IIP: "data", KIND_OPEN: "begingroup", KIND_CLOSE: "endgroup"}
+_COMMANDS = PROTOCOL_COMMANDS
 
 
 class Route:
@@ -163,10 +160,10 @@ class LiveSink:
             return
         routes = self.routes
         for rec in records:
-            command = _COMMANDS.get(rec[1])
+            command = _COMMANDS.get(rec[KIND])
             if command is None:
                 continue
-            for route in routes.get(rec[2], ()):
+            for route in routes.get(rec[PORT_ID], ()):
                 watching = []
                 for c in clients:
                     if c.watches(self.graph, route.src, route.tgt):
@@ -181,9 +178,9 @@ class LiveSink:
                     self._emit(watching, "connect", dict(route.base))
                 payload = dict(route.base)
                 if command == "data":
-                    payload["data"] = jsonable(rec[6])
+                    payload["data"] = jsonable(rec[PAYLOAD])
                 else:
-                    payload["group"] = "" if rec[6] is None else str(rec[6])
+                    payload["group"] = "" if rec[PAYLOAD] is None else str(rec[PAYLOAD])
                 self._emit(watching, command, payload)
 
     def finish_run(self, status: RunStatus, error: str | None, stats: dict[str, Any]) -> None:

@@ -39,6 +39,7 @@ from .._core._component import Component
 from .._core._exceptions import NetworkError, WouldBlock
 from .._core._ip import DATA, IP, describe_value
 from .._core._ports import InPort, OutPort
+from .._core._record import KIND, PAYLOAD
 from ._frames import ABORT, CLOSE, CREDIT, HELLO, PeerGone, frame, read_frame
 from ._frames import DATA as ITEMS
 
@@ -98,7 +99,7 @@ class Target:
 def _payload(item: Any, traced: bool) -> tuple[bool, Any]:
     """(is_data, payload) of a channel item."""
     if traced:
-        return item[1] == DATA, item[6]
+        return item[KIND] == DATA, item[PAYLOAD]
     if type(item) is IP:
         return False, item.payload
     return True, item

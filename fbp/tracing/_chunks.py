@@ -18,6 +18,7 @@ from array import array
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
+from .._core._record import ACTIVATION, IP_ID, KIND, PARENTS, PAYLOAD, PORT_ID, T_NS
 from ._errors import TraceFileError
 
 if TYPE_CHECKING:
@@ -79,22 +80,22 @@ def split_python(text: bytes | str) -> Chunk:
     end = 0
     dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
     for rec in records:
-        ids.append(rec[0])
-        kinds.append(rec[1])
-        ports.append(rec[2])
-        acts.append(rec[3])
-        times.append(rec[4])
-        parents.extend(rec[5])
+        ids.append(rec[IP_ID])
+        kinds.append(rec[KIND])
+        ports.append(rec[PORT_ID])
+        acts.append(rec[ACTIVATION])
+        times.append(rec[T_NS])
+        parents.extend(rec[PARENTS])
         parent_ends.append(len(parents))
         if len(rec) > 7:  # a reference to an earlier record: its payload
             k = rec[7]
             if k >= len(payload_starts):
-                msg = f"not a batch of trace records: record {rec[0]} refers to record {k}"
+                msg = f"not a batch of trace records: record {rec[IP_ID]} refers to record {k}"
                 raise ValueError(msg + ", not one before it")
             payload_starts.append(payload_starts[k])
             payload_ends.append(payload_ends[k])
-        elif len(rec) > 6:
-            data = dumps(rec[6]).encode()
+        elif len(rec) > PAYLOAD:
+            data = dumps(rec[PAYLOAD]).encode()
             start = recent.get(data) if len(data) >= _SHARE_MIN else None
             if start is None:
                 start = end

@@ -23,6 +23,7 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from .._core._record import Kind
 from ._errors import TraceError, TraceFileError, TraceLookupError
 from ._reader import Trace, open_trace
 
@@ -68,7 +69,7 @@ def add_parser(
     p.add_argument(
         "--kind",
         default="data",
-        choices=["data", "open", "close", "brackets", "iip", "drop", "dead", "all"],
+        choices=[*(k.label for k in Kind), "brackets", "all"],
         help="which records (default: data)",
     )
     p.add_argument(

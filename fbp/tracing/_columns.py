@@ -28,6 +28,8 @@ import numpy as np
 import numpy.typing as npt
 import orjson
 
+from .._core._record import DEAD, DEFINING, DROP
+
 __all__ = ("RunColumns",)
 
 I64 = npt.NDArray[np.int64]
@@ -38,7 +40,7 @@ A = TypeVar("A")
 #: block to the slower json module.
 _LONG_NUMBER = re.compile(rb"[^0-9.][0-9]{19}")
 
-_DEFINING = np.array([0, 1, 2, 3], dtype=np.int8)
+_DEFINING = np.arange(DEFINING + 1, dtype=np.int8)
 
 
 #: Payloads decoded per JSON parse (bounds the memory of the gathered text).
@@ -428,7 +430,7 @@ class RunColumns:
             return []
         out = _tuples(self.parents, s, e)
         kinds = self.kind[rows]
-        borrowed = np.flatnonzero((kinds == 4) | (kinds == 5))
+        borrowed = np.flatnonzero((kinds == DROP) | (kinds == DEAD))
         if len(borrowed):
             ids = self.ip_id[rows]
             by_ip = self.parents_of(ids[borrowed].tolist())

@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from .._core._record import DROP
 from ._errors import TraceFileError
 from ._schema import APPLICATION_ID, FORMAT_VERSION, connect_writer
 from ._store import RunStore
@@ -26,13 +27,13 @@ _CHUNK = 8192  # records per chunk of the new file
 
 # One old record as the JSON array the writer's encoder makes: parents from links
 # (a drop marker has none of its own), the payload left out when it was not kept.
-_RECORD_JSON = """
+_RECORD_JSON = f"""
 SELECT seq, CASE WHEN payload IS NULL
     THEN json_array(ip_id, kind, port_id, activation, t_ns, json(parents))
     ELSE json_array(ip_id, kind, port_id, activation, t_ns, json(parents), json(payload))
     END
 FROM (SELECT i.seq, i.ip_id, i.kind, i.port_id, i.activation, i.t_ns, i.payload,
-    CASE WHEN i.kind = 4 THEN '[]' ELSE (SELECT json_group_array(parent) FROM
+    CASE WHEN i.kind = {DROP} THEN '[]' ELSE (SELECT json_group_array(parent) FROM
         (SELECT l.parent FROM links AS l WHERE l.run = i.run AND l.child = i.ip_id
          ORDER BY l.ord)) END AS parents
     FROM ips AS i WHERE i.run = ?1)

@@ -32,13 +32,14 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
+from .._core._record import PROTOCOL_COMMANDS, Kind
 from ._address import parse_address
 from ._records import TracedPort
 from ._run import TracedRun
 
 __all__ = ("export_flowtrace",)
 
-_COMMANDS = {"data": "data", "iip": "data", "open": "begingroup", "close": "endgroup"}
+_COMMANDS = {Kind(k).label: command for k, command in PROTOCOL_COMMANDS.items()}
 
 End = dict[str, Any]
 #: An edge as events show it: src (None for an IIP), tgt, subgraph path.

@@ -32,6 +32,7 @@ import pydantic_core
 from pydantic_core import SchemaSerializer
 from pydantic_core import core_schema as cs
 
+from fbp._core._record import CLOSE, KIND, OPEN, PAYLOAD, PORT_ID
 from fbp._core._tracehook import PortInfo, TraceRecord
 
 from ._address import format_address, parse_address
@@ -65,7 +66,7 @@ Selection: TypeAlias = str | tuple[str, ...]
 NONE: Final = "none"
 
 _REPR_LIMIT = 4096
-_BRACKETS = (1, 2)
+_BRACKETS = (OPEN, CLOSE)
 
 
 def _check_mode(mode: object, where: str) -> Mode:
@@ -277,14 +278,14 @@ def _apply_modes(
     out: list[tuple[Any, ...]] = []
     get = modes.get
     for r in records:
-        mode = get(r[2])
-        if mode is None or (r[1] in _BRACKETS and mode != NONE):
+        mode = get(r[PORT_ID])
+        if mode is None or (r[KIND] in _BRACKETS and mode != NONE):
             out.append(r)  # kept whole; a bracket's tag is structure, not data
         elif mode == NONE:
-            out.append(r[:6])
+            out.append(r[:PAYLOAD])
         else:
-            keep, value = _select(r[6], mode)  # type: ignore[arg-type]
-            out.append((*r[:6], value) if keep else r[:6])
+            keep, value = _select(r[PAYLOAD], mode)  # type: ignore[arg-type]
+            out.append((*r[:PAYLOAD], value) if keep else r[:PAYLOAD])
     return out
 
 
@@ -299,11 +300,16 @@ def _json_safe(payload: Any) -> Any:
 
 def _encode_exact(rows: Sequence[tuple[Any, ...]]) -> bytes:
     """Encode records with pydantic-core: every payload type, never raising."""
-    models = {type(r[6]) for r in rows if len(r) > 6}
+    models = {type(r[PAYLOAD]) for r in rows if len(r) > PAYLOAD}
     if any(getattr(m, "__pydantic_serializer__", None) and _dumps_bytes(m) for m in models):
         try:  # models holding bytes: each encoded by encode_json
             return orjson.dumps(
-                [(*r[:6], orjson.Fragment(encode_json(r[6]))) if len(r) > 6 else r for r in rows]
+                [
+                    (*r[:PAYLOAD], orjson.Fragment(encode_json(r[PAYLOAD])))
+                    if len(r) > PAYLOAD
+                    else r
+                    for r in rows
+                ]
             )
         except TypeError:
             pass
@@ -311,7 +317,7 @@ def _encode_exact(rows: Sequence[tuple[Any, ...]]) -> bytes:
         return _RECORDS.to_json(rows, fallback=_fallback, warnings=False)
     except Exception:  # a payload JSON cannot encode: isolate it
         pass
-    safe = [(*r[:6], _json_safe(r[6])) if len(r) > 6 else r for r in rows]
+    safe = [(*r[:PAYLOAD], _json_safe(r[PAYLOAD])) if len(r) > PAYLOAD else r for r in rows]
     return _to_json(safe)
 
 
@@ -536,8 +542,8 @@ class BatchEncoder:
         models = _PLAIN_MODELS
         hits = 0
         for i, r in enumerate(rows):
-            if len(r) > 6:
-                p = r[6]
+            if len(r) > PAYLOAD:
+                p = r[PAYLOAD]
                 tp = type(p)
                 if tp not in native:
                     hit = carried.get(id(p))

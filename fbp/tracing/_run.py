@@ -12,6 +12,7 @@ import json
 from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
+from .._core._record import CLOSE, DEFINING, OPEN
 from ._address import format_address, parse_address, parse_edge
 from ._errors import TraceLookupError, suggest
 from ._records import EdgeSummary, Lineage, ProcessSummary, RunSummary, TracedIP, TracedPort
@@ -33,7 +34,7 @@ __all__ = ("KIND_SETS", "TracedRun")
 #: The record kinds each ``kind=`` argument selects.
 KIND_SETS: dict[str, tuple[int, ...]] = {
     **{name: (code,) for name, code in KIND_CODES.items()},
-    "brackets": (1, 2),
+    "brackets": (OPEN, CLOSE),
     "all": tuple(KIND_NAMES),
 }
 
@@ -414,7 +415,7 @@ class TracedRun:
         import numpy as np
 
         cols = self.columns()
-        hits = np.flatnonzero((cols.ip_id == ip_id) & (cols.kind <= 3))
+        hits = np.flatnonzero((cols.ip_id == ip_id) & (cols.kind <= DEFINING))
         return int(hits[0]) if len(hits) else None
 
     def ip(self, ip_id: int) -> TracedIP:
@@ -444,7 +445,7 @@ class TracedRun:
         if not found:
             return [], ()
         rows = np.flatnonzero(
-            np.isin(cols.ip_id, np.fromiter(found, dtype=np.int64)) & (cols.kind <= 3)
+            np.isin(cols.ip_id, np.fromiter(found, dtype=np.int64)) & (cols.kind <= DEFINING)
         )
         present, first = np.unique(cols.ip_id[rows], return_index=True)
         missing = tuple(sorted(found.difference(present.tolist())))

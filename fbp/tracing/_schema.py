@@ -85,6 +85,7 @@ import os
 import sqlite3
 from pathlib import Path
 
+from .._core._record import Kind
 from ._errors import TraceFileError
 
 __all__ = (
@@ -101,7 +102,7 @@ __all__ = (
 APPLICATION_ID = 0x46425054  # "FBPT"
 FORMAT_VERSION = 3
 
-KIND_NAMES: dict[int, str] = {0: "data", 1: "open", 2: "close", 3: "iip", 4: "drop", 5: "dead"}
+KIND_NAMES: dict[int, str] = {k.value: k.label for k in Kind}
 KIND_CODES: dict[str, int] = {v: k for k, v in KIND_NAMES.items()}
 
 _PAGE_SIZE = 16384
