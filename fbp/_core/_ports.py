@@ -33,6 +33,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar
 
+from ._address import PortAddress
 from ._channel import Channel, ChannelStatistics, Overflow
 from ._exceptions import EndOfStream, PortClosedError, WouldBlock
 from ._ip import CLOSE, DATA, IP, OPEN
@@ -145,9 +146,8 @@ def port(
 
 
 def address(process: str, name: str, index: int | None = None) -> str:
-    """Format a port address ``process.PORT[index]``."""
-    base = f"{process}.{name.upper()}"
-    return base if index is None else f"{base}[{index}]"
+    """Format a port address ``process.PORT[index]`` (see :class:`PortAddress`)."""
+    return str(PortAddress(process, name, index))
 
 
 class InPort(Generic[T_co]):

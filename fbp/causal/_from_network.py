@@ -39,6 +39,7 @@ from typing import Any, Literal, Union
 import networkx as nx
 from pydantic import BaseModel
 
+from .._core._address import PortAddress
 from .._core._exceptions import CausalModelError
 from .._core._ports import PortSpec
 from .._core._record import DATA
@@ -77,8 +78,7 @@ class Variable:
     @property
     def address(self) -> str:
         """The port address ``process.PORT[index]``."""
-        base = f"{self.process}.{self.port.upper()}"
-        return base if self.index is None else f"{base}[{self.index}]"
+        return str(PortAddress(self.process, self.port, self.index))
 
 
 @dataclass
@@ -182,10 +182,10 @@ def _projections(flat: FlatGraph, overrides: Mapping[str, Any]) -> dict[str, Any
         meta = p.metadata.get("causal")
         if isinstance(meta, Mapping):
             for port, spec in meta.items():
-                out[f"{p.name}.{str(port).upper()}"] = spec
+                out[str(PortAddress(p.name, str(port)))] = spec
     for addr, spec in overrides.items():
         proc, _, port = addr.rpartition(".")
-        out[f"{proc}.{port.upper()}"] = spec
+        out[str(PortAddress(proc, port))] = spec
     return out
 
 
@@ -246,9 +246,7 @@ def network_causal_graph(
                 static[key] = ps.default
     reads: dict[str, list[str]] = {}
     for e in flat.edges:
-        src = f"{e.src.process}.{e.src.port.upper()}" + (
-            f"[{e.src.index}]" if e.src.index is not None else ""
-        )
+        src = str(e.src)
         nv.feeds.setdefault(e.tgt.process, set()).add(src)
         src_vars = port_vars.get((e.src.process, e.src.port.lower(), e.src.index), [])
         reads.setdefault(e.tgt.process, []).extend(src_vars)
@@ -256,7 +254,7 @@ def network_causal_graph(
         spec = flat.processes[proc].spec.inport(port)
         if spec is not None and not spec.causal:
             continue  # a switch standing for a code change, not a variable
-        name = f"{proc}.{port.upper()}" + (f"[{idx}]" if idx is not None else "")
+        name = str(PortAddress(proc, port, idx))
         numeric = isinstance(value, (int, float)) and not isinstance(value, bool)
         kind: Kind = "numeric" if numeric else "bool" if isinstance(value, bool) else "categorical"
         add(Variable(name, proc, port, idx, None, "parameter", kind, value))

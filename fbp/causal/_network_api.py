@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .._core._address import PortAddress
 from .._core._exceptions import CausalModelError
 from ..graph import Graph, load_graph
 from ._dataset import Dataset, assemble_windows, model_inputs
@@ -337,7 +338,7 @@ def resolve_target(target: str, graph: nx.DiGraph) -> str:
         return target
     head, _, rest = target.partition(".")
     port, _, fld = rest.partition(".")
-    wanted = f"{head}.{port.upper()}" + (f".{fld}" if fld else "")
+    wanted = str(PortAddress(head, port)) + (f".{fld}" if fld else "")
     if wanted in graph:
         return wanted
     on_port: list[str] = [

@@ -30,6 +30,7 @@ import numpy as np
 import orjson
 from pydantic import ValidationError
 
+from .._core._address import PortAddress
 from .._core._component import Component, ComponentSpec
 from .._core._exceptions import NetworkError, SourceLocation
 from .._core._live import Inlet
@@ -169,8 +170,7 @@ class _Sink:
 
 
 def _address(process: str, port: str, index: int | None) -> str:
-    base = f"{process}.{port.upper()}"
-    return base if index is None else f"{base}[{index}]"
+    return str(PortAddress(process, port, index))
 
 
 def _sources(plan: Plan) -> list[str]:

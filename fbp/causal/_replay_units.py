@@ -18,6 +18,7 @@ import numpy as np
 import numpy.typing as npt
 import orjson
 
+from .._core._address import PortAddress
 from ._replay_run import ReplayError
 from ._replay_source import Recorded
 
@@ -66,7 +67,7 @@ def parse_target(text: str, recorded: Recorded) -> Target:
     field = None
     if m is not None:
         field = m["field"]
-        wanted = f"{m['proc']}.{m['port'].upper()}{m['index'] or ''}"
+        wanted = str(PortAddress(m["proc"], m["port"])) + (m["index"] or "")
         ports = [p.address for p in outs if p.address == wanted]
         if not ports and not m["index"]:
             ports = [p.address for p in outs if p.address.startswith(wanted + "[")]

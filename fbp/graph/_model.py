@@ -14,12 +14,12 @@ Runtime settings live in metadata, where the ecosystem's schema allows any key:
 from __future__ import annotations
 
 import copy
-import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeAlias
 
+from .._core._address import PortAddress
 from .._core._component import Component
 from .._core._exceptions import GraphIssue, GraphSyntaxError, GraphValidationError, SourceLocation
 
@@ -27,44 +27,18 @@ __all__ = ("Connection", "Export", "Graph", "Initial", "Node", "PortRef", "parse
 
 ComponentRef: TypeAlias = "str | type[Component] | Graph"
 
-_ADDRESS = re.compile(
-    r"^\s*(?P<process>[A-Za-z0-9_][A-Za-z0-9_\-/]*)\.(?P<port>[A-Za-z_][A-Za-z0-9_.]*?)"
-    r"(?:\[(?P<index>\d+)\])?\s*$"
-)
-
-
-@dataclass(frozen=True, slots=True)
-class PortRef:
-    """A port of a process in a graph: ``process.PORT[index]``."""
-
-    process: str
-    port: str
-    index: int | None = None
-
-    def __str__(self) -> str:
-        base = f"{self.process}.{self.port.upper()}"
-        return base if self.index is None else f"{base}[{self.index}]"
-
-    def to_dict(self) -> dict[str, Any]:
-        """The FBP JSON form ``{"process", "port", "index"?}``."""
-        d: dict[str, Any] = {"process": self.process, "port": self.port}
-        if self.index is not None:
-            d["index"] = self.index
-        return d
+#: A port of a process in a graph, ``process.PORT[index]``: the runtime's one
+#: :class:`~fbp._core._address.PortAddress`.
+PortRef = PortAddress
 
 
 def parse_address(text: str) -> PortRef:
-    """Parse ``process.PORT`` or ``process.PORT[3]``.
+    """Parse ``process.PORT`` or ``process.PORT[3]`` (:meth:`PortAddress.parse`).
 
     Raises:
-        ValueError: the text is not an address.
+        ValueError: the text is not an address; the message says what is wrong.
     """
-    m = _ADDRESS.match(text)
-    if not m:
-        msg = f"{text!r} is not a port address; write process.PORT or process.PORT[index]"
-        raise ValueError(msg)
-    idx = m.group("index")
-    return PortRef(m.group("process"), m.group("port"), int(idx) if idx is not None else None)
+    return PortAddress.parse(text)
 
 
 @dataclass(slots=True)

@@ -25,6 +25,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from .._core._address import PortAddress
 from .._core._record import DEAD as KIND_DEAD
 from .._core._record import DEFINING, Kind
 from .._core._record import IIP as KIND_IIP
@@ -150,10 +151,7 @@ class LiveSpans:
         assert info is not None
         exporter = OTLPSpanExporter(endpoint=self.endpoint, headers=self.headers)
         maker = SpanMaker(info.run_id, info.graph_name, payloads=self.payloads)
-        names = [
-            f"{p.process}.{p.port.upper()}" + (f"[{p.index}]" if p.index is not None else "")
-            for p in info.ports
-        ]
+        names = [str(PortAddress(p.process, p.port, p.index)) for p in info.ports]
         offset = info.t0_wall_ns - info.t0_perf_ns
         threshold = int(self.sample * (1 << 64))
         kept: OrderedDict[int, int] = OrderedDict()  # kept ip id -> its send time

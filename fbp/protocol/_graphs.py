@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from .._core._address import PortAddress
 from .._core._exceptions import ComponentNotFoundError
 from .._core._ports import PortSpec
 from ..graph import Connection, Graph, Initial, Node, PortRef
@@ -281,8 +282,8 @@ class GraphStore(ExportsAndGroups):
             if _key(c.src) == src.key and _key(c.tgt) == tgt.key:
                 return c
         msg = (
-            f"graph {lg.id!r} has no edge {src.node}.{src.port.upper()} ->"
-            f" {tgt.node}.{tgt.port.upper()}"
+            f"graph {lg.id!r} has no edge {PortAddress(src.node, src.port)} ->"
+            f" {PortAddress(tgt.node, tgt.port)}"
         )
         raise ProtocolError(msg, "graph")
 
@@ -366,7 +367,7 @@ class GraphStore(ExportsAndGroups):
             else:
                 kept.append(c)
         if not removed:
-            msg = f"graph {lg.id!r} has no IIP into {tgt.node}.{tgt.port.upper()}"
+            msg = f"graph {lg.id!r} has no IIP into {PortAddress(tgt.node, tgt.port)}"
             raise ProtocolError(msg, "graph")
         lg.graph.connections = kept
         return [

@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-import re
+from .._core._address import PortAddress
 
 __all__ = ("format_address", "parse_address", "parse_edge")
-
-_ADDRESS = re.compile(r"^\s*([^.\s\[\]]+)\.([A-Za-z_][A-Za-z0-9_.]*?)\s*(?:\[\s*(\d+)\s*\])?\s*$")
 
 
 def format_address(process: str, port: str, index: int | None) -> str:
     """Format a port address the way the runtime does: ``process.PORT[index]``."""
-    base = f"{process}.{port.upper()}"
-    return base if index is None else f"{base}[{index}]"
+    return str(PortAddress(process, port, index))
 
 
 def parse_address(text: str) -> tuple[str, str, int | None] | None:
@@ -20,11 +17,8 @@ def parse_address(text: str) -> tuple[str, str, int | None] | None:
 
     The port name is upper-cased, as addresses spell it.
     """
-    m = _ADDRESS.match(text)
-    if m is None:
-        return None
-    process, port, index = m.groups()
-    return process, port.upper(), None if index is None else int(index)
+    a = PortAddress.parse_or_none(text)
+    return None if a is None else (a.process, a.port.upper(), a.index)
 
 
 def parse_edge(text: str) -> tuple[str, str] | None:

@@ -12,6 +12,7 @@ import json
 from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
+from .._core._address import PortAddress
 from .._core._record import CLOSE, DEFINING, OPEN
 from ._address import format_address, parse_address, parse_edge
 from ._errors import TraceLookupError, suggest
@@ -229,7 +230,7 @@ class TracedRun:
         return [
             p
             for p in self._ports
-            if p.index is not None and f"{p.process}.{p.port.upper()}" == address
+            if p.index is not None and str(PortAddress(p.process, p.port)) == address
         ]
 
     def resolve(self, port_or_edge: str) -> tuple[list[int], list[int]]:
