@@ -17,6 +17,8 @@ PUBLIC = [
     "fbp.causal.testing",
     "fbp.testing",
     "fbp.protocol",
+    "fbp.lowlevel",
+    "fbp.ray",
     "fbp_components.core",
     "fbp_components.io",
     "fbp_components.flow",

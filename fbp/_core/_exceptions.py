@@ -1,25 +1,59 @@
-"""Exceptions raised by fbp.
+"""Exceptions raised by fbp: the whole tree, every layer's, drawn here once.
 
-The tree::
+Each class is importable from the module named beside it (``fbp`` unless said
+otherwise); every class carries its context as attributes (the element, the place) and
+its message says what to do. ``tests/test_exceptions.py`` checks this drawing against
+the classes: every public exception of every layer is in it, once, under its real base.
 
-    FbpError                      every error fbp raises on purpose
-    ├── GraphError                the graph spec is wrong; nothing has run
-    │   ├── GraphFileError        a graph file cannot be read (missing, a folder, format)
-    │   ├── GraphSyntaxError      a .fbp / JSON / YAML text does not parse (line:col)
-    │   ├── GraphValidationError  the graph parses but is wrong; carries every issue
-    │   └── ComponentNotFoundError  a component name resolves to nothing
-    ├── NetworkError              the network failed while running
-    │   ├── ProcessError          a component raised; names process, port and IP
-    │   ├── DeadlockError         every live process waits on another; carries the cycle
-    │   └── NetworkInterrupted    the run was cancelled (Ctrl-C, SIGTERM)
-    ├── PortError                 misuse of a port from inside a component
-    │   ├── PortClosedError       send on a port this process already closed
-    │   └── PacketTypeError       an IP does not match the port's declared type
-    └── CausalModelError          the causal layer cannot answer the question as asked
+The tree of errors::
 
-Flow-control signals stay outside ``FbpError`` as they are not errors:
-``EndOfStream`` (an input port has no more IPs) and ``WouldBlock`` (a ``*_nowait``
-operation would have to wait).
+    FbpError                        every error fbp raises on purpose
+    ├── GraphError                  the graph spec is wrong; nothing has run
+    │   ├── GraphFileError          a graph file cannot be read (missing, a folder, format)
+    │   ├── GraphSyntaxError        a .fbp / JSON / YAML text does not parse (line:col)
+    │   ├── GraphValidationError    the graph parses but is wrong; carries every issue
+    │   ├── ComponentNotFoundError  a component name resolves to nothing
+    │   └── NotExpressibleError     fbp.graph: a graph cannot be written as .fbp
+    ├── NetworkError                the network failed while running
+    │   ├── ProcessError            a component raised; names process, port and IP
+    │   ├── DeadlockError           every live process waits on another; carries the cycle
+    │   ├── NetworkInterrupted      the run was cancelled (Ctrl-C, SIGTERM)
+    │   ├── PartitionLost           fbp.ray: a partition's process died
+    │   ├── PeerLost                fbp.ray: the other end of a bridge vanished
+    │   ├── PeerStopped             fbp.ray: the other end of a bridge stopped early
+    │   └── RouteError              fbp.ray: an IP cannot be routed to a replica by key
+    ├── PortError                   misuse of a port from inside a component
+    │   ├── PortClosedError         send on a port this process already closed
+    │   └── PacketTypeError         an IP does not match the port's declared type
+    ├── LiveEditError               fbp.lowlevel: an edit of a running network cannot apply
+    ├── TraceError                  fbp.tracing: something about a trace file went wrong
+    │   ├── TraceFileError          missing, not a trace, or another format
+    │   ├── TraceLookupError        a run, port, edge or IP named is not in the trace
+    │   └── TraceWriterError        the background writer failed; __cause__ says why
+    └── CausalModelError            the causal layer cannot answer the question as asked
+
+Misuse detected where Python's own types fit, raised as subclasses of them::
+
+    TypeError
+    └── ComponentDefinitionError    a component class is written wrongly
+    ValueError
+    ├── RuntimeConfigError          fbp.protocol: the runtime's settings are unsafe
+    └── ReplayError                 fbp.causal: a replay cannot be made as asked
+    RuntimeError
+    └── OtlpExportError             fbp.observe: the OTLP collector refused or is down
+
+Answers to a peer, and the command line's own::
+
+    Exception
+    ├── ProtocolError               fbp.protocol: a request the runtime cannot carry out
+    └── CliError                    fbp.cli: printed as "error: ..." with its exit code
+
+Flow-control signals are not errors and stay outside ``FbpError``::
+
+    Exception
+    ├── EndOfStream                 an input port has no more IPs
+    ├── WouldBlock                  a *_nowait operation would have to wait
+    └── DownstreamClosed            every receiver of an output port has ended
 """
 
 from __future__ import annotations

@@ -45,7 +45,7 @@ from ._common import (
     version_text,
 )
 
-__all__ = ("COMMANDS", "Command", "build_parser", "main")
+__all__ = ("COMMANDS", "CliError", "Command", "build_parser", "main")
 
 
 class Command(NamedTuple):

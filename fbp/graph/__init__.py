@@ -5,6 +5,9 @@ Python with :class:`Graph`; :func:`build_network` checks it completely and wires
 :class:`fbp.Network`; :func:`run` does both and runs it.
 """
 
+from typing import TYPE_CHECKING
+
+from .._lazy import lazy_attributes as _lazy_attributes
 from ._load import Format as Format
 from ._load import dump_graph as dump_graph
 from ._load import format_of as format_of
@@ -24,6 +27,12 @@ from ._wiring import FlatGraph as FlatGraph
 from ._wiring import build_network as build_network
 from ._wiring import check_graph as check_graph
 
+if TYPE_CHECKING:
+    from ._dsl_write import NotExpressibleError as NotExpressibleError
+
+# The .fbp writer (and its error) load on first use: reading graphs does not need them.
+__getattr__ = _lazy_attributes(__name__, {"NotExpressibleError": "._dsl_write"})
+
 __all__ = (
     "Connection",
     "Export",
@@ -32,6 +41,7 @@ __all__ = (
     "Graph",
     "Initial",
     "Node",
+    "NotExpressibleError",
     "PortRef",
     "Registry",
     "build_network",

@@ -19,9 +19,21 @@ from .._core._network import RunResult
 from ..graph._model import Graph
 from ._driver import PartitionLost as PartitionLost
 from ._driver import RayBackend as RayBackend
+from ._link import PeerLost as PeerLost
+from ._link import PeerStopped as PeerStopped
+from ._link import RouteError as RouteError
 from ._plan import Placement as Placement
 
-__all__ = ("PartitionLost", "Placement", "RayBackend", "run", "run_async")
+__all__ = (
+    "PartitionLost",
+    "PeerLost",
+    "PeerStopped",
+    "Placement",
+    "RayBackend",
+    "RouteError",
+    "run",
+    "run_async",
+)
 
 
 async def run_async(

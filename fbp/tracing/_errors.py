@@ -1,11 +1,7 @@
-"""Errors raised by the trace store.
+"""Errors raised by the trace store, under :class:`fbp.FbpError`.
 
-The tree, under :class:`fbp.FbpError`::
-
-    TraceError              something about a trace file went wrong
-    ├── TraceFileError      the file is missing, is not a trace, or has another format
-    ├── TraceLookupError    a run, port, edge or IP named by the caller is not in the trace
-    └── TraceWriterError    the background writer failed; ``__cause__`` is the reason
+``TraceError`` and its subclasses are drawn with every other exception of fbp in one
+tree, in :mod:`fbp._core._exceptions`.
 """
 
 from __future__ import annotations
