@@ -41,12 +41,9 @@ def _common(p: argparse.ArgumentParser, *, target: bool = True) -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     if target:
-        p.add_argument(
-            "--plot",
-            metavar="FILE",
-            help="also draw the answer into FILE (.png, .svg or .pdf; needs matplotlib:"
-            " pip install 'fbp-causal[plot]')",
-        )
+        from ..cli._common import add_plot_option
+
+        add_plot_option(p)
 
 
 def _traces(p: argparse.ArgumentParser) -> None:
@@ -200,19 +197,10 @@ def _emit(result: Any, args: argparse.Namespace) -> None:
 
 
 def _plot(result: Any, args: argparse.Namespace, **kwargs: Any) -> None:
-    """Draw ``result`` into ``--plot FILE``, if asked (without matplotlib, the
-    ImportError names the extra to install; a file that cannot be written is a CLI
-    error naming it)."""
-    if not args.plot:
-        return
-    from ..cli._common import CliError
+    """Draw ``result`` into ``--plot FILE``, if asked."""
+    from ..cli._common import write_plot
 
-    try:
-        result.plot(args.plot, **kwargs)
-    except (OSError, ValueError) as e:
-        msg = f"cannot write the picture {args.plot!r}: {e}"
-        raise CliError(msg) from None
-    print(f"picture written to {args.plot}", file=sys.stderr)
+    write_plot(result, args.plot, **kwargs)
 
 
 def _model(args: argparse.Namespace) -> Any:

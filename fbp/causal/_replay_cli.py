@@ -48,7 +48,9 @@ def _change_options(p: argparse.ArgumentParser, *, swap_help: str) -> None:
     p.add_argument("--unit", metavar="P.PORT", help="the source port whose IPs are the units")
     p.add_argument("--trace-out", metavar="FILE", help="keep the replay's trace in FILE")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
-    p.add_argument("--plot", metavar="PNG", help="also draw the answer into this file")
+    from ..cli._common import add_plot_option
+
+    add_plot_option(p)
 
 
 def add_parser(sub: Any) -> None:
@@ -133,8 +135,9 @@ def _call(fn: Any) -> Any:
 
 
 def _emit(result: Any, args: argparse.Namespace) -> None:
-    if args.plot:
-        result.plot(args.plot)
+    from ..cli._common import write_plot
+
+    write_plot(result, args.plot)
     if args.json:
         print(json.dumps(result.to_dict(), default=str))
     else:

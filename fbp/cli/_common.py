@@ -19,6 +19,7 @@ __all__ = (
     "EXIT_OK",
     "CliError",
     "HelpFormatter",
+    "add_plot_option",
     "configure_logging",
     "exit_code_of",
     "finish_parsers",
@@ -26,6 +27,7 @@ __all__ = (
     "missing_extra",
     "parse_set",
     "version_text",
+    "write_plot",
 )
 
 DISTRIBUTION = "fbp-causal"
@@ -269,3 +271,29 @@ def _depth(value: Any) -> int:
             deepest = max(deepest, d)
             stack.extend((x, d + 1) for x in (v.values() if isinstance(v, dict) else v))
     return deepest
+
+
+def add_plot_option(p: argparse.ArgumentParser) -> None:
+    """``--plot FILE``, the same for every command whose answer has a picture."""
+    p.add_argument(
+        "--plot",
+        metavar="FILE",
+        help="also draw the answer into FILE (.png, .svg or .pdf; needs matplotlib:"
+        " pip install 'fbp-causal[plot]')",
+    )
+
+
+def write_plot(result: Any, path: str | None, **kwargs: Any) -> None:
+    """Draw ``result`` into ``path`` (``--plot FILE``), if one is given.
+
+    Without matplotlib, the ImportError names the extra to install; a file that cannot
+    be written is a :class:`CliError` naming it.
+    """
+    if not path:
+        return
+    try:
+        result.plot(path, **kwargs)
+    except (OSError, ValueError) as e:
+        msg = f"cannot write the picture {path!r}: {e}"
+        raise CliError(msg) from None
+    print(f"picture written to {path}", file=sys.stderr)
