@@ -23,8 +23,7 @@ from ._core._arrays import ArrayOutPort
 from ._core._component import Component
 from ._core._network import DEFAULT_CAPACITY, Network
 from ._core._ports import InPort, OutPort, port
-from ._core._sync import run_sync
-from ._core._tracehook import PortInfo, RunInfo, RunStatus, TraceRecord
+from .lowlevel import PortInfo, RunInfo, RunStatus, TraceRecord, run_sync
 
 __all__ = ("ListSink", "ListSource", "MemorySink", "run_component", "run_component_async")
 

@@ -25,15 +25,10 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from .._core._address import PortAddress
 from .._core._record import DEAD as KIND_DEAD
 from .._core._record import DEFINING, Kind
 from .._core._record import IIP as KIND_IIP
-from .._core._tracehook import (
-    RunInfo,
-    RunStatus,
-    TraceRecord,
-)
+from ..lowlevel import PortAddress, RunInfo, RunStatus, TraceRecord
 
 __all__ = ("LiveSpans",)
 

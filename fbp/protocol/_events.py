@@ -22,14 +22,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from .._core._ports import address
-from .._core._record import KIND, PAYLOAD, PORT_ID, PROTOCOL_COMMANDS
-from .._core._tracehook import (
-    PortInfo,
-    RunInfo,
-    RunStatus,
-    TraceRecord,
-)
+from .._core._record import PROTOCOL_COMMANDS
+from ..lowlevel import KIND, PAYLOAD, PORT_ID, PortInfo, RunInfo, RunStatus, TraceRecord, address
 from ._client import Client
 from ._messages import Endpoint, dumps, edge_id, endpoint_dict, jsonable
 from ._trace import TraceRecorder
