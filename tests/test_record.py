@@ -135,3 +135,15 @@ def test_the_column_splitters_read_the_record_by_its_positions(splitter: str) ->
         assert np.frombuffer(cols[field], dtype=dtype).tolist() == [rec[field]], field
     assert np.frombuffer(cols["parents"], dtype="<i8").tolist() == [2, 4]
     assert cols["payloads"] == b'"x"'
+
+
+def test_a_read_record_keeps_the_record_order() -> None:
+    """TracedIP, the record as a reader returns it, lists the record's fields in the
+    record's order (the time as seconds, ``t``, where the record has ``t_ns``)."""
+    import dataclasses
+
+    from fbp.tracing import TracedIP
+
+    names = [f.name for f in dataclasses.fields(TracedIP)]
+    shared = [("t" if f == "t_ns" else f) for f in FIELDS]
+    assert [n for n in names if n in shared] == shared
