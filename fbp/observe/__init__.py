@@ -13,8 +13,9 @@ optional dependency, on first use.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from .._lazy import lazy_attributes as _lazy_attributes
 
 if TYPE_CHECKING:
     from ._metrics import MetricsServer as MetricsServer
@@ -58,14 +59,7 @@ _EXPORTS = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        msg = f"module 'fbp.observe' has no attribute {name!r}"
-        raise AttributeError(msg)
-    value = getattr(importlib.import_module(module, __name__), name)
-    globals()[name] = value
-    return value
+__getattr__ = _lazy_attributes(__name__, _EXPORTS)
 
 
 def __dir__() -> list[str]:
