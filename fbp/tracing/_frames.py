@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import numpy.typing as npt
 
+from .._core._record import DATA
 from ._columns import RunColumns
 from ._records import TracedPort
 from ._schema import KIND_NAMES
@@ -238,7 +239,7 @@ class RunFrames:
         """
         cols = self._columns
         if is_data is None:
-            ip = cols.ip_id[cols.kind == 0]
+            ip = cols.ip_id[cols.kind == DATA]
             is_data = np.zeros(int(ip.max()) + 1 if len(ip) else 1, dtype=bool)
             is_data[ip] = True
             del ip
