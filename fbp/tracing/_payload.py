@@ -549,12 +549,12 @@ class BatchEncoder:
                     hit = carried.get(id(p))
                     if hit is not None:
                         hits += 1
-                        r = (*r[:6], None, hit[1])
+                        r = (*r[:PAYLOAD], None, hit[1])
                     else:
                         carried[id(p)] = (p, base + i)
                         n = models[tp] if tp in models else _fields_count(tp)
                         if n is not None and len(p.__dict__) == n:
-                            r = (*r[:6], p.__dict__)
+                            r = (*r[:PAYLOAD], p.__dict__)
                         else:
                             self._misses += 1  # written by pydantic-core
             append(r)
