@@ -131,14 +131,16 @@ def _answer(outcome: Outcome, method: str, fn: Callable[[], Answer]) -> None:
         outcome.errors[method] = "".join(traceback.format_exception_only(exc)).strip()
 
 
-def generated_cases(n: int, rows: int, seed0: int = 0) -> Iterable[Outcome]:
+def generated_cases(
+    n: int, rows: int, seed0: int = 0, min_effect: float = 0.25
+) -> Iterable[Outcome]:
     """Run ``n`` generated cases, the kinds taken in turn."""
     from fbp.causal.testing import FAULT_KINDS, random_case
 
     for i in range(n):
         kind = FAULT_KINDS[i % len(FAULT_KINDS)]
         seed = seed0 + i
-        case = random_case(seed, rows=rows, kinds=[kind])
+        case = random_case(seed, rows=rows, kinds=[kind], min_effect=min_effect)
         net = case.network
         out = Outcome("generated", kind, f"{kind}#{seed}", case.truth, case.mid_graph)
         answer_both(out, net.graph, case.before, case.after, net.target, seed)
@@ -255,6 +257,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--cases", type=int, default=None, help="generated cases")
     parser.add_argument("--rows", type=int, default=2000, help="units per generated run")
     parser.add_argument("--seed", type=int, default=0, help="first seed")
+    parser.add_argument(
+        "--min-effect",
+        type=float,
+        default=0.25,
+        help="smallest effect of a generated fault on the target's mean, in its sd",
+    )
     parser.add_argument("--no-networks", action="store_true", help="skip the traced networks")
     parser.add_argument("--repeats", type=int, default=None, help="seeds per network fault")
     parser.add_argument("--out", type=Path, default=RESULTS / "causal_eval")
@@ -263,7 +271,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     repeats = args.repeats if args.repeats is not None else (1 if args.quick else 5)
     t0 = time.perf_counter()
     outcomes: list[Outcome] = []
-    for o in generated_cases(n, args.rows, args.seed):
+    for o in generated_cases(n, args.rows, args.seed, args.min_effect):
         outcomes.append(o)
         if len(outcomes) % 20 == 0:
             print(
@@ -278,7 +286,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     rep = report(outcomes)
     header = (
         f"# Causal fault localisation, evaluated\n\n{n} generated cases at {args.rows} "
-        f"units per run"
+        f"units per run (faults moving the target by >= {args.min_effect} sd)"
         + ("" if args.no_networks else f", traced networks x {repeats} seeds")
         + f"; alpha {ALPHA}; {time.perf_counter() - t0:.0f} s on {platform.node()} "
         f"({platform.python_version()})"
@@ -294,6 +302,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "seed": args.seed,
             "repeats": repeats,
             "alpha": ALPHA,
+            "min_effect": args.min_effect,
             "targets": TARGETS,
         },
         "report": rep,
