@@ -221,7 +221,12 @@ def aggregating_ports(frames: RunFrames, *, lineage: Lineage | None = None) -> s
     lin = lineage if lineage is not None else lineage_of(frames)
     if not len(lin.child):
         return set()
-    key = (lin.child << 20) | lin.port_of[lin.parent]  # child and its parent's port
+    # Only an IP with two data parents or more can have two of one port: sort only
+    # the links of those (none in a pipeline).
+    several = np.bincount(lin.child)[lin.child] > 1
+    child, parent = lin.child[several], lin.parent[several]
+    del several
+    key = (child << 20) | lin.port_of[parent]  # child and its parent's port
     uniq, counts = np.unique(key, return_counts=True)
     child = uniq >> 20
     agg = np.unique(child[counts > 1])
