@@ -205,8 +205,10 @@ def run_batching(settings: Settings, progress: Progress) -> dict[str, Any]:
     gains: dict[str, float | None] = {}
     for batched, single in _PAIRS.items():
         b, s = rows.get(batched), rows.get(single)
-        if b and s and b["status"] == s["status"] == "ok":
-            gains[batched] = round(s["us_per_hop"] / b["us_per_hop"], 2)
+        if b and s and b["status"] == s["status"] == "ok" and b["us_per_hop"] > 0:
+            # Unrounded: a smoke run on a loaded machine can make the batched figure
+            # hundreds of times the per-item one, which two decimals would turn into 0.
+            gains[batched] = s["us_per_hop"] / b["us_per_hop"]
         else:
             gains[batched] = None
     bw = by_name.get(BYTEWAX_BATCHED)

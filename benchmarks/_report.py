@@ -116,7 +116,7 @@ def _memory(report: dict[str, Any]) -> list[str]:
 
 
 def _gain(g: float | None, single: str) -> str:
-    if g is None:
+    if g is None or g <= 0:
         return ""
     if g >= 1:
         return f"{g:.2f}x faster than `{single}`"
