@@ -17,7 +17,9 @@ segment's run is marked ``rotated`` (its run continues in the next segment); the
 newest segment's run ends with the run's own status. Whenever a segment is opened,
 retention deletes the oldest segments beyond ``keep_segments``, older than
 ``keep_seconds`` (the age of a segment is the time since the next one was opened), or
-beyond ``keep_bytes`` in all; the segment being written is never deleted. One writer at
+beyond ``keep_bytes`` in all; the segment being written is never deleted. The oldest
+segments beyond ``keep_segments`` go just before the new one is published, so a kill at
+any moment leaves at most ``keep_segments`` segments. One writer at
 a time owns a folder (a lock file, ``.lock``).
 
 :func:`fbp.tracing.open_trace` reads a folder as one trace (:class:`TraceSet`, in
@@ -402,6 +404,9 @@ class SegmentedStore:
             store.start(info)
         finally:
             store.con.close()
+        # Make room before the new segment appears, so that a kill between the two never
+        # leaves more than ``keep_segments`` on disk (the rest of retention follows below).
+        self._drop_beyond_count()
         try:
             publish(tmp, final)
         except BaseException:
@@ -412,6 +417,17 @@ class SegmentedStore:
         self._current, self._current_path, self._opened_at = store, final, now
         self.opened += 1
         self._prune(now)
+
+    def _drop_beyond_count(self) -> None:
+        """Delete the oldest segments so that one more keeps within ``keep_segments``."""
+        keep = self.rotation.keep_segments
+        if keep is None:
+            return
+        segments = list_segments(self.folder)
+        drop = segments[: max(len(segments) + 1 - keep, 0)]
+        for seg in drop:
+            _remove(seg)
+        self.deleted += len(drop)
 
     def _prune(self, now: float) -> None:
         """Delete the segments retention does not keep (never the newest)."""
