@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -92,8 +93,10 @@ class QualityReport:
         return out
 
 
-def quality_report(model: FittedModel, *, evaluate: bool = False) -> QualityReport:
-    """Compute the :class:`QualityReport` of ``model``."""
+def quality_report(
+    model: FittedModel, *, evaluate: bool = False, nodes: Collection[str] | None = None
+) -> QualityReport:
+    """Compute the :class:`QualityReport` of ``model`` (of its ``nodes`` only, if given)."""
     from dowhy import gcm
 
     from ._model import seeded
@@ -101,6 +104,8 @@ def quality_report(model: FittedModel, *, evaluate: bool = False) -> QualityRepo
     data = model.data
     out = []
     for node in model.nodes:
+        if nodes is not None and node not in nodes:
+            continue
         parents = model.causal_graph.parents(node)
         if not parents:
             continue

@@ -26,6 +26,7 @@ from fbp._core._exceptions import CausalModelError
 
 from ._model import FittedModel, seeded
 from ._noise import Intervention, draw_noise, propagate, reconstruct_noise
+from ._quality import quality_report
 from ._results import fmt, jsonable, normal_interval
 
 __all__ = ("Summary", "WhatIfComparison", "WhatIfResult", "whatif")
@@ -482,7 +483,7 @@ def _miss_causes(
     has_rows = data is not None and len(data) > 0
     poor = [
         (q.node, q.r2)
-        for q in (model.quality().nodes if has_rows else ())
+        for q in (quality_report(model, nodes=downstream).nodes if has_rows else ())
         if q.node in downstream and q.r2 is not None and q.r2 < 0.9
     ]
     if poor:
