@@ -112,3 +112,26 @@ def test_positions_find_the_first_defining_record_of_each_id(dense: bool) -> Non
             first.setdefault(i, row)
     assert got.tolist() == [first.get(w, -1) for w in wanted.tolist()]
     assert _positions(ids, defining, ids[[100]]).tolist() == [50]
+
+
+@pytest.mark.parametrize("adjacent", [True, False])
+def test_copied_slices_are_gathered_whole(adjacent: bool) -> None:
+    """A copy gathers the held records' slices of a column, by runs of slices that
+    follow one another or element by element, with the same result."""
+    from fbp.tracing._chunks import _gather
+
+    rng = np.random.default_rng(7)
+    flat = rng.integers(0, 255, 30_000).astype(np.uint8)
+    for _ in range(50):
+        n = int(rng.integers(0, 80))
+        lens = rng.integers(0, 300 if adjacent else 20, n)
+        if adjacent:  # mostly contiguous, with a few jumps back (a shared payload)
+            starts = np.concatenate(([0], np.cumsum(lens)[:-1])).astype(np.int64)
+            starts[rng.random(n) < 0.1] = 0
+        else:
+            starts = rng.integers(0, 19_000, n).astype(np.int64)
+        ends = starts + lens
+        got, got_ends = _gather(flat, starts, ends, np)
+        parts = [flat[a:b] for a, b in zip(starts.tolist(), ends.tolist(), strict=True)]
+        assert np.array_equal(got, np.concatenate(parts) if parts else flat[:0])
+        assert np.array_equal(got_ends, np.cumsum(lens))

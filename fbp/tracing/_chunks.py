@@ -147,9 +147,16 @@ def _gather(flat: Any, starts: Any, ends: Any, np: Any) -> tuple[Any, Any]:
     total = int(out_ends[-1]) if len(out_ends) else 0
     if not total:
         return flat[:0], out_ends
-    # The positions to take, as a running sum: +1 within a slice, a jump between slices.
     some = counts > 0
     s, e = starts[some], ends[some]
+    # Slices that follow one another in ``flat`` (records copied in write order mostly
+    # do) are taken as one run; long runs are copied run by run.
+    first = np.flatnonzero(np.concatenate(([True], s[1:] != e[:-1])))
+    if total >= 64 * len(first):
+        last = np.append(first[1:] - 1, len(s) - 1)
+        parts = [flat[a:b] for a, b in zip(s[first].tolist(), e[last].tolist(), strict=True)]
+        return np.concatenate(parts), out_ends
+    # The positions to take, as a running sum: +1 within a slice, a jump between slices.
     steps = np.ones(total, dtype=np.int64)
     steps[0] = s[0]
     steps[(out_ends[some] - counts[some])[1:]] = s[1:] - e[:-1] + 1
