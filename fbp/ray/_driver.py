@@ -294,6 +294,10 @@ class _Job:
         #: Actors that died or had to be killed.
         self.dead: set[Any] = set()
         self._done = asyncio.Event()
+        #: Each actor's poll still on its way back. An actor hands over what it printed
+        #: when it answers a poll, so an answer is never dropped: it is printed when it
+        #: arrives, however late, and a host is not asked again before it answered.
+        self._polls: dict[Any, asyncio.Future[Any]] = {}
 
     def _processes(self, instance: int) -> tuple[str, ...]:
         inst = self.plan.instances[instance]
@@ -356,6 +360,10 @@ class _Job:
             return
         self.outcomes[k] = outcome
         if outcome.stdout:
+            # What the host printed before (handed to a poll still on its way) comes first.
+            earlier = self._polls.get(self.hosts.get(k))
+            if earlier is not None:
+                await asyncio.wait([earlier], timeout=2.0)
             self._print(outcome.stdout)
         if outcome.failure is not None:
             self.failures.append((k, outcome.failure))
@@ -383,35 +391,48 @@ class _Job:
                     with contextlib.suppress(Exception):
                         ray.kill(actor)
 
+    def _poll_host(self, actor: Any) -> asyncio.Future[Any]:
+        """The host's poll on its way, or a new one; its printed text is printed on arrival."""
+        call = self._polls.get(actor)
+        if call is None:
+            call = asyncio.ensure_future(_await(actor.poll.remote(self.spec.run_id)))
+            self._polls[actor] = call
+            call.add_done_callback(lambda done: self._answered(actor, done))
+        return call
+
+    def _answered(self, actor: Any, call: asyncio.Future[Any]) -> None:
+        if self._polls.get(actor) is call:
+            del self._polls[actor]
+        if call.cancelled() or call.exception() is not None:
+            return
+        _, text = call.result()
+        if text:
+            self._print(text)
+
     async def _drain_stdout(self) -> None:
-        for actor in set(self.hosts.values()):
-            with contextlib.suppress(Exception):
-                _, text = await asyncio.wait_for(_await(actor.poll.remote(self.spec.run_id)), 2.0)
-                if text:
-                    self._print(text)
+        """Print what every host printed up to the end: polls on their way, then one more."""
+        if self._polls:
+            await asyncio.wait(list(self._polls.values()), timeout=2.0)
+        calls = [self._poll_host(actor) for actor in set(self.hosts.values())]
+        if calls:
+            await asyncio.wait(calls, timeout=2.0)
 
     async def _poll(self) -> list[Snapshot] | None:
-        snaps, _ = await self.local.poll(self.spec.run_id)
-        calls = [
-            asyncio.ensure_future(_await(a.poll.remote(self.spec.run_id)))
-            for a in set(self.hosts.values())
-        ]
+        snaps, text = await self.local.poll(self.spec.run_id)
+        if text:
+            self._print(text)
+        calls = [self._poll_host(a) for a in set(self.hosts.values())]
         if not calls:
             return snaps
-        try:
-            _, pending = await asyncio.wait(calls, timeout=self.spec.deadlock_interval * 4)
-        finally:
-            for call in calls:
-                call.cancel()
-        # Every outcome is looked at (none is left to be reported as never retrieved).
+        # Not cancelled when they are late or the watch stops: an answer carries the
+        # host's printed text, which _answered prints whenever it comes.
+        _, pending = await asyncio.wait(calls, timeout=self.spec.deadlock_interval * 4)
         failed = [c for c in calls if c.done() and (c.cancelled() or c.exception() is not None)]
         if pending or failed:
             return None  # a host did not answer in time: no verdict this round
         for call in calls:
-            more, text = call.result()
+            more, _ = call.result()
             snaps.extend(more)
-            if text:
-                self._print(text)
         return snaps
 
     async def _watch(self) -> None:
