@@ -47,13 +47,11 @@ _reported = False
 
 def _load() -> tuple[Any, Any, Any, Any] | None:
     global _why_not
-    if os.environ.get("FBP_NO_ACCEL"):
-        _why_not = "turned off by FBP_NO_ACCEL"
-        return None
-    try:
-        from . import _fastports  # type: ignore[attr-defined]
-    except ImportError as e:
-        _why_not = f"not built ({e})"
+    from ._compiled import load, status
+
+    _fastports: Any = load("fbp._core._fastports")
+    if _fastports is None:
+        _why_not = status()["fbp._core._fastports"]
         return None
     slots = (
         (InPort, "_chan"),

@@ -7,7 +7,6 @@ class once, when it wires the port.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Iterable
 from time import perf_counter_ns
 from typing import Any, TypeVar
@@ -27,11 +26,10 @@ T_co = TypeVar("T_co", covariant=True)
 def _accelerator() -> Callable[[Any, Any], int] | None:
     """The C fast path of the traced send (``fbp._core._accel``), configured with the
     slots it reads; None when it is not built or ``FBP_NO_ACCEL`` is set."""
-    if os.environ.get("FBP_NO_ACCEL"):
-        return None
-    try:
-        from . import _accel  # type: ignore[attr-defined]
-    except ImportError:
+    from ._compiled import load
+
+    _accel: Any = load("fbp._core._accel")
+    if _accel is None:
         return None
     from ._channel import Channel
     from ._lineage import Window

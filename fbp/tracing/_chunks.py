@@ -11,7 +11,6 @@ chunks into arrays with :func:`read_columns`, copying bytes and parsing nothing.
 from __future__ import annotations
 
 import json
-import os
 import sqlite3
 import sys
 from array import array
@@ -124,13 +123,10 @@ def split_python(text: bytes | str) -> Chunk:
 
 
 def _splitter() -> Callable[[bytes], Chunk]:
-    if os.environ.get("FBP_NO_ACCEL"):
-        return split_python
-    try:
-        import importlib
+    from fbp._core._compiled import load
 
-        module: Any = importlib.import_module("fbp.tracing._split")
-    except ImportError:
+    module: Any = load("fbp.tracing._split")
+    if module is None:
         return split_python
     fn: Callable[[bytes], Chunk] = module.split
     return fn

@@ -18,7 +18,6 @@ numpy is imported with this module (it comes with the ``trace`` extra).
 from __future__ import annotations
 
 import json
-import os
 import re
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -50,14 +49,9 @@ _DECODE_BLOCK = 65536
 def _compiled() -> Any:
     """``fbp.tracing._scan``, the C passes over a run's columns, or None where it is not
     built or ``FBP_NO_ACCEL`` is set."""
-    if os.environ.get("FBP_NO_ACCEL"):
-        return None
-    try:
-        import importlib
+    from fbp._core._compiled import load
 
-        return importlib.import_module("fbp.tracing._scan")
-    except ImportError:
-        return None
+    return load("fbp.tracing._scan")
 
 
 _scan: Any = _compiled()

@@ -22,8 +22,6 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import importlib
-import os
 from collections.abc import Mapping, Sequence
 from typing import Any, Final, Literal, TypeAlias, cast
 
@@ -408,13 +406,10 @@ _PLAIN_MODELS: dict[type, int | None] = {}
 
 def _c_refer() -> Any:
     """``fbp.tracing._split.refer`` where built (not with ``FBP_NO_ACCEL`` set)."""
-    if os.environ.get("FBP_NO_ACCEL"):
-        return None
-    try:
-        module: Any = importlib.import_module("fbp.tracing._split")
-    except ImportError:
-        return None
-    return getattr(module, "refer", None)
+    from fbp._core._compiled import load
+
+    module: Any = load("fbp.tracing._split")
+    return None if module is None else getattr(module, "refer", None)
 
 
 _refer = _c_refer()
