@@ -48,6 +48,7 @@ if TYPE_CHECKING:
     from ._core._ports import DownstreamClosed as DownstreamClosed
     from ._core._ports import InPort as InPort
     from ._core._ports import OutPort as OutPort
+    from ._core._ports import OutPortStatistics as OutPortStatistics
     from ._core._ports import port as port
     from ._core._process import DeadLetter as DeadLetter
 
@@ -60,6 +61,7 @@ _WHERE = {
     "Channel": "._core._channel",
     "ChannelStatistics": "._core._channel",
     "open_channel": "._core._channel",
+    "OutPortStatistics": "._core._ports",
     "Component": "._core._component",
     "ComponentDefinitionError": "._core._component",
     "ComponentSpec": "._core._component",
@@ -129,6 +131,7 @@ __all__ = (
     "NetworkError",
     "NetworkInterrupted",
     "OutPort",
+    "OutPortStatistics",
     "PacketTypeError",
     "PortClosedError",
     "PortError",

@@ -27,6 +27,7 @@ from fbp import (
     EndOfStream,
     InPort,
     OutPort,
+    OutPortStatistics,
     port,
 )
 from fbp.graph import Graph, build_network
@@ -174,6 +175,9 @@ async def test_order_back_pressure_and_close(capacity: int, variant: str, shape:
     _check_back_pressure(capacity)
     inp = snk.in_ if shape == "scalar" else snk.in_[0]
     assert inp.statistics().peak_buffer_used <= max(capacity, 1)
+    src = net.processes["src"].component
+    out = src.out if shape == "scalar" else src.out[0]
+    assert out.statistics() == OutPortStatistics(items_sent=N)  # counted on every path
     if variant == "traced":
         assert [r[6] for r in trace.sent("src.OUT" if shape == "scalar" else "src.OUT[0]")] == (
             list(range(N))

@@ -46,6 +46,7 @@ __all__ = (
     "DownstreamClosed",
     "InPort",
     "OutPort",
+    "OutPortStatistics",
     "PortSpec",
     "address",
     "port",
@@ -79,6 +80,15 @@ class _Missing:
 
 MISSING: Any = _Missing()
 NOTHING: Any = object()
+
+
+@dataclass(frozen=True, slots=True)
+class OutPortStatistics:
+    """A snapshot of an output port, for observers (its input port's counterpart is
+    the :class:`ChannelStatistics` of the channel feeding it)."""
+
+    #: IPs sent through this port (brackets not counted).
+    items_sent: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -613,6 +623,6 @@ class OutPort(Generic[T]):
         for ch in self._chans:
             ch.close_sender()
 
-    def statistics(self) -> dict[str, int]:
-        """Counts for observers: IPs sent through this port."""
-        return {"sent": self.sent}
+    def statistics(self) -> OutPortStatistics:
+        """A snapshot of this port's counts, for observers."""
+        return OutPortStatistics(items_sent=self.sent)
