@@ -6,7 +6,7 @@ import re
 from pathlib import Path
 
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from fbp._core._address import PortAddress
@@ -90,6 +90,8 @@ _PORT = st.from_regex(r"[^\W\d][\w.]{0,10}", fullmatch=True).filter(lambda s: no
 
 
 @given(_PROCESS, _PORT, st.none() | st.integers(0, 10**6))
+@example("0", "ῢ", None)  # upper-cased, a letter and a combining accent
+@example("0", "A²", None)
 def test_str_and_parse_round_trip(process: str, port: str, index: int | None) -> None:
     a = PortAddress(process, port, index)
     b = PortAddress.parse(str(a))

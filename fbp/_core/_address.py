@@ -22,8 +22,25 @@ from typing import Any
 __all__ = ("PortAddress",)
 
 _GRAMMAR = re.compile(
-    r"^\s*(?P<process>[^.\s\[\]]+)\.(?P<port>[^\W\d][\w.]*?)\s*(?:\[\s*(?P<index>\d+)\s*\])?\s*$"
+    r"^\s*(?P<process>[^.\s\[\]]+)\.(?P<port>[^\W\d][^\s\[\]]*?)\s*(?:\[\s*(?P<index>\d+)\s*\])?\s*$"
 )
+
+
+def _port_name(port: str) -> bool:
+    """Whether the rest of a port name (after its first letter) is word characters
+    (``\\w``), identifier characters or dots. ``\\w`` alone leaves out combining marks,
+    which upper-casing makes (``'ῢ'.upper()`` is ``'Ϋ'`` and a combining accent)."""
+    return all(c.isalnum() or c in "._" or ("a" + c).isidentifier() for c in port[1:])
+
+
+def _parts(text: str) -> tuple[str, str, int | None] | None:
+    m = _GRAMMAR.match(text)
+    if m is None or not _port_name(m["port"]):
+        return None
+    index = m["index"]
+    return m["process"], m["port"], None if index is None else int(index)
+
+
 _FIX = "write process.PORT or process.PORT[index]"
 
 
@@ -50,20 +67,16 @@ class PortAddress:
         Raises:
             ValueError: the text is not an address; the message says what is wrong.
         """
-        m = _GRAMMAR.match(text) if isinstance(text, str) else None
-        if m is None:
+        parts = _parts(text) if isinstance(text, str) else None
+        if parts is None:
             raise ValueError(_why_not(text))
-        index = m["index"]
-        return cls(m["process"], m["port"], None if index is None else int(index))
+        return cls(*parts)
 
     @classmethod
     def parse_or_none(cls, text: str) -> PortAddress | None:
         """:meth:`parse`, or None where the text is not an address."""
-        m = _GRAMMAR.match(text)
-        if m is None:
-            return None
-        index = m["index"]
-        return cls(m["process"], m["port"], None if index is None else int(index))
+        parts = _parts(text)
+        return None if parts is None else cls(*parts)
 
     def to_dict(self) -> dict[str, Any]:
         """The FBP JSON form ``{"process", "port", "index"?}``."""
