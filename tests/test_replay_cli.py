@@ -154,3 +154,18 @@ def test_replay_plot(before: Path, tmp_path: Path) -> None:
     )
     assert r.returncode == 0, r.stderr
     _check_png(png)
+
+
+def test_replay_checks_determinism_on_a_sample_of_the_units(before: Path) -> None:
+    args = ("replay", NETWORK, "--trace", str(before), "--swap", "Model=scenarios/ScoreV2")
+    r = fbp(*args, "--check-units", "50", "--json")
+    assert r.returncode == 0, r.stderr
+    d = json.loads(r.stdout)
+    assert d["deterministic"] is True and d["checked_units"] == 50
+    r = fbp(*args, "--check-units", "all", "--json")
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["checked_units"] is None
+    r = fbp(*args, "--check-units", "some")
+    assert (
+        r.returncode == 2 and "--check-units: 'some': give a number of units or 'all'" in r.stderr
+    )

@@ -31,7 +31,7 @@ from .._core._component import Component
 from .._core._network import DEFAULT_CAPACITY
 from ..graph import Graph, Registry, load_graph
 from ._replay_plan import Plan, make_plan
-from ._replay_run import Execution, ReplayError, execute
+from ._replay_run import Execution, ReplayError, execute, sample_limits
 from ._replay_source import Recorded
 from ._replay_units import (
     differences,
@@ -164,6 +164,9 @@ class ReplayResult:
     spreads: tuple[Spread, ...] = ()
     target: TargetChange | None = None
     notes: tuple[str, ...] = ()
+    #: Units of work the repeats replayed and compared, when the check was sampled
+    #: (``check_units``); None when the repeats replayed every unit.
+    checked_units: int | None = None
     #: The target's value per unit (ids in ``unit_ids``), before and after.
     unit_ids: tuple[int, ...] = field(default=(), repr=False)
     values_before: np.ndarray | None = field(default=None, repr=False)
@@ -213,12 +216,15 @@ class ReplayResult:
                 f" (change {fmt(t.change)}), {t.units_changed:,} units changed",
             ]
         lines.append("")
+        on = "" if self.checked_units is None else f" on the first {self.checked_units:,} units"
         if self.deterministic is None:
             lines.append("ran once: determinism not checked (repeat >= 2 checks it)")
         elif self.deterministic:
-            lines.append(f"deterministic: {self.repeats} repeats gave the same outputs")
+            lines.append(f"deterministic: {self.repeats} repeats gave the same outputs{on}")
         else:
-            lines.append(f"NOT deterministic: {self.repeats} repeats of the same inputs differed")
+            lines.append(
+                f"NOT deterministic: {self.repeats} repeats of the same inputs differed{on}"
+            )
             srows = [
                 [
                     s.port,
@@ -257,6 +263,7 @@ class ReplayResult:
                 "changes",
                 "repeats",
                 "deterministic",
+                "checked_units",
                 "spreads",
                 "target",
                 "notes",
@@ -421,8 +428,9 @@ def run_replay(
     *,
     capacity: int = DEFAULT_CAPACITY,
     validate: bool = True,
+    limits: Mapping[str, int] | None = None,
 ) -> Execution:
-    """Run one replay into the trace file ``path``.
+    """Run one replay into the trace file ``path`` (``limits``: see :func:`execute`).
 
     Raises:
         NetworkError: a re-executed process failed (the run is recorded as failed).
@@ -433,7 +441,13 @@ def run_replay(
     with TraceWriter(path) as writer:
         ex = run_sync(
             lambda: execute(
-                plan, recorded, writer, settings=settings, capacity=capacity, validate=validate
+                plan,
+                recorded,
+                writer,
+                settings=settings,
+                capacity=capacity,
+                validate=validate,
+                limits=limits,
             )
         )
     if ex.error is not None:
@@ -452,6 +466,7 @@ def replay(
     target: str | None = None,
     unit: str | None = None,
     repeat: int = 2,
+    check_units: int | None = 10_000,
     registry: Registry | None = None,
     capacity: int = DEFAULT_CAPACITY,
     validate: bool = True,
@@ -471,6 +486,15 @@ def replay(
         repeat: how many times to replay, to check that the outputs are the same each
             time (1 skips the check; a component declaring ``deterministic = False``
             makes it at least 3).
+        check_units: the repeats after the first replay only the first this many units
+            of work (by id, the order the source sent them) and compare those; None
+            replays every unit each time. A run of fewer units, a re-executed process
+            that makes the units (a swapped source) or one that declares itself not
+            deterministic makes every repeat whole. A sampled check cannot see a
+            difference in a unit it did not replay, nor in an output of several units
+            (an aggregate, a join); a process whose output for a unit depends on
+            later units (a window that looks ahead, a total sent at the end) can look
+            not deterministic in a sampled check: confirm with ``check_units=None``.
 
     Raises:
         ReplayError: the replay cannot be made (the message says why).
@@ -480,6 +504,9 @@ def replay(
     """
     if repeat < 1:
         msg = f"repeat must be 1 or more, got {repeat}"
+        raise ReplayError(msg)
+    if check_units is not None and check_units < 1:
+        msg = f"check_units must be 1 or more (or None for every unit), got {check_units}"
         raise ReplayError(msg)
     graph = network if isinstance(network, Graph) else load_graph(network)
     swaps = resolve_swaps(swap, graph, registry)
@@ -494,14 +521,25 @@ def replay(
     outputs: list[Any] = []
     try:
         settings = replay_settings(recorded, trace, plan, swaps, values)
+        sample = None
+        if runs > 1 and not declared and check_units is not None:
+            sample = sample_limits(plan, recorded, check_units)
         with tempfile.TemporaryDirectory(prefix="fbp-replay-") as tmp:
             paths = [
                 Path(trace_out) if (k == 0 and trace_out is not None) else Path(tmp) / f"r{k}.trace"
                 for k in range(runs)
             ]
             executions = [
-                run_replay(plan, recorded, p, settings, capacity=capacity, validate=validate)
-                for p in paths
+                run_replay(
+                    plan,
+                    recorded,
+                    p,
+                    settings,
+                    capacity=capacity,
+                    validate=validate,
+                    limits=None if (k == 0 or sample is None) else sample[0],
+                )
+                for k, p in enumerate(paths)
             ]
             replays = []
             try:
@@ -522,6 +560,7 @@ def replay(
                     trace_out=None if trace_out is None else str(trace_out),
                     target=target,
                     unit=unit,
+                    sample=None if sample is None else sample[1:],
                 )
             finally:
                 for o in outputs:
@@ -544,8 +583,12 @@ def _compare(
     trace_out: str | None,
     target: str | None,
     unit: str | None,
+    sample: tuple[int, int] | None = None,
 ) -> ReplayResult:
     import numpy as np
+
+    # A sampled check compares the units below the bound, one unit per output.
+    bound = None if sample is None else sample[0]
 
     first = replays[0]
     ex = executions[0]
@@ -553,6 +596,7 @@ def _compare(
     ports = [p.address for p in first.ports if p.process in rerun and p.direction == "out"]
     before = {a: outputs(recorded, a) for a in ports}
     after = [{a: outputs(r, a) for a in ports} for r in replays]
+    checked = after if bound is None else [{a: o.below(bound) for a, o in x.items()} for x in after]
     changes = []
     for addr in ports:
         b, a = before[addr], after[0][addr]
@@ -574,8 +618,8 @@ def _compare(
     for addr in ports:
         differing = 0
         gaps: list[float | None] = []
-        for other in after[1:]:
-            _units, count, diffs = differences(after[0][addr], other[addr])
+        for other in checked[1:]:
+            _units, count, diffs = differences(checked[0][addr], other[addr])
             differing = max(differing, count)
             gaps.extend(numeric_gap(x, y) for x, y in diffs)
         proc = addr.split("[", 1)[0].rsplit(".", 1)[0]
@@ -585,7 +629,7 @@ def _compare(
             spreads.append(
                 Spread(
                     port=addr,
-                    units=after[0][addr].unit_count(),
+                    units=checked[0][addr].unit_count(),
                     units_differing=differing,
                     median_gap=float(np.median(known)) if whole and known else None,
                     max_gap=max(known) if whole and known else None,
@@ -608,13 +652,16 @@ def _compare(
         vb = target_values(recorded, t, uids)
         runs = [target_values(r, parse_target(target, r), uids) for r in replays]
         va = runs[0]
+        if bound is not None:  # the spread over the units every repeat replayed
+            part = np.asarray(uids, dtype=np.int64) < bound
+            runs = [v[part] for v in runs]
         means = [float(v.mean()) if len(v) else 0.0 for v in runs]
         change = TargetChange(
             target=target,
             unit_port=unit_port,
             units=len(uids),
             mean_before=float(vb.mean()) if len(vb) else 0.0,
-            mean_after=means[0],
+            mean_after=float(va.mean()) if len(va) else 0.0,
             units_changed=int((vb != va).sum()),
             spread=(max(means) - min(means)) if len(means) > 1 else None,
         )
@@ -637,6 +684,7 @@ def _compare(
         spreads=tuple(spreads),
         target=change,
         notes=tuple(notes),
+        checked_units=None if sample is None else sample[1],
         unit_ids=tuple(uids),
         values_before=vb,
         values_after=va,

@@ -76,6 +76,14 @@ def add_parser(sub: Any) -> None:
         help="replay this many times and compare, to tell whether the new code is"
         " deterministic (1 skips the check)",
     )
+    p.add_argument(
+        "--check-units",
+        type=_check_units,
+        default="10000",
+        metavar="N|all",
+        help="the repeats replay and compare the first N units of work (default 10000);"
+        " 'all' replays every unit each time",
+    )
     p.set_defaults(func=_replay)
 
 
@@ -161,10 +169,22 @@ def _replay(args: argparse.Namespace) -> int:
             target=args.target,
             unit=args.unit,
             repeat=args.repeat,
+            check_units=args.check_units,
         )
     )
     _emit(result, args)
     return 0
+
+
+def _check_units(text: str) -> int | None:
+    """``--check-units``: a count, or ``all``."""
+    if text.strip().lower() == "all":
+        return None
+    try:
+        return int(text.replace(",", "").replace("_", ""))
+    except ValueError:
+        msg = f"{text!r}: give a number of units or 'all'"
+        raise argparse.ArgumentTypeError(msg) from None
 
 
 def _replay_shift(args: argparse.Namespace) -> int:

@@ -36,7 +36,7 @@ from .._core._exceptions import NetworkError, SourceLocation
 from .._core._live import Inlet
 from .._core._network import DEFAULT_CAPACITY, Network, RunResult
 from .._core._ports import MISSING
-from .._core._record import IP_ID, KIND, PARENTS, PAYLOAD, PORT_ID
+from .._core._record import CLOSE, IP_ID, KIND, OPEN, PARENTS, PAYLOAD, PORT_ID
 from .._core._tracehook import RunInfo, RunStatus, TraceRecord, TraceSink
 from .._core._types import Validator
 from ..graph._wiring import _settings
@@ -44,7 +44,7 @@ from ..tracing._payload import encode_json
 from ._replay_plan import Plan
 from ._replay_source import BLOCK, DATA, Recorded
 
-__all__ = ("Execution", "ReplayError", "execute")
+__all__ = ("Execution", "ReplayError", "execute", "sample_limits")
 
 
 _NOWHERE = SourceLocation()
@@ -109,8 +109,10 @@ class _Sink:
         recorded: Recorded,
         execution: Execution,
         port_map: Callable[[RunInfo], np.ndarray],
+        upto: int | None = None,
     ) -> None:
         self._writer = writer
+        self._upto = upto
         self.batch_size = writer.batch_size
         self._plan = plan
         self._recorded = recorded
@@ -129,6 +131,8 @@ class _Sink:
         held = set(self._plan.held)
         old_ports = [p.port_id for p in rec.ports if p.process in held]
         rows = rec.rows(old_ports, (0, 1, 2, 3, 4, 5))
+        if self._upto is not None:  # a sampled run: the ancestors of what it is fed
+            rows = rows[: int(np.searchsorted(rows, self._upto))]
         dt = info.t0_perf_ns - rec.t0_perf_ns
         self._execution.copied += len(rows)
         copy = getattr(self._writer, "copy", None)
@@ -231,6 +235,50 @@ def check_recorded(plan: Plan, recorded: Recorded) -> None:
                 )
     if problems:
         raise ReplayError("cannot replay: " + "; ".join(problems))
+
+
+def sample_limits(
+    plan: Plan, recorded: Recorded, units: int
+) -> tuple[dict[str, int], int, int] | None:
+    """Where to cut each fed stream so that a run replays about the first ``units``
+    units of work (in the order of their ids, the order a source sent them).
+
+    Each fed port gets the longest prefix of its recorded stream that holds no record
+    of a later unit and leaves no bracket open. Returns the count of records for each
+    fed port, a bound (every unit whose id is below it had all its fed records
+    delivered) and how many units are below it; None when the run cannot be sampled
+    (a re-executed process without feeds makes units of its own) or when the sample
+    would be every unit.
+    """
+    if _sources(plan) or not plan.feeds or units < 1:
+        return None
+    roots = np.sort(recorded.data_roots()[0])
+    if len(roots) <= units:
+        return None
+    left_out = int(roots[units])
+    bound = left_out
+    limits: dict[str, int] = {}
+    kind = recorded.columns.kind
+    for f in plan.feeds:
+        rows = _fed_rows(recorded, f.senders)
+        unit = recorded.single_units(rows)
+        later = np.flatnonzero(unit >= left_out)
+        cut = int(later[0]) if len(later) else len(rows)
+        if cut:
+            k = kind[rows[:cut]]
+            depth = np.cumsum((k == OPEN).astype(np.int64) - (k == CLOSE))
+            if depth[-1] != 0:
+                closed = np.flatnonzero(depth == 0)
+                cut = int(closed[-1]) + 1 if len(closed) else 0
+        rest = unit[cut:]
+        rest = rest[rest >= 0]
+        if len(rest):
+            bound = min(bound, int(rest.min()))
+        limits[f.address] = cut
+    count = int(np.searchsorted(roots, bound))
+    if count == 0:
+        return None
+    return limits, bound, count
 
 
 def _fed_rows(recorded: Recorded, senders: tuple[str, ...]) -> np.ndarray:
@@ -417,8 +465,14 @@ async def execute(
     settings: Mapping[str, Any],
     capacity: int = DEFAULT_CAPACITY,
     validate: bool = True,
+    limits: Mapping[str, int] | None = None,
 ) -> Execution:
     """Run one replay into ``writer`` (see the module docstring).
+
+    ``limits`` (fed port address -> count) delivers only the first records of a fed
+    port's recorded stream (a sampled determinism check, see :func:`sample_limits`);
+    the held records copied are then those written before the last record fed (every
+    ancestor of a fed record was written before it).
 
     A failure of a re-executed process is returned in ``Execution.error`` (the run is
     recorded as failed), not raised.
@@ -426,7 +480,17 @@ async def execute(
     check_recorded(plan, recorded)
     execution = Execution(run_id="", result=None)
     mapper = _port_mapper(recorded, plan)
-    sink = _Sink(writer, plan, recorded, execution, mapper)
+    upto = None
+    if limits is not None:
+        upto = 0
+        for f in plan.feeds:
+            n = limits.get(f.address)
+            if n is None:
+                upto = None
+                break
+            if n:
+                upto = max(upto, int(_fed_rows(recorded, f.senders)[n - 1]) + 1)
+    sink = _Sink(writer, plan, recorded, execution, mapper, upto)
     net, inlets = build(
         plan, recorded, sink, settings=settings, capacity=capacity, validate=validate
     )
@@ -436,6 +500,8 @@ async def execute(
         await sink.started.wait()
         assert sink.port_ids is not None
         rows = _fed_rows(recorded, senders)
+        if limits is not None and address in limits:
+            rows = rows[: limits[address]]
         try:
             n = await inlet.send_records(_stream(recorded, plan, senders, rows, sink.port_ids))
             data = recorded.columns.kind[rows] == DATA

@@ -226,6 +226,21 @@ class Outputs:
         raw = self.raw
         return [raw[a:b] for a, b in zip(self.starts.tolist(), self.ends.tolist(), strict=True)]
 
+    def below(self, bound: int) -> Outputs:
+        """The IPs of one unit each whose unit's id is below ``bound``."""
+        keep = np.flatnonzero((self.units >= 0) & (self.units < bound))
+        if self.keys is not None:
+            keep = keep[[len(self.keys[k]) == 1 for k in keep.tolist()]]
+        return Outputs(
+            self.raw,
+            self.starts[keep],
+            self.ends[keep],
+            self.units[keep],
+            None if self.keys is None else [self.keys[k] for k in keep.tolist()],
+            source=self.source,
+            port_id=self.port_id,
+        )
+
     def unit_count(self) -> int:
         """How many units it sent something for."""
         return len(self.units) if self.keys is None else len(self.by_unit())
