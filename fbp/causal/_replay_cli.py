@@ -4,6 +4,7 @@
 
     fbp replay NETWORK --trace BEFORE --swap PROC=module:Class [--set P.PORT=JSON]
                [--trace-out FILE] [--target P.PORT[.field]] [--repeat N]
+               [--check-units N|all]
     fbp causal replay-shift NETWORK --trace BEFORE --swap ... [--set ...]
                --target P.PORT[.field]
 
