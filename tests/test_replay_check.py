@@ -165,3 +165,12 @@ def test_the_sampled_spread_of_the_target_is_over_the_sample(tmp_path: Path) -> 
     assert float(np.mean(r.values_after)) == pytest.approx(t.mean_after)
     # The noise is below 1 per unit, so the means of 10 units differ by less than 1.
     assert 0 < t.spread < 1
+
+
+def test_the_notebook_view_names_the_sample(tmp_path: Path) -> None:
+    graph = _graph("pipeline")
+    before = tmp_path / "before.trace"
+    _record(graph, before)
+    r = replay(graph, before, swap={"Val": Noisy_value()}, registry=REGISTRY, check_units=5)
+    assert "2 repeats differed (first 5 units)" in r._repr_html_()
+    assert r.to_dict()["checked_units"] == 5

@@ -318,7 +318,12 @@ class ReplayResult:
         if self.deterministic is False:
             parts.append(
                 html_table(
-                    f"not deterministic: {self.repeats} repeats differed",
+                    f"not deterministic: {self.repeats} repeats differed"
+                    + (
+                        ""
+                        if self.checked_units is None
+                        else f" (first {self.checked_units:,} units)"
+                    ),
                     ("port", "units differing", "median gap", "max gap", ""),
                     (
                         (
