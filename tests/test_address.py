@@ -9,7 +9,7 @@ import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from fbp._core._address import PortAddress
+from fbp._core._address import PortAddress, parse_variable
 from fbp._core._ports import address
 from fbp.graph import PortRef, parse_address
 from fbp.tracing._address import format_address, parse_edge
@@ -112,3 +112,21 @@ def test_no_other_module_spells_or_parses_an_address() -> None:
             if spelled.search(line) or parsed.search(line):
                 wrong.append(f"{path.relative_to(ROOT)}:{n}: {line.strip()}")
     assert not wrong, "\n".join(wrong)
+
+
+def test_a_variable_name_is_an_address_and_a_field() -> None:
+    assert parse_variable("Model.OUT") == (PortAddress("Model", "OUT"), None)
+    assert parse_variable("Model.out.score") == (PortAddress("Model", "out"), "score")
+    assert parse_variable("Model.OUT[2].a.b") == (PortAddress("Model", "OUT", 2), "a.b")
+    assert parse_variable("ns:Büro.OUT [1]") == (PortAddress("ns:Büro", "OUT", 1), None)
+    for bad in ("Model", "Model.", "Model.1x", "Mo del.OUT", "Model.OUT[x]", ".OUT"):
+        assert parse_variable(bad) is None, bad
+
+
+@given(_PROCESS, st.from_regex(r"[^\W\d]\w{0,8}", fullmatch=True), st.none() | st.integers(0, 99))
+def test_a_variable_name_round_trips(process: str, port: str, index: int | None) -> None:
+    address = PortAddress(process, port, index)
+    assert parse_variable(f"{address}.field.x") == (
+        PortAddress(process, port.upper(), index),
+        "field.x",
+    )

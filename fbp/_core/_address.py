@@ -19,7 +19,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ("PortAddress",)
+__all__ = ("PortAddress", "parse_variable")
 
 _GRAMMAR = re.compile(
     r"^\s*(?P<process>[^.\s\[\]]+)\.(?P<port>[^\W\d][^\s\[\]]*?)\s*(?:\[\s*(?P<index>\d+)\s*\])?\s*$"
@@ -42,6 +42,25 @@ def _parts(text: str) -> tuple[str, str, int | None] | None:
 
 
 _FIX = "write process.PORT or process.PORT[index]"
+
+#: A causal variable or a replay target: an address whose port has no dot, then
+#: optionally ``.field`` (a payload field, dotted for nested fields).
+_VARIABLE = re.compile(
+    r"^\s*(?P<process>[^.\s\[\]]+)\.(?P<port>[^\W\d][^\s\[\].]*?)\s*"
+    r"(?:\[\s*(?P<index>\d+)\s*\])?(?:\.(?P<field>\S+))?\s*$"
+)
+
+
+def parse_variable(text: str) -> tuple[PortAddress, str | None] | None:
+    """Split ``P.PORT``, ``P.PORT[i]`` or ``P.PORT.field`` (a causal variable's name, a
+    ``--target``) into the port's address and the field (None for the whole payload);
+    None where the text is not one. The first name after the process is the port."""
+    m = _VARIABLE.match(text) if isinstance(text, str) else None
+    if m is None or not _port_name(m["port"]):
+        return None
+    index = m["index"]
+    address = PortAddress(m["process"], m["port"], None if index is None else int(index))
+    return address, m["field"]
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .._core._address import PortAddress
+from .._core._address import parse_variable
 from .._core._exceptions import CausalModelError
 from ..graph import Graph, load_graph
 from ._dataset import Dataset, assemble_windows, model_inputs
@@ -336,14 +336,18 @@ def resolve_target(target: str, graph: nx.DiGraph) -> str:
     """
     if target in graph:
         return target
-    head, _, rest = target.partition(".")
-    port, _, fld = rest.partition(".")
-    wanted = str(PortAddress(head, port)) + (f".{fld}" if fld else "")
-    if wanted in graph:
-        return wanted
-    on_port: list[str] = [
-        str(n) for n in graph if str(n).startswith(wanted + ".") and not str(n).endswith(".fired")
-    ]
+    parsed = parse_variable(target)
+    on_port: list[str] = []
+    if parsed is not None:
+        address, fld = parsed
+        wanted = str(address) + (f".{fld}" if fld else "")
+        if wanted in graph:
+            return wanted
+        on_port = [
+            str(n)
+            for n in graph
+            if str(n).startswith(wanted + ".") and not str(n).endswith(".fired")
+        ]
     if len(on_port) == 1:
         return on_port[0]
     if on_port:

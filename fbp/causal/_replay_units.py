@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import difflib
 import math
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -18,7 +17,7 @@ import numpy as np
 import numpy.typing as npt
 import orjson
 
-from .._core._address import PortAddress
+from .._core._address import parse_variable
 from ._replay_run import ReplayError
 from ._replay_source import Recorded
 
@@ -50,11 +49,6 @@ class Target:
         return self.text if self.field is None else self.text[: -len(self.field) - 1]
 
 
-_TARGET = re.compile(
-    r"^(?P<proc>[^.\[\]]+)\.(?P<port>[A-Za-z_][\w-]*)(?P<index>\[\d+\])?(?:\.(?P<field>.+))?$"
-)
-
-
 def parse_target(text: str, recorded: Recorded) -> Target:
     """Resolve ``P.PORT[.field]`` (``P.PORT[i]`` for one element) against a run's ports.
 
@@ -62,14 +56,14 @@ def parse_target(text: str, recorded: Recorded) -> Target:
         ReplayError: no port matches; the message lists close ones.
     """
     outs = [p for p in recorded.ports if p.direction == "out"]
-    m = _TARGET.match(text)
+    parsed = parse_variable(text)
     ports: list[str] = []
     field = None
-    if m is not None:
-        field = m["field"]
-        wanted = str(PortAddress(m["proc"], m["port"])) + (m["index"] or "")
+    if parsed is not None:
+        address, field = parsed
+        wanted = str(address)
         ports = [p.address for p in outs if p.address == wanted]
-        if not ports and not m["index"]:
+        if not ports and address.index is None:
             ports = [p.address for p in outs if p.address.startswith(wanted + "[")]
     if not ports:
         close = difflib.get_close_matches(text, [p.address for p in outs], n=3)
