@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .._core._address import PortAddress
 from .._core._component import Component
 from .._core._network import DEFAULT_CAPACITY
 from ..graph import Graph, Registry, load_graph
@@ -627,7 +628,7 @@ def _compare(
             _units, count, diffs = differences(checked[0][addr], other[addr])
             differing = max(differing, count)
             gaps.extend(numeric_gap(x, y) for x, y in diffs)
-        proc = addr.split("[", 1)[0].rsplit(".", 1)[0]
+        proc = PortAddress.parse(addr).process
         if differing:
             known = sorted(g for g in gaps if g is not None)
             whole = len(known) == len(gaps)

@@ -14,6 +14,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from .._core._address import PortAddress
 from .._core._component import Component
 from .._core._exceptions import GraphValidationError
 from ..graph import Graph, PortRef, Registry
@@ -85,7 +86,7 @@ def make_plan(
     if starts is None:
         begin = set(swap)
         for addr in set_values:
-            proc = addr.split("[", 1)[0].rsplit(".", 1)[0]
+            proc = PortAddress.parse(addr).process
             if proc in flat.processes:
                 begin.add(proc)
             else:

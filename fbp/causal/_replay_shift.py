@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
+from .._core._address import PortAddress
 from .._core._component import Component
 from .._core._network import DEFAULT_CAPACITY
 from ..graph import Graph, Registry, load_graph
@@ -290,7 +291,7 @@ class _Part:
 def _parts(labels: Mapping[str, str], values: Mapping[str, Any]) -> list[_Part]:
     out = [_Part(p, "swap", p, label) for p, label in labels.items()]
     for addr, v in values.items():
-        proc = addr.split("[", 1)[0].rsplit(".", 1)[0]
+        proc = PortAddress.parse(addr).process
         out.append(_Part(addr, "set", proc, repr(v)))
     return out
 
