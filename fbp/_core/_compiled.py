@@ -25,7 +25,7 @@ import warnings
 from types import ModuleType
 from typing import Final
 
-__all__ = ("MODULES", "load", "status")
+__all__ = ("MODULES", "load", "reason", "status")
 
 #: Every optional compiled module, by import name.
 MODULES: Final = (
@@ -65,6 +65,12 @@ def load(name: str) -> ModuleType | None:
         return None
     _why[name] = ""
     return module
+
+
+def reason(name: str) -> str:
+    """Why the module ``name``, looked up with :func:`load` before, is not used ("" when
+    it is)."""
+    return _why[name]
 
 
 def status() -> dict[str, str]:

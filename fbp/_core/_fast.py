@@ -47,11 +47,11 @@ _reported = False
 
 def _load() -> tuple[Any, Any, Any, Any] | None:
     global _why_not
-    from ._compiled import load, status
+    from ._compiled import load, reason
 
     _fastports: Any = load("fbp._core._fastports")
     if _fastports is None:
-        _why_not = status()["fbp._core._fastports"]
+        _why_not = reason("fbp._core._fastports")
         return None
     slots = (
         (InPort, "_chan"),

@@ -47,6 +47,7 @@ if TYPE_CHECKING:
     import numpy as np
 
 __all__ = (
+    "CHECK_UNITS",
     "PortChange",
     "ReplayError",
     "ReplayResult",
@@ -56,6 +57,8 @@ __all__ = (
 )
 
 NetworkLike = Graph | str | Path
+#: Units of work the determinism check replays again by default (``check_units``).
+CHECK_UNITS = 10_000
 SwapLike = Mapping[str, "str | type[Component]"]
 
 
@@ -472,7 +475,7 @@ def replay(
     target: str | None = None,
     unit: str | None = None,
     repeat: int = 2,
-    check_units: int | None = 10_000,
+    check_units: int | None = CHECK_UNITS,
     registry: Registry | None = None,
     capacity: int = DEFAULT_CAPACITY,
     validate: bool = True,

@@ -56,6 +56,8 @@ def _change_options(p: argparse.ArgumentParser, *, swap_help: str) -> None:
 
 def add_parser(sub: Any) -> None:
     """Add ``replay`` to the command parser."""
+    from ._replay import CHECK_UNITS
+
     p = sub.add_parser(
         "replay",
         help="re-run a recorded run's inputs through swapped components or other values",
@@ -80,10 +82,10 @@ def add_parser(sub: Any) -> None:
     p.add_argument(
         "--check-units",
         type=_check_units,
-        default="10000",
+        default=str(CHECK_UNITS),
         metavar="N|all",
-        help="the repeats replay and compare the first N units of work (default 10000);"
-        " 'all' replays every unit each time",
+        help=f"the repeats replay and compare the first N units of work (default"
+        f" {CHECK_UNITS}); 'all' replays every unit each time",
     )
     p.set_defaults(func=_replay)
 
