@@ -17,6 +17,7 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 import anyio
+import anyio.lowlevel
 import pytest
 
 from fbp import (
@@ -28,6 +29,7 @@ from fbp import (
     InPort,
     OutPort,
     OutPortStatistics,
+    ProcessError,
     port,
 )
 from fbp.graph import Graph, build_network
@@ -244,3 +246,42 @@ async def test_brackets_keep_their_place(capacity: int, variant: str) -> None:
         if i % 3 == 2 or i == N - 1:
             expected.append(("close", i // 3))
     assert net.processes["snk"].component.seen == expected
+
+
+class Forgetful(Component):
+    """Send N IPs, forgetting to await the sends (the bug under test)."""
+
+    n: InPort[int]
+    out: OutPort[int]
+
+    async def run(self) -> None:
+        for i in range(await self.n.receive()):
+            self.out.send(i)  # type: ignore[unused-coroutine]  # the mistake under test
+            await anyio.lowlevel.checkpoint()
+
+
+class LooseForgetful(Forgetful):
+    """The same, declared as sending anything (no check on its sends)."""
+
+    out: OutPort[Any]
+
+
+@pytest.mark.usefixtures("execution")
+@pytest.mark.parametrize("variant", ["plain", "checked", "traced", "unvalidated"])
+@pytest.mark.parametrize("loose", [False, True], ids=["int", "any"])
+async def test_a_send_never_awaited_fails_its_process(
+    capacity: int, variant: str, loose: bool
+) -> None:
+    # Wherever the send runs (a coroutine that never runs, or the compiled paths, which
+    # send at the call), forgetting its await fails the process and says what to write.
+    g = Graph("forgetful")
+    g.add_process("src", LooseForgetful if loose else Forgetful).add_process("snk", Sink)
+    g.connect("src.OUT", "snk.IN").add_initial(N, "src.N")
+    trace = MemorySink() if variant == "traced" else None
+    net = build_network(g, capacity=capacity, trace=trace, validate=variant != "unvalidated")
+    with anyio.fail_after(10), pytest.raises(ProcessError) as info:
+        await net.run()
+    err = info.value
+    assert err.process == "src"
+    assert "src.OUT.send() was called without await" in str(err)
+    assert "write 'await self.out.send(...)'" in str(err)

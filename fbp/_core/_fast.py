@@ -1,4 +1,4 @@
-"""The untraced port operations' common cases without a coroutine per IP.
+"""The port operations' common cases without a coroutine per IP.
 
 ``async for x in port`` and ``await port.send(y)``, written in Python, make and run a
 coroutine for every IP, which is most of what a hop costs. When the optional C
@@ -6,7 +6,10 @@ extension :mod:`fbp._core._fastports` is built (and ``FBP_NO_ACCEL`` is not set)
 :func:`install` replaces ``InPort.__anext__``, ``ArrayInPort.__anext__`` and the
 untraced ``send`` methods with C functions that finish the common case at once (an
 item buffered; room in the one channel, or in every channel of a fan-out) and return
-an awaitable that is already done. Every other case calls the Python method
+an awaitable that is already done; where the traced send's record-making
+(:mod:`fbp._core._accel`) is built too, ``TracedInPort.__anext__`` and
+``TracedOutPort.send`` alike (a data record buffered; a send that ``put()`` makes and
+delivers). Every other case calls the Python method
 (``_anext_py`` / ``_send_py``; for an input port, its wait ``InPort._wait_next``),
 which remains the reference: waiting, brackets, validation that converts, closed ports
 and explicit parents behave exactly as in Python.
@@ -18,11 +21,12 @@ import os
 from collections import deque
 from typing import Any
 
-from . import _ports
+from . import _port_variants, _ports, _unawaited
 from ._arrays import ArrayInPort
 from ._channel import Channel
-from ._ip import IP
-from ._port_variants import CheckedOutPort
+from ._ip import DATA, IP
+from ._lineage import WINDOW_RECORDS
+from ._port_variants import CheckedOutPort, TracedInPort, TracedOutPort
 from ._ports import InPort, OutPort
 from ._types import Validator
 
@@ -34,6 +38,8 @@ _PY: dict[tuple[type, str], Any] = {
     (ArrayInPort, "__anext__"): ArrayInPort.__dict__["__anext__"],
     (OutPort, "send"): OutPort.__dict__["send"],
     (CheckedOutPort, "send"): CheckedOutPort.__dict__["send"],
+    (TracedInPort, "__anext__"): TracedInPort.__dict__["__anext__"],
+    (TracedOutPort, "send"): TracedOutPort.__dict__["send"],
 }
 for (_cls, _name), _fn in _PY.items():
     setattr(_cls, "_anext_py" if _name == "__anext__" else "_send_py", _fn)
@@ -41,11 +47,11 @@ for (_cls, _name), _fn in _PY.items():
 InPort._anext_py = InPort._wait_next  # type: ignore[attr-defined]
 
 _why_not: str | None = None
-_methods: tuple[Any, Any, Any, Any] | None = None
+_methods: tuple[Any, ...] | None = None
 _reported = False
 
 
-def _load() -> tuple[Any, Any, Any, Any] | None:
+def _load() -> tuple[Any, ...] | None:
     global _why_not
     from ._compiled import load, reason
 
@@ -78,7 +84,15 @@ def _load() -> tuple[Any, Any, Any, Any] | None:
     descriptors = tuple(cls.__dict__[name] for cls, name in slots)
     classes = (InPort, OutPort, Channel, IP, Validator, ArrayInPort, deque, CheckedOutPort)
     _fastports.configure(descriptors, classes)
-    methods: tuple[Any, Any, Any, Any] = _fastports.methods()
+    _fastports.set_unawaited_hook(_unawaited.forgotten)
+    methods: tuple[Any, ...] = _fastports.methods()
+    put = _port_variants._put
+    if put is not None:  # the traced send's record-making (fbp._core._accel) is built
+        traced = tuple(InPort.__dict__[name] for name in ("_pending", "_validator", "_proc"))
+        _fastports.configure_traced(
+            traced, (TracedInPort, TracedOutPort), put, DATA, WINDOW_RECORDS
+        )
+        methods += _fastports.traced_methods()
     return methods
 
 
@@ -89,7 +103,7 @@ def install() -> bool:
         _methods = _load()
     if _methods is None:
         return False
-    in_anext, array_anext, send, checked_send = _methods
+    in_anext, array_anext, send, checked_send, *traced = _methods
     from . import _fastports  # type: ignore[attr-defined]  # loaded by _load
 
     _ports._all_exactly = _fastports.all_exactly
@@ -97,6 +111,8 @@ def install() -> bool:
     ArrayInPort.__anext__ = array_anext  # type: ignore[method-assign]
     OutPort.send = send  # type: ignore[method-assign]
     CheckedOutPort.send = checked_send  # type: ignore[method-assign]
+    if traced:
+        TracedInPort.__anext__, TracedOutPort.send = traced  # type: ignore[method-assign]
     return True
 
 

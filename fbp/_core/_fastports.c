@@ -1,4 +1,4 @@
-/* The untraced port operations' common cases, in C, with no coroutine.
+/* The port operations' common cases, in C, with no coroutine.
  *
  * `async for x in port` and `await port.send(y)` written in Python make and run one
  * coroutine per IP. Here the common case (an item buffered, room in the one channel)
@@ -6,6 +6,11 @@
  * takes its value without creating a coroutine, a frame or a StopIteration. Every
  * other case (waiting, brackets, several receivers, validation that must convert,
  * closed ports) calls the Python method it replaces, which stays the reference.
+ *
+ * Traced ports (channels of records) have their own two: a receive of a data record and
+ * a send that fbp._core._accel's put() records and delivers. A send returns an awaitable
+ * that remembers its port: one dropped without being awaited is reported (see
+ * fbp._core._unawaited.forgotten), as Python reports a coroutine never awaited.
  *
  * Optional: fbp._core._fast installs these methods when this module is built and
  * FBP_NO_ACCEL is not set. The objects touched are the runtime's own slotted classes,
@@ -49,12 +54,58 @@ set_slot(PyObject *obj, int which, PyObject *value)
 typedef struct {
     PyObject_HEAD
     PyObject *value;  /* what the await gives; NULL once taken */
-    int shared;       /* awaited any number of times (the None of send) */
+    PyObject *port;   /* a send's port: reported if the send is never awaited */
 } ReadyObject;
 
 static PyTypeObject Ready_Type;
 static ReadyObject *spare = NULL;        /* reused when nothing else holds it */
-static ReadyObject *ready_none = NULL;   /* what a send that is done returns */
+static ReadyObject *send_spare = NULL;   /* the same, for sends */
+static PyObject *unawaited_hook = NULL;  /* fbp._core._unawaited.forgotten */
+
+/* A send made and dropped without being awaited: the IP went out, but the component
+ * has a bug (it would not wait for room in the channel): report it as Python reports a
+ * coroutine never awaited, through fbp._core._unawaited.forgotten(port). Keeps any
+ * exception set. */
+static void
+report_unawaited(PyObject *port)
+{
+    if (unawaited_hook == NULL || port == NULL)
+        return;
+    PyObject *etype, *evalue, *etb;
+    PyErr_Fetch(&etype, &evalue, &etb);
+    PyObject *res = PyObject_CallOneArg(unawaited_hook, port);
+    if (res == NULL)
+        PyErr_WriteUnraisable(unawaited_hook);
+    Py_XDECREF(res);
+    PyErr_Restore(etype, evalue, etb);
+}
+
+/* What a send that is done returns: awaiting it gives None. */
+static PyObject *
+send_done(PyObject *port)
+{
+    ReadyObject *r;
+    if (send_spare != NULL && Py_REFCNT(send_spare) == 1) {
+        PyObject *was = send_spare->port;
+        send_spare->port = NULL;
+        if (send_spare->value != NULL) {  /* made and never awaited */
+            Py_CLEAR(send_spare->value);
+            report_unawaited(was);
+        }
+        Py_XDECREF(was);
+        r = (ReadyObject *)Py_NewRef(send_spare);
+    }
+    else {
+        r = PyObject_New(ReadyObject, &Ready_Type);
+        if (r == NULL)
+            return NULL;
+        if (send_spare == NULL)
+            send_spare = (ReadyObject *)Py_NewRef(r);
+    }
+    r->value = Py_NewRef(Py_None);
+    r->port = Py_NewRef(port);
+    return (PyObject *)r;
+}
 
 static PyObject *
 ready_new(PyObject *value)
@@ -68,7 +119,7 @@ ready_new(PyObject *value)
         r = PyObject_New(ReadyObject, &Ready_Type);
         if (r == NULL)
             return NULL;
-        r->shared = 0;
+        r->port = NULL;
         if (spare == NULL)
             spare = (ReadyObject *)Py_NewRef(r);
     }
@@ -79,7 +130,10 @@ ready_new(PyObject *value)
 static void
 ready_dealloc(ReadyObject *r)
 {
+    if (r->port != NULL && r->value != NULL)  /* a send never awaited */
+        report_unawaited(r->port);
     Py_CLEAR(r->value);
+    Py_CLEAR(r->port);
     PyObject_Free(r);
 }
 
@@ -93,10 +147,6 @@ static PySendResult
 ready_send(PyObject *self, PyObject *arg, PyObject **result)
 {
     ReadyObject *r = (ReadyObject *)self;
-    if (r->shared) {
-        *result = Py_NewRef(r->value);
-        return PYGEN_RETURN;
-    }
     if (r->value == NULL) {
         PyErr_SetString(PyExc_RuntimeError, "cannot reuse an already awaited port operation");
         *result = NULL;
@@ -242,6 +292,8 @@ static void
 wait_dealloc(WaitObject *w)
 {
     PyObject_GC_UnTrack(w);
+    if (w->kind == WAIT_SEND && !w->yielded && w->fut != NULL)  /* never awaited */
+        report_unawaited(w->port);
     wait_clear(w);
     PyObject_GC_Del(w);
 }
@@ -757,7 +809,7 @@ out_send(PyObject *port, PyObject *const *args, Py_ssize_t nargs, PyObject *kwna
         if (done < 0)
             return NULL;
         if (done)
-            return Py_NewRef(ready_none);
+            return send_done(port);
         goto slow;
     }
     if (ch == NULL || Py_TYPE(ch) != channel_type)
@@ -811,7 +863,7 @@ out_send(PyObject *port, PyObject *const *args, Py_ssize_t nargs, PyObject *kwna
             return NULL;
         Py_DECREF(res);
     }
-    return Py_NewRef(ready_none);
+    return send_done(port);
 slow:
     return send_slow(port, args, nargs, kwnames);
 }
@@ -872,6 +924,194 @@ array_anext(PyObject *self, PyObject *unused)
         }
     }
     return anext_slow(self);
+}
+
+/* -- the traced ports: channels of records ------------------------------------------ */
+
+/* A traced network's channels carry records, (ip_id, kind, port_id, activation, t_ns,
+ * parents, payload): the sends are fbp._core._accel's put(), the receives keep the last
+ * data record and a looper's window of records received since its last send (see
+ * TracedInPort). Configured by configure_traced(); each falls back to the Python method
+ * (_anext_py / _send_py, TracedInPort's and TracedOutPort's own) in every other case. */
+
+enum { TIN_PENDING, TIN_VALIDATOR, TIN_PROC, N_TRACED_SLOTS };
+
+static Py_ssize_t traced_offsets[N_TRACED_SLOTS];
+static int traced_configured = 0;
+static PyTypeObject *traced_in_type, *traced_out_type;
+static PyObject *traced_put, *data_kind, *str_let_go, *str_net, *str_flush_trace;
+static Py_ssize_t window_records;
+
+static inline PyObject *
+traced_slot(PyObject *obj, int which)
+{
+    return *(PyObject **)((char *)obj + traced_offsets[which]);
+}
+
+/* TracedInPort.__anext__: a data record buffered gives its payload at once. */
+static PyObject *
+traced_anext(PyObject *self, PyObject *unused)
+{
+    if (traced_configured && Py_IS_TYPE(self, traced_in_type)
+        && traced_slot(self, TIN_VALIDATOR) == Py_None) {
+        PyObject *ch = slot(self, IN_CHAN);
+        PyObject *pending = traced_slot(self, TIN_PENDING);
+        if (ch != NULL && Py_TYPE(ch) == channel_type && pending != NULL
+            && (pending == Py_None || PyList_CheckExact(pending)) && slot(self, IN_LAST) != NULL) {
+            PyObject *buf = slot(ch, CHAN_BUF);
+            if (buf != NULL && Py_TYPE(buf) == deque_type && Py_SIZE(buf) > 0) {
+                PyObject *head = PySequence_GetItem(buf, 0);
+                if (head == NULL)
+                    return NULL;
+                int data = PyTuple_CheckExact(head) && PyTuple_GET_SIZE(head) == 7
+                           && PyTuple_GET_ITEM(head, 1) == data_kind;
+                Py_DECREF(head);  /* the buffer holds it */
+                if (data) {
+                    PyObject *rec = take(ch, buf);
+                    if (rec == NULL)
+                        return NULL;
+                    set_slot(self, IN_LAST, rec);
+                    if (pending != Py_None) {
+                        if (PyList_Append(pending, rec) < 0) {
+                            Py_DECREF(rec);
+                            return NULL;
+                        }
+                        if (PyList_GET_SIZE(pending) > window_records) {
+                            PyObject *proc = traced_slot(self, TIN_PROC);
+                            PyObject *res = proc == NULL ? NULL
+                                                         : PyObject_CallMethodNoArgs(proc, str_let_go);
+                            if (res == NULL) {
+                                Py_DECREF(rec);
+                                return NULL;
+                            }
+                            Py_DECREF(res);
+                        }
+                    }
+                    PyObject *r = ready_new(PyTuple_GET_ITEM(rec, 6));
+                    Py_DECREF(rec);
+                    return r;
+                }
+            }
+        }
+    }
+    return anext_slow(self);
+}
+
+/* TracedOutPort.send: put()'s cases (the default lineage rules, one channel with room)
+ * for a value that needs no conversion. */
+static PyObject *
+traced_send(PyObject *port, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
+{
+    if (!traced_configured || nargs != 1 || !Py_IS_TYPE(port, traced_out_type))
+        goto slow;
+    if (kwnames != NULL) {
+        for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(kwnames); i++) {
+            if (args[nargs + i] != Py_None
+                || PyUnicode_Compare(PyTuple_GET_ITEM(kwnames, i), str_parents) != 0)
+                goto slow;
+        }
+    }
+    PyObject *value = args[0];
+    PyObject *v = slot(port, OUT_VALIDATOR);
+    if (v == NULL)
+        goto slow;
+    if (v != Py_None) {
+        if (Py_TYPE(v) != validator_type)
+            goto slow;
+        PyObject *plain = slot(v, VALIDATOR_PLAIN);
+        if (plain == NULL || (PyObject *)Py_TYPE(value) != plain)
+            goto slow;
+    }
+    PyObject *put_args[2] = {port, value};
+    PyObject *res = PyObject_Vectorcall(traced_put, put_args, 2, NULL);
+    if (res == NULL)
+        return NULL;
+    long done = PyLong_AsLong(res);
+    Py_DECREF(res);
+    if (done == -1 && PyErr_Occurred())
+        return NULL;
+    if (done == 0)
+        goto slow;
+    if (done == 2) {
+        /* The trace buffer is full: hand it over (proc.net.flush_trace()). */
+        PyObject *proc = slot(port, OUT_PROC);
+        PyObject *net = proc == NULL ? NULL : PyObject_GetAttr(proc, str_net);
+        if (net == NULL)
+            return NULL;
+        res = PyObject_CallMethodNoArgs(net, str_flush_trace);
+        Py_DECREF(net);
+        if (res == NULL)
+            return NULL;
+        Py_DECREF(res);
+    }
+    return send_done(port);
+slow:
+    return send_slow(port, args, nargs, kwnames);
+}
+
+/* configure_traced((InPort._pending, InPort._validator, InPort._proc),
+ *                  (TracedInPort, TracedOutPort), put, DATA, WINDOW_RECORDS) */
+static PyObject *
+configure_traced(PyObject *self, PyObject *args)
+{
+    PyObject *descrs, *types, *put, *data;
+    Py_ssize_t window;
+    if (!PyArg_ParseTuple(args, "O!O!OOn", &PyTuple_Type, &descrs, &PyTuple_Type, &types, &put,
+                          &data, &window))
+        return NULL;
+    if (!configured) {
+        PyErr_SetString(PyExc_RuntimeError, "configure_traced() before configure()");
+        return NULL;
+    }
+    if (PyTuple_GET_SIZE(types) != 2 || !PyType_Check(PyTuple_GET_ITEM(types, 0))
+        || !PyType_Check(PyTuple_GET_ITEM(types, 1)) || !PyCallable_Check(put)) {
+        PyErr_SetString(PyExc_TypeError,
+                        "configure_traced() needs (TracedInPort, TracedOutPort) and put()");
+        return NULL;
+    }
+    if (PyTuple_GET_SIZE(descrs) != N_TRACED_SLOTS) {
+        PyErr_SetString(PyExc_ValueError, "configure_traced() needs one descriptor per slot");
+        return NULL;
+    }
+    for (int i = 0; i < N_TRACED_SLOTS; i++) {
+        PyObject *d = PyTuple_GET_ITEM(descrs, i);
+        if (!PyObject_TypeCheck(d, &PyMemberDescr_Type)
+            || ((PyMemberDescrObject *)d)->d_member->type != T_OBJECT_EX) {
+            PyErr_Format(PyExc_TypeError, "descriptor %d is not an object slot", i);
+            return NULL;
+        }
+        traced_offsets[i] = ((PyMemberDescrObject *)d)->d_member->offset;
+    }
+    Py_XSETREF(traced_in_type, (PyTypeObject *)Py_NewRef(PyTuple_GET_ITEM(types, 0)));
+    Py_XSETREF(traced_out_type, (PyTypeObject *)Py_NewRef(PyTuple_GET_ITEM(types, 1)));
+    Py_XSETREF(traced_put, Py_NewRef(put));
+    Py_XSETREF(data_kind, Py_NewRef(data));
+    window_records = window;
+    traced_configured = 1;
+    Py_RETURN_NONE;
+}
+
+static PyMethodDef traced_anext_def = {
+    "__anext__", traced_anext, METH_NOARGS,
+    "The next data payload (ends the iteration when every sender has closed)."};
+static PyMethodDef traced_send_def = {
+    "send", (PyCFunction)(void (*)(void))traced_send, METH_FASTCALL | METH_KEYWORDS,
+    "send(value, *, parents=None): send a data IP, recorded, waiting while a receiver is full."};
+
+/* traced_methods() -> (TracedInPort.__anext__, TracedOutPort.send). */
+static PyObject *
+traced_methods(PyObject *self, PyObject *unused)
+{
+    if (!traced_configured) {
+        PyErr_SetString(PyExc_RuntimeError, "traced_methods() before configure_traced()");
+        return NULL;
+    }
+    PyObject *a = PyDescr_NewMethod(traced_in_type, &traced_anext_def);
+    PyObject *b = PyDescr_NewMethod(traced_out_type, &traced_send_def);
+    PyObject *res = (a && b) ? PyTuple_Pack(2, a, b) : NULL;
+    Py_XDECREF(a);
+    Py_XDECREF(b);
+    return res;
 }
 
 static PyMethodDef in_anext_def = {
@@ -942,6 +1182,13 @@ set_waits(PyObject *self, PyObject *on)
     Py_RETURN_NONE;
 }
 
+static PyObject *
+set_unawaited_hook(PyObject *self, PyObject *hook)
+{
+    Py_XSETREF(unawaited_hook, hook == Py_None ? NULL : Py_NewRef(hook));
+    Py_RETURN_NONE;
+}
+
 static PyMethodDef module_methods[] = {
     {"configure", configure, METH_VARARGS,
      "configure(descriptors, (InPort, OutPort, Channel, IP, Validator, ArrayInPort,"
@@ -951,6 +1198,13 @@ static PyMethodDef module_methods[] = {
      " CheckedOutPort.send)."},
     {"all_exactly", (PyCFunction)(void (*)(void))all_exactly, METH_FASTCALL,
      "all_exactly(values, cls): whether every value's class is exactly cls."},
+    {"configure_traced", configure_traced, METH_VARARGS,
+     "configure_traced(descriptors, (TracedInPort, TracedOutPort), put, DATA, WINDOW_RECORDS):"
+     " the traced ports' slots and the traced send's put(), once."},
+    {"traced_methods", traced_methods, METH_NOARGS,
+     "traced_methods() -> (TracedInPort.__anext__, TracedOutPort.send)."},
+    {"set_unawaited_hook", set_unawaited_hook, METH_O,
+     "set_unawaited_hook(fn): fn(port) is called for a send that was never awaited."},
     {"set_waits", set_waits, METH_O,
      "set_waits(on): whether waits on a channel are done here or by the Python methods."},
     {NULL, NULL, 0, NULL},
@@ -989,13 +1243,13 @@ PyInit__fastports(void)
     str_send_py = PyUnicode_InternFromString("_send_py");
     str_parents = PyUnicode_InternFromString("parents");
     one = PyLong_FromLong(1);
+    str_let_go = PyUnicode_InternFromString("let_go");
+    str_net = PyUnicode_InternFromString("net");
+    str_flush_trace = PyUnicode_InternFromString("flush_trace");
+    if (str_let_go == NULL || str_net == NULL || str_flush_trace == NULL)
+        return NULL;
     if (str_wake == NULL || str_admit == NULL || str_anext_py == NULL || str_send_py == NULL
         || str_parents == NULL || one == NULL)
         return NULL;
-    ready_none = PyObject_New(ReadyObject, &Ready_Type);
-    if (ready_none == NULL)
-        return NULL;
-    ready_none->value = Py_NewRef(Py_None);
-    ready_none->shared = 1;
     return PyModule_Create(&module);
 }

@@ -530,8 +530,10 @@ class Network:
             for op in proc.out_list:
                 op.port_id = len(ports)
                 ports.append(_port_info(proc, op, "out", tuple(targets.get(op, ()))))
+                # A port of type Any takes every value: nothing to check on its sends.
+                checked = self.validate and op.spec.tp is not Any
                 op._enable_checks(
-                    Validator(op.spec.tp, op.address) if self.validate else None,
+                    Validator(op.spec.tp, op.address) if checked else None,
                     traced=self.sink is not None,
                 )
         for inp in dict.fromkeys([*by_target, *iips, *inlets]):  # in graph order: reproducible ids

@@ -6,6 +6,11 @@ never sent, and Python only prints a ``RuntimeWarning`` when the coroutine is co
 ``warnings._warn_unawaited_coroutine``; while networks run, that hook is wrapped: a
 coroutine of a port's own methods fails its process with a :class:`PortError` that says
 what to write, and every other coroutine is reported as Python would.
+
+The compiled port paths (:mod:`fbp._core._fast`) send at the call and return an
+awaitable that is already done; one dropped without being awaited is reported through
+:func:`forgotten` in the same way (the IP went out, but the process would not have
+waited for room in a full channel).
 """
 
 from __future__ import annotations
@@ -19,7 +24,7 @@ from typing import Any
 
 from ._exceptions import PortError
 
-__all__ = ("watch_unawaited",)
+__all__ = ("forgotten", "watch_unawaited")
 
 _installed = False
 
@@ -68,7 +73,17 @@ def _report(coro: Any) -> bool:
     frame = getattr(coro, "cr_frame", None)
     if method is None or frame is None:
         return False
-    port = frame.f_locals.get("self")
+    return _fail(frame.f_locals.get("self"), method, "so it never happened")
+
+
+def forgotten(port: Any) -> None:
+    """Report a send of ``port`` that was never awaited, made by the compiled port
+    paths (``fbp._core._fastports``): there the IP goes out when ``send`` is called,
+    and the awaitable it returns, dropped unawaited, is reported here."""
+    _fail(port, "send", "so it did not wait while the receiver was full")
+
+
+def _fail(port: Any, method: str, consequence: str) -> bool:
     proc = getattr(port, "_proc", None)
     net = getattr(proc, "net", None)
     fail: Callable[[Any, Exception], None] | None = getattr(net, "process_failed", None)
@@ -78,7 +93,7 @@ def _report(coro: Any) -> bool:
         return True  # the run is already failing: once is enough
     attr = getattr(getattr(port, "spec", None), "attr", "port")
     err = PortError(
-        f"{port.address}.{method}() was called without await, so it never happened;"
+        f"{port.address}.{method}() was called without await, {consequence};"
         f" write 'await self.{attr}.{method}(...)'"
     )
     fail(proc, err)
