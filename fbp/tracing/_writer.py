@@ -32,6 +32,7 @@ import contextlib
 import os
 import queue
 import sqlite3
+import sys
 import threading
 import time
 import weakref
@@ -66,6 +67,9 @@ _COPY_BLOCK: Final = 65536
 #: An empty write() (the runtime's timer) hands over what was gathered this long ago.
 _GATHERED_MAX_S: Final = 0.1
 _STATUSES: Final = frozenset(get_args(RunStatus))
+#: The interpreter's switch interval while a writer thread stores a commit (see
+#: :func:`_prompt_gil`).
+_STORE_SWITCH_S: Final = 0.0002
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,6 +106,41 @@ def _joined(batches: list[_Encoded]) -> tuple[int, bytes]:
         return batches[0].n, batches[0].rows
     inner = b",".join(b.rows[1:-1] for b in batches if b.n)
     return sum(b.n for b in batches), b"[" + inner + b"]"
+
+
+_switch_lock = threading.Lock()
+_switch_users = 0
+_switch_saved = 0.0
+
+
+@contextlib.contextmanager
+def _prompt_gil() -> Any:
+    """Lower the interpreter's switch interval while a writer thread stores a commit.
+
+    Storing runs mostly without the GIL (the split in C, SQLite's writes), and each time
+    the thread comes back it must take the GIL from the event loop's thread. A thread
+    waiting for the GIL asks for it only once the switch interval (5 ms by default) has
+    passed without the holder letting it go; but an event loop lets it go and takes it
+    back on every iteration (its ``select`` call), which restarts that wait, so with
+    the default interval the writer thread waited 25-55 ms each time (measured: a
+    1.2M-IP traced run spent 0.84 s storing 13 commits that took 0.32 s of CPU, and the
+    event loop then waited for it). At 0.2 ms the same commits are stored in 0.45 s
+    and the run no longer waits. The interval is restored when no writer thread is
+    storing.
+    """
+    global _switch_users, _switch_saved
+    with _switch_lock:
+        if _switch_users == 0:
+            _switch_saved = sys.getswitchinterval()
+            sys.setswitchinterval(min(_switch_saved, _STORE_SWITCH_S))
+        _switch_users += 1
+    try:
+        yield
+    finally:
+        with _switch_lock:
+            _switch_users -= 1
+            if _switch_users == 0:
+                sys.setswitchinterval(_switch_saved)
 
 
 _live_writers: weakref.WeakSet[TraceWriter] = weakref.WeakSet()
@@ -462,7 +501,8 @@ class TraceWriter:
             if isinstance(item, _Encoded):
                 # Each hand-over waits for this, so no other commit is queued behind.
                 self._taken.set()  # the caller goes on while the commit is stored
-                store.append(item.n, item.rows)
+                with _prompt_gil():
+                    store.append(item.n, item.rows)
                 continue
             op, fut, args = item
             if op == "close":
