@@ -23,23 +23,23 @@ needed only to read records as frames (:meth:`TracedRun.ips`, :meth:`TracedRun.f
 from typing import TYPE_CHECKING, Any
 
 from ._errors import TraceError, TraceFileError, TraceLookupError, TraceWriterError
-from ._reader import Trace, open_trace
-from ._records import (
-    EdgeSummary,
-    Lineage,
-    ProcessSummary,
-    RunState,
-    RunSummary,
-    TracedIP,
-    TracedPort,
-)
-from ._rotation import Rotation
-from ._run import TracedRun
 
 if TYPE_CHECKING:
     from ._flowtrace import export_flowtrace
     from ._frames import RunFrames
     from ._payload import PayloadMode, PayloadSetting
+    from ._reader import Trace, open_trace
+    from ._records import (
+        EdgeSummary,
+        Lineage,
+        ProcessSummary,
+        RunState,
+        RunSummary,
+        TracedIP,
+        TracedPort,
+    )
+    from ._rotation import Rotation
+    from ._run import TracedRun
     from ._writer import TraceWriter, WriterStatistics
 
 __all__ = (
@@ -67,9 +67,20 @@ __all__ = (
 )
 
 
-#: Imported on first use: reading a trace needs none of them (RunFrames needs numpy
-#: and pandas, the writer and the payload settings pydantic).
+#: Imported on first use, so that each side loads only what it uses: a traced run
+#: the writer's modules, a reader the reader's (RunFrames needs numpy and pandas).
 _LAZY = {
+    "EdgeSummary": "._records",
+    "Lineage": "._records",
+    "ProcessSummary": "._records",
+    "RunState": "._records",
+    "RunSummary": "._records",
+    "TracedIP": "._records",
+    "TracedPort": "._records",
+    "Trace": "._reader",
+    "open_trace": "._reader",
+    "Rotation": "._rotation",
+    "TracedRun": "._run",
     "RunFrames": "._frames",
     "TraceWriter": "._writer",
     "WriterStatistics": "._writer",

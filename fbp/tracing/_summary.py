@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import sys
 from array import array
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -42,10 +43,6 @@ __all__ = (
     "read_counts",
     "stored_counts",
 )
-
-#: Chunks of more records than this are counted with numpy (imported then); smaller
-#: ones in Python, so that a small traced run never imports numpy.
-_NUMPY_FROM = 4096
 
 # The kinds of records a process sends (data, open, close) and the drop marker.
 _SENT_MAX = 2
@@ -124,17 +121,73 @@ def _sole_senders(ports: Sequence[_Port]) -> dict[int, int]:
     return {tgt: srcs[0] for tgt, srcs in senders.items() if len(srcs) == 1}
 
 
+def _count_python(
+    kind: bytes,
+    port_id: bytes,
+    activation: bytes,
+    proc_of_port: array[int],
+    records: array[int],
+    activations: array[int],
+    first: array[int],
+    last: array[int],
+    drops: array[int],
+) -> bool:
+    """A chunk's counts added to the counter's arrays (``fbp.tracing._split.count`` in
+    Python, where it is not built; see there). False when the chunk breaks what the
+    counts rest on."""
+    ports = array("i", port_id)
+    acts = array("q", activation)
+    if sys.byteorder == "big":  # pragma: no cover - the columns are little-endian
+        ports.byteswap()
+        acts.byteswap()
+    n_ports, n_procs = len(proc_of_port), len(activations)
+    for k, p, a in zip(kind, ports, acts, strict=True):
+        if k > 7 or not 0 <= p < n_ports:  # (a negative kind reads as > 127)
+            return False
+        records[p * 8 + k] += 1
+        if k <= _SENT_MAX:
+            proc = proc_of_port[p]
+            if not 0 <= proc < n_procs:
+                return False
+            if a != last[proc]:
+                if a < last[proc]:
+                    return False
+                if last[proc] < 0:
+                    first[proc] = a
+                last[proc] = a
+                activations[proc] += 1
+        elif k == _DROP:
+            drops[p] += 1
+    return True
+
+
+def _counter() -> Any:
+    from fbp._core._compiled import load
+
+    module: Any = load("fbp.tracing._split")
+    return _count_python if module is None else module.count
+
+
 class SummaryCounter:
-    """Counts a run's records chunk by chunk, in write order (the writer's thread)."""
+    """Counts a run's records chunk by chunk, in write order (the writer's thread).
+
+    The counts live in flat arrays (records per ``port * 8 + kind``; activations, first
+    and last activation per process; drop markers per port) that
+    ``fbp.tracing._split.count`` adds each chunk to in C, in a fraction of a millisecond
+    and without numpy.
+    """
 
     def __init__(self, ports: Sequence[_Port]) -> None:
-        self._names, self._proc_of_port = _process_codes(ports)
+        self._names, codes = _process_codes(ports)
+        self._proc_of_port = array("i", codes)
         self._sole_sender = _sole_senders(ports)
-        self._records: dict[tuple[int, int], int] = {}
-        self._activations = [0] * len(self._names)
-        self._first = [-1] * len(self._names)  # each process's first activation seen
-        self._last = [-1] * len(self._names)  # and its last (-1: none yet)
-        self._dropped: dict[tuple[int, int], int] = {}
+        n_ports, n_procs = len(ports), len(self._names)
+        self._records = array("q", bytes(8 * 8 * n_ports))
+        self._activations = array("q", bytes(8 * n_procs))
+        self._first = array("q", [-1]) * n_procs  # each process's first activation seen
+        self._last = array("q", [-1]) * n_procs  # and its last (-1: none yet)
+        self._drops = array("q", bytes(8 * n_ports))
+        self._count = _counter()
         #: False once the chunks break an assumption the counts rest on.
         self.exact = True
 
@@ -142,98 +195,33 @@ class SummaryCounter:
         """Count a chunk of ``n`` records from its (little-endian) column BLOBs."""
         if not self.exact or not n:
             return
-        try:
-            if n > _NUMPY_FROM:
-                self._add_numpy(kind, port_id, activation)
-            else:
-                self._add_python(kind, port_id, activation)
-        except (IndexError, ValueError):  # a port id the run does not have
-            self.exact = False
-
-    def _add_python(self, kind: bytes, port_id: bytes, activation: bytes) -> None:
-        ports = array("i", port_id)
-        acts = array("q", activation)
-        if array("i", [1]).tobytes()[0] != 1:  # pragma: no cover - big-endian machines
-            ports.byteswap()
-            acts.byteswap()
-        records, last, activations = self._records, self._last, self._activations
-        proc_of_port = self._proc_of_port
-        for k, p, a in zip(kind, ports, acts, strict=True):
-            k = k - 256 if k > 127 else k
-            records[(p, k)] = records.get((p, k), 0) + 1
-            if 0 <= k <= _SENT_MAX:
-                proc = proc_of_port[p]
-                if a != last[proc]:
-                    if a < last[proc]:
-                        self.exact = False
-                        return
-                    if last[proc] < 0:
-                        self._first[proc] = a
-                    last[proc] = a
-                    activations[proc] += 1
-            elif k == _DROP:
-                self._drop(p, 1)
-
-    def _add_numpy(self, kind: bytes, port_id: bytes, activation: bytes) -> None:
-        import numpy as np
-
-        kinds = np.frombuffer(kind, dtype="i1")
-        ports = np.frombuffer(port_id, dtype="<i4").astype(np.int64)
-        acts = np.frombuffer(activation, dtype="<i8")
-        key = ports * 8 + kinds
-        if len(key) and (key.min() < 0 or ports.max() >= len(self._proc_of_port)):
-            self.exact = False
-            return
-        counts = np.bincount(key)
-        for k in np.flatnonzero(counts).tolist():
-            pk = (k // 8, k % 8)
-            self._records[pk] = self._records.get(pk, 0) + int(counts[k])
-        sent = kinds <= _SENT_MAX
-        procs = np.asarray(self._proc_of_port, dtype=np.int64)[ports[sent]]
-        order = np.argsort(procs, kind="stable")
-        procs, acts = procs[order], acts[sent][order]
-        if len(procs):
-            first = np.ones(len(procs), dtype=bool)
-            first[1:] = procs[1:] != procs[:-1]
-            # Within a process, activations never decrease; each group's first must not
-            # go below the last one the process had in the chunks before.
-            step = np.diff(acts)
-            last = np.asarray(self._last, dtype=np.int64)
-            if bool((step[~first[1:]] < 0).any()) or bool((acts[first] < last[procs[first]]).any()):
-                self.exact = False
-                return
-            new = np.ones(len(procs), dtype=bool)
-            new[1:] = step != 0
-            new[first] = acts[first] != last[procs[first]]
-            per_proc = np.bincount(procs[new], minlength=len(self._names))
-            for proc, c in enumerate(per_proc.tolist()):
-                self._activations[proc] += c
-            for proc, a in zip(procs[first].tolist(), acts[first].tolist(), strict=True):
-                if self._last[proc] < 0:
-                    self._first[proc] = a
-            ends = np.flatnonzero(np.append(first[1:], True))
-            for proc, a in zip(procs[ends].tolist(), acts[ends].tolist(), strict=True):
-                self._last[proc] = a
-        drops = ports[kinds == _DROP]
-        if len(drops):
-            for p, c in zip(*np.unique(drops, return_counts=True), strict=True):
-                self._drop(int(p), int(c))
-
-    def _drop(self, port: int, count: int) -> None:
-        sender = self._sole_sender.get(port)
-        if sender is None:
-            self.exact = False
-            return
-        self._dropped[(sender, port)] = self._dropped.get((sender, port), 0) + count
+        self.exact = self._count(
+            kind,
+            port_id,
+            activation,
+            self._proc_of_port,
+            self._records,
+            self._activations,
+            self._first,
+            self._last,
+            self._drops,
+        )
 
     def counts(self) -> SummaryCounts | None:
         """The counts so far; None when they could not be counted exactly."""
         if not self.exact:
             return None
+        dropped: dict[tuple[int, int], int] = {}
+        for port, n in enumerate(self._drops):
+            if n:
+                sender = self._sole_sender.get(port)
+                if sender is None:  # several output ports feed it: the records tell
+                    return None
+                dropped[(sender, port)] = n
         return SummaryCounts(
-            records=dict(self._records),
+            records={(k // 8, k % 8): n for k, n in enumerate(self._records) if n},
             activations=dict(zip(self._names, self._activations, strict=True)),
-            dropped=dict(self._dropped),
+            dropped=dropped,
             spans={
                 name: (self._first[k], self._last[k])
                 for k, name in enumerate(self._names)
