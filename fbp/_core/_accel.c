@@ -117,17 +117,20 @@ now_ns(void)
     return PyObject_CallNoArgs(perf_counter_ns);
 }
 
-/* put(port, value) -> 0 not handled (take the Python path), 1 sent, 2 sent and the
- * trace buffer is full (flush it). Handles sends with the default lineage rules (see
+/* put(port, value[, hold]) -> 0 not handled (take the Python path), 1 sent, 2 sent and
+ * the trace buffer is full (flush it). Handles sends with the default lineage rules (see
  * Process.default_parents) into one channel with room; a looper's only when its window
- * is one record. */
+ * is one record. With hold true, a channel without room is handled too: the record is
+ * made and recorded but not delivered, and put returns (record, trace_full) for the
+ * caller to wait with (the caller knows the channel makes its senders wait for room). */
 static PyObject *
 put(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
 {
-    if (nargs != 2) {
-        PyErr_SetString(PyExc_TypeError, "put(port, value)");
+    if (nargs != 2 && nargs != 3) {
+        PyErr_SetString(PyExc_TypeError, "put(port, value[, hold])");
         return NULL;
     }
+    int hold = nargs == 3 && args[2] == Py_True;
     if (!configured) {
         PyErr_SetString(PyExc_RuntimeError, "put() before configure()");
         return NULL;
@@ -149,7 +152,8 @@ put(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
     Py_ssize_t limit = PyLong_AsSsize_t(room);
     if (used < 0 || (limit == -1 && PyErr_Occurred()))
         return NULL;
-    if (used >= limit)
+    int deliver = used < limit;
+    if (!deliver && !hold)
         return PyLong_FromLong(0);
 
     /* Parents by the default rules (Process.default_parents). */
@@ -325,11 +329,26 @@ put(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
         }
         PyObject **window_slot = (PyObject **)((char *)proc + offsets[PROC_WINDOW]);
         Py_SETREF(*window_slot, taken_window);
-        if (PyList_SetSlice(pending, 0, n_pending, NULL) < 0) {
+        if (n_pending == 1 && PyList_GET_SIZE(pending) == 1) {
+            /* Emptied in place, keeping its storage for the next record (emptying it
+             * by a slice frees the storage, which the next append allocates again). */
+            PyObject *only = PyList_GET_ITEM(pending, 0);
+            Py_SET_SIZE(pending, 0);
+            Py_DECREF(only);
+        }
+        else if (PyList_SetSlice(pending, 0, n_pending, NULL) < 0) {
             Py_DECREF(rec);
             return NULL;
         }
     }
+    PyObject *batch = slot(port, PORT_TRACE_BATCH);
+    Py_ssize_t full = batch == NULL ? 0 : PyLong_AsSsize_t(batch);
+    if (full == -1 && PyErr_Occurred()) {
+        Py_DECREF(rec);
+        return NULL;
+    }
+    if (!deliver)  /* recorded; the caller waits for room with it */
+        return Py_BuildValue("(NO)", rec, PyList_GET_SIZE(trace) >= full ? Py_True : Py_False);
     PyObject *call_args[2] = {buf, rec};
     PyObject *res = PyObject_Vectorcall(deque_append, call_args, 2, NULL);
     Py_DECREF(rec);
@@ -350,10 +369,6 @@ put(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
             return NULL;
         Py_DECREF(res);
     }
-    PyObject *batch = slot(port, PORT_TRACE_BATCH);
-    Py_ssize_t full = batch == NULL ? 0 : PyLong_AsSsize_t(batch);
-    if (full == -1 && PyErr_Occurred())
-        return NULL;
     return PyLong_FromLong(PyList_GET_SIZE(trace) >= full ? 2 : 1);
 }
 
@@ -362,7 +377,8 @@ static PyMethodDef methods[] = {
      "configure(descriptors, (OutPort, InPort, Process, Channel, Window), nothing, data):"
      " the slots put() reads, once."},
     {"put", (PyCFunction)(void (*)(void))put, METH_FASTCALL,
-     "put(port, value) -> 0 not handled, 1 sent, 2 sent and the trace is full."},
+     "put(port, value[, hold]) -> 0 not handled, 1 sent, 2 sent and the trace is full;"
+     " with hold, (record, trace_full) when the channel has no room."},
     {NULL, NULL, 0, NULL},
 };
 

@@ -997,6 +997,25 @@ traced_anext(PyObject *self, PyObject *unused)
     return anext_slow(self);
 }
 
+/* The trace buffer is full: hand it over (port._proc.net.flush_trace()). */
+static int
+flush_trace(PyObject *port)
+{
+    PyObject *proc = slot(port, OUT_PROC);
+    PyObject *net = proc == NULL ? NULL : PyObject_GetAttr(proc, str_net);
+    if (net == NULL) {
+        if (!PyErr_Occurred())
+            PyErr_SetString(PyExc_RuntimeError, "a traced port without its process");
+        return -1;
+    }
+    PyObject *res = PyObject_CallMethodNoArgs(net, str_flush_trace);
+    Py_DECREF(net);
+    if (res == NULL)
+        return -1;
+    Py_DECREF(res);
+    return 0;
+}
+
 /* TracedOutPort.send: put()'s cases (the default lineage rules, one channel with room)
  * for a value that needs no conversion. */
 static PyObject *
@@ -1022,28 +1041,53 @@ traced_send(PyObject *port, PyObject *const *args, Py_ssize_t nargs, PyObject *k
         if (plain == NULL || (PyObject *)Py_TYPE(value) != plain)
             goto slow;
     }
-    PyObject *put_args[2] = {port, value};
-    PyObject *res = PyObject_Vectorcall(traced_put, put_args, 2, NULL);
+    /* A full channel with one receiver and a policy of waiting: put() records the IP
+     * (hold) and the send waits with it here, as TracedOutPort.send does. */
+    PyObject *ch = slot(port, OUT_CHAN), *proc = slot(port, OUT_PROC);
+    int hold = 0;
+    if (use_waits && ch != NULL && Py_TYPE(ch) == channel_type && proc != NULL) {
+        PyObject *buf = slot(ch, CHAN_BUF), *room = slot(ch, CHAN_ROOM);
+        PyObject *cap = slot(ch, CHAN_CAPACITY), *drop = slot(ch, CHAN_DROP_OLDEST);
+        if (buf != NULL && Py_TYPE(buf) == deque_type && room != NULL && PyLong_CheckExact(room)
+            && cap != NULL && PyLong_CheckExact(cap) && drop == Py_False) {
+            Py_ssize_t limit = PyLong_AsSsize_t(room);
+            if (limit == -1 && PyErr_Occurred())
+                return NULL;
+            if (Py_SIZE(buf) >= limit && PyObject_RichCompareBool(cap, room, Py_EQ) == 1)
+                hold = 1;
+        }
+    }
+    PyObject *put_args[3] = {port, value, Py_True};
+    PyObject *res = PyObject_Vectorcall(traced_put, put_args, hold ? 3 : 2, NULL);
     if (res == NULL)
         return NULL;
+    if (PyTuple_CheckExact(res)) {  /* (record, trace_full): wait for room with it */
+        PyObject *rec = PyTuple_GET_ITEM(res, 0);
+        if (PyTuple_GET_ITEM(res, 1) == Py_True && flush_trace(port) < 0) {
+            Py_DECREF(res);
+            return NULL;
+        }
+        PyObject *waiter = PyObject_GetAttr(proc, str_waiter);
+        if (waiter == NULL || increment(port, OUT_SENT_SLOW) < 0) {
+            Py_XDECREF(waiter);
+            Py_DECREF(res);
+            if (!PyErr_Occurred())
+                PyErr_SetString(PyExc_RuntimeError, "the port's send count is not an int");
+            return NULL;
+        }
+        PyObject *w = wait_send(port, ch, rec, waiter);
+        Py_DECREF(waiter);
+        Py_DECREF(res);
+        return w;
+    }
     long done = PyLong_AsLong(res);
     Py_DECREF(res);
     if (done == -1 && PyErr_Occurred())
         return NULL;
     if (done == 0)
         goto slow;
-    if (done == 2) {
-        /* The trace buffer is full: hand it over (proc.net.flush_trace()). */
-        PyObject *proc = slot(port, OUT_PROC);
-        PyObject *net = proc == NULL ? NULL : PyObject_GetAttr(proc, str_net);
-        if (net == NULL)
-            return NULL;
-        res = PyObject_CallMethodNoArgs(net, str_flush_trace);
-        Py_DECREF(net);
-        if (res == NULL)
-            return NULL;
-        Py_DECREF(res);
-    }
+    if (done == 2 && flush_trace(port) < 0)
+        return NULL;
     return send_done(port);
 slow:
     return send_slow(port, args, nargs, kwnames);
