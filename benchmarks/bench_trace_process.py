@@ -9,6 +9,9 @@ Measured, each as the median of interleaved repeats (the machine is shared: the
 order of the runs is rotated so that load drifts hit every variant alike). Each
 process's CPU time (user + system, every thread) is reported beside its wall time:
 on a loaded machine it says what the run costs when the wall clock cannot.
+Before each timed process the disk writes of the previous ones are flushed
+(``os.sync()``, untimed), so that the kernel's write-back of earlier traces does not
+land on the process being timed.
 
 1. ``fbp run NET`` and ``fbp run NET --trace FILE``, from the command to the end of
    the process, for a source and five forwarding stages moving ``--ips`` ints (six
@@ -137,7 +140,15 @@ def _children_cpu() -> float:
 
 
 def timed(cmd: list[str], environ: dict[str, str], cpu: list[float] | None = None) -> float:
-    """Wall seconds of a process run to its end; its CPU seconds appended to ``cpu``."""
+    """Wall seconds of a process run to its end; its CPU seconds appended to ``cpu``.
+
+    Each process starts once the previous ones' writes have reached the disk
+    (``os.sync()``, not timed): otherwise the kernel writing back the traces of the
+    runs before (80 MB each for 1.2M int records) takes CPU from the one being timed,
+    which a user running one network does not see (measured: back to back, traced
+    runs went from 0.85 s to 1.2-1.4 s as their traces piled up).
+    """
+    os.sync()
     c0 = _children_cpu()
     t0 = time.perf_counter()
     out = subprocess.run(cmd, env=environ, capture_output=True, text=True, cwd=environ["WORK"])
@@ -147,6 +158,19 @@ def timed(cmd: list[str], environ: dict[str, str], cpu: list[float] | None = Non
     if out.returncode != 0:
         raise SystemExit(f"{' '.join(cmd)} failed ({out.returncode}):\n{out.stderr[-2000:]}")
     return took
+
+
+def _drop_older(work: Path, written: Path, keep: set[Path]) -> None:
+    """Delete the traces of earlier runs but the ones kept for reading.
+
+    A trace read by nobody stays in the page cache until it is deleted; gigabytes of
+    them (the repeats write 80-125 MB each) made this VM's kernel spend about twice the
+    system time writing the next trace (measured: 0.6 s of system CPU instead of 0.25 s,
+    until the caches were dropped), which a user's single run does not meet.
+    """
+    for old in work.glob("*.trace*"):
+        if old.name.split(".trace")[0] + ".trace" not in {p.name for p in keep | {written}}:
+            old.unlink(missing_ok=True)
 
 
 def median(xs: list[float]) -> float:
@@ -178,6 +202,8 @@ def bench_runs(
                     traces[code] = trace
             cpu = cpus.setdefault((code, source, mode), [])
             took = timed(cmd, env(codes[code], work), cpu)
+            if mode == "traced":
+                _drop_older(work, trace, keep=set(traces.values()))
             times.setdefault((code, source, mode), []).append(took)
             print(
                 f"  {code:8} {source:6} {mode:6} {took:7.2f} s (CPU {cpu[-1]:.2f} s)",
