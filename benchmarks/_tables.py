@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING, Any
 from fbp import Component, InPort, OutPort
 from fbp import port as declare
 from fbp._core._exceptions import CausalModelError
-from fbp.causal._dataset import Dataset
-from fbp.causal._from_network import NetworkVariables, Variable
+from fbp.causal._tables._dataset import Dataset
+from fbp.causal._tables._wiring import NetworkVariables, Variable
 from fbp.graph import Graph
 
 if TYPE_CHECKING:

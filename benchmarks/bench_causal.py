@@ -155,8 +155,8 @@ def insurance(seeds: int) -> dict[str, Any]:
     import subprocess
     import tempfile
 
-    from fbp.causal._dataset import assemble, model_inputs
-    from fbp.causal._from_network import network_causal_graph
+    from fbp.causal._tables._dataset import assemble, model_inputs
+    from fbp.causal._tables._wiring import network_causal_graph
     from fbp.graph import load_graph
     from fbp.tracing import open_trace
 

@@ -72,7 +72,7 @@ def one_run(n: int, repeats: int, tmp: Path) -> dict[str, Any]:
     from benchmarks._lineage import chain
     from benchmarks._tables import baseline_assemble
     from fbp.causal import causal_graph
-    from fbp.causal._dataset import extract, fill
+    from fbp.causal._tables._dataset import extract, fill
     from fbp.tracing import open_trace
 
     g = chain(n)
@@ -111,7 +111,7 @@ def shift_query(n_vars: int, rows: int, repeats: int, tmp: Path) -> dict[str, An
     """A shift query between two traced runs: data layer and engine, new and baseline."""
     from benchmarks._tables import baseline_assemble, synthetic
     from fbp.causal import causal_graph, shift, tables
-    from fbp.causal._dataset import model_inputs
+    from fbp.causal._tables._dataset import model_inputs
     from fbp.tracing import open_trace
 
     g = synthetic(n_vars, rows)

@@ -28,8 +28,8 @@ RUNS = {
 
 @pytest.fixture(scope="module")
 def tables(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    from fbp.causal._dataset import assemble, model_inputs
-    from fbp.causal._from_network import network_causal_graph
+    from fbp.causal._tables._dataset import assemble, model_inputs
+    from fbp.causal._tables._wiring import network_causal_graph
     from fbp.graph import load_graph
     from fbp.tracing import open_trace
 

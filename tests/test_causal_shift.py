@@ -160,7 +160,7 @@ def test_kl_measure_ranks_the_fault_first() -> None:
 def test_rank_agrees_with_plain_dowhy_distribution_change() -> None:
     from dowhy import gcm
 
-    from fbp.causal._model import seeded
+    from fbp.causal._model._fit import seeded
 
     graph = nx.DiGraph(
         [

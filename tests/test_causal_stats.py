@@ -7,8 +7,8 @@ import math
 import numpy as np
 import pytest
 
-from fbp.causal._shapley import shapley_values
-from fbp.causal._stats import adjust, distribution_test, lstsq, mechanism_test
+from fbp.causal._model._stats import adjust, distribution_test, lstsq, mechanism_test
+from fbp.causal._shift._shapley import shapley_values
 
 
 def test_holm_and_bh_adjustments() -> None:

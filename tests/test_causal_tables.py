@@ -17,7 +17,7 @@ from causal_nets import loans
 
 from fbp._core._exceptions import CausalModelError
 from fbp.causal import causal_graph, shift_between, tables
-from fbp.causal._from_network import render_causal_graph
+from fbp.causal._tables._wiring import render_causal_graph
 from fbp.graph import run
 from fbp.tracing import TraceWriter
 
@@ -199,7 +199,8 @@ def test_runs_read_one_at_a_time_and_in_parts_give_the_same_tables(
 ) -> None:
     """A run too large to keep between the two passes is read again, and payloads are
     decoded a few ports at a time: neither changes a table."""
-    from fbp.causal import _dataset, _network_api
+    from fbp.causal._tables import _api as _network_api
+    from fbp.causal._tables import _dataset as _dataset
 
     paths = [traces[r] for r in runs]
     whole = tables(loans(), paths, target=target)

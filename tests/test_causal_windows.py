@@ -7,7 +7,7 @@ from pathlib import Path
 import support as s
 
 from fbp.causal import shift
-from fbp.causal._network_api import window_tables
+from fbp.causal._tables._api import window_tables
 from fbp.graph import Graph, run
 from fbp.tracing import TraceWriter
 

@@ -21,7 +21,7 @@ import pytest
 
 from fbp import Component, InPort, OutPort, port
 from fbp.causal import ReplayError, replay
-from fbp.causal._replay_source import Recorded
+from fbp.causal._replay._source import Recorded
 from fbp.graph import Registry, build_network, loads_graph
 from fbp.graph._run import with_set_values
 from fbp.tracing import TraceWriter, open_trace

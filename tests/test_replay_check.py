@@ -24,9 +24,9 @@ from test_replay import (
 
 from fbp import Component
 from fbp.causal import ReplayError, replay
-from fbp.causal._replay_plan import make_plan
-from fbp.causal._replay_run import _fed_rows, sample_limits
-from fbp.causal._replay_source import Recorded
+from fbp.causal._replay._plan import make_plan
+from fbp.causal._replay._run import _fed_rows, sample_limits
+from fbp.causal._replay._source import Recorded
 from fbp.tracing import open_trace
 
 # The last two cases re-execute a source, whose repeats stay whole.

@@ -10,8 +10,8 @@ import pytest
 from test_replay import REGISTRY, PrepV2, ScoreV2, _graph, _record
 
 from fbp.causal import ReplayError, replay_shift
-from fbp.causal._replay_source import Recorded
-from fbp.causal._replay_units import parse_target, target_values, unit_ids
+from fbp.causal._replay._source import Recorded
+from fbp.causal._replay._units import parse_target, target_values, unit_ids
 from fbp.graph._run import with_set_values
 from fbp.tracing import open_trace
 

@@ -9,8 +9,8 @@ import numpy as np
 import orjson
 import pytest
 
-from fbp.causal._replay_source import _positions
-from fbp.causal._replay_units import Outputs, differences, same
+from fbp.causal._replay._source import _positions
+from fbp.causal._replay._units import Outputs, differences, same
 
 
 def _outputs(texts: list[bytes], units: list[int]) -> Outputs:

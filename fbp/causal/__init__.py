@@ -35,25 +35,25 @@ if TYPE_CHECKING:
     from ._anomaly import worst as worst
     from ._influence import InfluenceResult as InfluenceResult
     from ._influence import influence as influence
-    from ._model import FittedModel as FittedModel
-    from ._model import fit as fit
-    from ._network_api import CausalTables as CausalTables
-    from ._network_api import causal_graph as causal_graph
-    from ._network_api import fit_traces as fit_traces
-    from ._network_api import shift_between as shift_between
-    from ._network_api import tables as tables
-    from ._quality import NodeQuality as NodeQuality
-    from ._quality import QualityReport as QualityReport
-    from ._replay import ReplayError as ReplayError
-    from ._replay import ReplayResult as ReplayResult
-    from ._replay import replay as replay
-    from ._replay_shift import ReplayShiftResult as ReplayShiftResult
-    from ._replay_shift import replay_shift as replay_shift
-    from ._results import ProcessScore as ProcessScore
-    from ._results import Ranking as Ranking
-    from ._results import VariableScore as VariableScore
-    from ._shift import ShiftResult as ShiftResult
-    from ._shift import shift as shift
+    from ._model._fit import FittedModel as FittedModel
+    from ._model._fit import fit as fit
+    from ._model._quality import NodeQuality as NodeQuality
+    from ._model._quality import QualityReport as QualityReport
+    from ._replay._api import ReplayError as ReplayError
+    from ._replay._api import ReplayResult as ReplayResult
+    from ._replay._api import replay as replay
+    from ._replay._shift import ReplayShiftResult as ReplayShiftResult
+    from ._replay._shift import replay_shift as replay_shift
+    from ._shift._query import ShiftResult as ShiftResult
+    from ._shift._query import shift as shift
+    from ._shift._ranking import ProcessScore as ProcessScore
+    from ._shift._ranking import Ranking as Ranking
+    from ._shift._ranking import VariableScore as VariableScore
+    from ._tables._api import CausalTables as CausalTables
+    from ._tables._api import causal_graph as causal_graph
+    from ._tables._api import fit_traces as fit_traces
+    from ._tables._api import shift_between as shift_between
+    from ._tables._api import tables as tables
     from ._whatif import WhatIfComparison as WhatIfComparison
     from ._whatif import WhatIfResult as WhatIfResult
     from ._whatif import whatif as whatif
@@ -94,28 +94,28 @@ _EXPORTS = {
     "worst": "._anomaly",
     "InfluenceResult": "._influence",
     "influence": "._influence",
-    "FittedModel": "._model",
-    "fit": "._model",
-    "NodeQuality": "._quality",
-    "QualityReport": "._quality",
-    "ProcessScore": "._results",
-    "Ranking": "._results",
-    "VariableScore": "._results",
-    "ReplayError": "._replay",
-    "ReplayResult": "._replay",
-    "replay": "._replay",
-    "ReplayShiftResult": "._replay_shift",
-    "replay_shift": "._replay_shift",
-    "ShiftResult": "._shift",
-    "shift": "._shift",
+    "FittedModel": "._model._fit",
+    "fit": "._model._fit",
+    "NodeQuality": "._model._quality",
+    "QualityReport": "._model._quality",
+    "ProcessScore": "._shift._ranking",
+    "Ranking": "._shift._ranking",
+    "VariableScore": "._shift._ranking",
+    "ReplayError": "._replay._api",
+    "ReplayResult": "._replay._api",
+    "replay": "._replay._api",
+    "ReplayShiftResult": "._replay._shift",
+    "replay_shift": "._replay._shift",
+    "ShiftResult": "._shift._query",
+    "shift": "._shift._query",
     "WhatIfComparison": "._whatif",
     "WhatIfResult": "._whatif",
     "whatif": "._whatif",
-    "CausalTables": "._network_api",
-    "causal_graph": "._network_api",
-    "fit_traces": "._network_api",
-    "shift_between": "._network_api",
-    "tables": "._network_api",
+    "CausalTables": "._tables._api",
+    "causal_graph": "._tables._api",
+    "fit_traces": "._tables._api",
+    "shift_between": "._tables._api",
+    "tables": "._tables._api",
 }
 
 

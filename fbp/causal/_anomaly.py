@@ -23,11 +23,11 @@ import pandas as pd
 
 from fbp._core._exceptions import CausalModelError
 
-from ._data import encode, to_dowhy_frame
-from ._model import FittedModel, seeded
-from ._noise import draw_noise, propagate, reconstruct_noise, require_invertible
-from ._results import Ranking, fmt, html, jsonable, normal_interval, rank, table
-from ._shapley import shapley_values
+from ._model._fit import FittedModel, seeded
+from ._model._noise import draw_noise, propagate, reconstruct_noise, require_invertible
+from ._shift._ranking import Ranking, fmt, html, jsonable, normal_interval, rank, table
+from ._shift._shapley import shapley_values
+from ._tables._frames import encode, to_dowhy_frame
 
 __all__ = ("AnomalyResult", "anomaly", "worst")
 

@@ -149,7 +149,7 @@ def add_parser(sub: Any) -> None:
 
     add_watch_parser(cs)
 
-    from ._replay_cli import add_shift_parser
+    from ._replay._cli import add_shift_parser
 
     add_shift_parser(cs)
 
@@ -205,8 +205,8 @@ def _plot(result: Any, args: argparse.Namespace, **kwargs: Any) -> None:
 
 def _model(args: argparse.Namespace) -> Any:
     from ..cli._common import CliError
-    from ._model import FittedModel
-    from ._network_api import fit_traces
+    from ._model._fit import FittedModel
+    from ._tables._api import fit_traces
 
     if args.model:
         return FittedModel.load(args.model)
@@ -228,8 +228,8 @@ def _model(args: argparse.Namespace) -> Any:
 
 
 def _graph(args: argparse.Namespace) -> int:
-    from ._from_network import render_causal_graph
-    from ._network_api import causal_graph
+    from ._tables._api import causal_graph
+    from ._tables._wiring import render_causal_graph
 
     def go() -> int:
         nv = causal_graph(args.network, projections=_fields(args.field))
@@ -240,7 +240,7 @@ def _graph(args: argparse.Namespace) -> int:
 
 
 def _shift(args: argparse.Namespace) -> int:
-    from ._network_api import shift_between
+    from ._tables._api import shift_between
 
     def go() -> int:
         result = shift_between(
@@ -264,7 +264,7 @@ def _shift(args: argparse.Namespace) -> int:
 
 
 def _fit(args: argparse.Namespace) -> int:
-    from ._network_api import fit_traces
+    from ._tables._api import fit_traces
 
     def go() -> int:
         model, t = fit_traces(
@@ -303,7 +303,7 @@ def _fit(args: argparse.Namespace) -> int:
 def _anomaly(args: argparse.Namespace) -> int:
     from ..cli._common import CliError
     from ._anomaly import anomaly, worst
-    from ._network_api import resolve_target, tables
+    from ._tables._api import resolve_target, tables
 
     def go() -> int:
         model = _model(args)
@@ -348,7 +348,7 @@ def _units_of(trace_ref: str, ip_ids: list[int], frame: Any) -> Any:
 
 def _whatif(args: argparse.Namespace) -> int:
     from ..cli._common import parse_set
-    from ._network_api import resolve_target
+    from ._tables._api import resolve_target
     from ._whatif import whatif
 
     def go() -> int:
@@ -386,7 +386,7 @@ def _rerun(
     """Run the network for real with ``values`` set; return its table."""
     from ..graph import run
     from ..tracing import TraceWriter
-    from ._network_api import tables
+    from ._tables._api import tables
 
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "rerun.trace"
@@ -398,7 +398,7 @@ def _rerun(
 
 def _influence(args: argparse.Namespace) -> int:
     from ._influence import influence
-    from ._network_api import resolve_target
+    from ._tables._api import resolve_target
 
     def go() -> int:
         model = _model(args)

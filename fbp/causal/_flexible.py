@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from ._threads import one_blas_thread
+from ._model._threads import one_blas_thread
 
 __all__ = ("FlexibleRegressor", "prefers_flexible")
 
@@ -34,7 +34,7 @@ _CV_ROWS = 4_000  # rows the cross-validated choice uses at most
 
 
 def _split(x: np.ndarray, y: np.ndarray) -> float | None:
-    from ._changes import _best_split
+    from ._shift._changes import _best_split
 
     return _best_split(x, y)
 

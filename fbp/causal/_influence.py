@@ -19,9 +19,9 @@ import numpy as np
 
 from fbp._core._exceptions import CausalModelError
 
-from ._model import FittedModel, seeded
-from ._results import Ranking, html, jsonable, rank, table
-from ._threads import one_blas_thread
+from ._model._fit import FittedModel, seeded
+from ._model._threads import one_blas_thread
+from ._shift._ranking import Ranking, html, jsonable, rank, table
 
 __all__ = ("InfluenceResult", "influence")
 

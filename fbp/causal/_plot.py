@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from ._results import Ranking
+    from ._shift._ranking import Ranking
     from ._whatif import WhatIfComparison, WhatIfResult
 
 __all__ = ("plot_ranking", "plot_whatif")

@@ -24,10 +24,10 @@ from scipy import stats
 
 from fbp._core._exceptions import CausalModelError
 
-from ._model import FittedModel, seeded
-from ._noise import Intervention, draw_noise, propagate, reconstruct_noise
-from ._quality import quality_report
-from ._results import fmt, jsonable, normal_interval
+from ._model._fit import FittedModel, seeded
+from ._model._noise import Intervention, draw_noise, propagate, reconstruct_noise
+from ._model._quality import quality_report
+from ._shift._ranking import fmt, jsonable, normal_interval
 
 __all__ = ("Summary", "WhatIfComparison", "WhatIfResult", "whatif")
 
@@ -529,7 +529,7 @@ def _propagate_fixed(
     interventions: Mapping[str, Intervention],
 ) -> dict[str, np.ndarray]:
     """Propagate like :func:`propagate`, with the ``fixed`` variables at their values."""
-    from ._noise import parents_of
+    from ._model._noise import parents_of
 
     values: dict[str, np.ndarray] = {}
     for node in nodes:

@@ -15,7 +15,7 @@ command's one-line help; the command line imports only the module of the command
 runs (``fbp --help`` imports none, and ``fbp trace summary`` does not pay for the
 runtime, the causal layer or the protocol server)::
 
-    Command("replay", "fbp.causal._replay_cli:add_parser",
+    Command("replay", "fbp.causal._replay._cli:add_parser",
             "re-run a recorded run's inputs through swapped components or other values")
 
 The function is called with the command parser's subparsers (``sub``) and adds the
@@ -80,7 +80,7 @@ COMMANDS: tuple[Command, ...] = (
     Command("trace", "fbp.tracing._cli:add_parser", "inspect and export recorded IPs"),
     Command(
         "replay",
-        "fbp.causal._replay_cli:add_parser",
+        "fbp.causal._replay._cli:add_parser",
         "re-run a recorded run's inputs through swapped components or other values",
     ),
     Command(

@@ -190,7 +190,7 @@ class CausalWatch:
                 has no data yet on its ports.
         """
         from ..causal import shift, tables
-        from ..causal._network_api import resolve_target
+        from ..causal._tables._api import resolve_target
         from ..tracing import open_trace
 
         started = time.perf_counter()

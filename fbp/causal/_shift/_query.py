@@ -20,15 +20,15 @@ import pandas as pd
 
 from fbp._core._exceptions import CausalModelError
 
+from .._deps import require
+from .._model._fit import FittedModel, build_scm, seeded
+from .._model._stats import Correction, adjust_rows, distribution_test
+from .._model._threads import one_blas_thread
+from .._tables._frames import to_dowhy_frame
 from ._attribution import MeanModel, Rows, attribute, sampled_game
 from ._changes import mechanism_changes
-from ._data import to_dowhy_frame
-from ._deps import require
-from ._model import FittedModel, build_scm, seeded
 from ._problem import Problem, problem, subsample, subsample_index
-from ._shift_result import ShiftResult, build_result
-from ._stats import Correction, adjust_rows, distribution_test
-from ._threads import one_blas_thread
+from ._result import ShiftResult, build_result
 
 __all__ = ("Measure", "ShiftResult", "shift")
 

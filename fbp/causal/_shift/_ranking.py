@@ -17,8 +17,8 @@ from typing import Any, Literal
 
 import numpy as np
 
-from ._graph import CausalGraph
-from ._stats import percentile_interval
+from .._model._stats import percentile_interval
+from .._tables._graph import CausalGraph
 
 __all__ = (
     "ProcessScore",
@@ -345,7 +345,7 @@ def html(
     tested: bool,
 ) -> str:
     """Render a ranking as HTML for notebooks: the same tables as :func:`table`."""
-    from .._core._html import html_table
+    from ..._core._html import html_table
 
     cols, rows, pcols, prow, hidden = _rows(ranking, top=top, unit=unit, tested=tested)
     head, *notes = header.split("\n")

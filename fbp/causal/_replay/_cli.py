@@ -49,14 +49,14 @@ def _change_options(p: argparse.ArgumentParser, *, swap_help: str) -> None:
     p.add_argument("--unit", metavar="P.PORT", help="the source port whose IPs are the units")
     p.add_argument("--trace-out", metavar="FILE", help="keep the replay's trace in FILE")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
-    from ..cli._common import add_plot_option
+    from ...cli._common import add_plot_option
 
     add_plot_option(p)
 
 
 def add_parser(sub: Any) -> None:
     """Add ``replay`` to the command parser."""
-    from ._replay import CHECK_UNITS
+    from ._api import CHECK_UNITS
 
     p = sub.add_parser(
         "replay",
@@ -111,7 +111,7 @@ def add_shift_parser(cs: Any) -> None:
 
 
 def _split(items: list[str]) -> dict[str, str]:
-    from ..cli._common import CliError
+    from ...cli._common import CliError
 
     out: dict[str, str] = {}
     for item in items:
@@ -130,10 +130,10 @@ def _ref(text: str) -> tuple[str, str | None]:
 
 def _call(fn: Any) -> Any:
     """Call ``fn``, turning the layers' errors into CLI errors."""
-    from .._core._exceptions import FbpError, GraphError
-    from ..cli._common import CliError
-    from ..tracing import TraceError
-    from ._replay_run import ReplayError
+    from ..._core._exceptions import FbpError, GraphError
+    from ...cli._common import CliError
+    from ...tracing import TraceError
+    from ._run import ReplayError
 
     try:
         return fn()
@@ -146,7 +146,7 @@ def _call(fn: Any) -> Any:
 
 
 def _emit(result: Any, args: argparse.Namespace) -> None:
-    from ..cli._common import write_plot
+    from ...cli._common import write_plot
 
     write_plot(result, args.plot)
     if args.json:
@@ -156,8 +156,8 @@ def _emit(result: Any, args: argparse.Namespace) -> None:
 
 
 def _replay(args: argparse.Namespace) -> int:
-    from ..cli._common import load, parse_set
-    from ._replay import replay
+    from ...cli._common import load, parse_set
+    from ._api import replay
 
     graph = load(args.network)
     path, run = _ref(args.trace)
@@ -191,8 +191,8 @@ def _check_units(text: str) -> int | None:
 
 
 def _replay_shift(args: argparse.Namespace) -> int:
-    from ..cli._common import load, parse_set
-    from ._replay_shift import replay_shift
+    from ...cli._common import load, parse_set
+    from ._shift import replay_shift
 
     graph = load(args.network)
     path, run = _ref(args.trace)

@@ -21,10 +21,10 @@ import pandas as pd
 
 from fbp._core._exceptions import CausalModelError
 
-from ._data import MIN_ROWS, encode, to_dowhy_frame
-from ._deps import require
-from ._flexible import prefers_flexible
-from ._graph import CausalGraph, suggest
+from .._deps import require
+from .._flexible import prefers_flexible
+from .._tables._frames import MIN_ROWS, encode, to_dowhy_frame
+from .._tables._graph import CausalGraph, suggest
 
 __all__ = (
     "FittedModel",
@@ -80,7 +80,7 @@ def describe(mechanism: Any) -> str:
     if isinstance(mechanism, gcm.EmpiricalDistribution):
         return "empirical"
     if isinstance(mechanism, gcm.AdditiveNoiseModel):
-        from ._flexible import FlexibleRegressor
+        from .._flexible import FlexibleRegressor
 
         inner = getattr(mechanism.prediction_model, "sklearn_model", None)
         if isinstance(inner, LinearRegression):
@@ -385,7 +385,7 @@ def _numeric_parents(cg: CausalGraph, frame: pd.DataFrame, node: str) -> bool:
 def _flexible_mechanism(*, selected: bool = False) -> Any:
     from dowhy import gcm
 
-    from ._flexible import FlexibleRegressor
+    from .._flexible import FlexibleRegressor
 
     return gcm.AdditiveNoiseModel(
         gcm.ml.SklearnRegressionModel(FlexibleRegressor(selected=selected))

@@ -12,7 +12,7 @@ import numpy as np
 
 from ._changes import MechanismTests
 from ._problem import Problem
-from ._results import Ranking, fmt, fmt_p, html, jsonable, rank, table
+from ._ranking import Ranking, fmt, fmt_p, html, jsonable, rank, table
 
 __all__ = ("ShiftResult", "build_result")
 
@@ -99,7 +99,7 @@ class ShiftResult:
 
         Returns the matplotlib ``Figure``; given ``path``, also saves it there.
         """
-        from ._plot import plot_ranking
+        from .._plot import plot_ranking
 
         title = f"shift of {self.target} ({self.measure}): observed {fmt(self.observed_change)}"
         return plot_ranking(title, self.ranking, unit="attribution", top=top, path=path)

@@ -17,9 +17,9 @@ import numpy as np
 import numpy.typing as npt
 import orjson
 
-from .._core._address import parse_variable
-from ._replay_run import ReplayError
-from ._replay_source import Recorded
+from ..._core._address import parse_variable
+from ._run import ReplayError
+from ._source import Recorded
 
 __all__ = (
     "Outputs",

@@ -8,11 +8,11 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ._results import _align as align
-from ._results import fmt, jsonable
+from .._shift._ranking import _align as align
+from .._shift._ranking import fmt, jsonable
 
 if TYPE_CHECKING:
-    from ._model import FittedModel
+    from ._fit import FittedModel
 
 __all__ = ("NodeQuality", "QualityReport", "quality_report")
 
@@ -99,7 +99,7 @@ def quality_report(
     """Compute the :class:`QualityReport` of ``model`` (of its ``nodes`` only, if given)."""
     from dowhy import gcm
 
-    from ._model import seeded
+    from ._fit import seeded
 
     data = model.data
     out = []

@@ -15,11 +15,11 @@ import numpy as np
 import numpy.typing as npt
 import orjson
 
-from .._core._record import CLOSE, DATA, DEAD, DROP, IIP, OPEN
+from ..._core._record import CLOSE, DATA, DEAD, DROP, IIP, OPEN
 
 if TYPE_CHECKING:
-    from ..tracing import TracedPort, TracedRun
-    from ..tracing._columns import RunColumns
+    from ...tracing import TracedPort, TracedRun
+    from ...tracing._columns import RunColumns
 
 __all__ = ("DATA", "DEAD", "DROP", "IIP", "Recorded")
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ._plot import _figure, _finish
+from .._plot import _figure, _finish
 
 if TYPE_CHECKING:
-    from ._replay import ReplayResult
-    from ._replay_shift import ReplayShiftResult
+    from ._api import ReplayResult
+    from ._shift import ReplayShiftResult
 
 __all__ = ("plot_replay", "plot_shift")
 

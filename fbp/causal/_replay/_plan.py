@@ -14,12 +14,12 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from .._core._address import PortAddress
-from .._core._component import Component
-from .._core._exceptions import GraphValidationError
-from ..graph import Graph, PortRef, Registry
-from ..graph._run import with_set_values
-from ..graph._wiring import FlatGraph, check_graph
+from ..._core._address import PortAddress
+from ..._core._component import Component
+from ..._core._exceptions import GraphValidationError
+from ...graph import Graph, PortRef, Registry
+from ...graph._run import with_set_values
+from ...graph._wiring import FlatGraph, check_graph
 
 __all__ = ("Feed", "Plan", "make_plan")
 

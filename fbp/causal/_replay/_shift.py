@@ -24,11 +24,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from .._core._address import PortAddress
-from .._core._component import Component
-from .._core._network import DEFAULT_CAPACITY
-from ..graph import Graph, Registry, load_graph
-from ._replay import (
+from ..._core._address import PortAddress
+from ..._core._component import Component
+from ..._core._network import DEFAULT_CAPACITY
+from ...graph import Graph, Registry, load_graph
+from ._api import (
     NetworkLike,
     SwapLike,
     open_run,
@@ -37,10 +37,10 @@ from ._replay import (
     run_replay,
     swap_labels,
 )
-from ._replay_plan import downstream, make_plan
-from ._replay_run import ReplayError
-from ._replay_source import Recorded
-from ._replay_units import parse_target, target_values, unit_ids
+from ._plan import downstream, make_plan
+from ._run import ReplayError
+from ._source import Recorded
+from ._units import parse_target, target_values, unit_ids
 
 if TYPE_CHECKING:
     import numpy as np
@@ -148,7 +148,7 @@ class ReplayShiftResult:
 
     def table(self) -> str:
         """A text report."""
-        from ._results import _align, fmt
+        from .._shift._ranking import _align, fmt
 
         lines = [
             f"exact attribution of the change of {self.target} over {self.units:,} units"
@@ -210,7 +210,7 @@ class ReplayShiftResult:
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-able form."""
-        from ._results import jsonable
+        from .._shift._ranking import jsonable
 
         keys = (
             "network",
@@ -246,8 +246,8 @@ class ReplayShiftResult:
         return pd.DataFrame(values, index=pd.Index(self.unit_ids, name="unit"), columns=self.parts)
 
     def _repr_html_(self) -> str:
-        from .._core._html import html_table
-        from ._results import fmt
+        from ..._core._html import html_table
+        from .._shift._ranking import fmt
 
         head = (
             f"{self.target}: {fmt(self.mean_before, signed=False)} ->"
@@ -275,7 +275,7 @@ class ReplayShiftResult:
         Returns:
             The matplotlib figure; with ``path``, also saved there.
         """
-        from ._replay_plot import plot_shift
+        from ._plot import plot_shift
 
         return plot_shift(self, path)
 

@@ -19,18 +19,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .._core._address import parse_variable
-from .._core._exceptions import CausalModelError
-from ..graph import Graph, load_graph
+from ..._core._address import parse_variable
+from ..._core._exceptions import CausalModelError
+from ...graph import Graph, load_graph
 from ._dataset import Dataset, assemble_windows, model_inputs
-from ._from_network import NetworkVariables, network_causal_graph
+from ._wiring import NetworkVariables, network_causal_graph
 
 if TYPE_CHECKING:
     import networkx as nx
     import pandas as pd
 
-    from ._model import FittedModel
-    from ._shift import ShiftResult
+    from .._model._fit import FittedModel
+    from .._shift._query import ShiftResult
 
 __all__ = (
     "CausalTables",
@@ -56,7 +56,7 @@ def causal_graph(
     With ``traces``, ports whose type names no fields get the variables
     :func:`tables` would give them: the fields their IPs carry in those runs.
     """
-    from ._from_network import fields_to_project, survey_fields
+    from ._wiring import fields_to_project, survey_fields
 
     graph = network if isinstance(network, Graph) else load_graph(network)
     nv = network_causal_graph(graph, projections=projections)
@@ -105,7 +105,7 @@ class CausalTables:
 
 
 def _open_run(ref: TraceRef) -> Any:
-    from ..tracing import open_trace
+    from ...tracing import open_trace
 
     path, run_id = ref if isinstance(ref, tuple) else (ref, None)
     trace = open_trace(path)
@@ -144,8 +144,8 @@ def tables(
         CausalModelError: no trace, a run without data, an unknown unit or target.
     """
     from ._dataset import aggregating_ports, extract, fill
-    from ._from_network import fields_to_project, survey_fields
     from ._units import lineage_of
+    from ._wiring import fields_to_project, survey_fields
 
     if not traces:
         msg = "tables() needs at least one trace"
@@ -384,7 +384,7 @@ def shift_between(
     """
     import dataclasses
 
-    from ._shift import shift
+    from .._shift._query import shift
 
     if window is not None:
         t = window_tables(network, [before, after], window=window)
@@ -426,7 +426,7 @@ def fit_traces(
     """
     import pandas as pd
 
-    from ._model import fit
+    from .._model._fit import fit
 
     t = tables(network, traces, unit=unit, projections=projections)
     data = pd.concat(t.frames, ignore_index=True)

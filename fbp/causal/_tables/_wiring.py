@@ -39,12 +39,12 @@ from typing import Any, Literal, Union
 import networkx as nx
 from pydantic import BaseModel
 
-from .._core._address import PortAddress
-from .._core._exceptions import CausalModelError
-from .._core._ports import PortSpec
-from .._core._record import DATA
-from ..graph._model import Graph
-from ..graph._wiring import FlatGraph, check_graph
+from ..._core._address import PortAddress
+from ..._core._exceptions import CausalModelError
+from ..._core._ports import PortSpec
+from ..._core._record import DATA
+from ...graph._model import Graph
+from ...graph._wiring import FlatGraph, check_graph
 
 __all__ = (
     "MAX_CATEGORIES",

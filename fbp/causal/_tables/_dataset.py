@@ -63,15 +63,15 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .._core._exceptions import CausalModelError
-from .._core._record import DATA, IIP
-from ._from_network import NetworkVariables, Variable
+from ..._core._exceptions import CausalModelError
+from ..._core._record import DATA, IIP
 from ._units import Lineage, Mapping, ascend, descend, lineage_of, roots
+from ._wiring import NetworkVariables, Variable
 
 if TYPE_CHECKING:
     import pandas as pd
 
-    from ..tracing import RunFrames, TracedRun
+    from ...tracing import RunFrames, TracedRun
 
 __all__ = (
     "Dataset",
@@ -254,7 +254,7 @@ def extract(
         CausalModelError: the run has no data IPs, or ``unit`` names no output port
             that sent any.
     """
-    from ..tracing._columns import small_pages
+    from ...tracing._columns import small_pages
 
     with small_pages():  # many large temporary arrays (see small_pages)
         return _extract(frames, nv, unit=unit, name=name, lineage=lineage)

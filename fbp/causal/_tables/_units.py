@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 if TYPE_CHECKING:
-    from ..tracing import RunFrames
+    from ...tracing import RunFrames
 
 __all__ = ("Lineage", "Mapping", "agree", "ascend", "descend", "lineage_of", "roots")
 
@@ -92,7 +92,7 @@ def _stable_order(keys: np.ndarray) -> np.ndarray:
 
 def lineage_of(frames: RunFrames) -> Lineage:
     """Index the data IPs and data links of a run."""
-    from ..tracing._columns import small_pages
+    from ...tracing._columns import small_pages
 
     with small_pages():  # large temporary arrays (see small_pages)
         return _lineage_of(frames)

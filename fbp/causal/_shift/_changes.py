@@ -2,7 +2,7 @@
 
 Roots: a two-sample test of their values (a parameter, constant within each run, is
 compared exactly). Other variables: first the linear mechanism test of
-:func:`fbp.causal._stats.mechanism_tests` on every row (a cheap screen); for the few it
+:func:`fbp.causal._model._stats.mechanism_tests` on every row (a cheap screen); for the few it
 flags, a flexible test that tells a changed component from a curved, thresholded or
 branching one whose inputs moved:
 
@@ -37,9 +37,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._engine import Design
-from ._problem import Problem, subsample_index
-from ._stats import (
+from .._model._engine import Design
+from .._model._stats import (
     Correction,
     _pinv_gram,
     adjust_rows,
@@ -48,6 +47,7 @@ from ._stats import (
     margin_test,
     mechanism_tests,
 )
+from ._problem import Problem, subsample_index
 
 __all__ = ("MechanismTests", "mechanism_changes")
 

@@ -18,10 +18,10 @@ import pandas as pd
 
 from fbp._core._exceptions import CausalModelError
 
-from ._deps import require
+from .._deps import require
 
 if TYPE_CHECKING:
-    from ._model import FittedModel
+    from ._fit import FittedModel
 
 __all__ = ("FORMAT", "FORMAT_VERSION", "library_versions", "load_model", "save_model")
 
@@ -63,8 +63,8 @@ def save_model(model: FittedModel, path: str | os.PathLike[str], *, include_data
 
 def load_model(path: str | os.PathLike[str], *, strict: bool) -> FittedModel:
     """Unpickle a model written by :func:`save_model`, checking format and versions."""
-    from ._graph import CausalGraph
-    from ._model import FittedModel
+    from .._tables._graph import CausalGraph
+    from ._fit import FittedModel
 
     require("dowhy.gcm")  # the pickle holds dowhy objects
     try:

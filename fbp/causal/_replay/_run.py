@@ -30,19 +30,19 @@ import numpy as np
 import orjson
 from pydantic import ValidationError
 
-from .._core._address import PortAddress
-from .._core._component import Component, ComponentSpec
-from .._core._exceptions import NetworkError, SourceLocation
-from .._core._live import Inlet
-from .._core._network import DEFAULT_CAPACITY, Network, RunResult
-from .._core._ports import MISSING
-from .._core._record import CLOSE, IP_ID, KIND, OPEN, PARENTS, PAYLOAD, PORT_ID
-from .._core._tracehook import RunInfo, RunStatus, TraceRecord, TraceSink
-from .._core._types import Validator
-from ..graph._wiring import _settings
-from ..tracing._payload import encode_json
-from ._replay_plan import Plan
-from ._replay_source import BLOCK, DATA, Recorded
+from ..._core._address import PortAddress
+from ..._core._component import Component, ComponentSpec
+from ..._core._exceptions import NetworkError, SourceLocation
+from ..._core._live import Inlet
+from ..._core._network import DEFAULT_CAPACITY, Network, RunResult
+from ..._core._ports import MISSING
+from ..._core._record import CLOSE, IP_ID, KIND, OPEN, PARENTS, PAYLOAD, PORT_ID
+from ..._core._tracehook import RunInfo, RunStatus, TraceRecord, TraceSink
+from ..._core._types import Validator
+from ...graph._wiring import _settings
+from ...tracing._payload import encode_json
+from ._plan import Plan
+from ._source import BLOCK, DATA, Recorded
 
 __all__ = ("Execution", "ReplayError", "execute", "sample_limits")
 

@@ -27,14 +27,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .._core._address import PortAddress
-from .._core._component import Component
-from .._core._network import DEFAULT_CAPACITY
-from ..graph import Graph, Registry, load_graph
-from ._replay_plan import Plan, make_plan
-from ._replay_run import Execution, ReplayError, execute, sample_limits
-from ._replay_source import Recorded
-from ._replay_units import (
+from ..._core._address import PortAddress
+from ..._core._component import Component
+from ..._core._network import DEFAULT_CAPACITY
+from ...graph import Graph, Registry, load_graph
+from ._plan import Plan, make_plan
+from ._run import Execution, ReplayError, execute, sample_limits
+from ._source import Recorded
+from ._units import (
     differences,
     numeric_gap,
     outputs,
@@ -181,7 +181,7 @@ class ReplayResult:
 
     def table(self) -> str:
         """A text report."""
-        from ._results import _align, fmt
+        from .._shift._ranking import _align, fmt
 
         swaps = ", ".join(f"{k}={v}" for k, v in self.swaps.items())
         sets = ", ".join(f"{k}={v!r}" for k, v in self.set_values.items())
@@ -247,7 +247,7 @@ class ReplayResult:
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-able form."""
-        from ._results import jsonable
+        from .._shift._ranking import jsonable
 
         out: dict[str, Any] = {
             k: jsonable(getattr(self, k))
@@ -278,8 +278,8 @@ class ReplayResult:
         return out
 
     def _repr_html_(self) -> str:
-        from .._core._html import html_table
-        from ._results import fmt
+        from ..._core._html import html_table
+        from .._shift._ranking import fmt
 
         head = f"replay of run {self.before[:12]}: {len(self.executed)} processes executed,"
         head += f" {len(self.held)} held; {self.records_new:,} new records"
@@ -351,7 +351,7 @@ class ReplayResult:
         Returns:
             The matplotlib figure; with ``path``, also saved there.
         """
-        from ._replay_plot import plot_replay
+        from ._plot import plot_replay
 
         return plot_replay(self, path)
 
@@ -365,7 +365,7 @@ def resolve_swaps(
     Raises:
         ReplayError: a name resolves to nothing, or to a subnet.
     """
-    from .._core._exceptions import ComponentNotFoundError
+    from ..._core._exceptions import ComponentNotFoundError
 
     reg = registry or Registry()
     base = Path(graph.source).parent if graph.source else None
@@ -396,7 +396,7 @@ def swap_labels(swap: SwapLike | None) -> dict[str, str]:
 
 def open_run(trace: str | Path, run: str | None) -> tuple[Any, Recorded]:
     """Open a recorded run; return the open trace (to close) and the run's records."""
-    from ..tracing import open_trace
+    from ...tracing import open_trace
 
     t = open_trace(trace)
     try:
@@ -444,8 +444,8 @@ def run_replay(
     Raises:
         NetworkError: a re-executed process failed (the run is recorded as failed).
     """
-    from .._core._sync import run_sync
-    from ..tracing import TraceWriter
+    from ..._core._sync import run_sync
+    from ...tracing import TraceWriter
 
     with TraceWriter(path) as writer:
         ex = run_sync(

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from ._engine import Game, NodeModel, fit_node, fit_weighted, fit_weighted_many
+from .._model._engine import Game, NodeModel, fit_node, fit_weighted, fit_weighted_many
 from ._problem import Problem
 from ._shapley import shapley_values
 

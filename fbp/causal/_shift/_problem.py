@@ -10,10 +10,10 @@ import pandas as pd
 
 from fbp._core._exceptions import CausalModelError
 
-from ._data import Encoded, encode
-from ._engine import Design
-from ._graph import CausalGraph
-from ._model import FittedModel
+from .._model._engine import Design
+from .._model._fit import FittedModel
+from .._tables._frames import Encoded, encode
+from .._tables._graph import CausalGraph
 
 __all__ = ("Problem", "problem", "subsample", "subsample_index")
 

@@ -1,0 +1,1 @@
+"""Replay: a recorded run's inputs through new code (API, runs, units, plans, CLI, plots)."""

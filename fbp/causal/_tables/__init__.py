@@ -1,0 +1,1 @@
+"""From traces to tables: the network's causal graph, units of work, one row per unit."""
