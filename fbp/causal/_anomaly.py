@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
@@ -25,7 +25,7 @@ from fbp._core._exceptions import CausalModelError
 
 from ._model._fit import FittedModel, seeded
 from ._model._noise import draw_noise, propagate, reconstruct_noise, require_invertible
-from ._shift._ranking import Ranking, fmt, html, jsonable, normal_interval, rank, table
+from ._shift._ranking import Answer, Ranking, fmt, html, normal_interval, rank, table
 from ._shift._shapley import shapley_values
 from ._tables._frames import encode, to_dowhy_frame
 
@@ -66,7 +66,7 @@ class _Scorer:
 
 
 @dataclass(frozen=True)
-class AnomalyResult:
+class AnomalyResult(Answer):
     """Why the given rows are anomalous at the target.
 
     Attributes:
@@ -96,10 +96,6 @@ class AnomalyResult:
     row_ci_low: np.ndarray | None
     row_ci_high: np.ndarray | None
     nodes: tuple[str, ...]
-    confidence: float
-    n_bootstrap: int
-    seed: int
-    timings: dict[str, float] = field(default_factory=dict)
 
     def top(self, n: int = 3) -> tuple[str, ...]:
         """Return the ``n`` variables with the largest mean contributions."""
@@ -155,15 +151,9 @@ class AnomalyResult:
     def _header(self) -> str:
         return (
             f"anomaly of {self.target!r} in {len(self.rows)} row(s) (method={self.method}): "
-            f"contributions to the IT anomaly score, mean over rows; "
-            f"{self.confidence:.0%} intervals from {self.n_bootstrap} bootstrap replicates; "
-            f"seed {self.seed}"
+            f"contributions to the IT anomaly score, mean over rows; {self.intervals_note()}"
         )
 
-    def to_dict(self) -> dict[str, Any]:
-        """Return the result as JSON-able data."""
-        out: dict[str, Any] = jsonable(self)
-        return out
 
 
 def _frame(rows: pd.DataFrame, nodes: Sequence[str], what: str) -> pd.DataFrame:

@@ -11,7 +11,7 @@ stage that merely passes its input on scores low.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
@@ -21,13 +21,13 @@ from fbp._core._exceptions import CausalModelError
 
 from ._model._fit import FittedModel, seeded
 from ._model._threads import one_blas_thread
-from ._shift._ranking import Ranking, html, jsonable, rank, table
+from ._shift._ranking import Answer, Ranking, html, rank, table
 
 __all__ = ("InfluenceResult", "influence")
 
 
 @dataclass(frozen=True)
-class InfluenceResult:
+class InfluenceResult(Answer):
     """How strongly each variable drives the target.
 
     Attributes:
@@ -45,10 +45,6 @@ class InfluenceResult:
     target: str
     kind: str
     ranking: Ranking
-    confidence: float
-    n_bootstrap: int
-    seed: int
-    timings: dict[str, float] = field(default_factory=dict)
 
     def top(self, n: int = 3) -> tuple[str, ...]:
         """Return the ``n`` strongest variables."""
@@ -79,15 +75,10 @@ class InfluenceResult:
             else ("intrinsic causal influence of each ancestor")
         )
         head = (
-            f"{what} on {self.target!r}; {self.confidence:.0%} intervals from "
-            f"{self.n_bootstrap} bootstrap replicates; seed {self.seed}"
+            f"{what} on {self.target!r}; {self.intervals_note()}"
         )
         return head
 
-    def to_dict(self) -> dict[str, Any]:
-        """Return the result as JSON-able data."""
-        out: dict[str, Any] = jsonable(self)
-        return out
 
 
 def _compute(scm: Any, target: str, kind: str, nodes: tuple[str, ...], seed: int) -> np.ndarray:

@@ -27,7 +27,7 @@ from fbp._core._exceptions import CausalModelError
 from ._model._fit import FittedModel, seeded
 from ._model._noise import Intervention, draw_noise, propagate, reconstruct_noise
 from ._model._quality import quality_report
-from ._shift._ranking import fmt, jsonable, normal_interval
+from ._shift._ranking import Answer, fmt, jsonable, normal_interval
 
 __all__ = ("Summary", "WhatIfComparison", "WhatIfResult", "whatif")
 
@@ -122,7 +122,7 @@ class WhatIfComparison:
 
 
 @dataclass(frozen=True)
-class WhatIfResult:
+class WhatIfResult(Answer):
     """The predicted distribution of the target under an intervention.
 
     Attributes:
@@ -153,10 +153,6 @@ class WhatIfResult:
     effect_ci_high: float | None
     samples: np.ndarray = field(repr=False)
     not_ancestors: tuple[str, ...] = ()
-    confidence: float = 0.95
-    n_bootstrap: int = 0
-    seed: int = 0
-    timings: dict[str, float] = field(default_factory=dict)
     miss_causes: tuple[str, ...] = ()
 
     def compare_with(self, observed: pd.Series | np.ndarray | Any) -> WhatIfComparison:
@@ -213,8 +209,7 @@ class WhatIfResult:
         """Return the prediction as text."""
         what = ", ".join(f"{k} := {v}" for k, v in self.interventions.items())
         lines = [
-            f"what if {what}: {self.target!r} ({self.confidence:.0%} intervals from "
-            f"{self.n_bootstrap} bootstrap replicates; seed {self.seed})",
+            f"what if {what}: {self.target!r} ({self.intervals_note()})",
             "",
         ]
         for name, s in (("intervened", self.predicted), ("observational", self.observational)):
@@ -261,8 +256,7 @@ class WhatIfResult:
             + ("",) * 6
         )
         caption = (
-            f"what if {what}: {self.target!r} ({self.confidence:.0%} intervals from "
-            f"{self.n_bootstrap} bootstrap replicates; seed {self.seed})"
+            f"what if {what}: {self.target!r} ({self.intervals_note()})"
         )
         header = ("", "mean", "interval", "std", "5%", "25%", "50%", "75%", "95%")
         out = html_table(caption, header, rows, numeric=8)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from html import escape
 from typing import Any, Literal
 
@@ -261,6 +261,37 @@ def fmt_p(p: float | None) -> str:
     if p is None:
         return "-"
     return "<1e-16" if p < 1e-16 else f"{p:.2g}"
+
+
+@dataclass(frozen=True, kw_only=True)
+class Answer:
+    """What every answer to a causal question records besides its own findings: how
+    its intervals were made and the seed that reproduces it. The result classes of
+    ``shift``, ``anomaly``, ``influence`` and ``whatif`` build on it.
+
+    Attributes:
+        confidence: coverage of the intervals.
+        n_bootstrap: bootstrap replicates behind the intervals (0: none).
+        seed: the seed that reproduces this result.
+        timings: seconds spent per phase.
+    """
+
+    confidence: float = 0.95
+    n_bootstrap: int = 0
+    seed: int = 0
+    timings: Mapping[str, float] = field(default_factory=dict)
+
+    def intervals_note(self) -> str:
+        """How the intervals were made, as the answers' headers say it."""
+        return (
+            f"{self.confidence:.0%} intervals from {self.n_bootstrap} bootstrap replicates;"
+            f" seed {self.seed}"
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the result as JSON-able data."""
+        out: dict[str, Any] = jsonable(self)
+        return out
 
 
 def jsonable(obj: Any) -> Any:

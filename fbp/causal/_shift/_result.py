@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -12,13 +12,13 @@ import numpy as np
 
 from ._changes import MechanismTests
 from ._problem import Problem
-from ._ranking import Ranking, fmt, fmt_p, html, jsonable, rank, table
+from ._ranking import Answer, Ranking, fmt, fmt_p, html, rank, table
 
 __all__ = ("ShiftResult", "build_result")
 
 
 @dataclass(frozen=True)
-class ShiftResult:
+class ShiftResult(Answer):
     """Why the target changed between two runs.
 
     Attributes:
@@ -61,10 +61,6 @@ class ShiftResult:
     shifted: bool
     alpha: float
     correction: str
-    confidence: float
-    n_bootstrap: int
-    seed: int
-    timings: Mapping[str, float] = field(default_factory=dict)
     warnings: tuple[str, ...] = ()
     inseparable: tuple[tuple[str, ...], ...] = ()
 
@@ -110,17 +106,12 @@ class ShiftResult:
             f"observed {fmt(self.observed_change)}, explained {fmt(self.explained_change)}\n"
             f"target shifted: {'yes' if self.shifted else 'no'} "
             f"(p={fmt_p(self.gate_p_value)}, alpha={self.alpha}); mechanism tests corrected "
-            f"by {self.correction}; {self.confidence:.0%} intervals from "
-            f"{self.n_bootstrap} bootstrap replicates; seed {self.seed}"
+            f"by {self.correction}; {self.intervals_note()}"
         )
         for w in self.warnings:
             head += f"\nwarning: {w}"
         return head
 
-    def to_dict(self) -> dict[str, Any]:
-        """Return the result as JSON-able data."""
-        out: dict[str, Any] = jsonable(self)
-        return out
 
 
 _SEED_NAMES = re.compile(r"seed|random[_-]?state|\brng\b", re.IGNORECASE)
