@@ -774,6 +774,30 @@ fan_out(PyObject *port, PyObject *value)
     return 1;
 }
 
+/* Whether a send's arguments are the common case: parents=None (the default; any
+ * other keyword takes the Python path) and a value that needs no conversion (no check,
+ * or an instance of exactly the port's class). */
+static int
+plain_send(PyObject *port, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
+{
+    if (kwnames != NULL) {
+        for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(kwnames); i++) {
+            if (args[nargs + i] != Py_None
+                || PyUnicode_Compare(PyTuple_GET_ITEM(kwnames, i), str_parents) != 0)
+                return 0;
+        }
+    }
+    PyObject *v = slot(port, OUT_VALIDATOR);
+    if (v == NULL)
+        return 0;
+    if (v == Py_None)
+        return 1;
+    if (Py_TYPE(v) != validator_type)
+        return 0;
+    PyObject *plain = slot(v, VALIDATOR_PLAIN);
+    return plain != NULL && (PyObject *)Py_TYPE(args[0]) == plain;
+}
+
 /* OutPort.send and CheckedOutPort.send: one channel with room, or several that all
  * have room, and a value that needs no conversion (no check, or an instance of
  * exactly the port's class). */
@@ -784,25 +808,9 @@ out_send(PyObject *port, PyObject *const *args, Py_ssize_t nargs, PyObject *kwna
         || !(Py_IS_TYPE(port, out_port_type) || Py_IS_TYPE(port, checked_out_type)
              || PyObject_TypeCheck(port, out_port_type)))
         goto slow;
-    if (kwnames != NULL) {
-        /* parents=None is the default; anything else takes the Python path. */
-        for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(kwnames); i++) {
-            if (args[nargs + i] != Py_None
-                || PyUnicode_Compare(PyTuple_GET_ITEM(kwnames, i), str_parents) != 0)
-                goto slow;
-        }
-    }
-    PyObject *value = args[0];
-    PyObject *v = slot(port, OUT_VALIDATOR);
-    if (v == NULL)
+    if (!plain_send(port, args, nargs, kwnames))
         goto slow;
-    if (v != Py_None) {
-        if (Py_TYPE(v) != validator_type)
-            goto slow;
-        PyObject *plain = slot(v, VALIDATOR_PLAIN);
-        if (plain == NULL || (PyObject *)Py_TYPE(value) != plain)
-            goto slow;
-    }
+    PyObject *value = args[0];
     PyObject *ch = slot(port, OUT_CHAN);
     if (ch == Py_None) {
         int done = fan_out(port, value);
@@ -1023,24 +1031,9 @@ traced_send(PyObject *port, PyObject *const *args, Py_ssize_t nargs, PyObject *k
 {
     if (!traced_configured || nargs != 1 || !Py_IS_TYPE(port, traced_out_type))
         goto slow;
-    if (kwnames != NULL) {
-        for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(kwnames); i++) {
-            if (args[nargs + i] != Py_None
-                || PyUnicode_Compare(PyTuple_GET_ITEM(kwnames, i), str_parents) != 0)
-                goto slow;
-        }
-    }
-    PyObject *value = args[0];
-    PyObject *v = slot(port, OUT_VALIDATOR);
-    if (v == NULL)
+    if (!plain_send(port, args, nargs, kwnames))
         goto slow;
-    if (v != Py_None) {
-        if (Py_TYPE(v) != validator_type)
-            goto slow;
-        PyObject *plain = slot(v, VALIDATOR_PLAIN);
-        if (plain == NULL || (PyObject *)Py_TYPE(value) != plain)
-            goto slow;
-    }
+    PyObject *value = args[0];
     /* A full channel with one receiver and a policy of waiting: put() records the IP
      * (hold) and the send waits with it here, as TracedOutPort.send does. */
     PyObject *ch = slot(port, OUT_CHAN), *proc = slot(port, OUT_PROC);
