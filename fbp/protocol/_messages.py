@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import json
 import math
-import re
 from dataclasses import dataclass
 from typing import Any
 
 from pydantic_core import to_jsonable_python
+
+from ..lowlevel import PortAddress
 
 __all__ = (
     "PROTOCOLS",
@@ -40,8 +41,6 @@ PROTOCOL_VERSION = "0.8"
 
 #: The sub-protocols, each of which has an ``error`` reply.
 PROTOCOLS = ("runtime", "graph", "network", "component", "trace")
-
-_PORT_INDEX = re.compile(r"^(?P<port>[^\[\]]+)\[(?P<index>\d+)\]$")
 
 
 class ProtocolError(Exception):
@@ -197,9 +196,10 @@ def endpoint(value: Any, what: str, req: Request) -> Endpoint:
         raise ProtocolError(msg, req.protocol)
     raw = value.get("index")
     index: int | None = None
-    m = _PORT_INDEX.match(port)
-    if m is not None:
-        port, index = m.group("port"), int(m.group("index"))
+    # "PORT[1]" names an element of an array port: the address grammar reads it.
+    spelled = PortAddress.parse_or_none(f"_.{port}")
+    if spelled is not None and spelled.index is not None:
+        port, index = spelled.port, spelled.index
     if raw is not None:
         if isinstance(raw, bool) or not isinstance(raw, int | str):
             raw = None

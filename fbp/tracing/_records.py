@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal, TypeAlias
 
+from fbp._core._tracehook import PortInfo
+
 __all__ = (
     "EdgeSummary",
     "Lineage",
@@ -67,21 +69,15 @@ class RunSummary:
 
 
 @dataclass(frozen=True, slots=True)
-class TracedPort:
-    """A port of a traced run, as the runtime described it."""
+class TracedPort(PortInfo):
+    """A port of a traced run: the runtime's description of it (:class:`PortInfo`:
+    process, component, port, index, direction, type_name, json_schema, targets), with
+    its id in the run and its address."""
 
-    port_id: int
+    #: Its position in the run's ports, as records refer to it.
+    port_id: int = field(kw_only=True)
     #: ``process.PORT`` or ``process.PORT[index]``.
-    address: str
-    process: str
-    component: str
-    port: str
-    index: int | None
-    direction: Literal["in", "out"]
-    type_name: str
-    json_schema: dict[str, Any] | None
-    #: For an output port: the input ports it feeds, as addresses.
-    targets: tuple[str, ...]
+    address: str = field(kw_only=True)
 
     def to_json(self) -> dict[str, Any]:
         """A JSON-ready dict."""

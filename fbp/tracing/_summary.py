@@ -28,7 +28,9 @@ import sys
 from array import array
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
+
+from fbp._core._tracehook import PortInfo
 
 from ._address import format_address
 
@@ -47,21 +49,6 @@ __all__ = (
 # The kinds of records a process sends (data, open, close) and the drop marker.
 _SENT_MAX = 2
 _DROP = 4
-
-
-class _Port(Protocol):
-    """A port as the runtime (``PortInfo``) and a reader (``TracedPort``) describe it."""
-
-    @property
-    def process(self) -> str: ...
-    @property
-    def port(self) -> str: ...
-    @property
-    def index(self) -> int | None: ...
-    @property
-    def direction(self) -> str: ...
-    @property
-    def targets(self) -> tuple[str, ...]: ...
 
 
 @dataclass
@@ -101,14 +88,14 @@ class SummaryCounts:
         )
 
 
-def _process_codes(ports: Sequence[_Port]) -> tuple[list[str], list[int]]:
+def _process_codes(ports: Sequence[PortInfo]) -> tuple[list[str], list[int]]:
     """The processes in the order of their first port, and each port's process code."""
     names = list(dict.fromkeys(p.process for p in ports))
     code = {name: k for k, name in enumerate(names)}
     return names, [code[p.process] for p in ports]
 
 
-def _sole_senders(ports: Sequence[_Port]) -> dict[int, int]:
+def _sole_senders(ports: Sequence[PortInfo]) -> dict[int, int]:
     """For each input port that exactly one output port feeds, that output port."""
     by_address = {format_address(p.process, p.port, p.index): i for i, p in enumerate(ports)}
     senders: dict[int, list[int]] = {}
@@ -177,7 +164,7 @@ class SummaryCounter:
     and without numpy.
     """
 
-    def __init__(self, ports: Sequence[_Port]) -> None:
+    def __init__(self, ports: Sequence[PortInfo]) -> None:
         self._names, codes = _process_codes(ports)
         self._proc_of_port = array("i", codes)
         self._sole_sender = _sole_senders(ports)
@@ -264,7 +251,7 @@ def stored_counts(con: sqlite3.Connection, run: int) -> SummaryCounts | None:
 
 
 def counts_of_columns(
-    ports: Sequence[_Port],
+    ports: Sequence[PortInfo],
     kind: Any,
     port_id: Any,
     activation: Any,
@@ -323,7 +310,7 @@ def counts_of_columns(
 
 
 def read_counts(
-    con: sqlite3.Connection, run: int, ports: Sequence[_Port], columns: RunColumns | None = None
+    con: sqlite3.Connection, run: int, ports: Sequence[PortInfo], columns: RunColumns | None = None
 ) -> SummaryCounts:
     """A run's counts: stored, else from the columns given, else from the ``kind``,
     ``port_id`` and ``activation`` columns of its chunks (and ``ip_id`` when it has
