@@ -1,7 +1,9 @@
 """From traced runs to datasets: one row per unit of work, one column per variable.
 
 **Units.** A unit of work is, by default, a *root* IP: a data IP none of whose parents
-is a data IP (sources emit them; IIPs are parameters, not units). Lineage gives every
+is a data IP (sources emit them; IIPs are parameters, not units). "Root" in this
+package always means such a data root, unlike :meth:`fbp.tracing.TracedRun.roots_of`,
+whose roots include IIPs. Lineage gives every
 IP the set of roots it descends from, so no correlation id is needed. Rows are the
 roots sent on one **unit port** (by default the source output port that sent the most
 roots; choose with ``unit=``).
@@ -65,7 +67,7 @@ import numpy as np
 
 from ..._core._exceptions import CausalModelError
 from ..._core._record import DATA, IIP
-from ._units import Lineage, Mapping, ascend, descend, lineage_of, roots
+from ._units import Lineage, Mapping, ascend, data_roots, descend, lineage_of
 from ._wiring import NetworkVariables, Variable
 
 if TYPE_CHECKING:
@@ -273,7 +275,7 @@ def _extract(
     lin = lineage if lineage is not None else lineage_of(frames)
     outs = _pids(frames, "out")
     address = {pid: a for a, pid in outs.items()}
-    rts = roots(lin)
+    rts = data_roots(lin)
     by_port = nv.by_port()
     if not len(rts) or not any(outs.get(a) in lin.ids for a in by_port):
         msg = f"{name} has no data IPs on the network's output ports"

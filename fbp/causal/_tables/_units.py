@@ -6,7 +6,8 @@ in the topological order of the ports (a port's IPs descend only from IPs of the
 before it), each a handful of numpy operations over that port's links:
 
 - :func:`descend`: for every IP, the *seeds* it descends from (seeds map to
-  themselves). With the root IPs as seeds this is the set of roots of every IP; with
+  themselves). With the data roots (data IPs none of whose parents is a data IP: the
+  units of work) as seeds this is the set of data roots of every IP; with
   the IPs of an aggregating port, which aggregate each IP comes from.
 - :func:`ascend`: for every IP, the seeds it is an ancestor of (the inputs of each
   aggregate).
@@ -27,7 +28,7 @@ import numpy as np
 if TYPE_CHECKING:
     from ...tracing import RunFrames
 
-__all__ = ("Lineage", "Mapping", "agree", "ascend", "descend", "lineage_of", "roots")
+__all__ = ("Lineage", "Mapping", "agree", "ascend", "data_roots", "descend", "lineage_of")
 
 _NONE, _MANY = -1, -2
 
@@ -300,8 +301,12 @@ def agree(ids: np.ndarray, values: np.ndarray, scratch: np.ndarray) -> bool:
     return bool((scratch[ids] == values).all())
 
 
-def roots(lin: Lineage) -> np.ndarray:
-    """Data IPs with no data parent, in id order."""
+def data_roots(lin: Lineage) -> np.ndarray:
+    """Data IPs with no data parent (the units of work), in id order.
+
+    Not :meth:`fbp.tracing.TracedRun.roots_of`'s roots, which are IPs with no parent at
+    all, IIPs included: here an IIP is a parameter, and what it feeds is a data root.
+    """
     has_parent = np.zeros(len(lin.port_of), dtype=bool)
     has_parent[lin.child] = True
     data = np.flatnonzero(lin.port_of >= 0)
