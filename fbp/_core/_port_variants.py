@@ -65,6 +65,10 @@ def _accelerator() -> Callable[[Any, Any], int] | None:
 
 _put = _accelerator()
 
+# The Python OutPort.send (the compiled paths replace the class attribute): a checked
+# send is the check, then the plain send's channel rules, written once there.
+_plain_send = OutPort.send
+
 
 class CheckedOutPort(OutPort[T]):
     """An output port that validates what it sends.
@@ -79,20 +83,7 @@ class CheckedOutPort(OutPort[T]):
         v = self._validator
         if v is not None and type(value) is not v._plain:
             value = v.check(value)
-        ch = self._chan
-        if ch is not None:
-            buf = ch._buf
-            if len(buf) < ch._room:
-                self.sent_fast += 1
-                buf.append(value)
-                if ch._recv_signal is not None:
-                    ch._wake_receiver()
-                return
-            if ch._room == ch.capacity and not ch.drop_oldest:  # full: wait for room
-                self._sent_slow += 1
-                await ch.wait_send(value, self._proc.waiter)
-                return
-        await self._send_item(value)
+        await _plain_send(self, value)
 
 
 class TracedOutPort(OutPort[T]):
