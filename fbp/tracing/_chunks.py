@@ -57,7 +57,7 @@ def _packed(code: str, values: Sequence[int]) -> bytes:
     return a.tobytes()
 
 
-def split_python(text: bytes | str) -> Chunk:
+def split_python(text: bytes | bytearray | str) -> Chunk:
     """:func:`split` in Python: parse the records, pack their columns.
 
     A payload's JSON is written anew (compact, the same value), not copied.
@@ -122,18 +122,18 @@ def split_python(text: bytes | str) -> Chunk:
     )
 
 
-def _splitter() -> Callable[[bytes], Chunk]:
+def _splitter() -> Callable[[bytes | bytearray], Chunk]:
     from fbp._core._compiled import load
 
     module: Any = load("fbp.tracing._split")
     if module is None:
         return split_python
-    fn: Callable[[bytes], Chunk] = module.split
+    fn: Callable[[bytes | bytearray], Chunk] = module.split
     return fn
 
 
 #: Split the JSON text of a commit of records into a :data:`Chunk`.
-split: Callable[[bytes], Chunk] = _splitter()
+split: Callable[[bytes | bytearray], Chunk] = _splitter()
 
 
 def _gather(flat: Any, starts: Any, ends: Any, np: Any) -> tuple[Any, Any]:

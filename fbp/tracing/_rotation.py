@@ -335,7 +335,7 @@ class SegmentedStore:
         self._close_current()
         self._open()
 
-    def append(self, n: int, text: bytes) -> None:
+    def append(self, n: int, text: bytes | bytearray) -> None:
         """Append a commit, to a new segment if the newest one is full or old."""
         self._rotate_if_due()
         assert self._current is not None

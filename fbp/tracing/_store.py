@@ -105,7 +105,7 @@ class RunStore:
         self.run_key = run_key
         self._counter = SummaryCounter(info.ports)
 
-    def append(self, n: int, text: bytes) -> None:
+    def append(self, n: int, text: bytes | bytearray) -> None:
         """Append ``n`` records, serialised as one JSON array, committed on return."""
         t0 = time.perf_counter()
         chunk = split(text)

@@ -97,15 +97,23 @@ class _Encoded:
     """A batch of records as a :class:`BatchEncoder` serialised it: a JSON array of ``n``."""
 
     n: int
-    rows: bytes
+    rows: bytes | bytearray
 
 
-def _joined(batches: list[_Encoded]) -> tuple[int, bytes]:
-    """Several encoded batches as one (their arrays joined)."""
+def _joined(batches: list[_Encoded]) -> tuple[int, bytes | bytearray]:
+    """Several encoded batches as one (their arrays joined), copied once: each
+    batch's inside is appended through a view (slicing and joining bytes copied a
+    4 MiB commit twice, in the event loop's thread)."""
     if len(batches) == 1:
         return batches[0].n, batches[0].rows
-    inner = b",".join(b.rows[1:-1] for b in batches if b.n)
-    return sum(b.n for b in batches), b"[" + inner + b"]"
+    out = bytearray(b"[")
+    for b in batches:
+        if b.n:
+            if len(out) > 1:
+                out += b","
+            out += memoryview(b.rows)[1:-1]
+    out += b"]"
+    return sum(b.n for b in batches), out
 
 
 _switch_lock = threading.Lock()
