@@ -368,16 +368,32 @@ split(PyObject *self, PyObject *arg)
     size_t max_records = len / 15 + 1, max_parents = len / 2 + 1;
     cols_t c;
     memset(&c, 0, sizeof c);
-    c.id = malloc(max_records * 8);
-    c.act = malloc(max_records * 8);
-    c.t = malloc(max_records * 8);
-    c.pend = malloc(max_records * 8);
-    c.ystart = malloc(max_records * 8);
-    c.yend = malloc(max_records * 8);
-    c.kind = malloc(max_records);
-    c.port = malloc(max_records * 4);
-    c.parents = malloc(max_parents * 8);
-    c.payloads = malloc(len + 1);
+    /* The columns are written straight into the bytes objects returned, allocated for
+     * the most the text can hold and shrunk at the end (copying them into new objects
+     * took a few milliseconds a commit, holding the GIL). In split()'s column order:
+     * id, kind, port, act, t, pend, parents, ystart, yend, payloads. */
+    enum { C_ID, C_KIND, C_PORT, C_ACT, C_T, C_PEND, C_PARENTS, C_YSTART, C_YEND, C_PAYLOADS,
+           N_COLS };
+    size_t cap[N_COLS] = {max_records * 8, max_records, max_records * 4, max_records * 8,
+                          max_records * 8, max_records * 8, max_parents * 8, max_records * 8,
+                          max_records * 8, len + 1};
+    PyObject *col[N_COLS] = {NULL};
+    PyObject *result = NULL;
+    for (int i = 0; i < N_COLS; i++) {
+        col[i] = PyBytes_FromStringAndSize(NULL, (Py_ssize_t)cap[i]);
+        if (col[i] == NULL)
+            goto done;
+    }
+    c.id = (int64_t *)PyBytes_AS_STRING(col[C_ID]);
+    c.kind = (int8_t *)PyBytes_AS_STRING(col[C_KIND]);
+    c.port = (int32_t *)PyBytes_AS_STRING(col[C_PORT]);
+    c.act = (int64_t *)PyBytes_AS_STRING(col[C_ACT]);
+    c.t = (int64_t *)PyBytes_AS_STRING(col[C_T]);
+    c.pend = (int64_t *)PyBytes_AS_STRING(col[C_PEND]);
+    c.parents = (int64_t *)PyBytes_AS_STRING(col[C_PARENTS]);
+    c.ystart = (int64_t *)PyBytes_AS_STRING(col[C_YSTART]);
+    c.yend = (int64_t *)PyBytes_AS_STRING(col[C_YEND]);
+    c.payloads = PyBytes_AS_STRING(col[C_PAYLOADS]);
     size_t slots = 64;
     while (slots < 2 * (len / SHARE_MIN + 1))
         slots *= 2;
@@ -385,10 +401,7 @@ split(PyObject *self, PyObject *arg)
     c.slot_hash = calloc(slots, sizeof(uint64_t));
     c.slot_off = malloc(slots * sizeof(size_t));
     c.slot_len = malloc(slots * sizeof(size_t));
-    PyObject *result = NULL;
-    if (!c.slot_hash || !c.slot_off || !c.slot_len || !c.id || !c.act || !c.t || !c.pend ||
-        !c.ystart || !c.yend || !c.kind || !c.port || !c.parents ||
-        !c.payloads) {
+    if (!c.slot_hash || !c.slot_off || !c.slot_len) {
         PyErr_NoMemory();
         goto done;
     }
@@ -408,25 +421,28 @@ split(PyObject *self, PyObject *arg)
                      (Py_ssize_t)sc.i, sc.error);
         goto done;
     }
-    result = Py_BuildValue(
-        "ny#y#y#y#y#y#y#y#y#y#", n, (const char *)c.id, (Py_ssize_t)(c.n * 8),
-        (const char *)c.kind, (Py_ssize_t)c.n, (const char *)c.port, (Py_ssize_t)(c.n * 4),
-        (const char *)c.act, (Py_ssize_t)(c.n * 8), (const char *)c.t, (Py_ssize_t)(c.n * 8),
-        (const char *)c.pend, (Py_ssize_t)(c.n * 8), (const char *)c.parents,
-        (Py_ssize_t)(c.n_parents * 8), (const char *)c.ystart, (Py_ssize_t)(c.n * 8),
-        (const char *)c.yend, (Py_ssize_t)(c.n * 8),
-        c.payloads, (Py_ssize_t)c.payload_len);
+    size_t used[N_COLS] = {c.n * 8, c.n, c.n * 4, c.n * 8, c.n * 8, c.n * 8, c.n_parents * 8,
+                           c.n * 8, c.n * 8, c.payload_len};
+    for (int i = 0; i < N_COLS; i++) {
+        if (_PyBytes_Resize(&col[i], (Py_ssize_t)used[i]) < 0)
+            goto done;  /* col[i] is NULL now */
+    }
+    result = PyTuple_New(1 + N_COLS);
+    if (result == NULL)
+        goto done;
+    PyObject *count = PyLong_FromSsize_t(n);
+    if (count == NULL) {
+        Py_CLEAR(result);
+        goto done;
+    }
+    PyTuple_SET_ITEM(result, 0, count);
+    for (int i = 0; i < N_COLS; i++) {
+        PyTuple_SET_ITEM(result, 1 + i, col[i]);
+        col[i] = NULL;  /* the tuple holds it */
+    }
 done:
-    free(c.id);
-    free(c.act);
-    free(c.t);
-    free(c.pend);
-    free(c.ystart);
-    free(c.yend);
-    free(c.kind);
-    free(c.port);
-    free(c.parents);
-    free(c.payloads);
+    for (int i = 0; i < N_COLS; i++)
+        Py_XDECREF(col[i]);
     free(c.slot_hash);
     free(c.slot_off);
     free(c.slot_len);
