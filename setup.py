@@ -8,10 +8,16 @@ run says once, as a warning, that the compiled port paths are missing).
 
 from setuptools import Extension, setup
 
+_SLOTS = "fbp/_core/_slots.h"  # read by both port modules
+
 setup(
     ext_modules=[
-        Extension("fbp._core._accel", ["fbp/_core/_accel.c"], optional=True),
-        Extension("fbp._core._fastports", ["fbp/_core/_fastports.c"], optional=True),
+        Extension(
+            "fbp._core._accel", ["fbp/_core/_accel.c"], depends=[_SLOTS], optional=True
+        ),
+        Extension(
+            "fbp._core._fastports", ["fbp/_core/_fastports.c"], depends=[_SLOTS], optional=True
+        ),
         Extension("fbp.tracing._split", ["fbp/tracing/_split.c"], optional=True),
         Extension("fbp.tracing._scan", ["fbp/tracing/_scan.c"], optional=True),
     ]

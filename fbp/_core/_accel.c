@@ -9,6 +9,8 @@
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 #include <structmember.h>
+
+#include "_slots.h"
 #include <time.h>
 
 enum {
@@ -60,23 +62,8 @@ configure(PyObject *self, PyObject *args)
     Py_XSETREF(process_type, (PyTypeObject *)Py_NewRef(PyTuple_GET_ITEM(types, 2)));
     Py_XSETREF(channel_type, (PyTypeObject *)Py_NewRef(PyTuple_GET_ITEM(types, 3)));
     Py_XSETREF(window_type, (PyTypeObject *)Py_NewRef(PyTuple_GET_ITEM(types, 4)));
-    if (PyTuple_GET_SIZE(descrs) != N_SLOTS) {
-        PyErr_SetString(PyExc_ValueError, "configure() needs one descriptor per slot");
+    if (slot_offsets(descrs, offsets, N_SLOTS) < 0)
         return NULL;
-    }
-    for (int i = 0; i < N_SLOTS; i++) {
-        PyObject *d = PyTuple_GET_ITEM(descrs, i);
-        if (!PyObject_TypeCheck(d, &PyMemberDescr_Type)) {
-            PyErr_Format(PyExc_TypeError, "descriptor %d is not a slot", i);
-            return NULL;
-        }
-        PyMemberDef *m = ((PyMemberDescrObject *)d)->d_member;
-        if (m->type != T_OBJECT_EX) {
-            PyErr_Format(PyExc_TypeError, "descriptor %d is not an object slot", i);
-            return NULL;
-        }
-        offsets[i] = m->offset;
-    }
     Py_XSETREF(nothing, Py_NewRef(nothing_obj));
     Py_XSETREF(data_kind, Py_NewRef(data_obj));
     if (deque_append == NULL) {

@@ -21,6 +21,8 @@
 #include <Python.h>
 #include <structmember.h>
 
+#include "_slots.h"
+
 enum {
     IN_CHAN, IN_LAST, OUT_CHAN, OUT_SENT_FAST, OUT_VALIDATOR, CHAN_BUF, CHAN_ROOM,
     CHAN_RECV_SIGNAL, CHAN_SEND_WAITERS, VALIDATOR_PLAIN, ARR_ELEMENTS, ARR_NEXT,
@@ -567,23 +569,8 @@ configure(PyObject *self, PyObject *args)
         }
         Py_XSETREF(*targets[i], (PyTypeObject *)Py_NewRef(t));
     }
-    if (PyTuple_GET_SIZE(descrs) != N_SLOTS) {
-        PyErr_SetString(PyExc_ValueError, "configure() needs one descriptor per slot");
+    if (slot_offsets(descrs, offsets, N_SLOTS) < 0)
         return NULL;
-    }
-    for (int i = 0; i < N_SLOTS; i++) {
-        PyObject *d = PyTuple_GET_ITEM(descrs, i);
-        if (!PyObject_TypeCheck(d, &PyMemberDescr_Type)) {
-            PyErr_Format(PyExc_TypeError, "descriptor %d is not a slot", i);
-            return NULL;
-        }
-        PyMemberDef *m = ((PyMemberDescrObject *)d)->d_member;
-        if (m->type != T_OBJECT_EX) {
-            PyErr_Format(PyExc_TypeError, "descriptor %d is not an object slot", i);
-            return NULL;
-        }
-        offsets[i] = m->offset;
-    }
     Py_XSETREF(deque_popleft, PyObject_GetAttrString((PyObject *)deque_type, "popleft"));
     Py_XSETREF(deque_append, PyObject_GetAttrString((PyObject *)deque_type, "append"));
     if (deque_popleft == NULL || deque_append == NULL)
@@ -1106,19 +1093,8 @@ configure_traced(PyObject *self, PyObject *args)
                         "configure_traced() needs (TracedInPort, TracedOutPort) and put()");
         return NULL;
     }
-    if (PyTuple_GET_SIZE(descrs) != N_TRACED_SLOTS) {
-        PyErr_SetString(PyExc_ValueError, "configure_traced() needs one descriptor per slot");
+    if (slot_offsets(descrs, traced_offsets, N_TRACED_SLOTS) < 0)
         return NULL;
-    }
-    for (int i = 0; i < N_TRACED_SLOTS; i++) {
-        PyObject *d = PyTuple_GET_ITEM(descrs, i);
-        if (!PyObject_TypeCheck(d, &PyMemberDescr_Type)
-            || ((PyMemberDescrObject *)d)->d_member->type != T_OBJECT_EX) {
-            PyErr_Format(PyExc_TypeError, "descriptor %d is not an object slot", i);
-            return NULL;
-        }
-        traced_offsets[i] = ((PyMemberDescrObject *)d)->d_member->offset;
-    }
     Py_XSETREF(traced_in_type, (PyTypeObject *)Py_NewRef(PyTuple_GET_ITEM(types, 0)));
     Py_XSETREF(traced_out_type, (PyTypeObject *)Py_NewRef(PyTuple_GET_ITEM(types, 1)));
     Py_XSETREF(traced_put, Py_NewRef(put));
