@@ -295,17 +295,15 @@ def anomaly(
     t0 = time.perf_counter()
     values = run(scm, nodes, target, frame, num_samples, seed)
     t1 = time.perf_counter()
-    reps = np.zeros((n_bootstrap, *values.shape))
-    if n_bootstrap:
-        data = model.require_data("anomaly()")
-        for b in range(n_bootstrap):
-            rng = np.random.default_rng([seed, b])
-            sample = data.iloc[rng.integers(0, len(data), len(data))].reset_index(drop=True)
-            with seeded(seed + 1 + b):
-                refit = model.refit(sample, nodes)
-            reps[b] = run(refit, nodes, target, frame, num_samples, seed + 1 + b)
+    reps = model.bootstrap(
+        nodes,
+        n_bootstrap,
+        seed,
+        "anomaly()",
+        lambda refit, s: run(refit, nodes, target, frame, num_samples, s),
+    )
     t2 = time.perf_counter()
-    mean_reps = reps.mean(axis=1) if n_bootstrap else None
+    mean_reps = None if reps is None else reps.mean(axis=1)
     ranking = rank(
         model.causal_graph,
         nodes,
@@ -315,7 +313,7 @@ def anomaly(
         interval="normal",
     )
     lo = hi = None
-    if n_bootstrap:
+    if reps is not None:
         lo, hi = normal_interval(values.reshape(-1), reps.reshape(n_bootstrap, -1), confidence)
         lo, hi = lo.reshape(values.shape), hi.reshape(values.shape)
     return AnomalyResult(

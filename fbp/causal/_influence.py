@@ -142,21 +142,19 @@ def influence(
     t0 = time.perf_counter()
     values = _compute(scm, target, kind, tuple(nodes), seed)
     t1 = time.perf_counter()
-    reps = np.zeros((n_bootstrap, len(nodes)))
-    if n_bootstrap:
-        data = model.require_data("influence()")
-        for b in range(n_bootstrap):
-            rng = np.random.default_rng([seed, b])
-            sample = data.iloc[rng.integers(0, len(data), len(data))].reset_index(drop=True)
-            with seeded(seed + 1 + b):
-                refit = model.refit(sample, ancestors)
-            reps[b] = _compute(refit, target, kind, tuple(nodes), seed + 1 + b)
+    reps = model.bootstrap(
+        ancestors,
+        n_bootstrap,
+        seed,
+        "influence()",
+        lambda refit, s: _compute(refit, target, kind, tuple(nodes), s),
+    )
     t2 = time.perf_counter()
     ranking = rank(
         model.causal_graph,
         nodes,
         values,
-        reps if n_bootstrap else None,
+        reps,
         confidence,
         interval="normal",
     )

@@ -11,7 +11,7 @@ models instead; it is slower and its tree models do not extrapolate.
 from __future__ import annotations
 
 import random
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any, Literal, final
 
@@ -304,6 +304,34 @@ class FittedModel:
         from ._persist import load_model
 
         return load_model(path, strict=strict)
+
+    def bootstrap(
+        self,
+        nodes: Sequence[str],
+        n: int,
+        seed: int,
+        what: str,
+        compute: Callable[[Any, int], np.ndarray],
+    ) -> np.ndarray | None:
+        """``n`` bootstrap replicates of an estimate: the mechanisms of ``nodes`` refitted
+        to a resample of the training rows (replicate ``b`` drawn with ``[seed, b]``,
+        refitted and computed with seed ``seed + 1 + b``), each given to
+        ``compute(refit_scm, seed)``; the results stacked, or None when ``n`` is 0.
+
+        Raises:
+            CausalModelError: the model was saved without its training rows.
+        """
+        if not n:
+            return None
+        data = self.require_data(what)
+        out = []
+        for b in range(n):
+            rng = np.random.default_rng([seed, b])
+            sample = data.iloc[rng.integers(0, len(data), len(data))].reset_index(drop=True)
+            with seeded(seed + 1 + b):
+                refit = self.refit(sample, nodes)
+            out.append(compute(refit, seed + 1 + b))
+        return np.stack(out)
 
     def require_data(self, what: str) -> pd.DataFrame:
         """Return the training rows, or raise if the model was saved without them."""
