@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 from dsl_corpus import dsl_support as support
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from fbp._core._exceptions import GraphError
@@ -154,10 +154,19 @@ def test_normal_form() -> None:
 
 @settings(max_examples=100, deadline=None)
 @given(support.expressible_graphs())
+@example(  # U+0085 in an IIP: str.splitlines() breaks there, the .fbp format does not
+    {
+        "processes": {"_Comp_1": {"component": "0"}},
+        "connections": [{"data": "\x85 ", "tgt": {"process": "_Comp_1", "port": "a"}}],
+        "inports": {},
+        "outports": {},
+    }
+)
 def test_expressible_graphs_round_trip(graph: dict[str, Any]) -> None:
     assert fbp_losses(graph) == []
     round_trip(graph)
-    assert all(not line.startswith(" ") for line in to_fbp(graph).splitlines())
+    # Lines of the file as its readers split them: at "\n" (a "\r" is escaped in strings).
+    assert all(not line.startswith(" ") for line in to_fbp(graph).split("\n"))
 
 
 names = st.one_of(support.process_names, st.text(max_size=4))
