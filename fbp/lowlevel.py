@@ -16,6 +16,8 @@ runtime rather than running on it:
 - **naming ports**: :class:`PortAddress`, the one grammar and spelling of a port
   address, ``process.PORT[index]`` (:meth:`PortAddress.parse`, ``str()``; :func:`address`
   formats one from its parts), and :class:`PortSpec`, a component's declared port;
+- **a resource closed by** ``with``: :class:`Closing` (define ``close()``; the trace
+  reader and writer and the metrics server build on it);
 - **running a coroutine from synchronous code**, also inside a notebook:
   :func:`run_sync`.
 
@@ -25,6 +27,7 @@ Importing it is as light as importing :mod:`fbp`'s core.
 from __future__ import annotations
 
 from ._core._address import PortAddress as PortAddress
+from ._core._closing import Closing as Closing
 from ._core._live import Inlet as Inlet
 from ._core._live import LiveEditError as LiveEditError
 from ._core._live import LiveEdits as LiveEdits
@@ -59,6 +62,7 @@ __all__ = (
     "PAYLOAD",
     "PORT_ID",
     "T_NS",
+    "Closing",
     "EdgeStats",
     "Inlet",
     "Kind",

@@ -36,11 +36,11 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
-from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from .._core._exceptions import ProcessError
 from .._core._network import Network, PortStats
+from ..lowlevel import Closing
 
 if TYPE_CHECKING:
     from prometheus_client.registry import CollectorRegistry
@@ -182,7 +182,7 @@ class NetworkCollector:
         )
 
 
-class MetricsServer:
+class MetricsServer(Closing):
     """An HTTP endpoint serving ``/metrics`` for one network, in a daemon thread.
 
     Made by :func:`serve_metrics`; stop it with :meth:`close` (or use it as a context
@@ -215,16 +215,6 @@ class MetricsServer:
         self._server.server_close()
         self._thread.join(timeout=5)
 
-    def __enter__(self) -> MetricsServer:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
 
 def serve_metrics(

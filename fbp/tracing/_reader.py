@@ -6,8 +6,9 @@ import json
 import os
 import socket
 import time
-from types import TracebackType
 from typing import Any
+
+from fbp._core._closing import Closing
 
 from ._errors import TraceLookupError, suggest
 from ._records import RunState, RunSummary
@@ -48,7 +49,7 @@ def _pid_alive(pid: int | None, host: str | None) -> bool:
     return True
 
 
-class Trace:
+class Trace(Closing):
     """An open trace file: the runs it holds.
 
     Use it as a context manager or call :meth:`close`.
@@ -80,17 +81,6 @@ class Trace:
                 for r in self.runs()
             ),
         )
-
-    def __enter__(self) -> Trace:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
     def close(self) -> None:
         """Close the file."""

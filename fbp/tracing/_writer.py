@@ -42,6 +42,7 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Final, get_args
 
+from fbp._core._closing import Closing
 from fbp._core._tracehook import RunInfo, RunStatus, TraceRecord, TraceSink
 
 from ._chunks import chunk_of
@@ -163,7 +164,7 @@ def _close_live_writers() -> None:
             continue
 
 
-class TraceWriter:
+class TraceWriter(Closing):
     """Store the records of one or more runs in a trace file.
 
     Implements the runtime's ``TraceSink``; use it as a context manager, or call
@@ -420,9 +421,6 @@ class TraceWriter:
             wait_seconds=self._wait_seconds,
             store_seconds=self._store.store_seconds,
         )
-
-    def __enter__(self) -> TraceWriter:
-        return self
 
     def __exit__(
         self,
