@@ -89,7 +89,7 @@ def _execution_modes() -> list[str]:
         return ["unfused"]
     modes = ["fused", "unfused", "fused-python"]
     if _fast.unavailable() is None:
-        modes.append("fused-python-waits")
+        modes += ["fused-python-waits", "fused-loops-as-written"]
     return modes
 
 
@@ -97,12 +97,15 @@ def _execution_modes() -> list[str]:
 def execution(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     """Every way a network can run: its processes stepped by one scheduler (the
     default) or by the event loop; without the optional C port paths; with them but
-    waiting on channels in Python."""
+    waiting on channels in Python; with them but receive loops run as written (not
+    compiled, see fbp._core._loops)."""
     from fbp._core import _fast, _port_variants
 
     mode = str(request.param)
     if mode == "unfused":
         monkeypatch.setenv("FBP_NO_FUSE", "1")
+    if mode == "fused-loops-as-written":  # the C port paths, receive loops not compiled
+        monkeypatch.setenv("FBP_NO_LOOPS", "1")
     if mode == "fused-python-waits":
         from fbp._core import _fastports  # type: ignore[attr-defined]
 

@@ -113,6 +113,8 @@ def install() -> bool:
     CheckedOutPort.send = checked_send  # type: ignore[method-assign]
     if traced:
         TracedInPort.__anext__, TracedOutPort.send = traced  # type: ignore[method-assign]
+    for cls in (InPort, ArrayInPort, *((TracedInPort,) if traced else ())):
+        _fastports.bind_anext(cls)
     return True
 
 

@@ -36,6 +36,8 @@ static int use_waits = 1;  /* wait in C (else the Python methods wait) */
 static PyTypeObject *in_port_type, *out_port_type, *channel_type, *ip_type, *validator_type;
 static PyTypeObject *array_in_type, *deque_type, *checked_out_type;
 static PyObject *deque_popleft, *deque_append;
+/* Their C functions (METH_NOARGS and METH_O), called without the method call's checks. */
+static PyCFunction popleft_fn, append_fn;
 static PyObject *str_wake, *str_admit, *str_anext_py, *str_send_py, *str_parents, *one;
 
 static inline PyObject *
@@ -266,27 +268,37 @@ static PyObject *str_enqueue_receive, *str_end_receive, *str_enqueue_send, *str_
 static PyObject *str_blocking, *str_result, *str_done, *str_wait_next, *str_throw, *str_close;
 static PyObject *str_waiter;
 
+/* The object fields of a GC type, listed by offset (ending with -1), visited and
+ * cleared in one place for every such type here. */
 static int
-wait_traverse(WaitObject *w, visitproc visit, void *arg)
+traverse_fields(PyObject *o, const Py_ssize_t *fields, visitproc visit, void *arg)
 {
-    Py_VISIT(w->port);
-    Py_VISIT(w->ch);
-    Py_VISIT(w->fut);
-    Py_VISIT(w->entry);
-    Py_VISIT(w->waiter);
-    Py_VISIT(w->sub);
+    for (; *fields >= 0; fields++)
+        Py_VISIT(*(PyObject **)((char *)o + *fields));
     return 0;
 }
 
-static int
-wait_clear(WaitObject *w)
+static void
+clear_fields(PyObject *o, const Py_ssize_t *fields)
 {
-    Py_CLEAR(w->port);
-    Py_CLEAR(w->ch);
-    Py_CLEAR(w->fut);
-    Py_CLEAR(w->entry);
-    Py_CLEAR(w->waiter);
-    Py_CLEAR(w->sub);
+    for (; *fields >= 0; fields++)
+        Py_CLEAR(*(PyObject **)((char *)o + *fields));
+}
+
+static const Py_ssize_t wait_fields[] = {
+    offsetof(WaitObject, port), offsetof(WaitObject, ch), offsetof(WaitObject, fut),
+    offsetof(WaitObject, entry), offsetof(WaitObject, waiter), offsetof(WaitObject, sub), -1};
+
+static int
+wait_traverse(PyObject *w, visitproc visit, void *arg)
+{
+    return traverse_fields(w, wait_fields, visit, arg);
+}
+
+static int
+wait_clear(PyObject *w)
+{
+    clear_fields(w, wait_fields);
     return 0;
 }
 
@@ -296,7 +308,7 @@ wait_dealloc(WaitObject *w)
     PyObject_GC_UnTrack(w);
     if (w->kind == WAIT_SEND && !w->yielded && w->fut != NULL)  /* never awaited */
         report_unawaited(w->port);
-    wait_clear(w);
+    wait_clear((PyObject *)w);
     PyObject_GC_Del(w);
 }
 
@@ -537,8 +549,8 @@ static PyTypeObject Wait_Type = {
     .tp_as_async = &wait_async,
     .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC,
     .tp_doc = "A port operation waiting on its channel.",
-    .tp_traverse = (traverseproc)wait_traverse,
-    .tp_clear = (inquiry)wait_clear,
+    .tp_traverse = wait_traverse,
+    .tp_clear = wait_clear,
     .tp_iter = ready_await,
     .tp_iternext = wait_next,
     .tp_methods = wait_methods,
@@ -575,6 +587,16 @@ configure(PyObject *self, PyObject *args)
     Py_XSETREF(deque_append, PyObject_GetAttrString((PyObject *)deque_type, "append"));
     if (deque_popleft == NULL || deque_append == NULL)
         return NULL;
+    PyMethodDef *pl, *ap;
+    if (!Py_IS_TYPE(deque_popleft, &PyMethodDescr_Type)
+        || !Py_IS_TYPE(deque_append, &PyMethodDescr_Type)
+        || (pl = ((PyMethodDescrObject *)deque_popleft)->d_method)->ml_flags != METH_NOARGS
+        || (ap = ((PyMethodDescrObject *)deque_append)->d_method)->ml_flags != METH_O) {
+        PyErr_SetString(PyExc_TypeError, "deque.popleft and deque.append are not the C methods");
+        return NULL;
+    }
+    popleft_fn = pl->ml_meth;
+    append_fn = ap->ml_meth;
     configured = 1;
     Py_RETURN_NONE;
 }
@@ -592,7 +614,7 @@ anext_slow(PyObject *port)
 static PyObject *
 take(PyObject *ch, PyObject *buf)
 {
-    PyObject *item = PyObject_Vectorcall(deque_popleft, &buf, 1, NULL);
+    PyObject *item = popleft_fn(buf, NULL);
     if (item == NULL)
         return NULL;
     PyObject *waiters = slot(ch, CHAN_SEND_WAITERS);
@@ -649,21 +671,36 @@ empty_and_open(PyObject *ch)
     return n > 0;
 }
 
+/* A receive's common case, done here: a bare payload buffered. 1 taken (*item, a new
+ * reference), 0 not done here, -1 error. */
+static int
+try_take(PyObject *self, PyObject **item)
+{
+    PyObject *ch = slot(self, IN_CHAN), *buf;
+    if (data_head(ch, &buf) == NULL || slot(self, IN_LAST) == NULL)
+        return 0;
+    *item = take(ch, buf);
+    if (*item == NULL)
+        return -1;
+    set_slot(self, IN_LAST, *item);
+    return 1;
+}
+
 /* InPort.__anext__: a bare payload buffered is returned at once. */
 static PyObject *
 in_anext(PyObject *self, PyObject *unused)
 {
     if (configured && PyObject_TypeCheck(self, in_port_type)) {
-        PyObject *ch = slot(self, IN_CHAN), *buf;
-        if (data_head(ch, &buf) != NULL && slot(self, IN_LAST) != NULL) {
-            PyObject *item = take(ch, buf);
-            if (item == NULL)
-                return NULL;
-            set_slot(self, IN_LAST, item);
+        PyObject *item;
+        int got = try_take(self, &item);
+        if (got < 0)
+            return NULL;
+        if (got) {
             PyObject *r = ready_new(item);
             Py_DECREF(item);
             return r;
         }
+        PyObject *ch = slot(self, IN_CHAN);
         if (use_waits && ch != NULL && Py_TYPE(ch) == channel_type && empty_and_open(ch))
             return wait_receive(self, ch);
     }
@@ -743,8 +780,7 @@ fan_out(PyObject *port, PyObject *value)
         return PyErr_Occurred() ? -1 : 0;
     for (Py_ssize_t i = 0; i < n; i++) {
         PyObject *ch = PyTuple_GET_ITEM(chans, i);
-        PyObject *call_args[2] = {slot(ch, CHAN_BUF), value};
-        PyObject *res = PyObject_Vectorcall(deque_append, call_args, 2, NULL);
+        PyObject *res = append_fn(slot(ch, CHAN_BUF), value);
         if (res == NULL)
             return -1;
         Py_DECREF(res);
@@ -785,9 +821,47 @@ plain_send(PyObject *port, PyObject *const *args, Py_ssize_t nargs, PyObject *kw
     return plain != NULL && (PyObject *)Py_TYPE(args[0]) == plain;
 }
 
-/* OutPort.send and CheckedOutPort.send: one channel with room, or several that all
- * have room, and a value that needs no conversion (no check, or an instance of
- * exactly the port's class). */
+/* A send's common case, done here: a value that needs no conversion into one channel
+ * with room, or into every channel of a fan-out when all have room. 1 sent, 0 not done
+ * here (the Python method decides: a wait, a conversion, a closed port...), -1 error. */
+static int
+try_send(PyObject *port, PyObject *value)
+{
+    PyObject *ch = slot(port, OUT_CHAN);
+    if (ch == Py_None)
+        return fan_out(port, value);
+    if (ch == NULL || Py_TYPE(ch) != channel_type)
+        return 0;
+    PyObject *buf = slot(ch, CHAN_BUF), *room = slot(ch, CHAN_ROOM);
+    if (buf == NULL || Py_TYPE(buf) != deque_type || room == NULL || !PyLong_CheckExact(room))
+        return 0;
+    Py_ssize_t limit = PyLong_AsSsize_t(room);
+    if (limit == -1 && PyErr_Occurred())
+        return -1;
+    PyObject *sent = slot(port, OUT_SENT_FAST);
+    if (Py_SIZE(buf) >= limit || sent == NULL)
+        return 0;
+    PyObject *res = append_fn(buf, value);
+    if (res == NULL)
+        return -1;
+    Py_DECREF(res);
+    PyObject *more = PyNumber_Add(sent, one);
+    if (more == NULL)
+        return -1;
+    PyObject **sp = (PyObject **)((char *)port + offsets[OUT_SENT_FAST]);
+    Py_SETREF(*sp, more);
+    PyObject *signal = slot(ch, CHAN_RECV_SIGNAL);
+    if (signal != NULL && signal != Py_None) {
+        res = PyObject_CallMethodNoArgs(ch, str_wake);
+        if (res == NULL)
+            return -1;
+        Py_DECREF(res);
+    }
+    return 1;
+}
+
+/* OutPort.send and CheckedOutPort.send: the common case (try_send), or a wait for room
+ * in the one channel of a port whose receiver is full. */
 static PyObject *
 out_send(PyObject *port, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
 {
@@ -798,16 +872,13 @@ out_send(PyObject *port, PyObject *const *args, Py_ssize_t nargs, PyObject *kwna
     if (!plain_send(port, args, nargs, kwnames))
         goto slow;
     PyObject *value = args[0];
+    int done = try_send(port, value);
+    if (done < 0)
+        return NULL;
+    if (done)
+        return send_done(port);
     PyObject *ch = slot(port, OUT_CHAN);
-    if (ch == Py_None) {
-        int done = fan_out(port, value);
-        if (done < 0)
-            return NULL;
-        if (done)
-            return send_done(port);
-        goto slow;
-    }
-    if (ch == NULL || Py_TYPE(ch) != channel_type)
+    if (!use_waits || ch == NULL || Py_TYPE(ch) != channel_type)
         goto slow;
     PyObject *buf = slot(ch, CHAN_BUF), *room = slot(ch, CHAN_ROOM);
     if (buf == NULL || Py_TYPE(buf) != deque_type || room == NULL || !PyLong_CheckExact(room))
@@ -815,50 +886,27 @@ out_send(PyObject *port, PyObject *const *args, Py_ssize_t nargs, PyObject *kwna
     Py_ssize_t limit = PyLong_AsSsize_t(room);
     if (limit == -1 && PyErr_Occurred())
         return NULL;
-    if (Py_SIZE(buf) >= limit) {
-        /* Full: one open receiver and a policy of waiting means queueing up. */
-        if (!use_waits)
-            goto slow;
-        PyObject *cap = slot(ch, CHAN_CAPACITY), *drop = slot(ch, CHAN_DROP_OLDEST);
-        PyObject *proc = slot(port, OUT_PROC);
-        if (cap == NULL || !PyLong_CheckExact(cap) || drop != Py_False || proc == NULL)
-            goto slow;
-        if (PyObject_RichCompareBool(cap, room, Py_EQ) != 1)
-            goto slow;
-        PyObject *waiter = PyObject_GetAttr(proc, str_waiter);
-        if (waiter == NULL)
-            return NULL;
-        if (increment(port, OUT_SENT_SLOW) < 0) {
-            Py_DECREF(waiter);
-            if (PyErr_Occurred())
-                return NULL;
-            goto slow;
-        }
-        PyObject *r = wait_send(port, ch, value, waiter);
-        Py_DECREF(waiter);
-        return r;
-    }
-    PyObject *sent = slot(port, OUT_SENT_FAST);
-    if (sent == NULL)
+    if (Py_SIZE(buf) < limit)
         goto slow;
-    PyObject *call_args[2] = {buf, value};
-    PyObject *res = PyObject_Vectorcall(deque_append, call_args, 2, NULL);
-    if (res == NULL)
+    /* Full: one open receiver and a policy of waiting means queueing up. */
+    PyObject *cap = slot(ch, CHAN_CAPACITY), *drop = slot(ch, CHAN_DROP_OLDEST);
+    PyObject *proc = slot(port, OUT_PROC);
+    if (cap == NULL || !PyLong_CheckExact(cap) || drop != Py_False || proc == NULL)
+        goto slow;
+    if (PyObject_RichCompareBool(cap, room, Py_EQ) != 1)
+        goto slow;
+    PyObject *waiter = PyObject_GetAttr(proc, str_waiter);
+    if (waiter == NULL)
         return NULL;
-    Py_DECREF(res);
-    PyObject *more = PyNumber_Add(sent, one);
-    if (more == NULL)
-        return NULL;
-    PyObject **sp = (PyObject **)((char *)port + offsets[OUT_SENT_FAST]);
-    Py_SETREF(*sp, more);
-    PyObject *signal = slot(ch, CHAN_RECV_SIGNAL);
-    if (signal != NULL && signal != Py_None) {
-        res = PyObject_CallMethodNoArgs(ch, str_wake);
-        if (res == NULL)
+    if (increment(port, OUT_SENT_SLOW) < 0) {
+        Py_DECREF(waiter);
+        if (PyErr_Occurred())
             return NULL;
-        Py_DECREF(res);
+        goto slow;
     }
-    return send_done(port);
+    PyObject *r = wait_send(port, ch, value, waiter);
+    Py_DECREF(waiter);
+    return r;
 slow:
     return send_slow(port, args, nargs, kwnames);
 }
@@ -1159,6 +1207,498 @@ methods(PyObject *self, PyObject *unused)
     return res;
 }
 
+/* The async-iteration slot of a class whose __anext__ is one of the methods above: the
+ * slot calls the C function itself. Otherwise `async for` finds the slot of a Python
+ * class, which looks the method up and calls it through its descriptor on every item. */
+static PyObject *in_anext_slot(PyObject *self) { return in_anext(self, NULL); }
+static PyObject *array_anext_slot(PyObject *self) { return array_anext(self, NULL); }
+static PyObject *traced_anext_slot(PyObject *self) { return traced_anext(self, NULL); }
+
+/* bind_anext(cls): cls.__anext__ must be one of this module's methods; from now on
+ * `async for` over an instance of cls calls it without the lookup. Assigning
+ * cls.__anext__ again (fbp._core._fast.uninstall) gives the class Python's slot back. */
+static PyObject *
+bind_anext(PyObject *self, PyObject *cls)
+{
+    if (!PyType_Check(cls) || !PyType_HasFeature((PyTypeObject *)cls, Py_TPFLAGS_HEAPTYPE)) {
+        PyErr_SetString(PyExc_TypeError, "bind_anext() needs a class defined in Python");
+        return NULL;
+    }
+    PyTypeObject *tp = (PyTypeObject *)cls;
+    PyObject *d = PyDict_GetItemString(tp->tp_dict, "__anext__");
+    unaryfunc f = NULL;
+    if (d != NULL && Py_IS_TYPE(d, &PyMethodDescr_Type)) {
+        PyCFunction meth = ((PyMethodDescrObject *)d)->d_method->ml_meth;
+        if (meth == in_anext)
+            f = in_anext_slot;
+        else if (meth == array_anext)
+            f = array_anext_slot;
+        else if (meth == traced_anext)
+            f = traced_anext_slot;
+    }
+    if (f == NULL || tp->tp_as_async == NULL) {
+        PyErr_Format(PyExc_TypeError, "%s.__anext__ is not a method of this module", tp->tp_name);
+        return NULL;
+    }
+    tp->tp_as_async->am_anext = f;
+    Py_RETURN_NONE;
+}
+
+/* -- Loop: a compiled receive loop ----------------------------------------------------
+ *
+ * `async for x in self.in_: <body>` rewritten by fbp._core._loops into
+ * `await drive(self.in_, step, self, "out", skip)`: the body became step(x), which
+ * returns the value its last statement sent on self.out (or `skip`: nothing sent).
+ * The loop runs here: it receives, calls the step and sends, taking a port's common
+ * case at once (try_take, try_send) and otherwise calling the port's own method
+ * (__anext__, send) and awaiting what it returns as `yield from` would, so that a
+ * wait, a bracket, the end of the stream, validation, tracing and cancellation are
+ * the ports' own code. The iteration ends as `async for` ends: at StopAsyncIteration. */
+
+enum { LOOP_RECEIVE, LOOP_STEP, LOOP_SEND };
+
+typedef struct {
+    PyObject_HEAD
+    PyObject *it;        /* the async iterator */
+    PyObject *step;
+    PyObject *out;       /* the output port; NULL when the body sends nothing or when
+                          * the step returns what to send where ("pairs") */
+    int pairs;           /* the step returns (port, value) or (port, value, parents) */
+    PyObject *stop;      /* what the step returns to leave the loop (break) */
+    PyTypeObject *out_type;    /* the port's class when its send is out_send ... */
+    unsigned int out_version;  /* ... as of this version of the class */
+    PyObject *skip;      /* what the step returns when it sent nothing */
+    PyObject *sub;       /* the port operation awaited, or NULL */
+    int phase;           /* what sub is */
+    int finished;
+} LoopObject;
+
+static PyTypeObject Loop_Type;
+static PyObject *str_send, *kw_parents;
+
+static const Py_ssize_t loop_fields[] = {
+    offsetof(LoopObject, it), offsetof(LoopObject, step), offsetof(LoopObject, out),
+    offsetof(LoopObject, skip), offsetof(LoopObject, stop), offsetof(LoopObject, sub), -1};
+
+static int
+loop_traverse(PyObject *L, visitproc visit, void *arg)
+{
+    return traverse_fields(L, loop_fields, visit, arg);
+}
+
+static int
+loop_clear(PyObject *L)
+{
+    clear_fields(L, loop_fields);
+    return 0;
+}
+
+static void
+loop_dealloc(LoopObject *L)
+{
+    PyObject_GC_UnTrack(L);
+    loop_clear((PyObject *)L);
+    PyObject_GC_Del(L);
+}
+
+/* What `await` iterates for an awaitable (as the interpreter's GET_AWAITABLE). */
+static PyObject *
+awaitable_iter(PyObject *aw)
+{
+    if (PyCoro_CheckExact(aw))
+        return Py_NewRef(aw);
+    PyAsyncMethods *am = Py_TYPE(aw)->tp_as_async;
+    if (am != NULL && am->am_await != NULL)
+        return am->am_await(aw);
+    PyErr_Format(PyExc_TypeError, "object %.100s can't be used in 'await' expression",
+                 Py_TYPE(aw)->tp_name);
+    return NULL;
+}
+
+/* The value of a port operation that is done at once (a Ready), taken as `await`
+ * takes it; NULL (no error) when it is not one. */
+static PyObject *
+ready_value(PyObject *aw)
+{
+    if (!Py_IS_TYPE(aw, &Ready_Type))
+        return NULL;
+    ReadyObject *r = (ReadyObject *)aw;
+    PyObject *value = r->value;  /* the reference moves to the caller */
+    r->value = NULL;
+    return value;
+}
+
+/* The loop ended: StopAsyncIteration during a receive ends it as `async for` does. */
+static PySendResult
+loop_failed(LoopObject *L, PyObject **result)
+{
+    *result = NULL;
+    if (L->phase == LOOP_RECEIVE && PyErr_ExceptionMatches(PyExc_StopAsyncIteration)) {
+        PyErr_Clear();
+        L->finished = 1;
+        *result = Py_NewRef(Py_None);
+        return PYGEN_RETURN;
+    }
+    L->finished = 1;
+    return PYGEN_ERROR;
+}
+
+/* Start awaiting a port operation: its first step, then either it yields (the loop
+ * yields what it yielded and keeps it as sub) or it is done (*value). */
+static PySendResult
+loop_await(LoopObject *L, PyObject *aw, PyObject **value)
+{
+    PyObject *iter = awaitable_iter(aw);
+    Py_DECREF(aw);
+    if (iter == NULL)
+        return PYGEN_ERROR;
+    PySendResult r = PyIter_Send(iter, Py_None, value);
+    if (r == PYGEN_NEXT)
+        L->sub = iter;
+    else
+        Py_DECREF(iter);
+    return r;
+}
+
+/* Whether the output port's send is this module's out_send (OutPort and
+ * CheckedOutPort, while the compiled methods are installed): looked up once per
+ * version of its class. */
+static int
+compiled_send(LoopObject *L, PyObject *port)
+{
+    PyTypeObject *tp = Py_TYPE(port);
+    if (tp == L->out_type && tp->tp_version_tag == L->out_version && L->out_version != 0)
+        return 1;
+    if (!configured || !(tp == out_port_type || tp == checked_out_type))
+        return 0;
+    PyObject *meth = _PyType_Lookup(tp, str_send);  /* borrowed; tags the class */
+    if (meth == NULL || !Py_IS_TYPE(meth, &PyMethodDescr_Type)
+        || ((PyMethodDescrObject *)meth)->d_method->ml_meth
+               != (PyCFunction)(void (*)(void))out_send)
+        return 0;
+    if (PyType_HasFeature(tp, Py_TPFLAGS_VALID_VERSION_TAG)) {
+        L->out_type = tp;
+        L->out_version = tp->tp_version_tag;
+    }
+    return 1;
+}
+
+/* Run the loop from `item` (a new reference, or NULL: receive first). */
+static PySendResult
+loop_run(LoopObject *L, PyObject *item, PyObject **result)
+{
+    for (;;) {
+        if (item == NULL) {
+            L->phase = LOOP_RECEIVE;
+            PyObject *it = L->it;
+            PyAsyncMethods *am = Py_TYPE(it)->tp_as_async;
+            int got = 0;
+            if (am != NULL && am->am_anext == in_anext_slot && configured
+                && PyObject_TypeCheck(it, in_port_type))
+                got = try_take(it, &item);
+            if (got < 0)
+                return loop_failed(L, result);
+            if (!got) {
+                if (am == NULL || am->am_anext == NULL) {
+                    PyErr_Format(PyExc_TypeError, "'async for' requires an iterator with "
+                                 "__anext__ method, got %.100s", Py_TYPE(it)->tp_name);
+                    return loop_failed(L, result);
+                }
+                PyObject *aw = am->am_anext(it);
+                if (aw == NULL)
+                    return loop_failed(L, result);
+                item = ready_value(aw);
+                if (item != NULL) {
+                    Py_DECREF(aw);
+                }
+                else {
+                    PyObject *value;
+                    PySendResult r = loop_await(L, aw, &value);
+                    if (r == PYGEN_NEXT) {
+                        *result = value;
+                        return PYGEN_NEXT;
+                    }
+                    if (r == PYGEN_ERROR)
+                        return loop_failed(L, result);
+                    item = value;
+                }
+            }
+        }
+        L->phase = LOOP_STEP;  /* what the body raises is its own, StopAsyncIteration too */
+        PyObject *out = PyObject_Vectorcall(L->step, &item, 1, NULL);
+        Py_CLEAR(item);
+        if (out == NULL)
+            return loop_failed(L, result);
+        if (out == L->stop) {  /* break */
+            Py_DECREF(out);
+            L->finished = 1;
+            *result = Py_NewRef(Py_None);
+            return PYGEN_RETURN;
+        }
+        if (out == L->skip || (L->out == NULL && !L->pairs)) {
+            Py_DECREF(out);
+            continue;
+        }
+        L->phase = LOOP_SEND;
+        PyObject *port, *parents = NULL;
+        if (L->pairs) {
+            if (!PyTuple_CheckExact(out) || PyTuple_GET_SIZE(out) < 2
+                || PyTuple_GET_SIZE(out) > 3) {
+                Py_DECREF(out);
+                PyErr_SetString(PyExc_SystemError, "a compiled loop's step gave no send");
+                return loop_failed(L, result);
+            }
+            PyObject *pair = out;
+            port = Py_NewRef(PyTuple_GET_ITEM(pair, 0));
+            out = Py_NewRef(PyTuple_GET_ITEM(pair, 1));
+            if (PyTuple_GET_SIZE(pair) == 3)
+                parents = Py_NewRef(PyTuple_GET_ITEM(pair, 2));
+            Py_DECREF(pair);
+        }
+        else {
+            port = Py_NewRef(L->out);
+        }
+        int sent = 0;
+        if (parents == NULL && compiled_send(L, port) && plain_send(port, &out, 1, NULL))
+            sent = try_send(port, out);
+        if (sent == 0) {
+            PyObject *call_args[3] = {port, out, parents};
+            PyObject *aw = PyObject_VectorcallMethod(
+                str_send, call_args, 2 | PY_VECTORCALL_ARGUMENTS_OFFSET,
+                parents == NULL ? NULL : kw_parents);
+            if (aw == NULL) {
+                sent = -1;
+            }
+            else {
+                PyObject *value = ready_value(aw);
+                if (value != NULL) {
+                    Py_DECREF(aw);
+                    Py_DECREF(value);
+                }
+                else {
+                    PySendResult r = loop_await(L, aw, &value);
+                    if (r == PYGEN_NEXT) {
+                        Py_DECREF(port);
+                        Py_DECREF(out);
+                        Py_XDECREF(parents);
+                        *result = value;
+                        return PYGEN_NEXT;
+                    }
+                    if (r == PYGEN_ERROR)
+                        sent = -1;
+                    else
+                        Py_DECREF(value);
+                }
+            }
+        }
+        Py_DECREF(port);
+        Py_DECREF(out);
+        Py_XDECREF(parents);
+        if (sent < 0)
+            return loop_failed(L, result);
+    }
+}
+
+/* The awaited operation (sub) gave its result: go on from there. */
+static PySendResult
+loop_resume(LoopObject *L, PySendResult r, PyObject *value, PyObject **result)
+{
+    if (r == PYGEN_NEXT) {
+        *result = value;
+        return PYGEN_NEXT;
+    }
+    Py_CLEAR(L->sub);
+    if (r == PYGEN_ERROR)
+        return loop_failed(L, result);
+    if (L->phase == LOOP_RECEIVE)
+        return loop_run(L, value, result);
+    Py_DECREF(value);
+    return loop_run(L, NULL, result);
+}
+
+static PySendResult
+loop_send(PyObject *self, PyObject *arg, PyObject **result)
+{
+    LoopObject *L = (LoopObject *)self;
+    if (L->finished) {
+        PyErr_SetString(PyExc_RuntimeError, "cannot reuse an already awaited receive loop");
+        *result = NULL;
+        return PYGEN_ERROR;
+    }
+    if (L->sub == NULL)
+        return loop_run(L, NULL, result);
+    PyObject *value;
+    PySendResult r = PyIter_Send(L->sub, arg, &value);
+    return loop_resume(L, r, value, result);
+}
+
+static PyObject *
+loop_result(PySendResult r, PyObject *value)
+{
+    if (r == PYGEN_NEXT)
+        return value;
+    if (r == PYGEN_RETURN)
+        return stop_with(value);
+    return NULL;
+}
+
+static PyObject *
+loop_next(PyObject *self)
+{
+    PyObject *value;
+    PySendResult r = loop_send(self, Py_None, &value);
+    return loop_result(r, value);
+}
+
+static PyObject *
+loop_send_method(PyObject *self, PyObject *arg)
+{
+    PyObject *value;
+    PySendResult r = loop_send(self, arg, &value);
+    return loop_result(r, value);
+}
+
+/* throw(): into the awaited operation, as `yield from` does; raised here when there
+ * is none. */
+static PyObject *
+loop_throw(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    LoopObject *L = (LoopObject *)self;
+    if (L->sub == NULL || L->finished) {
+        L->finished = 1;
+        return ready_throw(self, args, nargs);
+    }
+    PyObject *meth = PyObject_GetAttr(L->sub, str_throw);
+    if (meth == NULL) {
+        Py_CLEAR(L->sub);
+        L->finished = 1;
+        return NULL;
+    }
+    PyObject *yielded = PyObject_Vectorcall(meth, args, nargs, NULL);
+    Py_DECREF(meth);
+    if (yielded != NULL)
+        return yielded;
+    PyObject *value = NULL;
+    PySendResult r;
+    if (PyErr_ExceptionMatches(PyExc_StopIteration)) {
+        PyObject *et, *ev, *etb;
+        PyErr_Fetch(&et, &ev, &etb);
+        PyErr_NormalizeException(&et, &ev, &etb);
+        value = ev != NULL ? PyObject_GetAttrString(ev, "value") : Py_NewRef(Py_None);
+        Py_XDECREF(et);
+        Py_XDECREF(ev);
+        Py_XDECREF(etb);
+        r = value == NULL ? PYGEN_ERROR : PYGEN_RETURN;
+    }
+    else {
+        r = PYGEN_ERROR;
+    }
+    PyObject *res;
+    r = loop_resume(L, r, value, &res);
+    return loop_result(r, res);
+}
+
+static PyObject *
+loop_close(PyObject *self, PyObject *unused)
+{
+    LoopObject *L = (LoopObject *)self;
+    L->finished = 1;
+    PyObject *sub = L->sub;
+    L->sub = NULL;
+    if (sub != NULL) {
+        PyObject *res = PyObject_CallMethodNoArgs(sub, str_close);
+        Py_DECREF(sub);
+        if (res == NULL) {
+            if (!PyErr_ExceptionMatches(PyExc_AttributeError))
+                return NULL;
+            PyErr_Clear();
+        }
+        Py_XDECREF(res);
+    }
+    Py_RETURN_NONE;
+}
+
+static PyObject *
+loop_yieldfrom(PyObject *self, void *unused)
+{
+    PyObject *sub = ((LoopObject *)self)->sub;
+    return Py_NewRef(sub != NULL ? sub : Py_None);
+}
+
+static PyMethodDef loop_methods[] = {
+    {"send", loop_send_method, METH_O, NULL},
+    {"throw", (PyCFunction)(void (*)(void))loop_throw, METH_FASTCALL, NULL},
+    {"close", loop_close, METH_NOARGS, NULL},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyGetSetDef loop_getset[] = {
+    {"gi_yieldfrom", loop_yieldfrom, NULL, "The port operation awaited, or None.", NULL},
+    {NULL, NULL, NULL, NULL, NULL},
+};
+
+static PyAsyncMethods loop_async = {
+    .am_await = ready_await,
+    .am_send = loop_send,
+};
+
+static PyTypeObject Loop_Type = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "fbp._core._fastports.Loop",
+    .tp_basicsize = sizeof(LoopObject),
+    .tp_dealloc = (destructor)loop_dealloc,
+    .tp_as_async = &loop_async,
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC,
+    .tp_doc = "A compiled receive loop (see fbp._core._loops).",
+    .tp_traverse = loop_traverse,
+    .tp_clear = loop_clear,
+    .tp_iter = ready_await,
+    .tp_iternext = loop_next,
+    .tp_methods = loop_methods,
+    .tp_getset = loop_getset,
+};
+
+/* drive(port, step, out, skip, stop, pairs): the awaitable that runs the loop (out:
+ * the output port, or None when the body sends nothing or pairs is true). */
+static PyObject *
+drive(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 6) {
+        PyErr_SetString(PyExc_TypeError, "drive(port, step, out or None, skip, stop, pairs)");
+        return NULL;
+    }
+    int pairs = PyObject_IsTrue(args[5]);
+    if (pairs < 0)
+        return NULL;
+    PyAsyncMethods *am = Py_TYPE(args[0])->tp_as_async;
+    if (am == NULL || am->am_aiter == NULL) {
+        PyErr_Format(PyExc_TypeError, "'async for' requires an object with __aiter__ method, "
+                     "got %.100s", Py_TYPE(args[0])->tp_name);
+        return NULL;
+    }
+    PyObject *it = am->am_aiter(args[0]);
+    if (it == NULL)
+        return NULL;
+    LoopObject *L = PyObject_GC_New(LoopObject, &Loop_Type);
+    if (L == NULL) {
+        Py_DECREF(it);
+        return NULL;
+    }
+    L->it = it;
+    L->step = Py_NewRef(args[1]);
+    L->out = args[2] == Py_None ? NULL : Py_NewRef(args[2]);
+    L->out_type = NULL;
+    L->out_version = 0;
+    L->skip = Py_NewRef(args[3]);
+    L->stop = Py_NewRef(args[4]);
+    L->pairs = pairs;
+    L->sub = NULL;
+    L->phase = LOOP_RECEIVE;
+    L->finished = 0;
+    PyObject_GC_Track(L);
+    return (PyObject *)L;
+}
+
 /* all_exactly(values, cls): whether every element of a list or tuple is an instance of
  * exactly cls (a batch that validation can pass as it is). */
 static PyObject *
@@ -1218,6 +1758,10 @@ static PyMethodDef module_methods[] = {
      "traced_methods() -> (TracedInPort.__anext__, TracedOutPort.send)."},
     {"set_unawaited_hook", set_unawaited_hook, METH_O,
      "set_unawaited_hook(fn): fn(port) is called for a send that was never awaited."},
+    {"drive", (PyCFunction)(void (*)(void))drive, METH_FASTCALL,
+     "drive(port, step, out, skip, stop, pairs): a compiled receive loop (fbp._core._loops)."},
+    {"bind_anext", bind_anext, METH_O,
+     "bind_anext(cls): async for over cls calls its C __anext__ without looking it up."},
     {"set_waits", set_waits, METH_O,
      "set_waits(on): whether waits on a channel are done here or by the Python methods."},
     {NULL, NULL, 0, NULL},
@@ -1232,7 +1776,12 @@ static struct PyModuleDef module = {
 PyMODINIT_FUNC
 PyInit__fastports(void)
 {
-    if (PyType_Ready(&Ready_Type) < 0 || PyType_Ready(&Wait_Type) < 0)
+    if (PyType_Ready(&Ready_Type) < 0 || PyType_Ready(&Wait_Type) < 0
+        || PyType_Ready(&Loop_Type) < 0)
+        return NULL;
+    str_send = PyUnicode_InternFromString("send");
+    kw_parents = Py_BuildValue("(s)", "parents");
+    if (str_send == NULL || kw_parents == NULL)
         return NULL;
     str_enqueue_receive = PyUnicode_InternFromString("_enqueue_receive");
     str_end_receive = PyUnicode_InternFromString("_end_receive");

@@ -26,6 +26,7 @@ from ._lineage import (
     window_of,
 )
 from ._log import get_logger
+from ._loops import run_looper
 from ._ports import NOTHING, DownstreamClosed, InPort, OutPort
 from ._record import IP_ID, KIND, PAYLOAD, T_NS
 from ._tracehook import KIND_DEAD, TraceRecord
@@ -341,7 +342,7 @@ class Process(Waiter):
         try:
             if self.looper:
                 self.activation = next(self.net.activations)
-                await self.component.run()
+                await run_looper(self.component)
             else:
                 await self._run_nonlooper()
         except (EndOfStream, DownstreamClosed):
