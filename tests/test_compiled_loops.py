@@ -241,8 +241,51 @@ class PostponedAnnotations(Component):
             await self.out.send(last)
 
 
+class CountsItsSends(Component):
+    """Reads its port's count while the loop runs (the loop counts its sends itself)."""
+
+    in_: InPort[int]
+    out: OutPort[int]
+
+    async def run(self) -> None:
+        async for _ in self.in_:
+            await self.out.send(self.out.statistics().items_sent)
+
+
+class Count(Component):
+    """A source: a for loop whose body sends (the iterable is not a port)."""
+
+    n: InPort[int]
+    out: OutPort[int]
+
+    async def run(self) -> None:
+        n = await self.n.receive()
+        for i in range(n):
+            if i % 7 == 3:
+                continue
+            await self.out.send(i)
+
+
+def _until(k: int) -> Any:
+    yield from range(k)
+    raise LookupError(f"ran out at {k}")
+
+
+class IteratorFails(Component):
+    """What the iterator raises is raised, as a for loop raises it."""
+
+    n: InPort[int]
+    out: OutPort[int]
+
+    async def run(self) -> None:
+        n = await self.n.receive()
+        for i in _until(n // 2):
+            await self.out.send(i)
+
+
 COMPILED = [Map, Direct, Filter, Route, Tally, TakeThree, Pairs, InTry, Fails]
-COMPILED += [Closures, PostponedAnnotations]
+COMPILED += [Count, IteratorFails]
+COMPILED += [Closures, PostponedAnnotations, CountsItsSends]
 COMPILED += [RaisesStopAsyncIteration, FromTicks]
 
 
@@ -398,6 +441,8 @@ def _graph(cls: type[Component], capacity: int) -> Graph:
         g.add_process("src2", Numbers).add_initial(5, "src2.N").connect("src2.OUT", "comp.IN[1]")
     elif cls is FromTicks:
         g = Graph("loops").add_process("comp", cls).add_initial(5, "comp.N")
+    elif "in_" not in cls.__annotations__:
+        g = Graph("loops").add_process("comp", cls).add_initial(N, "comp.N")
     else:
         g.connect("src.OUT", "comp.IN")
     outs = [p for p in ("out", "even", "odd") if p in cls.__annotations__]
@@ -472,8 +517,16 @@ async def test_what_the_loops_give(monkeypatch: pytest.MonkeyPatch) -> None:
     assert line == "await self.out.send(10 // (x - 4))"  # the user's line, as written
     stop = await _observe(RaisesStopAsyncIteration, 3, True, monkeypatch)
     assert stop["error"][1] == "StopAsyncIteration"
+    counts = await _observe(CountsItsSends, 3, True, monkeypatch, traced=False)
+    assert counts["got_out"] == list(range(N))
     closures = await _observe(Closures, 3, True, monkeypatch)
     assert closures["got_out"] == [[N - 1] * 3]
+    count = await _observe(Count, 3, True, monkeypatch)
+    assert count["got_out"] == [i for i in range(N) if i % 7 != 3]
+    iterator_fails = await _observe(IteratorFails, 3, True, monkeypatch)
+    got = iterator_fails["got_out"]  # a failure stops the run: what was delivered by then
+    assert got == list(range(len(got))) and len(got) <= N // 2
+    assert iterator_fails["error"][1] == "LookupError"
     ticks = await _observe(FromTicks, 3, True, monkeypatch)
     assert ticks["got_out"] == [1, 2, 3, 4, 5]
 

@@ -142,7 +142,7 @@ class Channel(Generic[T]):
         #: Called with every item the drop-oldest policy discards.
         self.on_drop: Callable[[T], None] | None = None
         # Items that entered through the channel's own methods; output ports that take
-        # the send fast path count their items themselves (``sent_fast``), and the
+        # the send fast path count their items themselves (``fast_sent``), and the
         # channel adds those up from ``feeders`` when asked.
         self._accepted = 0
         self.feeders: list[Any] = []
@@ -380,7 +380,7 @@ class Channel(Generic[T]):
     @property
     def sent(self) -> int:
         """Items the channel has accepted (received, buffered, or discarded from it)."""
-        fast: int = sum(f.sent_fast for f in self.feeders)
+        fast: int = sum(f.fast_sent for f in self.feeders)
         return self._accepted + fast
 
     @property

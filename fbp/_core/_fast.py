@@ -80,6 +80,7 @@ def _load() -> tuple[Any, ...] | None:
         (Channel, "capacity"),
         (Channel, "drop_oldest"),
         (OutPort, "_proc"),
+        (OutPort, "_loop"),
     )
     descriptors = tuple(cls.__dict__[name] for cls, name in slots)
     classes = (InPort, OutPort, Channel, IP, Validator, ArrayInPort, deque, CheckedOutPort)

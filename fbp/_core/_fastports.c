@@ -27,7 +27,7 @@ enum {
     IN_CHAN, IN_LAST, OUT_CHAN, OUT_SENT_FAST, OUT_VALIDATOR, CHAN_BUF, CHAN_ROOM,
     CHAN_RECV_SIGNAL, CHAN_SEND_WAITERS, VALIDATOR_PLAIN, ARR_ELEMENTS, ARR_NEXT,
     OUT_CHANS, OUT_CLOSED, OUT_SENT_SLOW, CHAN_ACCEPTED, CHAN_OPEN_SENDERS, CHAN_CAPACITY,
-    CHAN_DROP_OLDEST, OUT_PROC, N_SLOTS
+    CHAN_DROP_OLDEST, OUT_PROC, OUT_LOOP, N_SLOTS
 };
 
 static Py_ssize_t offsets[N_SLOTS];
@@ -37,7 +37,7 @@ static PyTypeObject *in_port_type, *out_port_type, *channel_type, *ip_type, *val
 static PyTypeObject *array_in_type, *deque_type, *checked_out_type;
 static PyObject *deque_popleft, *deque_append;
 /* Their C functions (METH_NOARGS and METH_O), called without the method call's checks. */
-static PyCFunction popleft_fn, append_fn;
+static PyCFunction popleft_fn, append_fn, appendleft_fn;
 static PyObject *str_wake, *str_admit, *str_anext_py, *str_send_py, *str_parents, *one;
 
 static inline PyObject *
@@ -585,14 +585,22 @@ configure(PyObject *self, PyObject *args)
         return NULL;
     Py_XSETREF(deque_popleft, PyObject_GetAttrString((PyObject *)deque_type, "popleft"));
     Py_XSETREF(deque_append, PyObject_GetAttrString((PyObject *)deque_type, "append"));
-    if (deque_popleft == NULL || deque_append == NULL)
+    PyObject *appendleft = PyObject_GetAttrString((PyObject *)deque_type, "appendleft");
+    if (deque_popleft == NULL || deque_append == NULL || appendleft == NULL) {
+        Py_XDECREF(appendleft);
         return NULL;
+    }
+    int is_c = Py_IS_TYPE(appendleft, &PyMethodDescr_Type)
+               && ((PyMethodDescrObject *)appendleft)->d_method->ml_flags == METH_O;
+    appendleft_fn = is_c ? ((PyMethodDescrObject *)appendleft)->d_method->ml_meth : NULL;
+    Py_DECREF(appendleft);  /* the class keeps it */
     PyMethodDef *pl, *ap;
     if (!Py_IS_TYPE(deque_popleft, &PyMethodDescr_Type)
         || !Py_IS_TYPE(deque_append, &PyMethodDescr_Type)
         || (pl = ((PyMethodDescrObject *)deque_popleft)->d_method)->ml_flags != METH_NOARGS
-        || (ap = ((PyMethodDescrObject *)deque_append)->d_method)->ml_flags != METH_O) {
-        PyErr_SetString(PyExc_TypeError, "deque.popleft and deque.append are not the C methods");
+        || (ap = ((PyMethodDescrObject *)deque_append)->d_method)->ml_flags != METH_O
+        || appendleft_fn == NULL) {
+        PyErr_SetString(PyExc_TypeError, "deque's popleft, append, appendleft are not C methods");
         return NULL;
     }
     popleft_fn = pl->ml_meth;
@@ -611,20 +619,29 @@ anext_slow(PyObject *port)
 }
 
 /* Pop the head of a channel's buffer (known to be there) and admit a waiting sender. */
+/* Let a sender waiting for room put its item in (a receive made room). */
+static int
+admit(PyObject *ch)
+{
+    PyObject *waiters = slot(ch, CHAN_SEND_WAITERS);
+    if (waiters != NULL && Py_TYPE(waiters) == deque_type && Py_SIZE(waiters) > 0) {
+        PyObject *res = PyObject_CallMethodNoArgs(ch, str_admit);
+        if (res == NULL)
+            return -1;
+        Py_DECREF(res);
+    }
+    return 0;
+}
+
 static PyObject *
 take(PyObject *ch, PyObject *buf)
 {
     PyObject *item = popleft_fn(buf, NULL);
     if (item == NULL)
         return NULL;
-    PyObject *waiters = slot(ch, CHAN_SEND_WAITERS);
-    if (waiters != NULL && Py_TYPE(waiters) == deque_type && Py_SIZE(waiters) > 0) {
-        PyObject *res = PyObject_CallMethodNoArgs(ch, str_admit);
-        if (res == NULL) {
-            Py_DECREF(item);
-            return NULL;
-        }
-        Py_DECREF(res);
+    if (admit(ch) < 0) {
+        Py_DECREF(item);
+        return NULL;
     }
     return item;
 }
@@ -676,13 +693,29 @@ empty_and_open(PyObject *ch)
 static int
 try_take(PyObject *self, PyObject **item)
 {
-    PyObject *ch = slot(self, IN_CHAN), *buf;
-    if (data_head(ch, &buf) == NULL || slot(self, IN_LAST) == NULL)
+    PyObject *ch = slot(self, IN_CHAN);
+    if (ch == NULL || Py_TYPE(ch) != channel_type || slot(self, IN_LAST) == NULL)
         return 0;
-    *item = take(ch, buf);
-    if (*item == NULL)
+    PyObject *buf = slot(ch, CHAN_BUF);
+    if (buf == NULL || Py_TYPE(buf) != deque_type || Py_SIZE(buf) == 0)
+        return 0;
+    PyObject *head = popleft_fn(buf, NULL);  /* taken, then looked at: no peek */
+    if (head == NULL)
         return -1;
-    set_slot(self, IN_LAST, *item);
+    if (Py_TYPE(head) == ip_type) {  /* a bracket: put back, for the Python method */
+        PyObject *res = appendleft_fn(buf, head);
+        Py_DECREF(head);
+        if (res == NULL)
+            return -1;
+        Py_DECREF(res);
+        return 0;
+    }
+    if (admit(ch) < 0) {
+        Py_DECREF(head);
+        return -1;
+    }
+    set_slot(self, IN_LAST, head);
+    *item = head;
     return 1;
 }
 
@@ -825,7 +858,7 @@ plain_send(PyObject *port, PyObject *const *args, Py_ssize_t nargs, PyObject *kw
  * with room, or into every channel of a fan-out when all have room. 1 sent, 0 not done
  * here (the Python method decides: a wait, a conversion, a closed port...), -1 error. */
 static int
-try_send(PyObject *port, PyObject *value)
+try_send(PyObject *port, PyObject *value, int counted)
 {
     PyObject *ch = slot(port, OUT_CHAN);
     if (ch == Py_None)
@@ -845,11 +878,13 @@ try_send(PyObject *port, PyObject *value)
     if (res == NULL)
         return -1;
     Py_DECREF(res);
-    PyObject *more = PyNumber_Add(sent, one);
-    if (more == NULL)
-        return -1;
-    PyObject **sp = (PyObject **)((char *)port + offsets[OUT_SENT_FAST]);
-    Py_SETREF(*sp, more);
+    if (counted) {
+        PyObject *more = PyNumber_Add(sent, one);
+        if (more == NULL)
+            return -1;
+        PyObject **sp = (PyObject **)((char *)port + offsets[OUT_SENT_FAST]);
+        Py_SETREF(*sp, more);
+    }
     PyObject *signal = slot(ch, CHAN_RECV_SIGNAL);
     if (signal != NULL && signal != Py_None) {
         res = PyObject_CallMethodNoArgs(ch, str_wake);
@@ -872,7 +907,7 @@ out_send(PyObject *port, PyObject *const *args, Py_ssize_t nargs, PyObject *kwna
     if (!plain_send(port, args, nargs, kwnames))
         goto slow;
     PyObject *value = args[0];
-    int done = try_send(port, value);
+    int done = try_send(port, value, 1);
     if (done < 0)
         return NULL;
     if (done)
@@ -1264,6 +1299,7 @@ typedef struct {
     PyObject *out;       /* the output port; NULL when the body sends nothing or when
                           * the step returns what to send where ("pairs") */
     int pairs;           /* the step returns (port, value) or (port, value, parents) */
+    int sync;            /* it is an iterator (a for loop), not an async one */
     PyObject *stop;      /* what the step returns to leave the loop (break) */
     PyTypeObject *out_type;    /* the port's class when its send is out_send ... */
     unsigned int out_version;  /* ... as of this version of the class */
@@ -1271,6 +1307,7 @@ typedef struct {
     PyObject *sub;       /* the port operation awaited, or NULL */
     int phase;           /* what sub is */
     int finished;
+    Py_ssize_t unsent;   /* sends to out not yet added to its sent_fast (see count_in) */
 } LoopObject;
 
 static PyTypeObject Loop_Type;
@@ -1383,14 +1420,78 @@ compiled_send(LoopObject *L, PyObject *port)
     return 1;
 }
 
-/* Run the loop from `item` (a new reference, or NULL: receive first). */
+/* Add the sends counted here to the port's sent_fast. */
+static int
+count_in(LoopObject *L)
+{
+    if (L->unsent == 0)
+        return 0;
+    PyObject **sp = (PyObject **)((char *)L->out + offsets[OUT_SENT_FAST]);
+    PyObject *n = PyLong_FromSsize_t(L->unsent);
+    PyObject *more = n == NULL ? NULL : PyNumber_Add(*sp, n);
+    Py_XDECREF(n);
+    if (more == NULL)
+        return -1;
+    Py_SETREF(*sp, more);
+    L->unsent = 0;
+    return 0;
+}
+
+static PySendResult loop_steps(LoopObject *L, PyObject *item, PyObject **result);
+
+/* Run the loop from `item` (a new reference, or NULL: receive first). While it runs,
+ * it counts its sends to out itself and the port reads them from it (OutPort.fast_sent:
+ * its _loop is this loop); they are added to the port's count when it stops. */
 static PySendResult
 loop_run(LoopObject *L, PyObject *item, PyObject **result)
+{
+    PyObject **owner = NULL;
+    if (L->out != NULL && configured && (Py_IS_TYPE(L->out, out_port_type)
+                                         || Py_IS_TYPE(L->out, checked_out_type))) {
+        owner = (PyObject **)((char *)L->out + offsets[OUT_LOOP]);
+        if (*owner == Py_None)
+            Py_SETREF(*owner, Py_NewRef((PyObject *)L));
+        else
+            owner = NULL;  /* another loop counts there (or a class without the slot) */
+    }
+    PySendResult r = loop_steps(L, item, result);
+    if (owner != NULL) {
+        PyObject *exc_type, *exc_value, *exc_tb;
+        PyErr_Fetch(&exc_type, &exc_value, &exc_tb);
+        int failed = count_in(L);
+        Py_SETREF(*owner, Py_NewRef(Py_None));
+        if (failed < 0) {
+            Py_XDECREF(exc_type);
+            Py_XDECREF(exc_value);
+            Py_XDECREF(exc_tb);
+            if (r != PYGEN_ERROR)
+                Py_CLEAR(*result);
+            return PYGEN_ERROR;
+        }
+        PyErr_Restore(exc_type, exc_value, exc_tb);
+    }
+    return r;
+}
+
+static PySendResult
+loop_steps(LoopObject *L, PyObject *item, PyObject **result)
 {
     for (;;) {
         if (item == NULL) {
             L->phase = LOOP_RECEIVE;
             PyObject *it = L->it;
+            if (L->sync) {  /* a for loop: the next item of an iterator */
+                item = Py_TYPE(it)->tp_iternext(it);
+                if (item == NULL) {
+                    if (PyErr_Occurred() && !PyErr_ExceptionMatches(PyExc_StopIteration))
+                        return loop_failed(L, result);
+                    PyErr_Clear();
+                    L->finished = 1;
+                    *result = Py_NewRef(Py_None);
+                    return PYGEN_RETURN;
+                }
+                goto step;
+            }
             PyAsyncMethods *am = Py_TYPE(it)->tp_as_async;
             int got = 0;
             if (am != NULL && am->am_anext == in_anext_slot && configured
@@ -1424,6 +1525,7 @@ loop_run(LoopObject *L, PyObject *item, PyObject **result)
                 }
             }
         }
+    step:
         L->phase = LOOP_STEP;  /* what the body raises is its own, StopAsyncIteration too */
         PyObject *out = PyObject_Vectorcall(L->step, &item, 1, NULL);
         Py_CLEAR(item);
@@ -1459,8 +1561,16 @@ loop_run(LoopObject *L, PyObject *item, PyObject **result)
             port = Py_NewRef(L->out);
         }
         int sent = 0;
-        if (parents == NULL && compiled_send(L, port) && plain_send(port, &out, 1, NULL))
-            sent = try_send(port, out);
+        if (parents == NULL && compiled_send(L, port) && plain_send(port, &out, 1, NULL)) {
+            int counted = !(port == L->out && slot(port, OUT_LOOP) == (PyObject *)L);
+            sent = try_send(port, out, counted);
+            if (sent > 0 && !counted)
+                L->unsent++;
+        }
+        if (sent == 0) {
+            if (count_in(L) < 0)
+                sent = -1;
+        }
         if (sent == 0) {
             PyObject *call_args[3] = {port, out, parents};
             PyObject *aw = PyObject_VectorcallMethod(
@@ -1632,6 +1742,12 @@ static PyMethodDef loop_methods[] = {
     {NULL, NULL, 0, NULL},
 };
 
+static PyMemberDef loop_members[] = {
+    {"unsent", T_PYSSIZET, offsetof(LoopObject, unsent), READONLY,
+     "Sends to the output port made by the running loop and not yet in its count."},
+    {NULL, 0, 0, 0, NULL},
+};
+
 static PyGetSetDef loop_getset[] = {
     {"gi_yieldfrom", loop_yieldfrom, NULL, "The port operation awaited, or None.", NULL},
     {NULL, NULL, NULL, NULL, NULL},
@@ -1655,28 +1771,37 @@ static PyTypeObject Loop_Type = {
     .tp_iter = ready_await,
     .tp_iternext = loop_next,
     .tp_methods = loop_methods,
+    .tp_members = loop_members,
     .tp_getset = loop_getset,
 };
 
-/* drive(port, step, out, skip, stop, pairs): the awaitable that runs the loop (out:
- * the output port, or None when the body sends nothing or pairs is true). */
+/* drive(iterable, step, out, skip, stop, pairs, sync): the awaitable that runs the loop
+ * over an async iterable, or an iterable with sync (out: the output port, or None when
+ * the body sends nothing or pairs is true). */
 static PyObject *
 drive(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
 {
-    if (nargs != 6) {
-        PyErr_SetString(PyExc_TypeError, "drive(port, step, out or None, skip, stop, pairs)");
+    if (nargs != 7) {
+        PyErr_SetString(PyExc_TypeError,
+                        "drive(iterable, step, out or None, skip, stop, pairs, sync)");
         return NULL;
     }
-    int pairs = PyObject_IsTrue(args[5]);
-    if (pairs < 0)
+    int pairs = PyObject_IsTrue(args[5]), sync = PyObject_IsTrue(args[6]);
+    if (pairs < 0 || sync < 0)
         return NULL;
-    PyAsyncMethods *am = Py_TYPE(args[0])->tp_as_async;
-    if (am == NULL || am->am_aiter == NULL) {
-        PyErr_Format(PyExc_TypeError, "'async for' requires an object with __aiter__ method, "
-                     "got %.100s", Py_TYPE(args[0])->tp_name);
-        return NULL;
+    PyObject *it;
+    if (sync) {
+        it = PyObject_GetIter(args[0]);
     }
-    PyObject *it = am->am_aiter(args[0]);
+    else {
+        PyAsyncMethods *am = Py_TYPE(args[0])->tp_as_async;
+        if (am == NULL || am->am_aiter == NULL) {
+            PyErr_Format(PyExc_TypeError, "'async for' requires an object with __aiter__ "
+                         "method, got %.100s", Py_TYPE(args[0])->tp_name);
+            return NULL;
+        }
+        it = am->am_aiter(args[0]);
+    }
     if (it == NULL)
         return NULL;
     LoopObject *L = PyObject_GC_New(LoopObject, &Loop_Type);
@@ -1692,9 +1817,11 @@ drive(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
     L->skip = Py_NewRef(args[3]);
     L->stop = Py_NewRef(args[4]);
     L->pairs = pairs;
+    L->sync = sync;
     L->sub = NULL;
     L->phase = LOOP_RECEIVE;
     L->finished = 0;
+    L->unsent = 0;
     PyObject_GC_Track(L);
     return (PyObject *)L;
 }
@@ -1759,7 +1886,7 @@ static PyMethodDef module_methods[] = {
     {"set_unawaited_hook", set_unawaited_hook, METH_O,
      "set_unawaited_hook(fn): fn(port) is called for a send that was never awaited."},
     {"drive", (PyCFunction)(void (*)(void))drive, METH_FASTCALL,
-     "drive(port, step, out, skip, stop, pairs): a compiled receive loop (fbp._core._loops)."},
+     "drive(iterable, step, out, skip, stop, pairs, sync): a compiled loop (fbp._core._loops)."},
     {"bind_anext", bind_anext, METH_O,
      "bind_anext(cls): async for over cls calls its C __anext__ without looking it up."},
     {"set_waits", set_waits, METH_O,

@@ -1,4 +1,4 @@
-"""Compiled receive loops: ``async for x in self.in_: ...`` run by a loop in C.
+"""Compiled loops: ``async for x in self.in_: ...`` run by a loop in C.
 
 A looper written as the README shows spends most of a hop in the interpreter's
 asynchronous iteration, not in its own code: ``async for`` asks the port for an
@@ -13,10 +13,11 @@ tracing, lineage, deadlock reports and cancellation are the ports' own code, unc
 
 Which loops (anything else runs as written):
 
-- an ``async for TARGET in self.PORT:`` (no ``else``) of ``async def run(self)``, among
-  its statements or in the blocks of its ``if``, ``try`` and ``with`` statements (not
-  inside another loop or a nested function); the rest of ``run`` (code before and
-  after the loop, awaits included) runs as written;
+- an ``async for TARGET in self.PORT:`` or a ``for TARGET in ITERABLE:`` whose body
+  sends (no ``else``) of ``async def run(self)``, among its statements or in the
+  blocks of its ``if``, ``try`` and ``with`` statements (not inside another loop or a
+  nested function); the rest of ``run`` (code before and after the loop, awaits
+  included) runs as written;
 - whose body awaits nothing but sends, ``await PORT.send(value)`` or
   ``await PORT.send(value, parents=p)``, each the last statement of the body or of an
   ``if``/``elif``/``else`` branch that ends it; ``continue`` and ``break`` are allowed,
@@ -229,7 +230,7 @@ class _Rewriter:
     def block(self, stmts: list[ast.stmt], *, top: bool = False) -> list[ast.stmt]:
         out: list[ast.stmt] = []
         for k, stmt in enumerate(stmts):
-            if isinstance(stmt, ast.AsyncFor):
+            if isinstance(stmt, (ast.AsyncFor, ast.For)):
                 try:
                     bound = self._bound(stmts[:k], stmts[k + 1 :]) if top else set()
                     out.extend(self.loop(stmt, bound))
@@ -262,11 +263,16 @@ class _Rewriter:
         }
         return names - _assigned(after) - {self.me}
 
-    def loop(self, loop: ast.AsyncFor, bound: set[str]) -> list[ast.stmt]:
+    def loop(self, loop: ast.AsyncFor | ast.For, bound: set[str]) -> list[ast.stmt]:
         """The statements that replace ``loop``: the step's definition and the drive."""
         me = self.me
         it = loop.iter
-        if loop.orelse or not (
+        sync = isinstance(loop, ast.For)
+        if loop.orelse:
+            raise _NotCompiled
+        if sync:
+            _no_await(it)
+        elif not (
             isinstance(it, ast.Attribute) and isinstance(it.value, ast.Name) and it.value.id == me
         ):
             raise _NotCompiled
@@ -278,6 +284,8 @@ class _Rewriter:
         assigned = _assigned(loop.body) | targets
         sends: list[_Send] = []
         body = [_Exits().visit(st) for st in _tail(loop.body, me, sends)]
+        if sync and not sends:
+            raise _NotCompiled  # it awaits nothing: a loop like any other
         ports = {ast.dump(snd.port) for snd in sends}
         single = (
             len(ports) == 1
@@ -336,6 +344,7 @@ class _Rewriter:
                         ast.Name(id=_SKIP_NAME, ctx=ast.Load()),
                         ast.Name(id=_STOP_NAME, ctx=ast.Load()),
                         ast.Constant(value=bool(sends) and not single),
+                        ast.Constant(value=sync),
                     ],
                     keywords=[],
                 )
@@ -366,7 +375,7 @@ class _Rewriter:
         return [*declared, step, call]
 
 
-def _outside(stmts: list[ast.stmt], loop: ast.AsyncFor) -> set[str]:
+def _outside(stmts: list[ast.stmt], loop: ast.AsyncFor | ast.For) -> set[str]:
     """The names ``stmts`` mention anywhere but in the loop's target and body."""
     parts: list[ast.AST] = [loop.target, *loop.body]
     inside = Counter(n.id for part in parts for n in ast.walk(part) if isinstance(n, ast.Name))

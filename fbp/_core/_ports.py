@@ -405,6 +405,7 @@ class OutPort(Generic[T]):
         "_chan",
         "_chans",
         "_closed",
+        "_loop",
         "_next_id",
         "_proc",
         "_sent_slow",
@@ -436,6 +437,9 @@ class OutPort(Generic[T]):
         #: IPs sent by the fast path (one receiver with room); see ``sent``.
         self.sent_fast = 0
         self._sent_slow = 0
+        # A compiled receive loop sending here while it runs (see fbp._core._loops): it
+        # adds its sends to sent_fast when it stops running; until then, ``unsent``.
+        self._loop: Any = None
 
     def __repr__(self) -> str:
         return f"<OutPort {self.address}>"
@@ -458,7 +462,13 @@ class OutPort(Generic[T]):
     @property
     def sent(self) -> int:
         """IPs sent through this port."""
-        return self.sent_fast + self._sent_slow
+        return self.fast_sent + self._sent_slow
+
+    @property
+    def fast_sent(self) -> int:
+        """IPs sent by the fast paths (counted by the channels it feeds as their own)."""
+        loop = self._loop
+        return self.sent_fast if loop is None else self.sent_fast + loop.unsent
 
     def _attach(self, ch: Channel[Any]) -> None:
         ch.add_sender()
