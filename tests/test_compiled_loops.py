@@ -75,6 +75,17 @@ class Direct(Component):
             await self.out.send(f(x))
 
 
+class Forward(Component):
+    """Sends what it receives: the loop sends the item, with no step."""
+
+    in_: InPort[int]
+    out: OutPort[int]
+
+    async def run(self) -> None:
+        async for x in self.in_:
+            await self.out.send(x)
+
+
 class Filter(Component):
     in_: InPort[int]
     out: OutPort[int]
@@ -284,7 +295,7 @@ class IteratorFails(Component):
 
 
 COMPILED = [Map, Direct, Filter, Route, Tally, TakeThree, Pairs, InTry, Fails]
-COMPILED += [Count, IteratorFails]
+COMPILED += [Count, IteratorFails, Forward]
 COMPILED += [Closures, PostponedAnnotations, CountsItsSends]
 COMPILED += [RaisesStopAsyncIteration, FromTicks]
 
@@ -294,15 +305,22 @@ def test_these_loops_compile(cls: type[Component]) -> None:
     assert _loops.compiled_run(cls.run) is not None
 
 
-def test_a_fixed_function_is_called_with_no_step() -> None:
+@pytest.mark.parametrize(
+    ("cls", "call"),
+    [
+        (Direct, "__fbp_drive(self.in_, f, self.out"),
+        (Forward, "__fbp_drive(self.in_, None, self.out"),
+    ],
+)
+def test_no_step_where_the_body_is_a_fixed_call_or_the_item(cls: Any, call: str) -> None:
     import ast
     import inspect
 
-    node = ast.parse(textwrap.dedent(inspect.getsource(Direct.run))).body[0]
+    node = ast.parse(textwrap.dedent(inspect.getsource(cls.run))).body[0]
     assert isinstance(node, ast.AsyncFunctionDef)
     made = _loops._rewrite(node)
     assert made is not None
-    assert "__fbp_drive(self.in_, f, self.out" in ast.unparse(made)
+    assert call in ast.unparse(made)
 
 
 # -- the shapes that do not ------------------------------------------------------------

@@ -1527,7 +1527,8 @@ loop_steps(LoopObject *L, PyObject *item, PyObject **result)
         }
     step:
         L->phase = LOOP_STEP;  /* what the body raises is its own, StopAsyncIteration too */
-        PyObject *out = PyObject_Vectorcall(L->step, &item, 1, NULL);
+        PyObject *out = L->step == Py_None ? Py_NewRef(item)  /* the body sends the item */
+                                           : PyObject_Vectorcall(L->step, &item, 1, NULL);
         Py_CLEAR(item);
         if (out == NULL)
             return loop_failed(L, result);

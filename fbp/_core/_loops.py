@@ -35,7 +35,7 @@ and a function made in the body sees them as it did. When every send goes to the
 calls ``setattr``/``delattr``, keeps the other form: the step returns the port with the
 value, evaluated in the order Python evaluates them). A body that only sends ``F(x)``,
 where ``F`` is a variable of ``run`` assigned before the loop and not after, has no
-step at all: the loop calls ``F``.
+step at all: the loop calls ``F``; one that sends ``x`` as it came sends it.
 
 ``FBP_NO_LOOPS=1`` turns compiling off; without the C extension (or with
 ``FBP_NO_ACCEL``) nothing is compiled.
@@ -339,7 +339,9 @@ class _Rewriter:
                     func=ast.Name(id=_DRIVE, ctx=ast.Load()),
                     args=[
                         it,
-                        ast.Name(id=direct or "run", ctx=ast.Load()),
+                        ast.Constant(value=None)
+                        if direct == "None"
+                        else ast.Name(id=direct or "run", ctx=ast.Load()),
                         out_port,
                         ast.Name(id=_SKIP_NAME, ctx=ast.Load()),
                         ast.Name(id=_STOP_NAME, ctx=ast.Load()),
@@ -398,10 +400,13 @@ class _Send:
 
 def _direct(body: list[ast.stmt], param: str, fixed: set[str]) -> str | None:
     """F when the body is ``await self.OUT.send(F(x))`` with F a variable of run that
-    is fixed while the loop runs: the loop calls F itself, with no step between."""
+    is fixed while the loop runs: the loop calls F itself, with no step between;
+    ``"None"`` when it is ``await self.OUT.send(x)``: the loop sends the item."""
     if len(body) != 1 or not isinstance(body[0], ast.Return):
         return None
     call = body[0].value
+    if isinstance(call, ast.Name) and call.id == param:
+        return "None"
     if (
         isinstance(call, ast.Call)
         and isinstance(call.func, ast.Name)
