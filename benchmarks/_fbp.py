@@ -8,6 +8,7 @@ feed and probe in throwaway subclasses, so nothing is shared between runs.
 from __future__ import annotations
 
 import asyncio
+import os
 import tempfile
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -27,6 +28,7 @@ __all__ = (
     "build_case",
     "build_chain",
     "build_fan",
+    "compiled_loops",
     "compiled_paths",
     "run_fbp",
     "run_network",
@@ -315,6 +317,23 @@ def compiled_paths(on: bool) -> Iterator[None]:
         _fast.install()
 
 
+@contextmanager
+def compiled_loops(on: bool) -> Iterator[None]:
+    """With ``on`` False, components' loops run as written (as with ``FBP_NO_LOOPS=1``)."""
+    if on:
+        yield
+        return
+    was = os.environ.get("FBP_NO_LOOPS")
+    os.environ["FBP_NO_LOOPS"] = "1"
+    try:
+        yield
+    finally:
+        if was is None:
+            del os.environ["FBP_NO_LOOPS"]
+        else:
+            os.environ["FBP_NO_LOOPS"] = was
+
+
 def run_fbp(
     case: Case,
     items: list[Any],
@@ -323,11 +342,13 @@ def run_fbp(
     trace: bool = False,
     fuse: bool = True,
     accel: bool = True,
+    loops: bool = True,
 ) -> Timing:
     """Build and run the fbp network of a case (``fuse``: the network's setting;
-    ``accel``: with the optional C paths, where built)."""
+    ``accel``: with the optional C paths, where built; ``loops``: components' loops
+    compiled, where they can be)."""
     probe = Probe()
-    with compiled_paths(accel):
+    with compiled_paths(accel), compiled_loops(loops):
         if not trace:
             net = build_case(case, items, probe, validate=validate, fuse=fuse)
             return run_network(net, probe)

@@ -79,10 +79,12 @@ class Tool:
 
 
 def _fbp(
-    validate: bool, trace: bool, *, fuse: bool = True, accel: bool = True
+    validate: bool, trace: bool, *, fuse: bool = True, accel: bool = True, loops: bool = True
 ) -> Callable[[Case, list[Any]], Timing]:
     def run(case: Case, items: list[Any]) -> Timing:
-        return run_fbp(case, items, validate=validate, trace=trace, fuse=fuse, accel=accel)
+        return run_fbp(
+            case, items, validate=validate, trace=trace, fuse=fuse, accel=accel, loops=loops
+        )
 
     return run
 
@@ -146,6 +148,13 @@ TOOLS: tuple[Tool, ...] = (
         "fbp",
         "fbp Network, validate=False, fuse=False (every process stepped by the event loop)",
         _fbp(False, False, fuse=False),
+        version=_version("fbp-causal"),
+    ),
+    Tool(
+        "fbp-novalidate-as-written",
+        "fbp",
+        "fbp Network, validate=False, loops run as written, not compiled (as FBP_NO_LOOPS=1)",
+        _fbp(False, False, loops=False),
         version=_version("fbp-causal"),
     ),
     Tool(

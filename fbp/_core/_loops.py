@@ -298,15 +298,14 @@ class _Rewriter:
         for snd in sends:
             elts = [snd.port, snd.value] + ([snd.parents] if snd.parents is not None else [])
             snd.ret.value = snd.value if single else ast.Tuple(elts=elts, ctx=ast.Load())
-        # The loop variable is the step's argument unless run reads it elsewhere, or a
-        # function made in the body may read it later (it would see the step's).
-        simple = (
-            isinstance(loop.target, ast.Name)
-            and loop.target.id not in outside
-            and not any(isinstance(n, _LATER) for st in loop.body for n in ast.walk(st))
-        )
+        # The loop's targets are the step's own variables (the target its argument)
+        # unless run reads them elsewhere, or a function made in the body may read them
+        # later (it would see the step's).
+        later = any(isinstance(n, _LATER) for st in loop.body for n in ast.walk(st))
+        own = set() if later else targets - outside  # bound anew by every iteration
+        simple = isinstance(loop.target, ast.Name) and loop.target.id in own
         param = loop.target.id if isinstance(loop.target, ast.Name) and simple else _ITEM
-        kept = sorted(n for n in assigned if n != param)
+        kept = sorted(assigned - own)
         head: list[ast.stmt] = []
         if kept:
             head.append(ast.Nonlocal(names=kept))
