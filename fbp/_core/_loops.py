@@ -47,6 +47,7 @@ import ast
 import inspect
 import os
 import types
+import weakref
 from collections import Counter
 from collections.abc import Callable, Coroutine
 from typing import Any
@@ -61,7 +62,9 @@ _STOP_NAME = "__fbp_stop"
 _ITEM = "__fbp_item"
 _SCOPE_READERS = frozenset({"locals", "vars", "dir", "eval", "exec"})
 _Run = Callable[..., Coroutine[Any, Any, None]]
-_cache: dict[types.CodeType, _Run | None] = {}
+# By the code of the function compiled, for as long as that code lives (a class defined
+# again, in a notebook say, does not keep the old one's).
+_cache: weakref.WeakKeyDictionary[types.CodeType, _Run | None] = weakref.WeakKeyDictionary()
 
 
 def _drive() -> Any:
