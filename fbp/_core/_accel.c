@@ -24,11 +24,10 @@ static Py_ssize_t offsets[N_SLOTS];
 static int configured = 0;
 static PyObject *nothing = NULL;        /* the ports' "no item yet" marker */
 static PyObject *data_kind = NULL;      /* DATA, 0 */
-static PyObject *deque_append = NULL;   /* collections.deque.append */
+static PyCFunction append_fn = NULL;    /* collections.deque.append's C function */
 static PyObject *perf_counter_ns = NULL;
 static PyObject *empty_tuple = NULL;
 static PyObject *str_wake = NULL;
-static PyObject *one = NULL;
 /* The classes whose slots put() reads: it reads nothing of any other object. */
 static PyTypeObject *out_port_type = NULL, *in_port_type = NULL;
 static PyTypeObject *process_type = NULL, *channel_type = NULL, *window_type = NULL;
@@ -66,7 +65,7 @@ configure(PyObject *self, PyObject *args)
         return NULL;
     Py_XSETREF(nothing, Py_NewRef(nothing_obj));
     Py_XSETREF(data_kind, Py_NewRef(data_obj));
-    if (deque_append == NULL) {
+    if (append_fn == NULL) {
         PyObject *collections = PyImport_ImportModule("collections");
         if (collections == NULL)
             return NULL;
@@ -74,10 +73,11 @@ configure(PyObject *self, PyObject *args)
         Py_DECREF(collections);
         if (deque == NULL)
             return NULL;
-        deque_append = PyObject_GetAttrString(deque, "append");
+        append_fn = PyType_Check(deque) ? method_function((PyTypeObject *)deque, "append", METH_O)
+                                        : NULL;
         Py_DECREF(deque);
-        if (deque_append == NULL)
-            return NULL;
+        if (append_fn == NULL)
+            return PyErr_Occurred() ? NULL : PyErr_Format(PyExc_TypeError, "deque is not a class");
     }
     if (perf_counter_ns == NULL) {
         PyObject *time_mod = PyImport_ImportModule("time");
@@ -336,26 +336,12 @@ put(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
     }
     if (!deliver)  /* recorded; the caller waits for room with it */
         return Py_BuildValue("(NO)", rec, PyList_GET_SIZE(trace) >= full ? Py_True : Py_False);
-    PyObject *call_args[2] = {buf, rec};
-    PyObject *res = PyObject_Vectorcall(deque_append, call_args, 2, NULL);
-    Py_DECREF(rec);
-    if (res == NULL)
-        return NULL;
-    Py_DECREF(res);
     PyObject **sent_fast = (PyObject **)((char *)port + offsets[PORT_SENT_FAST]);
-    if (*sent_fast != NULL) {
-        PyObject *one_more = PyNumber_Add(*sent_fast, one);
-        if (one_more == NULL)
-            return NULL;
-        Py_SETREF(*sent_fast, one_more);
-    }
-    PyObject *signal = slot(ch, CHAN_RECV_SIGNAL);
-    if (signal != NULL && signal != Py_None) {
-        res = PyObject_CallMethodNoArgs(ch, str_wake);
-        if (res == NULL)
-            return NULL;
-        Py_DECREF(res);
-    }
+    int failed = channel_deliver(ch, buf, rec, sent_fast, slot(ch, CHAN_RECV_SIGNAL), append_fn,
+                                 str_wake);
+    Py_DECREF(rec);
+    if (failed < 0)
+        return NULL;
     return PyLong_FromLong(PyList_GET_SIZE(trace) >= full ? 2 : 1);
 }
 
@@ -379,8 +365,7 @@ PyInit__accel(void)
 {
     empty_tuple = PyTuple_New(0);
     str_wake = PyUnicode_InternFromString("_wake_receiver");
-    one = PyLong_FromLong(1);
-    if (empty_tuple == NULL || str_wake == NULL || one == NULL)
+    if (empty_tuple == NULL || str_wake == NULL)
         return NULL;
     return PyModule_Create(&module);
 }

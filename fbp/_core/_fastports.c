@@ -35,8 +35,7 @@ static int configured = 0;
 static int use_waits = 1;  /* wait in C (else the Python methods wait) */
 static PyTypeObject *in_port_type, *out_port_type, *channel_type, *ip_type, *validator_type;
 static PyTypeObject *array_in_type, *deque_type, *checked_out_type;
-static PyObject *deque_popleft, *deque_append;
-/* Their C functions (METH_NOARGS and METH_O), called without the method call's checks. */
+/* deque's popleft, append and appendleft: their C functions (see method_function). */
 static PyCFunction popleft_fn, append_fn, appendleft_fn;
 static PyObject *str_wake, *str_admit, *str_anext_py, *str_send_py, *str_parents, *one;
 
@@ -583,28 +582,11 @@ configure(PyObject *self, PyObject *args)
     }
     if (slot_offsets(descrs, offsets, N_SLOTS) < 0)
         return NULL;
-    Py_XSETREF(deque_popleft, PyObject_GetAttrString((PyObject *)deque_type, "popleft"));
-    Py_XSETREF(deque_append, PyObject_GetAttrString((PyObject *)deque_type, "append"));
-    PyObject *appendleft = PyObject_GetAttrString((PyObject *)deque_type, "appendleft");
-    if (deque_popleft == NULL || deque_append == NULL || appendleft == NULL) {
-        Py_XDECREF(appendleft);
+    popleft_fn = method_function(deque_type, "popleft", METH_NOARGS);
+    append_fn = method_function(deque_type, "append", METH_O);
+    appendleft_fn = method_function(deque_type, "appendleft", METH_O);
+    if (popleft_fn == NULL || append_fn == NULL || appendleft_fn == NULL)
         return NULL;
-    }
-    int is_c = Py_IS_TYPE(appendleft, &PyMethodDescr_Type)
-               && ((PyMethodDescrObject *)appendleft)->d_method->ml_flags == METH_O;
-    appendleft_fn = is_c ? ((PyMethodDescrObject *)appendleft)->d_method->ml_meth : NULL;
-    Py_DECREF(appendleft);  /* the class keeps it */
-    PyMethodDef *pl, *ap;
-    if (!Py_IS_TYPE(deque_popleft, &PyMethodDescr_Type)
-        || !Py_IS_TYPE(deque_append, &PyMethodDescr_Type)
-        || (pl = ((PyMethodDescrObject *)deque_popleft)->d_method)->ml_flags != METH_NOARGS
-        || (ap = ((PyMethodDescrObject *)deque_append)->d_method)->ml_flags != METH_O
-        || appendleft_fn == NULL) {
-        PyErr_SetString(PyExc_TypeError, "deque's popleft, append, appendleft are not C methods");
-        return NULL;
-    }
-    popleft_fn = pl->ml_meth;
-    append_fn = ap->ml_meth;
     configured = 1;
     Py_RETURN_NONE;
 }
@@ -813,19 +795,10 @@ fan_out(PyObject *port, PyObject *value)
         return PyErr_Occurred() ? -1 : 0;
     for (Py_ssize_t i = 0; i < n; i++) {
         PyObject *ch = PyTuple_GET_ITEM(chans, i);
-        PyObject *res = append_fn(slot(ch, CHAN_BUF), value);
-        if (res == NULL)
+        PyObject **accepted = (PyObject **)((char *)ch + offsets[CHAN_ACCEPTED]);
+        if (channel_deliver(ch, slot(ch, CHAN_BUF), value, accepted,
+                            slot(ch, CHAN_RECV_SIGNAL), append_fn, str_wake) < 0)
             return -1;
-        Py_DECREF(res);
-        if (increment(ch, CHAN_ACCEPTED) < 0)
-            return -1;
-        PyObject *signal = slot(ch, CHAN_RECV_SIGNAL);
-        if (signal != NULL && signal != Py_None) {
-            res = PyObject_CallMethodNoArgs(ch, str_wake);
-            if (res == NULL)
-                return -1;
-            Py_DECREF(res);
-        }
     }
     return 1;
 }
@@ -874,24 +847,9 @@ try_send(PyObject *port, PyObject *value, int counted)
     PyObject *sent = slot(port, OUT_SENT_FAST);
     if (Py_SIZE(buf) >= limit || sent == NULL)
         return 0;
-    PyObject *res = append_fn(buf, value);
-    if (res == NULL)
+    PyObject **count = counted ? (PyObject **)((char *)port + offsets[OUT_SENT_FAST]) : NULL;
+    if (channel_deliver(ch, buf, value, count, slot(ch, CHAN_RECV_SIGNAL), append_fn, str_wake) < 0)
         return -1;
-    Py_DECREF(res);
-    if (counted) {
-        PyObject *more = PyNumber_Add(sent, one);
-        if (more == NULL)
-            return -1;
-        PyObject **sp = (PyObject **)((char *)port + offsets[OUT_SENT_FAST]);
-        Py_SETREF(*sp, more);
-    }
-    PyObject *signal = slot(ch, CHAN_RECV_SIGNAL);
-    if (signal != NULL && signal != Py_None) {
-        res = PyObject_CallMethodNoArgs(ch, str_wake);
-        if (res == NULL)
-            return -1;
-        Py_DECREF(res);
-    }
     return 1;
 }
 
