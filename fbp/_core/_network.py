@@ -17,7 +17,7 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 import anyio
 import anyio.abc
@@ -386,26 +386,20 @@ class Network:
         return ValueError(f"{address(proc, port)} is not an {kind} port ({kind}s: {names}){hint}")
 
     def _in(self, proc: str, port: str, index: int | None) -> InPort[Any]:
-        ports = self._process(proc).inports
-        p = ports.get(port.lower())
-        if p is None:
-            raise self._no_port(proc, port, "input", ports)
-        if isinstance(p, ArrayInPort):
-            if index is None or not 0 <= index < len(p):
-                msg = f"{address(proc, port)} is an array port of {len(p)}; give an index"
-                raise ValueError(msg)
-            return p[index]
-        if index is not None:
-            msg = f"{address(proc, port)} is not an array port; drop the index [{index}]"
-            raise ValueError(msg)
-        return p
+        return cast("InPort[Any]", self._port(proc, port, index, "input"))
 
     def _out(self, proc: str, port: str, index: int | None) -> OutPort[Any]:
-        ports = self._process(proc).outports
+        return cast("OutPort[Any]", self._port(proc, port, index, "output"))
+
+    def _port(self, proc: str, port: str, index: int | None, kind: str) -> Any:
+        """An input or output port of a process (an element of an array port with an
+        index), or a ValueError naming it and the fix."""
+        p_ = self._process(proc)
+        ports = p_.inports if kind == "input" else p_.outports
         p = ports.get(port.lower())
         if p is None:
-            raise self._no_port(proc, port, "output", ports)
-        if isinstance(p, ArrayOutPort):
+            raise self._no_port(proc, port, kind, ports)
+        if isinstance(p, (ArrayInPort, ArrayOutPort)):
             if index is None or not 0 <= index < len(p):
                 msg = f"{address(proc, port)} is an array port of {len(p)}; give an index"
                 raise ValueError(msg)

@@ -37,7 +37,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 import networkx as nx
 import numpy as np
@@ -82,18 +82,7 @@ Shape = Literal[
     "gate",
     "max",
 ]
-SHAPES: tuple[Shape, ...] = (
-    "tanh",
-    "square",
-    "relu",
-    "softplus",
-    "step",
-    "power",
-    "product",
-    "decay",
-    "gate",
-    "max",
-)
+SHAPES: tuple[Shape, ...] = tuple(x for x in get_args(Shape) if x != "linear")
 """Every non-linear transform shape: ``tanh``, ``square``, ``relu``, ``softplus`` and
 ``power`` (``|z + 2| ** 1.5``) of the weighted sum ``z`` of the inputs; ``step`` (a
 threshold on it); and, of the first two inputs ``u``, ``v`` (standardised),
@@ -121,22 +110,7 @@ FaultKind = Literal[
     "two-mid",
     "cancel",
 ]
-FAULT_KINDS: tuple[FaultKind, ...] = (
-    "mechanism",
-    "input",
-    "nonlinear",
-    "branch",
-    "two",
-    "none",
-    "gain",
-    "filter",
-    "join",
-    "aggregate",
-    "parameter",
-    "category",
-    "two-mid",
-    "cancel",
-)
+FAULT_KINDS: tuple[FaultKind, ...] = get_args(FaultKind)
 """The kinds of :func:`fault_case`: ``"mechanism"`` (a linear transform's output moves
 by 0.6, about 1.5 noise standard deviations), ``"nonlinear"`` (the same in a
 non-linear transform), ``"gain"`` (a transform's deterministic part is halved),

@@ -22,6 +22,18 @@ from ._shapley import shapley_values
 __all__ = ("MeanModel", "Rows", "attribute", "mean_game", "sampled_game")
 
 
+def _game(
+    pb: Problem,
+    shared: dict[int, NodeModel],
+    olds: dict[int, NodeModel],
+    news: dict[int, NodeModel],
+    players: Sequence[int],
+) -> Game:
+    """The game over every node of the problem, its output last."""
+    n = len(pb.nodes)
+    return Game(tuple(range(n)), pb.designs, shared, olds, news, tuple(players), n - 1)
+
+
 def sampled_game(pb: Problem, old: np.ndarray, new: np.ndarray, players: Sequence[int]) -> Game:
     """Fit the game for sampling (kl or a custom measure) on rows ``old`` and ``new``."""
     pooled = np.vstack([old, new])
@@ -36,15 +48,7 @@ def sampled_game(pb: Problem, old: np.ndarray, new: np.ndarray, players: Sequenc
             news[i] = fit_node(d, new, i, pb.levels[i])
         else:
             shared[i] = fit_node(d, pooled, i, pb.levels[i])
-    return Game(
-        tuple(range(len(pb.nodes))),
-        pb.designs,
-        shared,
-        olds,
-        news,
-        tuple(players),
-        len(pb.nodes) - 1,
-    )
+    return _game(pb, shared, olds, news, players)
 
 
 @dataclass(frozen=True)
@@ -93,15 +97,7 @@ def mean_game(
             news[i] = fit_weighted(fn, yn, w_new, k)
         else:
             shared[i] = fit_weighted(rows.f_pool[i], rows.y_pool[i], w_pool, k)
-    return Game(
-        tuple(range(len(pb.nodes))),
-        pb.designs,
-        shared,
-        olds,
-        news,
-        tuple(players),
-        len(pb.nodes) - 1,
-    )
+    return _game(pb, shared, olds, news, players)
 
 
 def attribute(
