@@ -34,7 +34,14 @@ from .._core._types import Compat, Validator, compatibility, type_name
 from ._model import Connection, Graph, Initial, Node, PortRef
 from ._registry import Registry
 
-__all__ = ("FlatGraph", "FlatProcess", "build_network", "check_graph", "flatten")
+__all__ = (
+    "FlatGraph",
+    "FlatProcess",
+    "build_network",
+    "check_graph",
+    "connect_edges",
+    "flatten",
+)
 
 GraphLoader = Callable[[Path], Graph]
 
@@ -463,6 +470,26 @@ def check_graph(
     return flat
 
 
+def connect_edges(net: Network, flat: FlatGraph) -> None:
+    """Connect the edges of a flattened graph in a network whose processes are added,
+    each with the capacity and overflow policy its metadata (or its receiving process's)
+    sets."""
+    proc_caps = {
+        p.name: _settings(p.metadata, "", SourceLocation(), [])[0] for p in flat.processes.values()
+    }
+    for e in flat.edges:
+        cap, overflow = _settings(e.metadata, "", SourceLocation(), [])
+        if cap is None:
+            cap = proc_caps.get(e.tgt.process)
+        net.connect(
+            (e.src.process, e.src.port, e.src.index),
+            (e.tgt.process, e.tgt.port, e.tgt.index),
+            capacity=cap,
+            overflow=overflow,
+            location=e.location,
+        )
+
+
 def build_network(
     graph: Graph,
     *,
@@ -510,20 +537,7 @@ def build_network(
             location=proc.location,
             array_sizes=flat.array_sizes.get(proc.name),
         )
-    proc_caps = {
-        p.name: _settings(p.metadata, "", SourceLocation(), [])[0] for p in flat.processes.values()
-    }
-    for e in flat.edges:
-        cap, overflow = _settings(e.metadata, "", SourceLocation(), [])
-        if cap is None:
-            cap = proc_caps.get(e.tgt.process)
-        net.connect(
-            (e.src.process, e.src.port, e.src.index),
-            (e.tgt.process, e.tgt.port, e.tgt.index),
-            capacity=cap,
-            overflow=overflow,
-            location=e.location,
-        )
+    connect_edges(net, flat)
     for i in flat.initials:
         net.add_initial((i.tgt.process, i.tgt.port, i.tgt.index), i.data, location=i.location)
     if open_exports:

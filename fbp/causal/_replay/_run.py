@@ -32,14 +32,14 @@ from pydantic import ValidationError
 
 from ..._core._address import PortAddress
 from ..._core._component import Component, ComponentSpec
-from ..._core._exceptions import NetworkError, SourceLocation
+from ..._core._exceptions import NetworkError
 from ..._core._live import Inlet
 from ..._core._network import DEFAULT_CAPACITY, Network, RunResult
 from ..._core._ports import MISSING
 from ..._core._record import CLOSE, IP_ID, KIND, OPEN, PARENTS, PAYLOAD, PORT_ID
 from ..._core._tracehook import RunInfo, RunStatus, TraceRecord, TraceSink
 from ..._core._types import Validator
-from ...graph._wiring import _settings
+from ...graph._wiring import connect_edges
 from ...tracing._payload import encode_json
 from ._plan import Plan
 from ._source import BLOCK, DATA, Recorded
@@ -47,7 +47,6 @@ from ._source import BLOCK, DATA, Recorded
 __all__ = ("Execution", "ReplayError", "execute", "sample_limits")
 
 
-_NOWHERE = SourceLocation()
 
 
 class ReplayError(ValueError):
@@ -396,22 +395,8 @@ def build(
             location=proc.location,
             array_sizes=flat.array_sizes.get(proc.name),
         )
-    proc_caps = {
-        p.name: _settings(p.metadata, "", _NOWHERE, [])[0] for p in flat.processes.values()
-    }
-    fed_ports: set[tuple[str, str, int | None]] = set()
-    for e in flat.edges:
-        cap, overflow = _settings(e.metadata, "", _NOWHERE, [])
-        if cap is None:
-            cap = proc_caps.get(e.tgt.process)
-        net.connect(
-            (e.src.process, e.src.port, e.src.index),
-            (e.tgt.process, e.tgt.port, e.tgt.index),
-            capacity=cap,
-            overflow=overflow,
-            location=e.location,
-        )
-        fed_ports.add((e.tgt.process, e.tgt.port.lower(), e.tgt.index))
+    connect_edges(net, flat)
+    fed_ports = {(e.tgt.process, e.tgt.port.lower(), e.tgt.index) for e in flat.edges}
     # IIPs of the re-executed processes, with their recorded ids where the value is the
     # recorded one; a held process gets none (its IIP records are copied).
     taken: dict[str, int] = {}
