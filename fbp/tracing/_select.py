@@ -111,33 +111,63 @@ def read_selected(
     )
 
 
-def concatenated(parts: list[RunColumns]) -> RunColumns:
+def concatenated(
+    parts: list[RunColumns], payload_sizes: Callable[[], list[int]] | None = None
+) -> RunColumns:
     """Columns of records read apart (from the segments of a rotated trace, in order)
-    as one run's, the offsets of their parents and payloads shifted."""
+    as one run's: each column joined on first use (and let go in the parts), the
+    offsets into the ragged columns (parents, payloads) shifted. ``payload_sizes``:
+    the payload bytes of every part but the last, when known without reading them."""
     if len(parts) == 1:
         return parts[0]
     import numpy as np
 
     from ._columns import RunColumns
 
-    parent_shift = np.cumsum([0] + [len(c.parents) for c in parts[:-1]])
-    payload_shift = np.cumsum([0] + [len(c.payload_data) for c in parts[:-1]])
+    def joined(name: str) -> Callable[[], Any]:
+        def read() -> Any:
+            out = np.concatenate([getattr(c, name) for c in parts])
+            for c in parts:
+                c.release(name)
+            return out
 
-    def cat(name: str) -> Any:
-        return np.concatenate([getattr(c, name) for c in parts])
+        return read
 
-    def shifted(name: str, shifts: Any) -> Any:
-        return np.concatenate([getattr(c, name) + s for c, s in zip(parts, shifts, strict=True)])
+    def shifted(name: str, sizes: Callable[[], list[int]]) -> Callable[[], Any]:
+        def read() -> Any:
+            shifts = np.cumsum([0, *sizes()])
+            out = np.concatenate(
+                [getattr(c, name) + s for c, s in zip(parts, shifts.tolist(), strict=False)]
+            )
+            for c in parts:
+                c.release(name)
+            return out
 
+        return read
+
+    def parent_sizes() -> list[int]:
+        return [len(c.parents) for c in parts[:-1]]
+
+    def read_payload_sizes() -> list[int]:
+        return [len(c.payload_data) for c in parts[:-1]]
+
+    def payloads() -> bytes:
+        out = b"".join(c.payload_data for c in parts)
+        for c in parts:
+            c.release("payload_data")
+        return out
+
+    sizes = payload_sizes or read_payload_sizes
     return RunColumns(
-        ip_id=cat("ip_id"),
-        kind=cat("kind"),
-        port_id=cat("port_id"),
-        activation=cat("activation"),
-        t_ns=cat("t_ns"),
-        parent_ends=shifted("parent_ends", parent_shift),
-        parents=cat("parents"),
-        payload_starts=shifted("payload_starts", payload_shift),
-        payload_ends=shifted("payload_ends", payload_shift),
-        payload_data=b"".join(c.payload_data for c in parts),
+        ip_id=joined("ip_id"),
+        kind=joined("kind"),
+        port_id=joined("port_id"),
+        activation=joined("activation"),
+        t_ns=joined("t_ns"),
+        parent_ends=shifted("parent_ends", parent_sizes),
+        parents=joined("parents"),
+        payload_starts=shifted("payload_starts", sizes),
+        payload_ends=shifted("payload_ends", sizes),
+        payload_data=payloads,
+        length=sum(len(c) for c in parts),
     )

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import os
 import sqlite3
-from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -22,6 +21,7 @@ from ._records import RunSummary
 from ._rotation import list_segments
 from ._run import TracedRun
 from ._schema import connect_reader
+from ._select import concatenated
 
 if TYPE_CHECKING:
     from ._columns import RunColumns
@@ -61,60 +61,8 @@ class SegmentedRun(TracedRun):
                 sql = "SELECT coalesce(sum(length(payloads)), 0) FROM chunks WHERE run = ?"
                 return [int(con.execute(sql, (row[0],)).fetchone()[0]) for con, row, _ in closed]
 
-            self._columns = parts[0] if len(parts) == 1 else _concatenated(parts, payload_sizes)
+            self._columns = parts[0] if len(parts) == 1 else concatenated(parts, payload_sizes)
         return self._columns
-
-
-def _concatenated(parts: list[RunColumns], payload_sizes: Callable[[], list[int]]) -> RunColumns:
-    """Columns of several segments as one run's: each column joined on first use (and
-    let go in the segments), offsets into the ragged columns shifted."""
-    import numpy as np
-
-    from ._columns import RunColumns
-
-    def joined(name: str) -> Callable[[], Any]:
-        def read() -> Any:
-            out = np.concatenate([getattr(c, name) for c in parts])
-            for c in parts:
-                c.release(name)
-            return out
-
-        return read
-
-    def shifted(name: str, sizes: Callable[[], list[int]]) -> Callable[[], Any]:
-        def read() -> Any:
-            shifts = np.cumsum([0, *sizes()])
-            out = np.concatenate(
-                [getattr(c, name) + s for c, s in zip(parts, shifts.tolist(), strict=False)]
-            )
-            for c in parts:
-                c.release(name)
-            return out
-
-        return read
-
-    def parent_sizes() -> list[int]:
-        return [len(c.parents) for c in parts[:-1]]
-
-    def payloads() -> bytes:
-        out = b"".join(c.payload_data for c in parts)
-        for c in parts:
-            c.release("payload_data")
-        return out
-
-    return RunColumns(
-        ip_id=joined("ip_id"),
-        kind=joined("kind"),
-        port_id=joined("port_id"),
-        activation=joined("activation"),
-        t_ns=joined("t_ns"),
-        parent_ends=shifted("parent_ends", parent_sizes),
-        parents=joined("parents"),
-        payload_starts=shifted("payload_starts", payload_sizes),
-        payload_ends=shifted("payload_ends", payload_sizes),
-        payload_data=payloads,
-        length=sum(len(c) for c in parts),
-    )
 
 
 class TraceSet(Trace):
