@@ -285,3 +285,38 @@ async def test_a_send_never_awaited_fails_its_process(
     assert err.process == "src"
     assert "src.OUT.send() was called without await" in str(err)
     assert "write 'await self.out.send(...)'" in str(err)
+
+
+class Trickle(Component):
+    """Takes an item, then lets the event loop run a while, N times: its senders block."""
+
+    in_: InPort[int]
+    got: list[int]
+
+    async def run(self) -> None:
+        self.got = []
+        async for x in self.in_:
+            self.got.append(x)
+            LOG.append(("got", len(self.got)))
+            await anyio.sleep(0.001)
+
+
+@pytest.mark.usefixtures("execution")
+async def test_a_blocked_sender_is_accounted_and_released(capacity: int) -> None:
+    """A sender that finds the channel full queues itself and is let in by the
+    receiver's next take (in C for fused processes, in Python otherwise): either way
+    the items arrive in order, the time senders spent blocked is counted, the peak is
+    the capacity and no process is left marked as waiting."""
+    g = Graph("blocked").add_process("src", Source).add_process("snk", Trickle)
+    g.connect("src.OUT", "snk.IN").add_initial(N, "src.N")
+    net, _ = _run(g, capacity, "plain")
+    with anyio.fail_after(10):
+        await net.run()
+    assert net.processes["snk"].component.got == list(range(N))
+    (port,) = [p for p in net.port_statistics() if p.address == "snk.IN"]
+    assert port.send_blocked_s > 0.001 * (N - capacity - 2) / 2
+    assert port.send_blocked_s < net.result().duration_s
+    if capacity:
+        assert port.peak == capacity
+    assert all(p.waiting is None for p in net.processes.values())
+    _check_back_pressure(capacity)

@@ -68,6 +68,22 @@ def test_a_loadable_module_is_returned(package: Path) -> None:
     assert _compiled._why["fake_fbp_ext._fine"] == ""
 
 
+def test_a_build_of_older_sources_is_stale(
+    package: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A module that loads but was built from sources of another API (an editable
+    install not rebuilt after an update) warns as a broken build, rather than failing
+    later where the Python side calls what it lacks."""
+    (package / "_old.py").write_text("API = 1\n")
+    (package / "_new.py").write_text("API = 2\n")
+    monkeypatch.setitem(_compiled._API, "fake_fbp_ext._old", 2)
+    monkeypatch.setitem(_compiled._API, "fake_fbp_ext._new", 2)
+    with pytest.warns(RuntimeWarning, match="built from other sources") as caught:
+        assert _compiled.load("fake_fbp_ext._old") is None
+    assert "API 1, these sources need 2" in str(caught[0].message)
+    assert _compiled.load("fake_fbp_ext._new") is not None
+
+
 @pytest.mark.compiled
 def test_every_compiled_module_of_this_build_is_in_use() -> None:
     assert _compiled.status() == dict.fromkeys(_compiled.MODULES, "")

@@ -12,7 +12,8 @@ Three cases are told apart, because only one of them is the user's choice:
 - The module was not built (no compiler at install time): the Python paths run, and
   the runtime says so once per process (:func:`fbp._core._fast.report_missing`).
 - The module was built but cannot be loaded (built for another Python, a stale build
-  left after an upgrade, a missing symbol): a :class:`RuntimeWarning` names the module,
+  left after an upgrade, a missing symbol, a build of older sources whose ``API``
+  constant is not the one these sources need): a :class:`RuntimeWarning` names the module,
   the loader's error and the fix, at the moment it is loaded. Without it a broken
   build would silently make every run slower.
 """
@@ -35,6 +36,10 @@ MODULES: Final = (
     "fbp.tracing._scan",
 )
 
+#: The API version a module built from these sources has (its ``API`` constant; 1 when
+#: it has none): a build of older sources loads but lacks what the Python side calls.
+_API: Final = {"fbp._core._fastports": 2}
+
 #: Why each module looked up is not used ("" when it is).
 _why: dict[str, str] = {}
 
@@ -47,6 +52,10 @@ def load(name: str) -> ModuleType | None:
         return None
     try:
         module = importlib.import_module(name)
+        api = getattr(module, "API", 1)
+        if api != _API.get(name, 1):
+            msg = f"built from other sources (API {api}, these sources need {_API.get(name, 1)})"
+            raise ImportError(msg)
     except ModuleNotFoundError as e:
         if e.name != name:
             raise  # something the module imports is missing: a real error

@@ -17,7 +17,9 @@ and explicit parents behave exactly as in Python.
 
 from __future__ import annotations
 
+import asyncio
 import os
+import time
 from collections import deque
 from typing import Any
 
@@ -86,6 +88,26 @@ def _load() -> tuple[Any, ...] | None:
     classes = (InPort, OutPort, Channel, IP, Validator, ArrayInPort, deque, CheckedOutPort)
     _fastports.configure(descriptors, classes)
     _fastports.set_unawaited_hook(_unawaited.forgotten)
+    from ._channel import Waiter
+    from ._fuse import Scheduler, _Member
+
+    handover = (
+        (Waiter, "waiting"),
+        (Waiter, "last_wait"),
+        (Waiter, "fused"),
+        (_Member, "wait"),
+        (_Member, "sched"),
+        (Scheduler, "ready"),
+        (Scheduler, "_idle"),
+        (Scheduler, "loop"),
+        (Channel, "_blocked_mark"),
+        (Channel, "_peak"),
+    )
+    _fastports.configure_handover(
+        tuple(cls.__dict__[name] for cls, name in handover),
+        (Waiter, _Member, Scheduler, asyncio.Future),
+        time.perf_counter_ns,
+    )
     methods: tuple[Any, ...] = _fastports.methods()
     put = _port_variants._put
     if put is not None:  # the traced send's record-making (fbp._core._accel) is built

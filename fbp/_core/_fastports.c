@@ -312,6 +312,7 @@ wait_dealloc(WaitObject *w)
 }
 
 static PyObject *take(PyObject *ch, PyObject *buf);
+static PyObject *enqueue_send_here(PyObject *ch, PyObject *item, PyObject *w);
 static PyObject *data_head(PyObject *ch, PyObject **buf_out);
 
 /* Queue a receiver on its channel; a new Wait (or NULL). */
@@ -342,10 +343,15 @@ wait_receive(PyObject *port, PyObject *ch)
 static PyObject *
 wait_send(PyObject *port, PyObject *ch, PyObject *value, PyObject *waiter)
 {
-    PyObject *args[3] = {ch, value, waiter};
-    PyObject *pair = PyObject_VectorcallMethod(str_enqueue_send, args, 3, NULL);
-    if (pair == NULL)
-        return NULL;
+    PyObject *pair = enqueue_send_here(ch, value, waiter);
+    if (pair == NULL) {
+        if (PyErr_Occurred())
+            return NULL;
+        PyObject *args[3] = {ch, value, waiter};
+        pair = PyObject_VectorcallMethod(str_enqueue_send, args, 3, NULL);
+        if (pair == NULL)
+            return NULL;
+    }
     if (!PyTuple_CheckExact(pair) || PyTuple_GET_SIZE(pair) != 2) {
         Py_DECREF(pair);
         PyErr_SetString(PyExc_TypeError, "Channel._enqueue_send() must return (fut, entry)");
@@ -601,12 +607,273 @@ anext_slow(PyObject *port)
 }
 
 /* Pop the head of a channel's buffer (known to be there) and admit a waiting sender. */
+/* -- hand-overs between fused processes ------------------------------------------------
+ *
+ * A bounded channel hands over about once per channel-full: the sender finds it full
+ * and queues itself with its item (Channel._enqueue_send), the receiver's next take
+ * lets it in (Channel._admit_sender), which resolves the sender's future and queues it
+ * back in its fused scheduler (fbp._core._fuse: release, Scheduler.wake). Those Python
+ * methods are the reference; here is their common case, a process that a scheduler
+ * runs, waiting on an asyncio Future. Anything else calls them. Configured by
+ * configure_handover(). */
+
+static int increment(PyObject *obj, int which);
+
+enum {
+    HO_WAITING, HO_LAST_WAIT, HO_FUSED, HO_WAIT, HO_SCHED, HO_READY, HO_IDLE, HO_LOOP,
+    HO_BLOCKED_MARK, HO_PEAK, N_HO
+};
+static Py_ssize_t ho_offsets[N_HO];
+static int ho_configured = 0;
+static PyTypeObject *waiter_type, *member_type, *sched_type, *future_type;
+static PyObject *perf_ns, *kw_loop, *str_send_op, *str_set_result;
+
+static inline PyObject *
+ho_slot(PyObject *obj, int which)
+{
+    return *(PyObject **)((char *)obj + ho_offsets[which]);
+}
+
+static inline void
+ho_set(PyObject *obj, int which, PyObject *value)
+{
+    PyObject **p = (PyObject **)((char *)obj + ho_offsets[which]);
+    Py_XSETREF(*p, Py_NewRef(value));
+}
+
+/* An int slot plus or minus perf_counter_ns() (the channel's time-blocked mark). */
+static int
+add_now(PyObject *obj, int which, int sign)
+{
+    PyObject *mark = ho_slot(obj, which);
+    if (mark == NULL || !PyLong_CheckExact(mark)) {
+        PyErr_SetString(PyExc_TypeError, "the channel's blocked mark is not an int");
+        return -1;
+    }
+    PyObject *now = PyObject_CallNoArgs(perf_ns);
+    if (now == NULL)
+        return -1;
+    PyObject *moved = sign > 0 ? PyNumber_Add(mark, now) : PyNumber_Subtract(mark, now);
+    Py_DECREF(now);
+    if (moved == NULL)
+        return -1;
+    PyObject **p = (PyObject **)((char *)obj + ho_offsets[which]);
+    Py_SETREF(*p, moved);
+    return 0;
+}
+
+/* A future's done(), as 1/0, or -1. */
+static int
+future_done(PyObject *fut)
+{
+    PyObject *done = PyObject_CallMethodNoArgs(fut, str_done);
+    if (done == NULL)
+        return -1;
+    int d = PyObject_IsTrue(done);
+    Py_DECREF(done);
+    return d;
+}
+
+static int
+future_set(PyObject *fut)
+{
+    PyObject *res = PyObject_CallMethodOneArg(fut, str_set_result, Py_None);
+    if (res == NULL)
+        return -1;
+    Py_DECREF(res);
+    return 0;
+}
+
+/* release(fut, waiter) and Scheduler.wake(m) of fbp._core._fuse. */
+static int
+release_waiter(PyObject *fut, PyObject *w)
+{
+    int done = future_done(fut);
+    if (done != 0)
+        return done < 0 ? -1 : 0;
+    if (future_set(fut) < 0)
+        return -1;
+    if (w == Py_None)
+        return 0;
+    PyObject *m = ho_slot(w, HO_FUSED);
+    if (m == NULL || m == Py_None || ho_slot(m, HO_WAIT) != fut)
+        return 0;
+    ho_set(m, HO_WAIT, Py_None);
+    PyObject *sched = ho_slot(m, HO_SCHED);
+    PyObject *ready = ho_slot(sched, HO_READY);
+    PyObject *res = append_fn(ready, m);
+    if (res == NULL)
+        return -1;
+    Py_DECREF(res);
+    PyObject *idle = ho_slot(sched, HO_IDLE);
+    if (idle != NULL && idle != Py_None) {
+        done = future_done(idle);
+        if (done < 0 || (done == 0 && future_set(idle) < 0))
+            return -1;
+    }
+    return 0;
+}
+
+/* Whether an object is what the hand-over here knows: a waiter (None, or a process
+ * whose scheduler member, if any, has the classes configured). */
+static int
+known_waiter(PyObject *w)
+{
+    if (w == Py_None)
+        return 1;
+    if (!PyObject_TypeCheck(w, waiter_type))
+        return 0;
+    PyObject *m = ho_slot(w, HO_FUSED);
+    if (m == NULL)
+        return 0;
+    if (m == Py_None)
+        return 1;
+    if (!Py_IS_TYPE(m, member_type))
+        return 0;
+    PyObject *sched = ho_slot(m, HO_SCHED);
+    if (sched == NULL || !Py_IS_TYPE(sched, sched_type))
+        return 0;
+    PyObject *ready = ho_slot(sched, HO_READY);
+    return ready != NULL && Py_TYPE(ready) == deque_type;
+}
+
+/* Channel._admit_sender: the first queued sender's item goes in, and it is released.
+ * 1 done, 0 not done here (the Python method is to be called), -1 error. */
+static int
+admit_here(PyObject *ch, PyObject *waiters)
+{
+    if (!ho_configured)
+        return 0;
+    PyObject *entry = PySequence_GetItem(waiters, 0);
+    if (entry == NULL) {
+        PyErr_Clear();
+        return 0;
+    }
+    PyObject *buf = slot(ch, CHAN_BUF);
+    int ok = PyTuple_CheckExact(entry) && PyTuple_GET_SIZE(entry) == 3
+             && Py_IS_TYPE(PyTuple_GET_ITEM(entry, 0), future_type)
+             && known_waiter(PyTuple_GET_ITEM(entry, 2)) && buf != NULL
+             && Py_TYPE(buf) == deque_type;
+    if (!ok) {
+        Py_DECREF(entry);
+        return 0;
+    }
+    PyObject *fut = PyTuple_GET_ITEM(entry, 0), *item = PyTuple_GET_ITEM(entry, 1);
+    PyObject *w = PyTuple_GET_ITEM(entry, 2);
+    PyObject *popped = popleft_fn(waiters, NULL);  /* the entry */
+    Py_XDECREF(popped);
+    int failed = popped == NULL || add_now(ch, HO_BLOCKED_MARK, +1) < 0;
+    if (!failed) {
+        PyObject *res = append_fn(buf, item);
+        failed = res == NULL || increment(ch, CHAN_ACCEPTED) < 0;
+        Py_XDECREF(res);
+    }
+    if (!failed && w != Py_None)
+        ho_set(w, HO_WAITING, Py_None);
+    if (!failed)
+        failed = release_waiter(fut, w) < 0;
+    Py_DECREF(entry);
+    return failed ? -1 : 1;
+}
+
+/* Channel._enqueue_send for a process a scheduler runs: (fut, entry), or NULL with no
+ * exception when it is not that case (the Python method is to be called). */
+static PyObject *
+enqueue_send_here(PyObject *ch, PyObject *item, PyObject *w)
+{
+    if (!ho_configured || w == Py_None || !known_waiter(w))
+        return NULL;
+    PyObject *m = ho_slot(w, HO_FUSED);
+    PyObject *buf = slot(ch, CHAN_BUF), *waiters = slot(ch, CHAN_SEND_WAITERS);
+    PyObject *peak = ho_slot(ch, HO_PEAK), *signal = slot(ch, CHAN_RECV_SIGNAL);
+    if (m == Py_None || buf == NULL || Py_TYPE(buf) != deque_type || waiters == NULL
+        || Py_TYPE(waiters) != deque_type || peak == NULL || !PyLong_CheckExact(peak)
+        || (signal != NULL && signal != Py_None))  /* a rendezvous: the Python method */
+        return NULL;
+    PyObject *loop = ho_slot(ho_slot(m, HO_SCHED), HO_LOOP);
+    if (loop == NULL)
+        return NULL;
+    PyObject *fut = PyObject_Vectorcall((PyObject *)future_type, &loop, 0, kw_loop);
+    if (fut == NULL)
+        return NULL;
+    ho_set(m, HO_WAIT, fut);
+    Py_ssize_t high = PyLong_AsSsize_t(peak);
+    if (high == -1 && PyErr_Occurred())
+        goto error;
+    if (Py_SIZE(buf) > high) {
+        PyObject *n = PyLong_FromSsize_t(Py_SIZE(buf));
+        if (n == NULL)
+            goto error;
+        PyObject **p = (PyObject **)((char *)ch + ho_offsets[HO_PEAK]);
+        Py_SETREF(*p, n);
+    }
+    PyObject *entry = PyTuple_Pack(3, fut, item, w);
+    if (entry == NULL)
+        goto error;
+    PyObject *res = append_fn(waiters, entry);
+    if (res == NULL || add_now(ch, HO_BLOCKED_MARK, -1) < 0) {
+        Py_XDECREF(res);
+        Py_DECREF(entry);
+        goto error;
+    }
+    Py_DECREF(res);
+    PyObject *chans = PyTuple_Pack(1, ch);
+    PyObject *desc = chans == NULL ? NULL : PyTuple_Pack(2, chans, str_send_op);
+    Py_XDECREF(chans);
+    if (desc == NULL) {
+        Py_DECREF(entry);
+        goto error;
+    }
+    ho_set(w, HO_WAITING, desc);
+    ho_set(w, HO_LAST_WAIT, desc);
+    Py_DECREF(desc);
+    PyObject *pair = PyTuple_Pack(2, fut, entry);
+    Py_DECREF(entry);
+    Py_DECREF(fut);
+    return pair;
+error:
+    Py_DECREF(fut);
+    return NULL;
+}
+
+/* configure_handover(descriptors, (Waiter, _Member, Scheduler, Future), perf_counter_ns):
+ * the slots the hand-over reads (Waiter.waiting, .last_wait, .fused, _Member.wait,
+ * .sched, Scheduler.ready, ._idle, .loop, Channel._blocked_mark, ._peak), once. */
+static PyObject *
+configure_handover(PyObject *self, PyObject *args)
+{
+    PyObject *descrs, *types, *clock;
+    if (!PyArg_ParseTuple(args, "O!O!O", &PyTuple_Type, &descrs, &PyTuple_Type, &types, &clock))
+        return NULL;
+    if (PyTuple_GET_SIZE(types) != 4) {
+        PyErr_SetString(PyExc_ValueError, "configure_handover() needs 4 classes");
+        return NULL;
+    }
+    PyTypeObject **targets[4] = {&waiter_type, &member_type, &sched_type, &future_type};
+    for (int i = 0; i < 4; i++) {
+        PyObject *t = PyTuple_GET_ITEM(types, i);
+        if (!PyType_Check(t)) {
+            PyErr_Format(PyExc_TypeError, "type %d is not a class", i);
+            return NULL;
+        }
+        Py_XSETREF(*targets[i], (PyTypeObject *)Py_NewRef(t));
+    }
+    if (slot_offsets(descrs, ho_offsets, N_HO) < 0)
+        return NULL;
+    Py_XSETREF(perf_ns, Py_NewRef(clock));
+    ho_configured = 1;
+    Py_RETURN_NONE;
+}
+
 /* Let a sender waiting for room put its item in (a receive made room). */
 static int
 admit(PyObject *ch)
 {
     PyObject *waiters = slot(ch, CHAN_SEND_WAITERS);
     if (waiters != NULL && Py_TYPE(waiters) == deque_type && Py_SIZE(waiters) > 0) {
+        int done = admit_here(ch, waiters);
+        if (done)
+            return done < 0 ? -1 : 0;
         PyObject *res = PyObject_CallMethodNoArgs(ch, str_admit);
         if (res == NULL)
             return -1;
@@ -1846,6 +2113,9 @@ static PyMethodDef module_methods[] = {
      "set_unawaited_hook(fn): fn(port) is called for a send that was never awaited."},
     {"drive", (PyCFunction)(void (*)(void))drive, METH_FASTCALL,
      "drive(iterable, step, out, skip, stop, pairs, sync): a compiled loop (fbp._core._loops)."},
+    {"configure_handover", configure_handover, METH_VARARGS,
+     "configure_handover(descriptors, (Waiter, _Member, Scheduler, Future), perf_counter_ns):"
+     " the hand-over between fused processes in C, once."},
     {"bind_anext", bind_anext, METH_O,
      "bind_anext(cls): async for over cls calls its C __anext__ without looking it up."},
     {"set_waits", set_waits, METH_O,
@@ -1862,10 +2132,16 @@ static struct PyModuleDef module = {
 PyMODINIT_FUNC
 PyInit__fastports(void)
 {
+    /* API: what fbp._core._compiled expects (a build of older sources is stale). */
     if (PyType_Ready(&Ready_Type) < 0 || PyType_Ready(&Wait_Type) < 0
         || PyType_Ready(&Loop_Type) < 0)
         return NULL;
     str_send = PyUnicode_InternFromString("send");
+    str_send_op = PyUnicode_InternFromString("send");
+    str_set_result = PyUnicode_InternFromString("set_result");
+    kw_loop = Py_BuildValue("(s)", "loop");
+    if (str_send_op == NULL || str_set_result == NULL || kw_loop == NULL)
+        return NULL;
     kw_parents = Py_BuildValue("(s)", "parents");
     if (str_send == NULL || kw_parents == NULL)
         return NULL;
@@ -1899,5 +2175,10 @@ PyInit__fastports(void)
     if (str_wake == NULL || str_admit == NULL || str_anext_py == NULL || str_send_py == NULL
         || str_parents == NULL || one == NULL)
         return NULL;
-    return PyModule_Create(&module);
+    PyObject *mod = PyModule_Create(&module);
+    if (mod != NULL && PyModule_AddIntConstant(mod, "API", 2) < 0) {
+        Py_DECREF(mod);
+        return NULL;
+    }
+    return mod;
 }

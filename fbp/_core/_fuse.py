@@ -103,6 +103,8 @@ def release(fut: asyncio.Future[None], waiter: Any) -> None:
 class Scheduler:
     """Steps the coroutines of several processes in one task (see the module doc)."""
 
+    __slots__ = ("_idle", "live", "loop", "members", "ready")
+
     def __init__(self, procs: Sequence[Process]) -> None:
         self.members = [_Member(self, p) for p in procs]
         self.ready: deque[_Member] = deque()
