@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any, Literal
 
 import networkx as nx
@@ -165,42 +166,74 @@ def shift(
             subsample(new[:, -1:], max_rows, obs_rng)[:, 0][None, :],
         )[0]
     )
+    asked = _Asked(
+        name,
+        measure_fn,
+        seed,
+        confidence,
+        n_bootstrap,
+        alpha,
+        correction,
+        num_samples,
+        gate,
+        observed,
+        t0,
+    )
     if method == "dowhy":
-        return _shift_dowhy(
-            pb,
-            model,
-            before,
-            after,
-            name,
-            measure_fn,
-            seed=seed,
-            confidence=confidence,
-            n_bootstrap=n_bootstrap,
-            alpha=alpha,
-            correction=correction,
-            num_samples=num_samples,
-            gate=gate,
-            observed=observed,
-            t0=t0,
-            options=dowhy_options or {},
-        )
+        return _shift_dowhy(pb, model, before, after, asked, dowhy_options or {})
     if model is not None:
         model.require_fast_compatible(pb.nodes)
     with one_blas_thread():
-        return _shift_fast(
+        return _shift_fast(pb, asked, max_rows)
+
+
+@dataclass(frozen=True)
+class _Asked:
+    """What a shift query asks, and what it has measured before either engine runs."""
+
+    name: str
+    measure_fn: Callable[[np.ndarray, np.ndarray], np.ndarray]
+    seed: int
+    confidence: float
+    n_bootstrap: int
+    alpha: float
+    correction: Correction
+    num_samples: int
+    gate: float
+    observed: float | None
+    t0: float
+
+    def result(
+        self,
+        pb: Problem,
+        method: str,
+        values: np.ndarray,
+        reps: np.ndarray,
+        p: list[float | None],
+        p_adj: list[float | None],
+        changed: list[bool],
+        timings: dict[str, float],
+        **extra: Any,
+    ) -> ShiftResult:
+        """The result of either engine, with the query's settings."""
+        return build_result(
             pb,
-            name,
-            measure_fn,
-            seed=seed,
-            confidence=confidence,
-            n_bootstrap=n_bootstrap,
-            alpha=alpha,
-            correction=correction,
-            num_samples=num_samples,
-            max_rows=max_rows,
-            gate=gate,
-            observed=observed,
-            t0=t0,
+            self.name,
+            method,
+            values,
+            reps if self.n_bootstrap else None,
+            p,
+            p_adj,
+            changed,
+            gate=self.gate,
+            observed=self.observed,
+            alpha=self.alpha,
+            correction=self.correction,
+            confidence=self.confidence,
+            n_bootstrap=self.n_bootstrap,
+            seed=self.seed,
+            timings=timings,
+            **extra,
         )
 
 
@@ -216,22 +249,10 @@ def _bootstrap_weights(n_old: int, n_new: int, seed: int, n_bootstrap: int) -> n
     return w
 
 
-def _shift_fast(
-    pb: Problem,
-    name: str,
-    measure_fn: Callable[[np.ndarray, np.ndarray], np.ndarray],
-    *,
-    seed: int,
-    confidence: float,
-    n_bootstrap: int,
-    alpha: float,
-    correction: Correction,
-    num_samples: int,
-    max_rows: int,
-    gate: float,
-    observed: float | None,
-    t0: float,
-) -> ShiftResult:
+def _shift_fast(pb: Problem, asked: _Asked, max_rows: int) -> ShiftResult:
+    name, measure_fn, seed = asked.name, asked.measure_fn, asked.seed
+    n_bootstrap = asked.n_bootstrap
+    alpha, correction, num_samples, t0 = asked.alpha, asked.correction, asked.num_samples, asked.t0
     old, new = pb.enc.arrays
     n_old, n_new = len(old), len(new)
     # One set of resampling weights drives the whole pipeline: every replicate
@@ -282,23 +303,15 @@ def _shift_fast(
             )
     t_boot = time.perf_counter()
 
-    return build_result(
+    return asked.result(
         pb,
-        name,
         "fast",
         values,
-        reps if n_bootstrap else None,
+        reps,
         [float(x) for x in tests.p[0]],
         [float(x) for x in p_adj_rows[0]],
         changed,
-        gate=gate,
-        observed=observed,
-        alpha=alpha,
-        correction=correction,
-        confidence=confidence,
-        n_bootstrap=n_bootstrap,
-        seed=seed,
-        timings={
+        {
             "test": t_test - t0,
             "attribution": t_attr - t_test,
             "bootstrap": t_boot - t_attr,
@@ -314,22 +327,14 @@ def _shift_dowhy(
     model: FittedModel | None,
     before: pd.DataFrame,
     after: pd.DataFrame,
-    name: str,
-    measure_fn: Callable[[np.ndarray, np.ndarray], np.ndarray],
-    *,
-    seed: int,
-    confidence: float,
-    n_bootstrap: int,
-    alpha: float,
-    correction: str,
-    num_samples: int,
-    gate: float,
-    observed: float | None,
-    t0: float,
+    asked: _Asked,
     options: Mapping[str, Any],
 ) -> ShiftResult:
     gcm = require("dowhy.gcm")
     from dowhy.gcm.shapley import ShapleyConfig
+
+    measure_fn, seed, n_bootstrap, t0 = asked.measure_fn, asked.seed, asked.n_bootstrap, asked.t0
+    correction, alpha, num_samples = asked.correction, asked.alpha, asked.num_samples
 
     old = to_dowhy_frame(before, pb.nodes)
     new = to_dowhy_frame(after, pb.nodes)
@@ -370,21 +375,5 @@ def _shift_dowhy(
             reps[b] = run(ob, nb)[0]
     t_boot = time.perf_counter()
     none: list[float | None] = [None] * len(pb.nodes)
-    return build_result(
-        pb,
-        name,
-        "dowhy",
-        values,
-        reps if n_bootstrap else None,
-        none,
-        none,
-        changed,
-        gate=gate,
-        observed=observed,
-        alpha=alpha,
-        correction=correction,
-        confidence=confidence,
-        n_bootstrap=n_bootstrap,
-        seed=seed,
-        timings={"attribution": t_attr - t0, "bootstrap": t_boot - t_attr, "total": t_boot - t0},
-    )
+    timings = {"attribution": t_attr - t0, "bootstrap": t_boot - t_attr, "total": t_boot - t0}
+    return asked.result(pb, "dowhy", values, reps, none, none, changed, timings)
