@@ -294,7 +294,23 @@ class IteratorFails(Component):
             await self.out.send(i)
 
 
-COMPILED = [Map, Direct, Filter, Route, Tally, TakeThree, Pairs, InTry, Fails]
+class Switches(Component):
+    """Rebinds the port it sends on: the port is then read at each send, as written."""
+
+    in_: InPort[int]
+    out: OutPort[int]
+    other: OutPort[int]
+
+    async def run(self) -> None:
+        first = self.out
+        async for x in self.in_:
+            if x == 10:
+                self.out = self.other
+            await self.out.send(x)
+        self.out = first
+
+
+COMPILED = [Map, Direct, Filter, Route, Tally, TakeThree, Pairs, InTry, Fails, Switches]
 COMPILED += [Count, IteratorFails, Forward]
 COMPILED += [Closures, PostponedAnnotations, CountsItsSends]
 COMPILED += [RaisesStopAsyncIteration, FromTicks]
@@ -463,7 +479,7 @@ def _graph(cls: type[Component], capacity: int) -> Graph:
         g = Graph("loops").add_process("comp", cls).add_initial(N, "comp.N")
     else:
         g.connect("src.OUT", "comp.IN")
-    outs = [p for p in ("out", "even", "odd") if p in cls.__annotations__]
+    outs = [p for p in ("out", "even", "odd", "other") if p in cls.__annotations__]
     for p in outs:
         g.add_process(f"got_{p}", Collect).connect(f"comp.{p.upper()}", f"got_{p}.IN")
     return g
@@ -495,7 +511,9 @@ async def _observe(
             seen[name] = proc.component.got
     seen["vars"] = {k: v for k, v in vars(comp).items() if k in ("skipped",)}
     seen["stats"] = {
-        p: getattr(comp, p).statistics() for p in ("out", "even", "odd") if hasattr(comp, p)
+        p: getattr(comp, p).statistics()
+        for p in ("out", "even", "odd", "other")
+        if hasattr(comp, p)
     }
     if trace is not None:
         seen["lineage"] = [(r[1], r[5], r[6]) for r in trace.records if r[1] == 0]
@@ -537,6 +555,9 @@ async def test_what_the_loops_give(monkeypatch: pytest.MonkeyPatch) -> None:
     assert stop["error"][1] == "StopAsyncIteration"
     counts = await _observe(CountsItsSends, 3, True, monkeypatch, traced=False)
     assert counts["got_out"] == list(range(N))
+    switches = await _observe(Switches, 3, True, monkeypatch)
+    assert switches["got_out"] == list(range(10))
+    assert switches["got_other"] == list(range(10, N))
     closures = await _observe(Closures, 3, True, monkeypatch)
     assert closures["got_out"] == [[N - 1] * 3]
     count = await _observe(Count, 3, True, monkeypatch)

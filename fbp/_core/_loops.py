@@ -29,7 +29,9 @@ Which loops (anything else runs as written):
 
 The step declares ``nonlocal`` the names the body binds, so they stay variables of
 ``run``: what the loop leaves behind (a count, the last item) reads the same after it,
-and a function made in the body sees them as it did. When every send goes to the same
+and a function made in the body sees them as it did. Only the loop's targets, bound
+anew by every iteration, are the step's own when nothing else in ``run`` mentions them
+and the body makes no function that could read them later. When every send goes to the same
 ``self.OUT`` without parents, the step returns just the value and the loop reads
 ``self.OUT`` once, when it starts (a body that assigns an attribute of that name, or
 calls ``setattr``/``delattr``, keeps the other form: the step returns the port with the
