@@ -23,6 +23,7 @@ import pandas as pd
 
 from fbp._core._exceptions import CausalModelError
 
+from ._checks import check_fraction, check_method, require_fitted
 from ._model._fit import FittedModel, seeded
 from ._model._noise import draw_noise, propagate, reconstruct_noise, require_invertible
 from ._shift._ranking import Answer, Ranking, fmt, html, normal_interval, rank, table
@@ -277,15 +278,9 @@ def anomaly(
     Raises:
         CausalModelError: unknown target, unusable rows, or a non-invertible ancestor.
     """
-    if not isinstance(model, FittedModel):
-        msg = f"anomaly() needs a FittedModel from fbp.causal.fit, got {type(model).__name__}"
-        raise CausalModelError(msg)
-    if method not in ("fast", "dowhy"):
-        msg = f"unknown method {method!r}; use 'fast' or 'dowhy'"
-        raise CausalModelError(msg)
-    if not 0.0 < confidence < 1.0:
-        msg = f"confidence must be between 0 and 1, got {confidence}"
-        raise CausalModelError(msg)
+    require_fitted(model, "anomaly()")
+    check_method(method)
+    check_fraction("confidence", confidence)
     model = model.for_shapley()  # linear where "select" chose flexible: see its doc
     target = model.causal_graph.require(target)
     nodes, scm = model.submodel(target)
@@ -343,9 +338,7 @@ def worst(model: FittedModel, data: pd.DataFrame, target: str, n: int = 10) -> p
     Returns:
         The scores of the ``n`` worst rows, largest first, indexed like ``data``.
     """
-    if not isinstance(model, FittedModel):
-        msg = f"worst() needs a FittedModel from fbp.causal.fit, got {type(model).__name__}"
-        raise CausalModelError(msg)
+    require_fitted(model, "worst()")
     target = model.causal_graph.require(target)
     encode([data], ["data"], [target], min_rows=1)
     if model.data[target].dtype == object:

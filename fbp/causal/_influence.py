@@ -19,6 +19,7 @@ import numpy as np
 
 from fbp._core._exceptions import CausalModelError
 
+from ._checks import require_fitted
 from ._model._fit import FittedModel, seeded
 from ._model._threads import one_blas_thread
 from ._shift._ranking import Answer, Ranking, html, rank, table
@@ -123,9 +124,7 @@ def influence(
     Raises:
         CausalModelError: unknown target or kind, or a target without parents.
     """
-    if not isinstance(model, FittedModel):
-        msg = f"influence() needs a FittedModel from fbp.causal.fit, got {type(model).__name__}"
-        raise CausalModelError(msg)
+    require_fitted(model, "influence()")
     if kind not in ("arrow_strength", "intrinsic"):
         msg = f"unknown kind {kind!r}; use 'arrow_strength' or 'intrinsic'"
         raise CausalModelError(msg)

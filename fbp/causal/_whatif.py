@@ -24,6 +24,7 @@ from scipy import stats
 
 from fbp._core._exceptions import CausalModelError
 
+from ._checks import require_fitted
 from ._model._fit import FittedModel, seeded
 from ._model._noise import Intervention, draw_noise, propagate, reconstruct_noise
 from ._model._quality import quality_report
@@ -336,9 +337,7 @@ def whatif(
         CausalModelError: an unknown variable, an unusable intervention value, or a
             categorical target.
     """
-    if not isinstance(model, FittedModel):
-        msg = f"whatif() needs a FittedModel from fbp.causal.fit, got {type(model).__name__}"
-        raise CausalModelError(msg)
+    require_fitted(model, "whatif()")
     if not interventions:
         msg = "whatif() needs at least one intervention, e.g. {'Scale.FACTOR': 2.0}"
         raise CausalModelError(msg)

@@ -21,6 +21,7 @@ import pandas as pd
 
 from fbp._core._exceptions import CausalModelError
 
+from .._checks import check_fraction, check_method
 from .._deps import require
 from .._model._fit import FittedModel, build_scm, seeded
 from .._model._stats import Correction, adjust_rows, distribution_test
@@ -40,15 +41,9 @@ _CORRECTIONS = ("holm", "bh", "bonferroni", "none")
 def _check_options(
     method: str, confidence: float, alpha: float, correction: str, n_bootstrap: int
 ) -> None:
-    if method not in ("fast", "dowhy"):
-        msg = f"unknown method {method!r}; use 'fast' or 'dowhy'"
-        raise CausalModelError(msg)
-    if not 0.0 < confidence < 1.0:
-        msg = f"confidence must be between 0 and 1, got {confidence}; use e.g. 0.95"
-        raise CausalModelError(msg)
-    if not 0.0 < alpha < 1.0:
-        msg = f"alpha must be between 0 and 1, got {alpha}; use e.g. 0.05"
-        raise CausalModelError(msg)
+    check_method(method)
+    check_fraction("confidence", confidence, "0.95")
+    check_fraction("alpha", alpha, "0.05")
     if correction not in _CORRECTIONS:
         msg = f"unknown correction {correction!r}; use one of {', '.join(map(repr, _CORRECTIONS))}"
         raise CausalModelError(msg)
