@@ -158,8 +158,9 @@ def add_parser(sub: Any) -> None:
 
 
 def _ref(text: str) -> tuple[str, str | None]:
-    path, sep, run = text.rpartition("@")
-    return (path, run) if sep and path else (text, None)
+    from ..cli._common import trace_ref
+
+    return trace_ref(text)
 
 
 def _fields(items: list[str]) -> dict[str, Any]:
@@ -206,14 +207,22 @@ def _plot(result: Any, args: argparse.Namespace, **kwargs: Any) -> None:
 def _model(args: argparse.Namespace) -> Any:
     from ..cli._common import CliError
     from ._model._fit import FittedModel
-    from ._tables._api import fit_traces
 
     if args.model:
         return FittedModel.load(args.model)
     if not args.traces:
         msg = "give trace files to fit on, or --model MODEL"
         raise CliError(msg)
-    model, _tables = fit_traces(
+    model, _tables = _fit_traces(args)
+    return model
+
+
+def _fit_traces(args: argparse.Namespace) -> Any:
+    """Fit the model of ``args.network`` on ``args.traces``, as ``fit`` and the queries
+    without ``--model`` do: the model and the tables it was fitted on."""
+    from ._tables._api import fit_traces
+
+    return fit_traces(
         args.network,
         [_ref(x) for x in args.traces],
         mechanisms=args.mechanisms,
@@ -221,7 +230,6 @@ def _model(args: argparse.Namespace) -> Any:
         unit=args.unit,
         projections=_fields(args.field),
     )
-    return model
 
 
 # -- commands --------------------------------------------------------------------------
@@ -264,17 +272,8 @@ def _shift(args: argparse.Namespace) -> int:
 
 
 def _fit(args: argparse.Namespace) -> int:
-    from ._tables._api import fit_traces
-
     def go() -> int:
-        model, t = fit_traces(
-            args.network,
-            [_ref(x) for x in args.traces],
-            mechanisms=args.mechanisms,
-            seed=args.seed,
-            unit=args.unit,
-            projections=_fields(args.field),
-        )
+        model, t = _fit_traces(args)
         model.save(args.output)
         report = model.quality(evaluate=args.evaluate)
         if args.json:

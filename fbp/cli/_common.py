@@ -297,3 +297,17 @@ def write_plot(result: Any, path: str | None, **kwargs: Any) -> None:
         msg = f"cannot write the picture {path!r}: {e}"
         raise CliError(msg) from None
     print(f"picture written to {path}", file=sys.stderr)
+
+
+def trace_ref(text: str) -> tuple[str, str | None]:
+    """Split a trace argument ``FILE`` or ``FILE@RUN_ID`` into the file and the run id
+    (None: the latest run), as every command that reads a recorded run takes it."""
+    path, sep, run = text.rpartition("@")
+    return (path, run) if sep and path else (text, None)
+
+
+def print_error(error: object, code: int) -> int:
+    """Print ``error`` as every command prints one (``error: ...`` on stderr) and return
+    ``code``, for a command that stops there with that exit code."""
+    print(f"error: {error}", file=sys.stderr)
+    return code

@@ -123,11 +123,6 @@ def _split(items: list[str]) -> dict[str, str]:
     return out
 
 
-def _ref(text: str) -> tuple[str, str | None]:
-    path, sep, run = text.rpartition("@")
-    return (path, run) if sep and path else (text, None)
-
-
 def _call(fn: Any) -> Any:
     """Call ``fn``, turning the layers' errors into CLI errors."""
     from ..._core._exceptions import FbpError, GraphError
@@ -155,14 +150,16 @@ def _emit(result: Any, args: argparse.Namespace) -> None:
         sys.stdout.write(str(result).rstrip("\n") + "\n")
 
 
-def _replay(args: argparse.Namespace) -> int:
-    from ...cli._common import load, parse_set
-    from ._api import replay
+def _change(args: argparse.Namespace, fn: Any, **options: Any) -> int:
+    """Call ``fn`` (``replay`` or ``replay_shift``) on the recorded run and the change
+    that ``args`` give (the options both commands take), plus ``options``; print its
+    result."""
+    from ...cli._common import load, parse_set, trace_ref
 
     graph = load(args.network)
-    path, run = _ref(args.trace)
+    path, run = trace_ref(args.trace)
     result = _call(
-        lambda: replay(
+        lambda: fn(
             graph,
             path,
             run=run,
@@ -171,12 +168,17 @@ def _replay(args: argparse.Namespace) -> int:
             trace_out=args.trace_out,
             target=args.target,
             unit=args.unit,
-            repeat=args.repeat,
-            check_units=args.check_units,
+            **options,
         )
     )
     _emit(result, args)
     return 0
+
+
+def _replay(args: argparse.Namespace) -> int:
+    from ._api import replay
+
+    return _change(args, replay, repeat=args.repeat, check_units=args.check_units)
 
 
 def _check_units(text: str) -> int | None:
@@ -191,23 +193,6 @@ def _check_units(text: str) -> int | None:
 
 
 def _replay_shift(args: argparse.Namespace) -> int:
-    from ...cli._common import load, parse_set
     from ._shift import replay_shift
 
-    graph = load(args.network)
-    path, run = _ref(args.trace)
-    result = _call(
-        lambda: replay_shift(
-            graph,
-            path,
-            run=run,
-            target=args.target,
-            swap=_split(args.swap),
-            set_values=parse_set(args.set_values),
-            unit=args.unit,
-            trace_out=args.trace_out,
-            check=not args.no_check,
-        )
-    )
-    _emit(result, args)
-    return 0
+    return _change(args, replay_shift, check=not args.no_check)
