@@ -55,6 +55,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
 
 def otlp_command(args: argparse.Namespace) -> int:
     """Export the run named on the command line."""
+    from ..cli._common import print_error
     from ..tracing import TraceError, open_trace
     from ._otlp import OtlpExportError, export_otlp
 
@@ -62,22 +63,16 @@ def otlp_command(args: argparse.Namespace) -> int:
     for h in args.header:
         key, sep, value = h.partition("=")
         if not sep or not key.strip():
-            print(f"error: --header {h!r}: write --header KEY=VALUE", file=sys.stderr)
-            return 2
+            return print_error(f"--header {h!r}: write --header KEY=VALUE", 2)
         headers[key.strip()] = value
     try:
         with open_trace(args.file) as trace:
             run = trace.run(args.run)
             result = export_otlp(run, args.endpoint, headers=headers, payloads=not args.no_payloads)
-    except TraceError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    except ImportError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+    except (TraceError, ImportError) as e:
+        return print_error(e, 2)
     except OtlpExportError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 1
+        return print_error(e, 1)
     if args.json:
         print(json.dumps({"endpoint": args.endpoint, **_asdict(result)}))
     else:

@@ -24,6 +24,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from .._core._record import Kind
+from ..cli._common import print_error
 from ._errors import TraceError, TraceFileError, TraceLookupError
 from ._reader import Trace, open_trace
 
@@ -109,11 +110,9 @@ def _guarded(fn: Callable[[argparse.Namespace, Trace], int]) -> Handler:
             with open_trace(args.file) as trace:
                 return fn(args, trace)
         except (TraceFileError, TraceLookupError) as exc:
-            print(f"error: {exc}", file=sys.stderr)
-            return 2
+            return print_error(exc, 2)
         except (TraceError, ImportError) as exc:  # ImportError: a dependency is missing
-            print(f"error: {exc}", file=sys.stderr)
-            return 1
+            return print_error(exc, 1)
         except BrokenPipeError:  # e.g. piped into head
             return 0
 
@@ -289,11 +288,9 @@ def _convert(args: argparse.Namespace) -> int:
     try:
         done = convert(args.old, args.new)
     except TraceFileError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+        return print_error(exc, 2)
     except TraceError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
+        return print_error(exc, 1)
     if args.json:
         _dump(
             {
