@@ -198,31 +198,42 @@ class Rotation:
         Raises:
             ValueError: a word is neither a size nor a duration (the message says what is).
         """
-        every: dict[str, Any] = {}
-        for word in filter(None, (w.strip() for w in rotate.split(","))):
-            size, seconds = parse_bytes(word), parse_seconds(word)
-            if size is not None:
-                every["every_bytes"] = size
-            elif seconds is not None:
-                every["every_seconds"] = seconds
-            else:
-                msg = f"rotate {word!r}: give a size (500MB, 1GiB) or a duration (30m, 1h, 1d)"
-                raise ValueError(msg)
-        for word in filter(None, (w.strip() for w in (keep or "").split(","))):
-            size, seconds = parse_bytes(word), parse_seconds(word)
-            if word.isdigit():
-                every["keep_segments"] = int(word)
-            elif size is not None:
-                every["keep_bytes"] = size
-            elif seconds is not None:
-                every["keep_seconds"] = seconds
-            else:
-                msg = f"keep {word!r}: give a number of segments (24), an age (7d) or a size (5GB)"
-                raise ValueError(msg)
+        every = _read_words("rotate", rotate, None, "every_bytes", "every_seconds")
+        every |= _read_words("keep", keep or "", "keep_segments", "keep_bytes", "keep_seconds")
         if not rotate.strip():
             msg = "rotate: give a size (500MB), a duration (1h), or both (1h,500MB)"
             raise ValueError(msg)
         return cls(**every)
+
+
+_WORD_HINTS = {
+    "rotate": "give a size (500MB, 1GiB) or a duration (30m, 1h, 1d)",
+    "keep": "give a number of segments (24), an age (7d) or a size (5GB)",
+}
+
+
+def _read_words(
+    option: str, text: str, count: str | None, size: str, duration: str
+) -> dict[str, Any]:
+    """The comma-separated words of ``text`` as :class:`Rotation` fields: a whole number
+    as ``count`` (when there is one), a size as ``size``, a duration as ``duration``.
+
+    Raises:
+        ValueError: a word is none of them; the message names ``option`` and what it takes.
+    """
+    out: dict[str, Any] = {}
+    for word in filter(None, (w.strip() for w in text.split(","))):
+        nbytes, seconds = parse_bytes(word), parse_seconds(word)
+        if count is not None and word.isdigit():
+            out[count] = int(word)
+        elif nbytes is not None:
+            out[size] = nbytes
+        elif seconds is not None:
+            out[duration] = seconds
+        else:
+            msg = f"{option} {word!r}: {_WORD_HINTS[option]}"
+            raise ValueError(msg)
+    return out
 
 
 def commit_bytes_for(rotation: Rotation, commit_bytes: int) -> int:
