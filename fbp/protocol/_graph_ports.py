@@ -65,24 +65,28 @@ class ExportsAndGroups:
             payload["metadata"] = metadata
         return [("graph", req.command, payload)]
 
-    def _removeport(self, req: Request, lg: LiveGraph) -> list[Reply]:
-        public = req_str(req.payload, "public", req)
-        exports, direction = self._exports(lg, req.command)
+    def _exported(
+        self, lg: LiveGraph, command: str, public: str
+    ) -> tuple[dict[str, Export], str]:
+        """The exports ``command`` is about, and their direction, when ``public`` is one
+        of them: an error naming the ones there are otherwise."""
+        exports, direction = self._exports(lg, command)
         if public not in exports:
             names = ", ".join(sorted(exports)) or "none"
             msg = f"graph {lg.id!r} exports no {direction}port {public!r} (it exports: {names})"
             raise ProtocolError(msg, "graph")
+        return exports, direction
+
+    def _removeport(self, req: Request, lg: LiveGraph) -> list[Reply]:
+        public = req_str(req.payload, "public", req)
+        exports, _direction = self._exported(lg, req.command, public)
         del exports[public]
         return [("graph", req.command, {"public": public, "graph": lg.id})]
 
     def _renameport(self, req: Request, lg: LiveGraph) -> list[Reply]:
         old = req_str(req.payload, "from", req)
         new = req_str(req.payload, "to", req)
-        exports, direction = self._exports(lg, req.command)
-        if old not in exports:
-            names = ", ".join(sorted(exports)) or "none"
-            msg = f"graph {lg.id!r} exports no {direction}port {old!r} (it exports: {names})"
-            raise ProtocolError(msg, "graph")
+        exports, direction = self._exported(lg, req.command, old)
         if new != old and new in exports:
             msg = f"graph {lg.id!r} already exports a {direction}port {new!r}"
             raise ProtocolError(msg, "graph")
