@@ -317,19 +317,14 @@ class Registry:
                 detail=f"no collection {coll!r}; collections: "
                 + ", ".join(sorted(self.collections())),
             )
-        try:
-            mod = _import(module_name, base_dir)
-        except ModuleNotFoundError as e:
-            if e.name is not None and module_name.startswith(e.name):
-                raise ComponentNotFoundError(
-                    name,
-                    suggest(name, list(self.all_components())),
-                    detail=f"no collection {coll!r}: no installed package registers it and"
-                    f" there is no module {module_name!r}; {_import_hint(module_name, base_dir)}",
-                ) from None
-            raise self._broken(name, module_name, e) from e
-        except Exception as e:
-            raise self._broken(name, module_name, e) from e
+        mod = self._import_module(name, module_name, base_dir)
+        if mod is None:
+            raise ComponentNotFoundError(
+                name,
+                suggest(name, list(self.all_components())),
+                detail=f"no collection {coll!r}: no installed package registers it and"
+                f" there is no module {module_name!r}; {_import_hint(module_name, base_dir)}",
+            )
         members = self.collection_members(coll, mod)
         if comp in members:
             return members[comp]
@@ -345,6 +340,22 @@ class Registry:
         return ComponentNotFoundError(
             name, detail=f"importing {module!r} failed: {type(e).__name__}: {e}"
         )
+
+    @classmethod
+    def _import_module(
+        cls, name: str, module_name: str, base_dir: Path | None
+    ) -> ModuleType | None:
+        """Import ``module_name``, where the component ``name`` is looked for: None when
+        there is no such module (the caller says why it looked there), an error saying
+        what failed when importing it raised."""
+        try:
+            return _import(module_name, base_dir)
+        except ModuleNotFoundError as e:
+            if e.name is not None and module_name.startswith(e.name):
+                return None
+            raise cls._broken(name, module_name, e) from e
+        except Exception as e:
+            raise cls._broken(name, module_name, e) from e
 
     def _graph_file(self, name: str, base_dir: Path | None) -> Path:
         if not self.allow_imports:
@@ -362,17 +373,10 @@ class Registry:
                 name, detail="import paths are not allowed here; use an installed collection"
             )
         module_name, _, attr = name.partition(":")
-        try:
-            mod = _import(module_name, base_dir)
-        except ModuleNotFoundError as e:
-            if e.name is not None and module_name.startswith(e.name):
-                raise ComponentNotFoundError(
-                    name,
-                    detail=f"cannot import {module_name!r}; {_import_hint(module_name, base_dir)}",
-                ) from None
-            raise self._broken(name, module_name, e) from e
-        except Exception as e:
-            raise self._broken(name, module_name, e) from e
+        mod = self._import_module(name, module_name, base_dir)
+        if mod is None:
+            hint = _import_hint(module_name, base_dir)
+            raise ComponentNotFoundError(name, detail=f"cannot import {module_name!r}; {hint}")
         obj: Any = mod
         for part in attr.split("."):
             obj = getattr(obj, part, None)
