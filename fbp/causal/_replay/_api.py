@@ -108,6 +108,23 @@ class Spread:
     declared: bool
 
 
+_SPREAD_COLUMNS = ("port", "units differing", "median gap", "max gap", "")
+
+
+def _spread_row(s: Spread, sep: str = "") -> tuple[str, ...]:
+    """A port's row of the table of spreads (columns :data:`_SPREAD_COLUMNS`); ``sep``
+    ``","`` groups the counts' thousands (the text table does, the HTML one does not)."""
+    from .._shift._ranking import fmt
+
+    return (
+        s.port,
+        f"{s.units_differing:{sep}}/{s.units:{sep}}",
+        fmt(s.median_gap, signed=False),
+        fmt(s.max_gap, signed=False),
+        "declared" if s.declared else "detected",
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class TargetChange:
     """The target's values unit by unit, before and in the replay.
@@ -229,17 +246,7 @@ class ReplayResult:
             lines.append(
                 f"NOT deterministic: {self.repeats} repeats of the same inputs differed{on}"
             )
-            srows = [
-                [
-                    s.port,
-                    f"{s.units_differing:,}/{s.units:,}",
-                    fmt(s.median_gap, signed=False),
-                    fmt(s.max_gap, signed=False),
-                    "declared" if s.declared else "detected",
-                ]
-                for s in self.spreads
-            ]
-            lines += _align(["port", "units differing", "median gap", "max gap", ""], srows)
+            lines += _align(_SPREAD_COLUMNS, [_spread_row(s, ",") for s in self.spreads])
             if t is not None and t.spread is not None:
                 lines.append(f"the target's mean varied by {fmt(t.spread, signed=False)}")
         lines += [f"note: {n}" for n in self.notes]
@@ -328,17 +335,8 @@ class ReplayResult:
                         if self.checked_units is None
                         else f" (first {self.checked_units:,} units)"
                     ),
-                    ("port", "units differing", "median gap", "max gap", ""),
-                    (
-                        (
-                            s.port,
-                            f"{s.units_differing}/{s.units}",
-                            fmt(s.median_gap, signed=False),
-                            fmt(s.max_gap, signed=False),
-                            "declared" if s.declared else "detected",
-                        )
-                        for s in self.spreads
-                    ),
+                    _SPREAD_COLUMNS,
+                    (_spread_row(s) for s in self.spreads),
                     numeric=3,
                 )
             )
