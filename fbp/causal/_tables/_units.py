@@ -272,23 +272,24 @@ class _Builder:
 
 def descend(lin: Lineage, seeds: np.ndarray) -> Mapping:
     """For every IP, the seeds it descends from (a seed maps to itself)."""
-    b = _Builder(len(lin.port_of), seeds)
-    for port in lin.order:
-        child, parent = lin.links_into(port)
-        if port in lin.looped:
-            b.one_by_one(child, parent, down=True)
-        else:
-            b.spread(child, parent)
-    return b.done()
+    return _walk(lin, seeds, down=True)
 
 
 def ascend(lin: Lineage, seeds: np.ndarray) -> Mapping:
     """For every IP, the seeds it is an ancestor of (a seed maps to itself)."""
+    return _walk(lin, seeds, down=False)
+
+
+def _walk(lin: Lineage, seeds: np.ndarray, *, down: bool) -> Mapping:
+    """Carry the seeds along the links port by port: downstream, from parents to
+    children in the ports' order, or upstream, from children to parents in reverse."""
     b = _Builder(len(lin.port_of), seeds)
-    for port in reversed(lin.order):
-        child, parent = lin.links_from(port)
+    for port in lin.order if down else reversed(lin.order):
+        child, parent = lin.links_into(port) if down else lin.links_from(port)
         if port in lin.looped:
-            b.one_by_one(child, parent, down=False)
+            b.one_by_one(child, parent, down=down)
+        elif down:
+            b.spread(child, parent)
         else:
             b.spread(parent, child)
     return b.done()
