@@ -453,18 +453,24 @@ def make_network(
         _sample_process(p, None, calib, calib_n, rng)
         count += len(p.outputs)
 
+    def stream(port: str, *, gate: bool = False) -> None:
+        """A new stream variable that later processes may read (``gate``: a branch's
+        or a filter's port, a value or 0)."""
+        frontier.append(port)
+        streams.append(port)
+        if gate:
+            gated.append(port)
+
     n_sources = max(2, n_variables // 8)
     for i in range(n_sources):
         name = f"Source{i}"
         add(SyntheticProcess(name, "source", (), (f"{name}.OUT",), loc=float(rng.uniform(1, 3))))
-        frontier.append(f"{name}.OUT")
-        streams.append(f"{name}.OUT")
+        stream(f"{name}.OUT")
     for i in range(categorical):
         name = f"Kind{i}"
         probs = tuple(float(x) for x in rng.dirichlet(np.full(len(_LABELS), 4.0)))
         add(SyntheticProcess(name, "category", (), (f"{name}.OUT",), probs=probs))
-        frontier.append(f"{name}.OUT")
-        streams.append(f"{name}.OUT")
+        stream(f"{name}.OUT")
     params: list[str] = []
     for i in range(parameters):
         name = f"Param{i}"
@@ -525,9 +531,8 @@ def make_network(
             )
             p = calibrate(p)
             add(p)
-            frontier.extend([f"{name}.HIGH", f"{name}.LOW"])
-            streams.extend([f"{name}.HIGH", f"{name}.LOW"])
-            gated.extend([f"{name}.HIGH", f"{name}.LOW"])
+            stream(f"{name}.HIGH", gate=True)
+            stream(f"{name}.LOW", gate=True)
             continue
         if filters and rng.random() < filters and count + 2 < n_variables:
             inputs = numeric(pick_inputs(1))
@@ -544,9 +549,7 @@ def make_network(
                     threshold=float(rng.uniform(-1.0, 0.0)),
                 )
                 add(calibrate(p))
-                frontier.append(f"{name}.OUT")
-                streams.append(f"{name}.OUT")
-                gated.append(f"{name}.OUT")
+                stream(f"{name}.OUT", gate=True)
                 continue
         if joins and rng.random() < joins:
             inputs = numeric(pick_inputs(int(rng.choice([2, 2, 3])), prefer=gated))
@@ -564,8 +567,7 @@ def make_network(
                     noise=float(rng.uniform(0.2, 0.4)),
                 )
                 add(calibrate(p))
-                frontier.append(f"{name}.OUT")
-                streams.append(f"{name}.OUT")
+                stream(f"{name}.OUT")
                 continue
             frontier.extend(inputs)
         if aggregates and rng.random() < aggregates:
@@ -586,8 +588,7 @@ def make_network(
                     noise=float(rng.uniform(0.1, 0.3)),
                 )
                 add(calibrate(p))
-                frontier.append(f"{name}.OUT")
-                streams.append(f"{name}.OUT")
+                stream(f"{name}.OUT")
                 continue
         n_in = int(rng.choice([1, 2, 2, 3]))
         inputs = pick_inputs(n_in)
@@ -615,8 +616,7 @@ def make_network(
         )
         p = calibrate(p)
         add(p)
-        frontier.append(f"{name}.OUT")
-        streams.append(f"{name}.OUT")
+        stream(f"{name}.OUT")
     # Everything nobody reads flows into the sink, as in a network with one output.
     sink_inputs = list(frontier)
     sink = SyntheticProcess(
