@@ -24,6 +24,8 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from ..cli._args import add_json, add_unit_and_seed
+
 __all__ = ("add_parser",)
 
 
@@ -37,9 +39,8 @@ def _common(p: argparse.ArgumentParser, *, target: bool = True) -> None:
         default=[],
         help="project a port on this payload field ('value', 'none', or a path)",
     )
-    p.add_argument("--unit", metavar="P.PORT", help="the source port whose IPs are the rows")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--json", action="store_true", help="print the result as JSON")
+    add_unit_and_seed(p)
+    add_json(p)
     if target:
         from ..cli._common import add_plot_option
 

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from .._core._component import Component
+from ._args import add_graph_file
 from ._common import EXIT_BAD_INPUT, CliError, load
 
 __all__ = ("add_graph_commands",)
@@ -23,7 +24,7 @@ def add_graph_commands(sub: Any) -> None:
         " component exists, every port and its type on both ends of every edge. Every problem"
         " is reported at once, with its place and the likely fix.",
     )
-    p.add_argument("network", help="the graph file (.fbp, .json, .yaml)")
+    add_graph_file(p)
     p.add_argument("--json", action="store_true", help="print the verdict as JSON for scripts")
     p.set_defaults(func=validate_command)
 
@@ -33,7 +34,7 @@ def add_graph_commands(sub: Any) -> None:
         description="Draw a network: as indented text, as Graphviz DOT (pipe it to `dot"
         " -Tpng`) or as a mermaid flowchart (for Markdown pages).",
     )
-    p.add_argument("network", help="the graph file (.fbp, .json, .yaml)")
+    add_graph_file(p)
     p.add_argument(
         "--format", choices=("text", "dot", "mermaid"), default="text", help="the drawing's form"
     )
@@ -46,7 +47,7 @@ def add_graph_commands(sub: Any) -> None:
         " format), the .fbp DSL, or YAML. What a format cannot express is an error that"
         " lists each loss.",
     )
-    p.add_argument("network", help="the graph file (.fbp, .json, .yaml)")
+    add_graph_file(p)
     p.add_argument(
         "--to", choices=("json", "fbp", "yaml"), required=True, help="the format to print"
     )

@@ -17,6 +17,7 @@ import anyio
 
 from .._core._exceptions import GraphError, NetworkError
 from .._core._network import DEFAULT_CAPACITY, Network, RunResult
+from ._args import add_graph_file
 from ._common import CliError, configure_logging, exit_code_of, load, parse_set
 from ._signals import SignalStopper
 
@@ -30,7 +31,7 @@ def add_run_command(sub: Any) -> None:
         help="run a network to its end",
         description="Run a network (.fbp, .json or .yaml) until every process has ended.",
     )
-    p.add_argument("network", help="the graph file (.fbp, .json, .yaml)")
+    add_graph_file(p)
     p.add_argument(
         "--set",
         action="append",

@@ -16,6 +16,8 @@ import os
 import sys
 from typing import Any
 
+from ..cli._args import add_json, add_trace_run
+
 __all__ = ("add_parser",)
 
 DEFAULT_ENDPOINT = "http://localhost:4318/v1/traces"
@@ -29,8 +31,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         description="Send a traced run to an OpenTelemetry collector over OTLP/HTTP: each IP"
         " a span, its parents span links, the run one trace.",
     )
-    p.add_argument("file", metavar="FILE", help="the trace file, or a rotated trace's folder")
-    p.add_argument("--run", metavar="ID", help="run id or unique prefix (default: latest)")
+    add_trace_run(p)
     p.add_argument(
         "--endpoint",
         default=os.environ.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", DEFAULT_ENDPOINT),
@@ -48,7 +49,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument(
         "--no-payloads", action="store_true", help="leave payloads out of span attributes"
     )
-    p.add_argument("--json", action="store_true", help="print the result as JSON")
+    add_json(p)
     p.set_defaults(func=otlp_command)
     return p
 

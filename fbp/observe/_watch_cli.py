@@ -7,6 +7,8 @@ import json
 import time
 from typing import Any
 
+from ..cli._args import add_run, add_unit_and_seed
+
 __all__ = ("add_watch_parser",)
 
 
@@ -28,7 +30,7 @@ def add_watch_parser(cs: Any) -> None:
         help="the trace being written (a file, or a rotated trace's folder)",
     )
     p.add_argument("--target", required=True, help="the variable watched (P.PORT[.field])")
-    p.add_argument("--run", metavar="ID", help="run id or unique prefix (default: latest)")
+    add_run(p)
     p.add_argument(
         "--window",
         default="500",
@@ -49,8 +51,7 @@ def add_watch_parser(cs: Any) -> None:
     p.add_argument(
         "--metrics-port", type=int, metavar="PORT", help="serve the verdicts to Prometheus"
     )
-    p.add_argument("--unit", metavar="P.PORT", help="the source port whose IPs are the rows")
-    p.add_argument("--seed", type=int, default=0)
+    add_unit_and_seed(p)
     p.add_argument("--json", action="store_true", help="one JSON object per window")
     p.set_defaults(func=watch_command)
 

@@ -24,6 +24,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from .._core._record import Kind
+from ..cli._args import add_trace_run
 from ..cli._common import print_error
 from ._errors import TraceError, TraceFileError, TraceLookupError
 from ._reader import Trace, open_trace
@@ -56,8 +57,7 @@ def add_parser(
 
     def command(name: str, help_: str, handler: Handler) -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=help_, description=help_[0].upper() + help_[1:] + ".")
-        p.add_argument("file", metavar="FILE", help="the trace file, or a rotated trace's folder")
-        p.add_argument("--run", metavar="ID", help="run id or unique prefix (default: latest)")
+        add_trace_run(p)
         p.add_argument("--json", action="store_true", help="print JSON for scripts")
         p.set_defaults(func=handler)
         return p

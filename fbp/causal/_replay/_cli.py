@@ -20,6 +20,8 @@ import json
 import sys
 from typing import Any
 
+from ...cli._args import add_json
+
 __all__ = ("add_parser", "add_shift_parser")
 
 
@@ -48,7 +50,7 @@ def _change_options(p: argparse.ArgumentParser, *, swap_help: str) -> None:
     )
     p.add_argument("--unit", metavar="P.PORT", help="the source port whose IPs are the units")
     p.add_argument("--trace-out", metavar="FILE", help="keep the replay's trace in FILE")
-    p.add_argument("--json", action="store_true", help="print the result as JSON")
+    add_json(p)
     from ...cli._common import add_plot_option
 
     add_plot_option(p)
