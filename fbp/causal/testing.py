@@ -360,22 +360,17 @@ def _sample_process(
     elif p.kind in ("transform", "sink"):
         det = p.loc + p.amp * _det(p, values, n)
         values[out[0]] = scale * det + offset + p.noise * rng.standard_normal(n)
-    elif p.kind == "router":
+    elif p.kind in ("router", "filter"):
+        # A filter is a router without the LOW branch: it drops what a router sends there.
         z = _linear_input(p, values, n)
         thr = fault.threshold if fault and fault.threshold is not None else p.threshold
         high = z > thr
         routed = p.loc + p.amp * z + offset + p.noise * rng.standard_normal(n)
         values[out[0]] = np.where(high, routed, 0.0)
         values[out[1]] = high.astype(float)
-        values[out[2]] = np.where(high, 0.0, routed)
-        values[out[3]] = (~high).astype(float)
-    elif p.kind == "filter":
-        z = _linear_input(p, values, n)
-        thr = fault.threshold if fault and fault.threshold is not None else p.threshold
-        passed = z > thr
-        kept = p.loc + p.amp * z + offset + p.noise * rng.standard_normal(n)
-        values[out[0]] = np.where(passed, kept, 0.0)
-        values[out[1]] = passed.astype(float)
+        if p.kind == "router":
+            values[out[2]] = np.where(high, 0.0, routed)
+            values[out[3]] = (~high).astype(float)
     elif p.kind == "join":
         op = fault.op if fault and fault.op else p.op
         u = _standardised(p, values, n)
