@@ -507,6 +507,25 @@ def make_network(
     def numeric(inputs: Sequence[str]) -> list[str]:
         return [v for v in inputs if not v.startswith(("Kind", "Param"))]
 
+    def add_one_output(
+        name: str, kind: Kind, inputs: Sequence[str], noise: tuple[float, float], **mechanism: Any
+    ) -> None:
+        """Add a calibrated process of one output ``OUT`` (a join, an aggregation, a
+        transform): ``mechanism``, then a level, an amplitude and a noise drawn in this
+        order."""
+        p = SyntheticProcess(
+            name,
+            kind,
+            tuple(inputs),
+            (f"{name}.OUT",),
+            **mechanism,
+            loc=float(rng.uniform(0.5, 2.0)),
+            amp=float(rng.uniform(0.8, 1.2)),
+            noise=float(rng.uniform(*noise)),
+        )
+        add(calibrate(p))
+        stream(f"{name}.OUT")
+
     k = 0
     while count < n_variables - 1:
         k += 1
@@ -549,41 +568,29 @@ def make_network(
         if joins and rng.random() < joins:
             inputs = numeric(pick_inputs(int(rng.choice([2, 2, 3])), prefer=gated))
             if len(inputs) >= 2:
-                name = f"Join{k}"
-                p = SyntheticProcess(
-                    name,
+                add_one_output(
+                    f"Join{k}",
                     "join",
-                    tuple(inputs),
-                    (f"{name}.OUT",),
+                    inputs,
+                    (0.2, 0.4),
                     weights=tuple(float(rng.uniform(0.5, 1.5)) for _ in inputs),
                     op=_JOIN_OPS[int(rng.integers(len(_JOIN_OPS)))],
-                    loc=float(rng.uniform(0.5, 2.0)),
-                    amp=float(rng.uniform(0.8, 1.2)),
-                    noise=float(rng.uniform(0.2, 0.4)),
                 )
-                add(calibrate(p))
-                stream(f"{name}.OUT")
                 continue
             frontier.extend(inputs)
         if aggregates and rng.random() < aggregates:
             inputs = numeric(pick_inputs(1))
             if inputs:
-                name = f"Agg{k}"
-                p = SyntheticProcess(
-                    name,
+                add_one_output(
+                    f"Agg{k}",
                     "aggregate",
-                    tuple(inputs),
-                    (f"{name}.OUT",),
+                    inputs,
+                    (0.1, 0.3),
                     weights=weights_for(inputs),
                     op=_AGG_OPS[int(rng.integers(len(_AGG_OPS)))],
                     window=int(rng.integers(4, 13)),
                     spread=float(rng.uniform(0.5, 1.0)),
-                    loc=float(rng.uniform(0.5, 2.0)),
-                    amp=float(rng.uniform(0.8, 1.2)),
-                    noise=float(rng.uniform(0.1, 0.3)),
                 )
-                add(calibrate(p))
-                stream(f"{name}.OUT")
                 continue
         n_in = int(rng.choice([1, 2, 2, 3]))
         inputs = pick_inputs(n_in)
@@ -597,21 +604,9 @@ def make_network(
             elif shape in _PAIR_SHAPES:
                 # The pair's two inputs come first; a parameter only enters linearly.
                 inputs = numeric(inputs) + [v for v in inputs if v not in numeric(inputs)]
-        name = f"Step{k}"
-        p = SyntheticProcess(
-            name,
-            "transform",
-            tuple(inputs),
-            (f"{name}.OUT",),
-            weights=weights_for(inputs),
-            shape=shape,
-            loc=float(rng.uniform(0.5, 2.0)),
-            amp=float(rng.uniform(0.8, 1.2)),
-            noise=float(rng.uniform(0.3, 0.5)),
+        add_one_output(
+            f"Step{k}", "transform", inputs, (0.3, 0.5), weights=weights_for(inputs), shape=shape
         )
-        p = calibrate(p)
-        add(p)
-        stream(f"{name}.OUT")
     # Everything nobody reads flows into the sink, as in a network with one output.
     sink_inputs = list(frontier)
     sink = SyntheticProcess(
