@@ -1251,53 +1251,68 @@ traced_slot(PyObject *obj, int which)
     return *(PyObject **)((char *)obj + traced_offsets[which]);
 }
 
+/* A traced port's receive when a data record is buffered: the record taken as
+ * TracedInPort.__anext__ takes it (kept as the last one, added to the window), its
+ * payload in *payload: 1; 0 not taken here (the Python method decides); -1 error. */
+static int
+traced_take(PyObject *self, PyObject **payload)
+{
+    if (!traced_configured || !Py_IS_TYPE(self, traced_in_type)
+        || traced_slot(self, TIN_VALIDATOR) != Py_None)
+        return 0;
+    PyObject *ch = slot(self, IN_CHAN);
+    PyObject *pending = traced_slot(self, TIN_PENDING);
+    if (ch == NULL || Py_TYPE(ch) != channel_type || pending == NULL
+        || !(pending == Py_None || PyList_CheckExact(pending)) || slot(self, IN_LAST) == NULL)
+        return 0;
+    PyObject *buf = slot(ch, CHAN_BUF);
+    if (buf == NULL || Py_TYPE(buf) != deque_type || Py_SIZE(buf) == 0)
+        return 0;
+    PyObject *head = PySequence_GetItem(buf, 0);
+    if (head == NULL)
+        return -1;
+    int data = PyTuple_CheckExact(head) && PyTuple_GET_SIZE(head) == 7
+               && PyTuple_GET_ITEM(head, 1) == data_kind;
+    Py_DECREF(head);  /* the buffer holds it */
+    if (!data)
+        return 0;
+    PyObject *rec = take(ch, buf);
+    if (rec == NULL)
+        return -1;
+    set_slot(self, IN_LAST, rec);
+    if (pending != Py_None) {
+        if (PyList_Append(pending, rec) < 0) {
+            Py_DECREF(rec);
+            return -1;
+        }
+        if (PyList_GET_SIZE(pending) > window_records) {
+            PyObject *proc = traced_slot(self, TIN_PROC);
+            PyObject *res = proc == NULL ? NULL : PyObject_CallMethodNoArgs(proc, str_let_go);
+            if (res == NULL) {
+                Py_DECREF(rec);
+                return -1;
+            }
+            Py_DECREF(res);
+        }
+    }
+    *payload = Py_NewRef(PyTuple_GET_ITEM(rec, 6));
+    Py_DECREF(rec);
+    return 1;
+}
+
 /* TracedInPort.__anext__: a data record buffered gives its payload at once. */
 static PyObject *
 traced_anext(PyObject *self, PyObject *unused)
 {
-    if (traced_configured && Py_IS_TYPE(self, traced_in_type)
-        && traced_slot(self, TIN_VALIDATOR) == Py_None) {
-        PyObject *ch = slot(self, IN_CHAN);
-        PyObject *pending = traced_slot(self, TIN_PENDING);
-        if (ch != NULL && Py_TYPE(ch) == channel_type && pending != NULL
-            && (pending == Py_None || PyList_CheckExact(pending)) && slot(self, IN_LAST) != NULL) {
-            PyObject *buf = slot(ch, CHAN_BUF);
-            if (buf != NULL && Py_TYPE(buf) == deque_type && Py_SIZE(buf) > 0) {
-                PyObject *head = PySequence_GetItem(buf, 0);
-                if (head == NULL)
-                    return NULL;
-                int data = PyTuple_CheckExact(head) && PyTuple_GET_SIZE(head) == 7
-                           && PyTuple_GET_ITEM(head, 1) == data_kind;
-                Py_DECREF(head);  /* the buffer holds it */
-                if (data) {
-                    PyObject *rec = take(ch, buf);
-                    if (rec == NULL)
-                        return NULL;
-                    set_slot(self, IN_LAST, rec);
-                    if (pending != Py_None) {
-                        if (PyList_Append(pending, rec) < 0) {
-                            Py_DECREF(rec);
-                            return NULL;
-                        }
-                        if (PyList_GET_SIZE(pending) > window_records) {
-                            PyObject *proc = traced_slot(self, TIN_PROC);
-                            PyObject *res = proc == NULL ? NULL
-                                                         : PyObject_CallMethodNoArgs(proc, str_let_go);
-                            if (res == NULL) {
-                                Py_DECREF(rec);
-                                return NULL;
-                            }
-                            Py_DECREF(res);
-                        }
-                    }
-                    PyObject *r = ready_new(PyTuple_GET_ITEM(rec, 6));
-                    Py_DECREF(rec);
-                    return r;
-                }
-            }
-        }
-    }
-    return anext_slow(self);
+    PyObject *payload;
+    int got = traced_take(self, &payload);
+    if (got < 0)
+        return NULL;
+    if (got == 0)
+        return anext_slow(self);
+    PyObject *r = ready_new(payload);
+    Py_DECREF(payload);
+    return r;
 }
 
 /* The trace buffer is full: hand it over (port._proc.net.flush_trace()). */
@@ -1528,6 +1543,8 @@ typedef struct {
     PyObject *stop;      /* what the step returns to leave the loop (break) */
     PyTypeObject *out_type;    /* the port's class when its send is out_send ... */
     unsigned int out_version;  /* ... as of this version of the class */
+    PyTypeObject *traced_type;    /* the port's class when its send is traced_send ... */
+    unsigned int traced_version;  /* ... as of this version of the class */
     PyObject *skip;      /* what the step returns when it sent nothing */
     PyObject *sub;       /* the port operation awaited, or NULL */
     int phase;           /* what sub is */
@@ -1645,6 +1662,47 @@ compiled_send(LoopObject *L, PyObject *port)
     return 1;
 }
 
+/* Whether the output port's send is traced_send (TracedOutPort, while the compiled
+ * methods are installed): looked up once per version of its class. */
+static int
+compiled_traced_send(LoopObject *L, PyObject *port)
+{
+    PyTypeObject *tp = Py_TYPE(port);
+    if (tp == L->traced_type && tp->tp_version_tag == L->traced_version && L->traced_version != 0)
+        return 1;
+    if (!traced_configured || tp != traced_out_type)
+        return 0;
+    PyObject *meth = _PyType_Lookup(tp, str_send);  /* borrowed; tags the class */
+    if (meth == NULL || !Py_IS_TYPE(meth, &PyMethodDescr_Type)
+        || ((PyMethodDescrObject *)meth)->d_method->ml_meth
+               != (PyCFunction)(void (*)(void))traced_send)
+        return 0;
+    if (PyType_HasFeature(tp, Py_TPFLAGS_VALID_VERSION_TAG)) {
+        L->traced_type = tp;
+        L->traced_version = tp->tp_version_tag;
+    }
+    return 1;
+}
+
+/* A traced send's common case, as traced_send does it (put(): recorded and delivered
+ * into a channel with room): 1 sent, 0 not done here (the method decides: a wait, a
+ * conversion, lineage rules put() leaves to Python...), -1 error. */
+static int
+try_traced_send(PyObject *port, PyObject *value)
+{
+    PyObject *put_args[2] = {port, value};
+    PyObject *res = PyObject_Vectorcall(traced_put, put_args, 2, NULL);
+    if (res == NULL)
+        return -1;
+    long done = PyLong_AsLong(res);
+    Py_DECREF(res);
+    if (done == -1 && PyErr_Occurred())
+        return -1;
+    if (done == 2 && flush_trace(port) < 0)
+        return -1;
+    return done != 0;
+}
+
 /* Add the sends counted here to the port's sent_fast. */
 static int
 count_in(LoopObject *L)
@@ -1722,6 +1780,8 @@ loop_steps(LoopObject *L, PyObject *item, PyObject **result)
             if (am != NULL && am->am_anext == in_anext_slot && configured
                 && PyObject_TypeCheck(it, in_port_type))
                 got = try_take(it, &item);
+            else if (am != NULL && am->am_anext == traced_anext_slot)
+                got = traced_take(it, &item);
             if (got < 0)
                 return loop_failed(L, result);
             if (!got) {
@@ -1792,6 +1852,10 @@ loop_steps(LoopObject *L, PyObject *item, PyObject **result)
             sent = try_send(port, out, counted);
             if (sent > 0 && !counted)
                 L->unsent++;
+        }
+        else if (parents == NULL && compiled_traced_send(L, port)
+                 && plain_send(port, &out, 1, NULL)) {
+            sent = try_traced_send(port, out);
         }
         if (sent == 0) {
             if (count_in(L) < 0)
