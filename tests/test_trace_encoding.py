@@ -305,13 +305,17 @@ def test_a_reference_to_no_earlier_record_is_refused(text: bytes, split: Any) ->
 def test_the_c_and_python_passes_over_a_batch_write_the_same_text(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    assert _payload._refer is not None, "fbp.tracing._split is not built"
+    assert _payload._payloads_of is not None, "fbp.tracing._split is not built"
     a, b = Reading(sensor="a", value=1.0), Custom(sensor="b", value=2.25)
     odd = Plain(seq=1)
     odd.__dict__["cached"] = 1
     batches = [
         records([a, a, 7, b, None, b"\x01", odd, a, Plain(seq=2, inner=Inner(name="n"))]),
         [(1, 1, 0, 1, 5, (), "tag"), (2, 0, 0, 1, 6, (1,)), *records([[a], b, {"k": b}, odd])],
+        # Negative and multi-parent fields, then ones the C writer leaves to orjson: an
+        # int beyond 63 bits, a bool.
+        [(3, 0, 0, -1, 7, (1, 2, 3), a), (4, 0, 0, 1, 2**63, (2,), b), (5, True, 0, 1, 8, (), a)],
+        [(6, 0, 0, 1, 9, (5,), b), (7, 0, 0, -12, 10, (), Reading(sensor="c", value=-0.5))],
     ]
 
     def texts() -> list[bytes]:
@@ -321,5 +325,5 @@ def test_the_c_and_python_passes_over_a_batch_write_the_same_text(
         return [*out, enc.encode(batches[0])]
 
     c = texts()
-    monkeypatch.setattr(_payload, "_refer", None)
+    monkeypatch.setattr(_payload, "_payloads_of", None)
     assert texts() == c

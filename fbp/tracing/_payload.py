@@ -23,7 +23,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 from collections.abc import Mapping, Sequence
-from typing import Any, Final, Literal, TypeAlias, cast
+from typing import Any, Final, Literal, TypeAlias
 
 import orjson
 import pydantic_core
@@ -404,15 +404,19 @@ def _plain_model(cls: Any, seen: set[type] | None = None) -> int | None:
 _PLAIN_MODELS: dict[type, int | None] = {}
 
 
-def _c_refer() -> Any:
-    """``fbp.tracing._split.refer`` where built (not with ``FBP_NO_ACCEL`` set)."""
+def _c_split(name: str) -> Any:
+    """A function of ``fbp.tracing._split`` where built (not with ``FBP_NO_ACCEL`` set)."""
     from fbp._core._compiled import load
 
     module: Any = load("fbp.tracing._split")
-    return None if module is None else getattr(module, "refer", None)
+    return None if module is None else getattr(module, name, None)
 
 
-_refer = _c_refer()
+#: The C pass over a batch: its payloads and a code per record (see _referred_text).
+_payloads_of = _c_split("payloads_of")
+_rows_json = _c_split("rows_json")
+#: The codes of _payloads_of besides a reference's record number.
+_PAYLOAD, _NO_PAYLOAD = -1, -2
 
 
 def _fields_count(cls: type) -> int | None:
@@ -507,9 +511,7 @@ class BatchEncoder:
             except TypeError:
                 pass
             try:
-                text = orjson.dumps(
-                    self._referring(rows, base), default=self._fragment, option=_ORJSON_OPTIONS
-                )
+                text = self._referred_text(rows, base)
             except TypeError:  # whole: its first payloads in full, as references expect
                 return _encode_exact(rows)
         else:
@@ -521,15 +523,35 @@ class BatchEncoder:
             self._whole_left = _WHOLE_BATCHES
         return text
 
-    def _referring(self, rows: Sequence[tuple[Any, ...]], base: int) -> list[tuple[Any, ...]]:
-        """The rows with each payload object carried before in the commit replaced by
-        a reference, and each plain model carried the first time by its fields (in C
-        where built: ``fbp.tracing._split.refer``)."""
-        if _refer is not None:
-            referred, hits, misses = _refer(rows, self._carried, base, _PLAIN_MODELS, _fields_count)
+    def _referred_text(self, rows: Sequence[tuple[Any, ...]], base: int) -> bytes:
+        """The text of the rows :meth:`_referring` makes, as orjson writes them.
+
+        Where built, in C and without making the rows: ``_split.payloads_of`` takes
+        the payloads to write (a code per record says which, or which record it
+        refers to), orjson writes them alone, and ``_split.rows_json`` writes each
+        record's fields around them.
+
+        Raises:
+            TypeError: orjson refuses a payload.
+        """
+        if _payloads_of is None:
+            referred = self._referring(rows, base)
+        else:
+            payloads, codes, hits, misses = _payloads_of(
+                rows, self._carried, base, _PLAIN_MODELS, _fields_count
+            )
             self._hits += hits
             self._misses += misses
-            return cast("list[tuple[Any, ...]]", referred)
+            text = orjson.dumps(payloads, default=self._fragment, option=_ORJSON_OPTIONS)
+            done: bytes | None = _rows_json(rows, codes, text)
+            if done is not None:
+                return done
+            referred = _rows_of(rows, memoryview(codes).cast("q"), payloads)
+        return orjson.dumps(referred, default=self._fragment, option=_ORJSON_OPTIONS)
+
+    def _referring(self, rows: Sequence[tuple[Any, ...]], base: int) -> list[tuple[Any, ...]]:
+        """The rows with each payload object carried before in the commit replaced by
+        a reference, and each plain model carried the first time by its fields."""
         out: list[tuple[Any, ...]] = []
         append = out.append
         carried = self._carried
@@ -577,6 +599,23 @@ class BatchEncoder:
         else:
             self._hits += 1
         return hit[1]
+
+
+def _rows_of(
+    rows: Sequence[tuple[Any, ...]], codes: Sequence[int], payloads: list[Any]
+) -> list[tuple[Any, ...]]:
+    """The rows ``_split.payloads_of``'s codes describe (for records ``rows_json`` does
+    not write: fields that are not the runtime's)."""
+    out: list[tuple[Any, ...]] = []
+    taken = iter(payloads)
+    for r, code in zip(rows, codes, strict=True):
+        if code >= 0:
+            out.append((*r[:PAYLOAD], None, code))
+        elif code == _PAYLOAD:
+            out.append((*r[:PAYLOAD], next(taken)))
+        else:
+            out.append(r)
+    return out
 
 
 def _refuse(obj: Any) -> Any:

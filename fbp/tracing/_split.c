@@ -450,16 +450,21 @@ done:
     return result;
 }
 
-/* refer(rows, carried, base, counts, count_of) -> (rows, hits, misses)
+/* payloads_of(rows, carried, base, counts, count_of) -> (payloads, codes, hits, misses)
  *
  * fbp.tracing._payload.BatchEncoder's pass over a batch before orjson writes it (the
- * Python version there, _referring, says the same): a record whose payload, of a type
- * orjson does not write itself, the commit carried before (carried: id -> (object,
- * k)) becomes (..., parents, None, k), a reference to the commit's record k; the
- * first time, the object is remembered with this record's number (base + its
- * position), and a plain pydantic model (counts or count_of(type): its number of
- * fields, or None) is replaced by its __dict__ when that holds its fields alone. hits
- * counts the references, misses the first payloads left to pydantic-core. */
+ * Python version there, _referring, makes the rows this describes): a record whose
+ * payload, of a type orjson does not write itself, the commit carried before
+ * (carried: id -> (object, k)) is written as a reference to the commit's record k,
+ * (..., parents, null, k); the first time, the object is remembered with this
+ * record's number (base + its position), and a plain pydantic model (counts or
+ * count_of(type): its number of fields, or None) is written as its __dict__ when that
+ * holds its fields alone. Returns the payloads to write, in order, and a code per
+ * record (int64): k for a reference, CODE_PAYLOAD for the next payload, CODE_NO_PAYLOAD
+ * for a record without one; rows_json() then writes the text. hits counts the
+ * references, misses the first payloads left to pydantic-core. */
+enum { CODE_PAYLOAD = -1, CODE_NO_PAYLOAD = -2 };
+
 static PyObject *dict_name;
 
 static inline int
@@ -511,92 +516,270 @@ first_time(PyObject *p, PyObject *counts, PyObject *count_of, int *miss)
 }
 
 static PyObject *
-refer(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+payloads_of(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
 {
     if (nargs != 5 || !PyDict_Check(args[1]) || !PyDict_Check(args[3])) {
         PyErr_SetString(PyExc_TypeError,
-                        "refer(rows, carried: dict, base: int, counts: dict, count_of)");
+                        "payloads_of(rows, carried: dict, base: int, counts: dict, count_of)");
         return NULL;
     }
     PyObject *carried = args[1], *counts = args[3], *count_of = args[4];
     Py_ssize_t base = PyLong_AsSsize_t(args[2]);
     if (base == -1 && PyErr_Occurred())
         return NULL;
-    PyObject *seq = PySequence_Fast(args[0], "refer() needs a sequence of records");
+    PyObject *seq = PySequence_Fast(args[0], "payloads_of() needs a sequence of records");
     if (seq == NULL)
         return NULL;
     Py_ssize_t n = PySequence_Fast_GET_SIZE(seq), hits = 0, misses = 0;
     PyObject **items = PySequence_Fast_ITEMS(seq);
-    PyObject *out = PyList_New(n);
-    if (out == NULL)
+    PyObject *payloads = PyList_New(0);
+    PyObject *codes = PyBytes_FromStringAndSize(NULL, n * (Py_ssize_t)sizeof(int64_t));
+    if (payloads == NULL || codes == NULL)
         goto fail;
+    int64_t *code = (int64_t *)PyBytes_AS_STRING(codes);
     for (Py_ssize_t i = 0; i < n; i++) {
-        PyObject *r = items[i], *payload = NULL, *ref = NULL;
-        if (PyTuple_CheckExact(r) && PyTuple_GET_SIZE(r) > 6 &&
-            !orjson_writes(PyTuple_GET_ITEM(r, 6))) {
-            PyObject *p = PyTuple_GET_ITEM(r, 6);
+        PyObject *r = items[i];
+        if (!PyTuple_CheckExact(r) || PyTuple_GET_SIZE(r) <= 6) {
+            code[i] = CODE_NO_PAYLOAD;
+            continue;
+        }
+        PyObject *p = PyTuple_GET_ITEM(r, 6), *payload = NULL;
+        code[i] = CODE_PAYLOAD;
+        if (!orjson_writes(p)) {
             PyObject *key = PyLong_FromVoidPtr(p);
             if (key == NULL)
                 goto fail;
             PyObject *hit = PyDict_GetItemWithError(carried, key);
             if (hit != NULL && PyTuple_CheckExact(hit) && PyTuple_GET_SIZE(hit) == 2) {
+                Py_DECREF(key);
+                int64_t k = PyLong_AsLongLong(PyTuple_GET_ITEM(hit, 1));
+                if (k == -1 && PyErr_Occurred())
+                    goto fail;
                 hits++;
-                ref = PyTuple_GET_ITEM(hit, 1);
-                Py_INCREF(ref);
-                Py_DECREF(key);
+                code[i] = k;
+                continue;
             }
-            else {
-                if (PyErr_Occurred()) {
-                    Py_DECREF(key);
-                    goto fail;
-                }
-                PyObject *k = PyLong_FromSsize_t(base + i);
-                PyObject *entry = k ? PyTuple_Pack(2, p, k) : NULL;
-                Py_XDECREF(k);
-                int failed = entry == NULL || PyDict_SetItem(carried, key, entry) < 0;
-                Py_XDECREF(entry);
+            if (PyErr_Occurred()) {
                 Py_DECREF(key);
-                if (failed)
-                    goto fail;
-                int miss = 0;
-                payload = first_time(p, counts, count_of, &miss);
-                if (payload == NULL && PyErr_Occurred())
-                    goto fail;
-                misses += miss;
+                goto fail;
             }
+            PyObject *k = PyLong_FromSsize_t(base + i);
+            PyObject *entry = k ? PyTuple_Pack(2, p, k) : NULL;
+            Py_XDECREF(k);
+            int failed = entry == NULL || PyDict_SetItem(carried, key, entry) < 0;
+            Py_XDECREF(entry);
+            Py_DECREF(key);
+            if (failed)
+                goto fail;
+            int miss = 0;
+            payload = first_time(p, counts, count_of, &miss);
+            if (payload == NULL && PyErr_Occurred())
+                goto fail;
+            misses += miss;
         }
-        if (payload == NULL && ref == NULL) {
-            Py_INCREF(r);
-            PyList_SET_ITEM(out, i, r);
-            continue;
-        }
-        PyObject *row = PyTuple_New(ref ? 8 : 7);
-        if (row == NULL) {
-            Py_XDECREF(payload);
-            Py_XDECREF(ref);
+        int failed = PyList_Append(payloads, payload != NULL ? payload : p) < 0;
+        Py_XDECREF(payload);
+        if (failed)
             goto fail;
-        }
-        for (Py_ssize_t f = 0; f < 6; f++) {
-            PyObject *v = PyTuple_GET_ITEM(r, f);
-            Py_INCREF(v);
-            PyTuple_SET_ITEM(row, f, v);
-        }
-        if (ref) {
-            Py_INCREF(Py_None);
-            PyTuple_SET_ITEM(row, 6, Py_None);
-            PyTuple_SET_ITEM(row, 7, ref);
-        }
-        else {
-            PyTuple_SET_ITEM(row, 6, payload);
-        }
-        PyList_SET_ITEM(out, i, row);
     }
     Py_DECREF(seq);
-    return Py_BuildValue("(Nnn)", out, hits, misses);
+    return Py_BuildValue("(NNnn)", payloads, codes, hits, misses);
 fail:
-    Py_XDECREF(out);
+    Py_XDECREF(payloads);
+    Py_XDECREF(codes);
     Py_DECREF(seq);
     return NULL;
+}
+
+/* A growing output buffer. */
+typedef struct {
+    char *s;
+    size_t n, cap;
+} out_t;
+
+static int
+out_reserve(out_t *o, size_t more)
+{
+    if (o->n + more <= o->cap)
+        return 0;
+    size_t cap = o->cap * 2 > o->n + more ? o->cap * 2 : o->n + more + 4096;
+    char *s = PyMem_Realloc(o->s, cap);
+    if (s == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    o->s = s;
+    o->cap = cap;
+    return 0;
+}
+
+static const char digit_pairs[201] =
+    "00010203040506070809101112131415161718192021222324252627282930313233343536373839"
+    "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
+    "8081828384858687888990919293949596979899";
+
+/* An int as JSON writes it; the buffer has room for 21 bytes. Two digits per step
+ * (a clock in nanoseconds has 14 or more). */
+static inline void
+out_int(out_t *o, int64_t v)
+{
+    uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
+    if (v < 0)
+        o->s[o->n++] = '-';
+    int len = 1;
+    for (uint64_t p = 10; len < 20 && u >= p; p *= 10)
+        len++;
+    char *end = o->s + o->n + len;
+    o->n += (size_t)len;
+    while (u >= 100) {
+        const char *d = digit_pairs + (u % 100) * 2;
+        u /= 100;
+        *--end = d[1];
+        *--end = d[0];
+    }
+    if (u >= 10) {
+        const char *d = digit_pairs + u * 2;
+        *--end = d[1];
+        *--end = d[0];
+    }
+    else {
+        *--end = (char)('0' + u);
+    }
+}
+
+/* An exact int of 64 bits, or 0 (not one: the caller leaves the batch to orjson). */
+static inline int
+field_int(PyObject *v, int64_t *out)
+{
+    if (!PyLong_CheckExact(v))
+        return 0;
+#if PY_VERSION_HEX < 0x030C0000 && PyLong_SHIFT <= 31
+    /* The common sizes read from the digits (3.11's layout): ids, counts, clocks. */
+    Py_ssize_t size = Py_SIZE(v);
+    const digit *d = ((PyLongObject *)v)->ob_digit;
+    if (size == 1 || size == 0) {
+        *out = size ? (int64_t)d[0] : 0;
+        return 1;
+    }
+    if (size == 2) {
+        *out = (int64_t)d[0] | ((int64_t)d[1] << PyLong_SHIFT);
+        return 1;
+    }
+#endif
+    int overflow = 0;
+    long long x = PyLong_AsLongLongAndOverflow(v, &overflow);
+    if (overflow || (x == -1 && PyErr_Occurred())) {
+        PyErr_Clear();
+        return 0;
+    }
+    *out = (int64_t)x;
+    return 1;
+}
+
+/* rows_json(rows, codes, payloads_text) -> bytes or None: the JSON text of a batch as
+ * orjson writes the rows that BatchEncoder._referring makes (see payloads_of), from the
+ * records, their codes and the JSON array of the payloads to write (orjson's, spliced
+ * in verbatim). None when a record's fields are not the runtime's (an int of 64 bits
+ * each, parents a tuple of them): the caller makes the rows then. */
+static PyObject *
+rows_json(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 3 || !PyBytes_Check(args[1]) || !PyBytes_Check(args[2])) {
+        PyErr_SetString(PyExc_TypeError, "rows_json(rows, codes: bytes, payloads_text: bytes)");
+        return NULL;
+    }
+    PyObject *seq = PySequence_Fast(args[0], "rows_json() needs a sequence of records");
+    if (seq == NULL)
+        return NULL;
+    Py_ssize_t n = PySequence_Fast_GET_SIZE(seq);
+    PyObject **items = PySequence_Fast_ITEMS(seq);
+    if (PyBytes_GET_SIZE(args[1]) != n * (Py_ssize_t)sizeof(int64_t)) {
+        Py_DECREF(seq);
+        PyErr_SetString(PyExc_ValueError, "rows_json(): one code per record expected");
+        return NULL;
+    }
+    const int64_t *code = (const int64_t *)PyBytes_AS_STRING(args[1]);
+    scan_t sc = {PyBytes_AS_STRING(args[2]), 0, (size_t)PyBytes_GET_SIZE(args[2]), NULL};
+    out_t o = {NULL, 0, 0};
+    PyObject *result = NULL;
+    int first_payload = 1;
+    if (expect(&sc, '[', "'['") < 0 || out_reserve(&o, (size_t)n * 64 + sc.n + 2) < 0)
+        goto done;
+    o.s[o.n++] = '[';
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *r = items[i];
+        if (!PyTuple_CheckExact(r) || PyTuple_GET_SIZE(r) < 6 || PyTuple_GET_SIZE(r) > 7
+            || !PyTuple_CheckExact(PyTuple_GET_ITEM(r, 5))) {
+            result = Py_NewRef(Py_None);
+            goto done;
+        }
+        PyObject *parents = PyTuple_GET_ITEM(r, 5);
+        Py_ssize_t np = PyTuple_GET_SIZE(parents);
+        if (out_reserve(&o, (size_t)(np + 8) * 22 + 8) < 0)
+            goto done;
+        if (i)
+            o.s[o.n++] = ',';
+        o.s[o.n++] = '[';
+        for (int f = 0; f < 5; f++) {
+            int64_t v;
+            if (!field_int(PyTuple_GET_ITEM(r, f), &v)) {
+                result = Py_NewRef(Py_None);
+                goto done;
+            }
+            out_int(&o, v);
+            o.s[o.n++] = ',';
+        }
+        o.s[o.n++] = '[';
+        for (Py_ssize_t j = 0; j < np; j++) {
+            int64_t v;
+            if (!field_int(PyTuple_GET_ITEM(parents, j), &v)) {
+                result = Py_NewRef(Py_None);
+                goto done;
+            }
+            if (j)
+                o.s[o.n++] = ',';
+            out_int(&o, v);
+        }
+        o.s[o.n++] = ']';
+        int64_t c = code[i];
+        if (c >= 0) {
+            memcpy(o.s + o.n, ",null,", 6);
+            o.n += 6;
+            out_int(&o, c);
+        }
+        else if (c == CODE_PAYLOAD) {
+            if (!first_payload && expect(&sc, ',', "','") < 0)
+                goto done;
+            first_payload = 0;
+            ws(&sc);
+            size_t at = sc.i;
+            if (skip_value(&sc) < 0)
+                goto done;
+            size_t len = sc.i - at;
+            if (len == 0) {
+                sc.error = "a payload expected";
+                goto done;
+            }
+            if (out_reserve(&o, len + 2) < 0)
+                goto done;
+            o.s[o.n++] = ',';
+            memcpy(o.s + o.n, sc.s + at, len);
+            o.n += len;
+        }
+        o.s[o.n++] = ']';
+    }
+    if (expect(&sc, ']', "']'") < 0 || out_reserve(&o, 1) < 0)
+        goto done;
+    o.s[o.n++] = ']';
+    result = PyBytes_FromStringAndSize(o.s, (Py_ssize_t)o.n);
+done:
+    if (result == NULL && !PyErr_Occurred())
+        PyErr_Format(PyExc_ValueError, "rows_json(): the payloads are not a JSON array of "
+                     "one payload per record to write (%s at byte %zu)",
+                     sc.error ? sc.error : "?", sc.i);
+    PyMem_Free(o.s);
+    Py_DECREF(seq);
+    return result;
 }
 
 /* count(kind, port_id, activation, proc_of_port, records, activations, first, last,
@@ -684,10 +867,13 @@ static PyMethodDef methods[] = {
      "count(kind, port_id, activation, proc_of_port, records, activations, first, last,"
      " drops) -> bool: a chunk's summary counts added in place (see"
      " fbp.tracing._summary.SummaryCounter)."},
-    {"refer", (PyCFunction)(void (*)(void))refer, METH_FASTCALL,
-     "refer(rows, carried, base, counts, count_of) -> (rows, hits, misses):"
-     " payloads carried before in the commit replaced by references (see"
+    {"payloads_of", (PyCFunction)(void (*)(void))payloads_of, METH_FASTCALL,
+     "payloads_of(rows, carried, base, counts, count_of) -> (payloads, codes, hits, misses):"
+     " the payloads a batch writes, and per record a reference or what it writes (see"
      " fbp.tracing._payload.BatchEncoder)."},
+    {"rows_json", (PyCFunction)(void (*)(void))rows_json, METH_FASTCALL,
+     "rows_json(rows, codes, payloads_text) -> bytes or None: the batch's JSON text,"
+     " the payloads' JSON spliced in (see fbp.tracing._payload.BatchEncoder)."},
     {NULL, NULL, 0, NULL},
 };
 
