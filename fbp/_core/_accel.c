@@ -210,30 +210,35 @@ put(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
         }
         Py_ssize_t n_win = n_pending > 1 ? n_pending : (win != NULL);
         int passed = win != NULL && value == PyTuple_GET_ITEM(win, 6);
-        PyObject *found = PyTuple_New(n_win + n_in);
-        if (found == NULL)
-            return NULL;
+        /* The parent ids, borrowed, gathered before the tuple is made at its size
+         * (a tuple made larger and shrunk costs a reallocation per send). */
+        PyObject *small[16];
+        PyObject **ids = small;
+        if (n_win + n_in > 16) {
+            ids = PyMem_Malloc(sizeof(PyObject *) * (size_t)(n_win + n_in));
+            if (ids == NULL)
+                return PyErr_NoMemory();
+        }
         Py_ssize_t k = 0;
+        int not_here = 0;
         if (n_pending > 1) {
-            for (Py_ssize_t j = 0; j < n_pending; j++) {
-                PyObject *rec = PyList_GET_ITEM(pending, j);
-                PyTuple_SET_ITEM(found, k++, Py_NewRef(PyTuple_GET_ITEM(rec, 0)));
-            }
+            for (Py_ssize_t j = 0; j < n_pending; j++)
+                ids[k++] = PyTuple_GET_ITEM(PyList_GET_ITEM(pending, j), 0);
         }
         else if (win != NULL) {
-            PyTuple_SET_ITEM(found, k++, Py_NewRef(PyTuple_GET_ITEM(win, 0)));
+            ids[k++] = PyTuple_GET_ITEM(win, 0);
         }
-        for (Py_ssize_t i = 0; i < n_in; i++) {
+        for (Py_ssize_t i = 0; i < n_in && !not_here; i++) {
             PyObject *inp = PyList_GET_ITEM(in_list, i);
             if (!PyObject_TypeCheck(inp, in_port_type)) {
-                Py_DECREF(found);
-                return PyLong_FromLong(0);
+                not_here = 1;
+                break;
             }
             PyObject *last = slot(inp, IN_LAST);
             PyObject *is_static = slot(inp, IN_STATIC);
             if (last == NULL || is_static == NULL) {
-                Py_DECREF(found);
-                return PyLong_FromLong(0);
+                not_here = 1;
+                break;
             }
             if (last == nothing || last == win)
                 continue;
@@ -249,17 +254,25 @@ put(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
                     continue;  /* a value passed on takes no side input */
             }
             else if (is_static != Py_True) {
-                Py_DECREF(found);
-                return PyLong_FromLong(0);
+                not_here = 1;
+                break;
             }
             if (!PyTuple_CheckExact(last) || PyTuple_GET_SIZE(last) < 1) {
-                Py_DECREF(found);
-                return PyLong_FromLong(0);
+                not_here = 1;
+                break;
             }
-            PyTuple_SET_ITEM(found, k++, Py_NewRef(PyTuple_GET_ITEM(last, 0)));
+            ids[k++] = PyTuple_GET_ITEM(last, 0);
         }
-        /* Shrunk in place (the tuple is new, no other reference): no second tuple. */
-        if (k < n_win + n_in && _PyTuple_Resize(&found, k) < 0)
+        PyObject *found = not_here ? NULL : PyTuple_New(k);
+        if (found != NULL) {
+            for (Py_ssize_t j = 0; j < k; j++)
+                PyTuple_SET_ITEM(found, j, Py_NewRef(ids[j]));
+        }
+        if (ids != small)
+            PyMem_Free(ids);
+        if (not_here)
+            return PyLong_FromLong(0);
+        if (found == NULL)
             return NULL;
         parents = found;
     }
