@@ -400,3 +400,70 @@ def test_the_writer_refuses_a_file_that_is_not_a_trace(tmp_path: Path) -> None:
         TraceWriter(other)
     with pytest.raises(TraceFileError, match="does not exist"):
         TraceWriter(tmp_path / "missing" / "t.trace")
+
+
+def _long_run(path: Path) -> tuple[TraceWriter, list[Any]]:
+    """A writer that has stored about 6 MB of chunks, committed 32 KiB at a time."""
+    w = TraceWriter(path, batch_size=1000, commit_bytes=32 << 10)
+    w.start_run(run_info())
+    records = [
+        (i, KIND_DATA, 1, i, T0_PERF + i, (), f"{i:08d}" + "x" * 250) for i in range(1, 20_001)
+    ]
+    for i in range(0, len(records), 1000):
+        w.write(records[i : i + 1000])
+    w.flush()
+    return w, records
+
+
+def _file_grows_to(path: Path, size: int) -> int:
+    deadline = time.monotonic() + 30
+    while path.stat().st_size < size and time.monotonic() < deadline:
+        time.sleep(0.01)
+    return path.stat().st_size
+
+
+def test_the_wal_is_copied_into_the_file_by_a_thread_beside_the_writer(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(_store, "CHECKPOINT_BYTES", 256 << 10)
+    path = tmp_path / "t.trace"
+    checkpoints: list[str] = []
+    checkpoint = _store._Checkpointer.due
+
+    def due(self: Any) -> None:
+        checkpoints.append(threading.current_thread().name)
+        checkpoint(self)
+
+    monkeypatch.setattr(_store._Checkpointer, "due", due)
+    w, records = _long_run(path)
+    # The writer's own connection never checkpoints; the checkpointer's thread copied
+    # the WAL into the file while the writer was open (it would stay at its first few
+    # pages until the writer closed).
+    assert w._store.con.execute("PRAGMA wal_autocheckpoint").fetchone()[0] == 0  # type: ignore[union-attr]
+    assert len(checkpoints) >= 10
+    assert all(name.startswith("fbp-trace-writer") for name in checkpoints)
+    assert any(t.name.startswith("fbp-trace-checkpoint") for t in threading.enumerate())
+    assert _file_grows_to(path, 4 << 20) >= 4 << 20
+    w.finish_run("completed", None, {})
+    w.close()
+    assert not any(t.name.startswith("fbp-trace-checkpoint") for t in threading.enumerate())
+    with open_trace(path) as trace:
+        assert [ip.ip_id for ip in trace.run().records()] == [r[0] for r in records]
+
+
+def test_a_checkpointer_that_fails_leaves_checkpoints_to_the_writer(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(_store, "CHECKPOINT_BYTES", 256 << 10)
+
+    def fail(self: Any) -> None:
+        self.failed = sqlite3.OperationalError("unable to open database file")
+
+    monkeypatch.setattr(_store._Checkpointer, "_main", fail)
+    path = tmp_path / "t.trace"
+    w, records = _long_run(path)
+    assert path.stat().st_size >= 4 << 20  # checkpointed by the writer's thread itself
+    w.finish_run("completed", None, {})
+    w.close()
+    with open_trace(path) as trace:
+        assert [ip.ip_id for ip in trace.run().records()] == [r[0] for r in records]

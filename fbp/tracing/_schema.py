@@ -289,6 +289,8 @@ def connect_writer(path: str | os.PathLike[str]) -> sqlite3.Connection:
         # thread without the GIL.
         con.execute("PRAGMA synchronous = FULL")
         con.execute(f"PRAGMA cache_size = -{_CACHE_KIB}")
+        # Checkpoints run in a thread of their own (fbp.tracing._store._Checkpointer).
+        con.execute("PRAGMA wal_autocheckpoint = 0")
         con.execute("PRAGMA temp_store = MEMORY")
         con.execute("BEGIN IMMEDIATE")
         try:

@@ -6,6 +6,13 @@ columns (:func:`fbp.tracing._chunks.split`, in C without the GIL) and inserts th
 one ``chunks`` row with a single ``INSERT``, committed on its own; a trigger counts the
 records in ``runs``. Nothing else happens per record, and nothing is left to do once
 the run ends: its chunks are what readers read.
+
+SQLite copies a WAL's pages into the file (a checkpoint) in the thread that commits,
+once the WAL holds some megabytes: a stall of 10-20 ms in the writer's thread, during
+which the event loop's next hand-over waits. The writer's connections leave that to a
+:class:`_Checkpointer` instead, a thread with its own connection, which copies what was
+committed while the writer goes on appending (a PASSIVE checkpoint, concurrent with
+the writer and with readers). The last connection to close does the final one.
 """
 
 from __future__ import annotations
@@ -13,8 +20,9 @@ from __future__ import annotations
 import os
 import socket
 import sqlite3
+import threading
 import time
-from typing import Any
+from typing import Any, Final
 
 from fbp._core._tracehook import RunInfo
 
@@ -40,8 +48,62 @@ _INSERT_PORT = (
 )
 
 
+#: Bytes of chunks committed before the WAL is checkpointed (SQLite's own default is
+#: a thousand pages, 16 MiB at the trace files' page size).
+CHECKPOINT_BYTES: Final = 16 << 20
+
+
 def _json(value: Any) -> str:
     return encode_json(value).decode()
+
+
+class _Checkpointer:
+    """Checkpoints a trace file's WAL in a thread of its own, when asked (:meth:`due`).
+
+    A PASSIVE checkpoint copies the frames committed so far without waiting for the
+    writer or readers; the writer goes on appending meanwhile, and starts the WAL over
+    once a checkpoint has copied all of it. Should a checkpoint fail (the file's
+    folder gone, a disk error), :attr:`failed` says so and the store checkpoints in
+    its own thread from then on, as SQLite would.
+    """
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.failed: BaseException | None = None
+        self._due = threading.Event()
+        self._closing = False
+        self._thread = threading.Thread(
+            target=self._main, name=f"fbp-trace-checkpoint {path}", daemon=True
+        )
+        self._thread.start()
+
+    def due(self) -> None:
+        """Checkpoint soon (at once if the thread is idle)."""
+        self._due.set()
+
+    def close(self) -> None:
+        """Stop the thread, after the checkpoint it is doing."""
+        self._closing = True
+        self._due.set()
+        self._thread.join()
+
+    def _main(self) -> None:
+        try:
+            con = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        except sqlite3.Error as exc:
+            self.failed = exc
+            return
+        try:
+            while True:
+                self._due.wait()
+                self._due.clear()
+                if self._closing:
+                    return
+                con.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+        except sqlite3.Error as exc:
+            self.failed = exc
+        finally:
+            con.close()
 
 
 class RunStore:
@@ -56,6 +118,9 @@ class RunStore:
         #: Seconds spent splitting commits into columns and inserting them.
         self.store_seconds = 0.0
         self._counter: SummaryCounter | None = None
+        #: Bytes committed since the last checkpoint was asked for.
+        self._unchecked = 0
+        self._checkpointer: _Checkpointer | None = None
 
     def start(self, info: RunInfo) -> None:
         """Store a new run and its ports, committed at once."""
@@ -121,6 +186,22 @@ class RunStore:
         self.con.execute(_APPEND, (self.run_key, *chunk))
         if self._counter is not None:
             self._counter.add(chunk[0], chunk[2], chunk[3], chunk[4])  # kind, port, activation
+        self._unchecked += sum(len(column) for column in chunk[1:])
+        if self._unchecked >= CHECKPOINT_BYTES:
+            self._unchecked = 0
+            self._checkpoint()
+
+    def _checkpoint(self) -> None:
+        """Have the WAL copied into the file, by the checkpointer's thread."""
+        cp = self._checkpointer
+        if cp is None or cp.path != self.path:
+            if cp is not None:
+                cp.close()
+            cp = self._checkpointer = _Checkpointer(self.path)
+        if cp.failed is None:
+            cp.due()
+        else:  # as SQLite's automatic checkpoint would, in this thread
+            self.con.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
 
     def copy(self, chunk: Chunk) -> None:
         """Append a chunk made elsewhere (records copied from another run)."""
@@ -153,5 +234,8 @@ class RunStore:
         self._counter = None
 
     def close(self) -> None:
-        """Close the connection."""
+        """Close the connection (which checkpoints what is left in the WAL)."""
+        if self._checkpointer is not None:
+            self._checkpointer.close()
+            self._checkpointer = None
         self.con.close()

@@ -179,10 +179,12 @@ class TraceWriter(Closing):
             Each call serialises its batch at once, which frees the records; batches
             small enough to be freed before Python's cyclic garbage collector looks
             at them keep tracing cheap.
-        commit_bytes: how much serialised text (4 MiB by default) the writer gathers
-            before handing it to its thread to be stored as one chunk. Each hand-over
-            costs the thread a few waits for the GIL, which a busy event loop lets go
-            only every few milliseconds, so commits are large. A batch smaller than
+        commit_bytes: how much serialised text (1 MiB by default) the writer gathers
+            before handing it to its thread to be stored as one chunk. A hand-over
+            waits while the thread stores the commit before, and the end of a run waits
+            for the last one: smaller commits keep both short (measured: 4 MiB commits
+            made a 240,000-IP traced run 25-35% slower), larger ones cost fewer syncs
+            of the file per record. A batch smaller than
             ``batch_size`` (the runtime hands records over every 0.05 s and at the end
             of a run) is handed over at once, with everything gathered before it.
         payload: what to keep of payloads: ``"all"``, ``"none"``, a list of field
@@ -205,7 +207,7 @@ class TraceWriter(Closing):
         path: str | os.PathLike[str],
         *,
         batch_size: int = 256,
-        commit_bytes: int = 1 << 22,
+        commit_bytes: int = 1 << 20,
         payload: PayloadSetting = "all",
         rotation: Rotation | None = None,
     ) -> None:
