@@ -1542,9 +1542,9 @@ typedef struct {
     int sync;            /* it is an iterator (a for loop), not an async one */
     PyObject *stop;      /* what the step returns to leave the loop (break) */
     PyTypeObject *out_type;    /* the port's class when its send is out_send ... */
-    unsigned int out_version;  /* ... as of this version of the class */
-    PyTypeObject *traced_type;    /* the port's class when its send is traced_send ... */
-    unsigned int traced_version;  /* ... as of this version of the class */
+    unsigned int out_version;  /* ... as of this version of the class (send_is) */
+    PyTypeObject *traced_type;    /* the same for traced_send */
+    unsigned int traced_version;
     PyObject *skip;      /* what the step returns when it sent nothing */
     PyObject *sub;       /* the port operation awaited, or NULL */
     int phase;           /* what sub is */
@@ -1639,49 +1639,43 @@ loop_await(LoopObject *L, PyObject *aw, PyObject **value)
     return r;
 }
 
-/* Whether the output port's send is this module's out_send (OutPort and
- * CheckedOutPort, while the compiled methods are installed): looked up once per
- * version of its class. */
+/* Whether a port's class has `send` as this module's function fn: looked up once per
+ * version of the class, remembered in *type and *version. */
 static int
-compiled_send(LoopObject *L, PyObject *port)
+send_is(PyObject *port, PyCFunction fn, PyTypeObject **type, unsigned int *version)
 {
     PyTypeObject *tp = Py_TYPE(port);
-    if (tp == L->out_type && tp->tp_version_tag == L->out_version && L->out_version != 0)
+    if (tp == *type && tp->tp_version_tag == *version && *version != 0)
         return 1;
-    if (!configured || !(tp == out_port_type || tp == checked_out_type))
-        return 0;
     PyObject *meth = _PyType_Lookup(tp, str_send);  /* borrowed; tags the class */
     if (meth == NULL || !Py_IS_TYPE(meth, &PyMethodDescr_Type)
-        || ((PyMethodDescrObject *)meth)->d_method->ml_meth
-               != (PyCFunction)(void (*)(void))out_send)
+        || ((PyMethodDescrObject *)meth)->d_method->ml_meth != fn)
         return 0;
     if (PyType_HasFeature(tp, Py_TPFLAGS_VALID_VERSION_TAG)) {
-        L->out_type = tp;
-        L->out_version = tp->tp_version_tag;
+        *type = tp;
+        *version = tp->tp_version_tag;
     }
     return 1;
 }
 
+/* Whether the output port's send is out_send (OutPort and CheckedOutPort, while the
+ * compiled methods are installed). */
+static int
+compiled_send(LoopObject *L, PyObject *port)
+{
+    PyTypeObject *tp = Py_TYPE(port);
+    return configured && (tp == out_port_type || tp == checked_out_type)
+           && send_is(port, (PyCFunction)(void (*)(void))out_send, &L->out_type, &L->out_version);
+}
+
 /* Whether the output port's send is traced_send (TracedOutPort, while the compiled
- * methods are installed): looked up once per version of its class. */
+ * methods are installed). */
 static int
 compiled_traced_send(LoopObject *L, PyObject *port)
 {
-    PyTypeObject *tp = Py_TYPE(port);
-    if (tp == L->traced_type && tp->tp_version_tag == L->traced_version && L->traced_version != 0)
-        return 1;
-    if (!traced_configured || tp != traced_out_type)
-        return 0;
-    PyObject *meth = _PyType_Lookup(tp, str_send);  /* borrowed; tags the class */
-    if (meth == NULL || !Py_IS_TYPE(meth, &PyMethodDescr_Type)
-        || ((PyMethodDescrObject *)meth)->d_method->ml_meth
-               != (PyCFunction)(void (*)(void))traced_send)
-        return 0;
-    if (PyType_HasFeature(tp, Py_TPFLAGS_VALID_VERSION_TAG)) {
-        L->traced_type = tp;
-        L->traced_version = tp->tp_version_tag;
-    }
-    return 1;
+    return traced_configured && Py_IS_TYPE(port, traced_out_type)
+           && send_is(port, (PyCFunction)(void (*)(void))traced_send, &L->traced_type,
+                      &L->traced_version);
 }
 
 /* A traced send's common case, as traced_send does it (put(): recorded and delivered
@@ -2103,6 +2097,8 @@ drive(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
     L->step = Py_NewRef(args[1]);
     L->out = args[2] == Py_None ? NULL : Py_NewRef(args[2]);
     L->out_type = NULL;
+    L->traced_type = NULL;
+    L->traced_version = 0;
     L->out_version = 0;
     L->skip = Py_NewRef(args[3]);
     L->stop = Py_NewRef(args[4]);
