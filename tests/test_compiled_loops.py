@@ -159,6 +159,47 @@ class Pairs(Component):
             await self.out.send((i, x))
 
 
+class Merge(Component):
+    """Sends the value of each (index, value): the loop takes it without the pair."""
+
+    in_: ArrayInPort[int]
+    out: OutPort[Any]
+
+    async def run(self) -> None:
+        async for _i, x in self.in_:
+            await self.out.send(x)
+
+
+class Indexes(Component):
+    """Sends the index of each (index, value)."""
+
+    in_: ArrayInPort[int]
+    out: OutPort[Any]
+
+    async def run(self) -> None:
+        async for i, _x in self.in_:
+            await self.out.send(i)
+
+
+def _shapes(n: int) -> Any:
+    """Tuples of two, and other things a two-name target unpacks, then one it cannot."""
+    for i in range(n):
+        yield (i, -i) if i % 3 else [i, -i] if i % 2 else f"{i:02d}"[-2:]
+    yield (1, 2, 3)
+
+
+class Unpacks(Component):
+    """A for loop over items of several shapes, one the target cannot unpack."""
+
+    n: InPort[int]
+    out: OutPort[Any]
+
+    async def run(self) -> None:
+        n = await self.n.receive()
+        for _a, b in _shapes(n):
+            await self.out.send(b)
+
+
 class InTry(Component):
     """A loop inside try: what the body raises is caught outside it."""
 
@@ -313,7 +354,7 @@ class Switches(Component):
 COMPILED = [Map, Direct, Filter, Route, Tally, TakeThree, Pairs, InTry, Fails, Switches]
 COMPILED += [Count, IteratorFails, Forward]
 COMPILED += [Closures, PostponedAnnotations, CountsItsSends]
-COMPILED += [RaisesStopAsyncIteration, FromTicks]
+COMPILED += [RaisesStopAsyncIteration, FromTicks, Merge, Indexes, Unpacks]
 
 
 @pytest.mark.parametrize("cls", COMPILED, ids=lambda c: c.__name__)
@@ -326,6 +367,9 @@ def test_these_loops_compile(cls: type[Component]) -> None:
     [
         (Direct, "__fbp_drive(self.in_, f, self.out"),
         (Forward, "__fbp_drive(self.in_, None, self.out"),
+        (Merge, "self.out, __fbp_skip, __fbp_stop, False, False, 1, 2)"),
+        (Indexes, "self.out, __fbp_skip, __fbp_stop, False, False, 0, 2)"),
+        (Unpacks, "self.out, __fbp_skip, __fbp_stop, False, True, 1, 2)"),
     ],
 )
 def test_no_step_where_the_body_is_a_fixed_call_or_the_item(cls: Any, call: str) -> None:
@@ -470,7 +514,7 @@ def test_FBP_NO_LOOPS_turns_compiling_off(monkeypatch: pytest.MonkeyPatch) -> No
 def _graph(cls: type[Component], capacity: int) -> Graph:
     g = Graph("loops").add_process("src", Numbers).add_process("comp", cls)
     g.add_initial(N, "src.N")
-    if cls is Pairs:
+    if cls in (Pairs, Merge, Indexes):
         g.connect("src.OUT", "comp.IN[0]")
         g.add_process("src2", Numbers).add_initial(5, "src2.N").connect("src2.OUT", "comp.IN[1]")
     elif cls is FromTicks:
@@ -568,6 +612,15 @@ async def test_what_the_loops_give(monkeypatch: pytest.MonkeyPatch) -> None:
     assert iterator_fails["error"][1] == "LookupError"
     ticks = await _observe(FromTicks, 3, True, monkeypatch)
     assert ticks["got_out"] == [1, 2, 3, 4, 5]
+    merge = await _observe(Merge, 3, True, monkeypatch)
+    assert sorted(merge["got_out"]) == sorted([*range(N), *range(5)])
+    indexes = await _observe(Indexes, 3, True, monkeypatch)
+    assert sorted(indexes["got_out"]) == [0] * N + [1] * 5
+    unpacks = await _observe(Unpacks, 3, True, monkeypatch)
+    got = unpacks["got_out"]
+    assert got == [x[1] for x in list(_shapes(N))[:-1]][: len(got)]
+    assert {type(x) for x in got} == {int, str}  # tuples, lists and strings unpacked
+    assert unpacks["error"][1] == "ValueError"  # too many values to unpack, as written
 
 
 async def test_a_stopped_compiled_loop_says_where_it_waited(

@@ -38,7 +38,7 @@ MODULES: Final = (
 
 #: The API version a module built from these sources has (its ``API`` constant; 1 when
 #: it has none): a build of older sources loads but lacks what the Python side calls.
-_API: Final = {"fbp._core._fastports": 2}
+_API: Final = {"fbp._core._fastports": 3}
 
 #: Why each module looked up is not used ("" when it is).
 _why: dict[str, str] = {}

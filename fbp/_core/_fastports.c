@@ -1171,62 +1171,80 @@ slow:
     return send_slow(port, args, nargs, kwnames);
 }
 
-/* ArrayInPort.__anext__: the first element, round-robin from the next one, with a bare
+/* An array port's receive when an element has a bare payload buffered (round robin,
+ * from the element after the last one read): its index and the payload (a new
+ * reference): 1; 0 not taken here (the Python method decides); -1 error. */
+static int
+array_take(PyObject *self, Py_ssize_t *index, PyObject **item)
+{
+    if (!configured || !PyObject_TypeCheck(self, array_in_type))
+        return 0;
+    PyObject *elements = slot(self, ARR_ELEMENTS), *next = slot(self, ARR_NEXT);
+    if (elements == NULL || !PyList_CheckExact(elements) || next == NULL
+        || !PyLong_CheckExact(next))
+        return 0;
+    Py_ssize_t n = PyList_GET_SIZE(elements);
+    Py_ssize_t start = PyLong_AsSsize_t(next);
+    if (start == -1 && PyErr_Occurred())
+        return -1;
+    for (Py_ssize_t k = 0; k < n && start >= 0 && start < n; k++) {
+        Py_ssize_t i = (start + k) % n;
+        PyObject *el = PyList_GET_ITEM(elements, i);
+        if (Py_TYPE(el) != in_port_type)
+            return 0;  /* a checked or traced element: the Python path */
+        PyObject *ch = slot(el, IN_CHAN), *buf;
+        if (ch == NULL || Py_TYPE(ch) != channel_type)
+            return 0;
+        PyObject *b = slot(ch, CHAN_BUF);
+        if (b == NULL || Py_TYPE(b) != deque_type)
+            return 0;
+        if (Py_SIZE(b) == 0) {
+            PyObject *w = slot(ch, CHAN_SEND_WAITERS);
+            if (w == NULL || Py_TYPE(w) != deque_type || Py_SIZE(w) > 0)
+                return 0;  /* a rendezvous sender waits: the Python path */
+            continue;
+        }
+        if (data_head(ch, &buf) == NULL || slot(el, IN_LAST) == NULL)
+            return 0;
+        PyObject *following = PyLong_FromSsize_t((i + 1) % n);
+        if (following == NULL)
+            return -1;
+        PyObject *got = take(ch, buf);
+        if (got == NULL) {
+            Py_DECREF(following);
+            return -1;
+        }
+        set_slot(el, IN_LAST, got);
+        PyObject **np = (PyObject **)((char *)self + offsets[ARR_NEXT]);
+        Py_SETREF(*np, following);
+        *index = i;
+        *item = got;
+        return 1;
+    }
+    return 0;
+}
+
+/* ArrayInPort.__anext__ (round robin from the element after the last one read): a
  * payload buffered gives (index, payload) at once. */
 static PyObject *
 array_anext(PyObject *self, PyObject *unused)
 {
-    if (configured && PyObject_TypeCheck(self, array_in_type)) {
-        PyObject *elements = slot(self, ARR_ELEMENTS), *next = slot(self, ARR_NEXT);
-        if (elements != NULL && PyList_CheckExact(elements) && next != NULL
-            && PyLong_CheckExact(next)) {
-            Py_ssize_t n = PyList_GET_SIZE(elements);
-            Py_ssize_t start = PyLong_AsSsize_t(next);
-            if (start == -1 && PyErr_Occurred())
-                return NULL;
-            for (Py_ssize_t k = 0; k < n && start >= 0 && start < n; k++) {
-                Py_ssize_t i = (start + k) % n;
-                PyObject *el = PyList_GET_ITEM(elements, i);
-                if (Py_TYPE(el) != in_port_type) {
-                    break;  /* a checked or traced element: the Python path */
-                }
-                PyObject *ch = slot(el, IN_CHAN), *buf;
-                if (ch == NULL || Py_TYPE(ch) != channel_type)
-                    break;
-                PyObject *b = slot(ch, CHAN_BUF);
-                if (b == NULL || Py_TYPE(b) != deque_type)
-                    break;
-                if (Py_SIZE(b) == 0) {
-                    PyObject *w = slot(ch, CHAN_SEND_WAITERS);
-                    if (w == NULL || Py_TYPE(w) != deque_type || Py_SIZE(w) > 0)
-                        break;  /* a rendezvous sender waits: the Python path */
-                    continue;
-                }
-                if (data_head(ch, &buf) == NULL || slot(el, IN_LAST) == NULL)
-                    break;
-                PyObject *item = take(ch, buf);
-                if (item == NULL)
-                    return NULL;
-                set_slot(el, IN_LAST, item);
-                PyObject *index = PyLong_FromSsize_t(i);
-                PyObject *following = PyLong_FromSsize_t((i + 1) % n);
-                PyObject *pair = index == NULL ? NULL : PyTuple_Pack(2, index, item);
-                Py_XDECREF(index);
-                Py_DECREF(item);
-                if (pair == NULL || following == NULL) {
-                    Py_XDECREF(pair);
-                    Py_XDECREF(following);
-                    return NULL;
-                }
-                PyObject **np = (PyObject **)((char *)self + offsets[ARR_NEXT]);
-                Py_SETREF(*np, following);
-                PyObject *r = ready_new(pair);
-                Py_DECREF(pair);
-                return r;
-            }
-        }
-    }
-    return anext_slow(self);
+    Py_ssize_t i;
+    PyObject *item;
+    int got = array_take(self, &i, &item);
+    if (got < 0)
+        return NULL;
+    if (got == 0)
+        return anext_slow(self);
+    PyObject *index = PyLong_FromSsize_t(i);
+    PyObject *pair = index == NULL ? NULL : PyTuple_Pack(2, index, item);
+    Py_XDECREF(index);
+    Py_DECREF(item);
+    if (pair == NULL)
+        return NULL;
+    PyObject *r = ready_new(pair);
+    Py_DECREF(pair);
+    return r;
 }
 
 /* -- the traced ports: channels of records ------------------------------------------ */
@@ -1545,6 +1563,9 @@ typedef struct {
     unsigned int out_version;  /* ... as of this version of the class (send_is) */
     PyTypeObject *traced_type;    /* the same for traced_send */
     unsigned int traced_version;
+    Py_ssize_t pick;     /* >= 0: the body sends element pick of the item, a tuple of
+                          * width elements (the step is called for any other item) */
+    Py_ssize_t width;
     PyObject *skip;      /* what the step returns when it sent nothing */
     PyObject *sub;       /* the port operation awaited, or NULL */
     int phase;           /* what sub is */
@@ -1753,6 +1774,7 @@ loop_run(LoopObject *L, PyObject *item, PyObject **result)
 static PySendResult
 loop_steps(LoopObject *L, PyObject *item, PyObject **result)
 {
+    int picked = 0;  /* item is the element the body sends, taken from an array port */
     for (;;) {
         if (item == NULL) {
             L->phase = LOOP_RECEIVE;
@@ -1776,6 +1798,33 @@ loop_steps(LoopObject *L, PyObject *item, PyObject **result)
                 got = try_take(it, &item);
             else if (am != NULL && am->am_anext == traced_anext_slot)
                 got = traced_take(it, &item);
+            else if (am != NULL && am->am_anext == array_anext_slot) {
+                Py_ssize_t i;
+                PyObject *v;
+                got = array_take(it, &i, &v);
+                if (got > 0) {
+                    if (L->pick >= 0 && L->width == 2) {  /* the pair is not made */
+                        if (L->pick == 1) {
+                            item = v;
+                        }
+                        else {
+                            item = PyLong_FromSsize_t(i);
+                            Py_DECREF(v);
+                        }
+                        if (item == NULL)
+                            return loop_failed(L, result);
+                        picked = 1;
+                    }
+                    else {
+                        PyObject *index = PyLong_FromSsize_t(i);
+                        item = index == NULL ? NULL : PyTuple_Pack(2, index, v);
+                        Py_XDECREF(index);
+                        Py_DECREF(v);
+                        if (item == NULL)
+                            return loop_failed(L, result);
+                    }
+                }
+            }
             if (got < 0)
                 return loop_failed(L, result);
             if (!got) {
@@ -1806,8 +1855,14 @@ loop_steps(LoopObject *L, PyObject *item, PyObject **result)
         }
     step:
         L->phase = LOOP_STEP;  /* what the body raises is its own, StopAsyncIteration too */
-        PyObject *out = L->step == Py_None ? Py_NewRef(item)  /* the body sends the item */
-                                           : PyObject_Vectorcall(L->step, &item, 1, NULL);
+        PyObject *out;
+        if (picked || L->step == Py_None)  /* the body sends the item (or its element) */
+            out = Py_NewRef(item);
+        else if (L->pick >= 0 && PyTuple_CheckExact(item) && PyTuple_GET_SIZE(item) == L->width)
+            out = Py_NewRef(PyTuple_GET_ITEM(item, L->pick));
+        else
+            out = PyObject_Vectorcall(L->step, &item, 1, NULL);
+        picked = 0;
         Py_CLEAR(item);
         if (out == NULL)
             return loop_failed(L, result);
@@ -2065,10 +2120,22 @@ static PyTypeObject Loop_Type = {
 static PyObject *
 drive(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
 {
-    if (nargs != 7) {
+    if (nargs != 7 && nargs != 9) {
         PyErr_SetString(PyExc_TypeError,
-                        "drive(iterable, step, out or None, skip, stop, pairs, sync)");
+                        "drive(iterable, step, out or None, skip, stop, pairs, sync"
+                        "[, pick, width])");
         return NULL;
+    }
+    Py_ssize_t pick = -1, width = 0;
+    if (nargs == 9) {
+        pick = PyLong_AsSsize_t(args[7]);
+        width = PyLong_AsSsize_t(args[8]);
+        if ((pick == -1 || width == -1) && PyErr_Occurred())
+            return NULL;
+        if (pick < 0 || pick >= width) {
+            PyErr_SetString(PyExc_ValueError, "drive(): pick must be an index below width");
+            return NULL;
+        }
     }
     int pairs = PyObject_IsTrue(args[5]), sync = PyObject_IsTrue(args[6]);
     if (pairs < 0 || sync < 0)
@@ -2099,6 +2166,8 @@ drive(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
     L->out_type = NULL;
     L->traced_type = NULL;
     L->traced_version = 0;
+    L->pick = pick;
+    L->width = width;
     L->out_version = 0;
     L->skip = Py_NewRef(args[3]);
     L->stop = Py_NewRef(args[4]);
@@ -2172,7 +2241,8 @@ static PyMethodDef module_methods[] = {
     {"set_unawaited_hook", set_unawaited_hook, METH_O,
      "set_unawaited_hook(fn): fn(port) is called for a send that was never awaited."},
     {"drive", (PyCFunction)(void (*)(void))drive, METH_FASTCALL,
-     "drive(iterable, step, out, skip, stop, pairs, sync): a compiled loop (fbp._core._loops)."},
+     "drive(iterable, step, out, skip, stop, pairs, sync[, pick, width]): a compiled loop"
+     " (fbp._core._loops)."},
     {"configure_handover", configure_handover, METH_VARARGS,
      "configure_handover(descriptors, (Waiter, _Member, Scheduler, Future), perf_counter_ns):"
      " the hand-over between fused processes in C, once."},
@@ -2236,7 +2306,7 @@ PyInit__fastports(void)
         || str_parents == NULL || one == NULL)
         return NULL;
     PyObject *mod = PyModule_Create(&module);
-    if (mod != NULL && PyModule_AddIntConstant(mod, "API", 2) < 0) {
+    if (mod != NULL && PyModule_AddIntConstant(mod, "API", 3) < 0) {
         Py_DECREF(mod);
         return NULL;
     }

@@ -336,6 +336,7 @@ class _Rewriter:
         )
         ast.copy_location(step, loop)
         direct = _direct(body, param, bound - assigned) if single and simple and not kept else None
+        pick = _pick(body, loop.target, own) if single and not kept else None
         out_port: ast.expr = sends[0].port if single else ast.Constant(value=None)
         call = ast.Expr(
             value=ast.Await(
@@ -351,6 +352,7 @@ class _Rewriter:
                         ast.Name(id=_STOP_NAME, ctx=ast.Load()),
                         ast.Constant(value=bool(sends) and not single),
                         ast.Constant(value=sync),
+                        *(ast.Constant(value=v) for v in pick or ()),
                     ],
                     keywords=[],
                 )
@@ -423,6 +425,26 @@ def _direct(body: list[ast.stmt], param: str, fixed: set[str]) -> str | None:
     ):
         return call.func.id
     return None
+
+
+def _pick(body: list[ast.stmt], target: ast.expr, own: set[str]) -> tuple[int, int] | None:
+    """(k, n) when the loop is ``async for a, b in ...: await self.OUT.send(b)``: its
+    target n names of the step's own and the body sending the k-th: the loop sends
+    element k of an item that is a tuple of n (an array port's ``(index, value)``
+    taken without making the pair) and calls the step for any other item."""
+    if not isinstance(target, ast.Tuple) or len(body) != 1 or not isinstance(body[0], ast.Return):
+        return None
+    names = [e.id for e in target.elts if isinstance(e, ast.Name)]
+    sent = body[0].value
+    if (
+        len(names) != len(target.elts)
+        or len(set(names)) != len(names)
+        or not set(names) <= own
+        or not isinstance(sent, ast.Name)
+        or sent.id not in names
+    ):
+        return None
+    return names.index(sent.id), len(names)
 
 
 def _rebinds(body: list[ast.stmt], attr: str) -> bool:
