@@ -1735,6 +1735,9 @@ count_in(LoopObject *L)
     return 0;
 }
 
+/* A port's C send (out_send, traced_send), called as its method is. */
+typedef PyObject *(*send_method)(PyObject *, PyObject *const *, Py_ssize_t, PyObject *);
+
 static PySendResult loop_steps(LoopObject *L, PyObject *item, PyObject **result);
 
 /* Run the loop from `item` (a new reference, or NULL: receive first). While it runs,
@@ -1896,15 +1899,20 @@ loop_steps(LoopObject *L, PyObject *item, PyObject **result)
             port = Py_NewRef(L->out);
         }
         int sent = 0;
-        if (parents == NULL && compiled_send(L, port) && plain_send(port, &out, 1, NULL)) {
-            int counted = !(port == L->out && slot(port, OUT_LOOP) == (PyObject *)L);
-            sent = try_send(port, out, counted);
-            if (sent > 0 && !counted)
-                L->unsent++;
+        send_method method = NULL;  /* the port's send, when it is ours */
+        if (parents == NULL && compiled_send(L, port)) {
+            method = out_send;
+            if (plain_send(port, &out, 1, NULL)) {
+                int counted = !(port == L->out && slot(port, OUT_LOOP) == (PyObject *)L);
+                sent = try_send(port, out, counted);
+                if (sent > 0 && !counted)
+                    L->unsent++;
+            }
         }
-        else if (parents == NULL && compiled_traced_send(L, port)
-                 && plain_send(port, &out, 1, NULL)) {
-            sent = try_traced_send(port, out);
+        else if (parents == NULL && compiled_traced_send(L, port)) {
+            method = traced_send;
+            if (plain_send(port, &out, 1, NULL))
+                sent = try_traced_send(port, out);
         }
         if (sent == 0) {
             if (count_in(L) < 0)
@@ -1912,9 +1920,11 @@ loop_steps(LoopObject *L, PyObject *item, PyObject **result)
         }
         if (sent == 0) {
             PyObject *call_args[3] = {port, out, parents};
-            PyObject *aw = PyObject_VectorcallMethod(
-                str_send, call_args, 2 | PY_VECTORCALL_ARGUMENTS_OFFSET,
-                parents == NULL ? NULL : kw_parents);
+            PyObject *aw = method != NULL  /* called as the method is, without its lookup */
+                ? method(port, call_args + 1, 1, NULL)
+                : PyObject_VectorcallMethod(str_send, call_args,
+                                            2 | PY_VECTORCALL_ARGUMENTS_OFFSET,
+                                            parents == NULL ? NULL : kw_parents);
             if (aw == NULL) {
                 sent = -1;
             }
