@@ -51,6 +51,9 @@ _INSERT_PORT = (
 #: Bytes of chunks committed before the WAL is checkpointed (SQLite's own default is
 #: a thousand pages, 16 MiB at the trace files' page size).
 CHECKPOINT_BYTES: Final = 16 << 20
+#: The WAL holds at most this many times CHECKPOINT_BYTES of chunks: beyond, the
+#: writer's thread checkpoints itself.
+_WAL_BOUND: Final = 4
 #: Checkpoints at most in a row, each copying what the writer appended during the one
 #: before (a few suffice: each is shorter than the one before).
 _ROUNDS: Final = 50
@@ -68,11 +71,14 @@ class _Checkpointer:
     WAL over only at a transaction that begins once a checkpoint has copied all of it,
     so the checkpointer repeats while the writer appended during its last round, and
     the writer's thread then copies the frames appended during that round itself (a
-    commit or two, :attr:`caught_up`). Measured on 1.2M-record runs: the WAL stays
-    at 18-20 MiB, where checkpoints copying only what was there when they began let
-    it grow to the size of the whole trace. Should a checkpoint fail (the file's
-    folder gone, a disk error), :attr:`failed` says so and the store checkpoints in
-    its own thread from then on, as SQLite would.
+    commit or two: :attr:`caught_up`, :meth:`finish`). Should the checkpointer fall
+    behind (a busy machine), the writer's thread does the same once the WAL holds
+    ``_WAL_BOUND`` times :data:`CHECKPOINT_BYTES`: a bound, not the usual path.
+    Measured on 1.2M-record runs: the WAL stays at 18-20 MiB, where checkpoints
+    copying only what was there when they began let it grow to the size of the whole
+    trace. Should a checkpoint fail (the file's folder gone, a disk error),
+    :attr:`failed` says so and the store checkpoints in its own thread from then on,
+    as SQLite would.
     """
 
     def __init__(self, path: str) -> None:
@@ -83,6 +89,10 @@ class _Checkpointer:
         self.caught_up = False
         self._due = threading.Event()
         self._closing = False
+        # Held while this thread checkpoints: two checkpoints cannot run at once (the
+        # second returns at once, copying nothing); _hold asks the rounds to stop.
+        self._lock = threading.Lock()
+        self._hold = False
         self._thread = threading.Thread(
             target=self._main, name=f"fbp-trace-checkpoint {path}", daemon=True
         )
@@ -91,6 +101,19 @@ class _Checkpointer:
     def due(self) -> None:
         """Checkpoint soon (at once if the thread is idle)."""
         self._due.set()
+
+    def finish(self, con: sqlite3.Connection) -> bool:
+        """Copy the rest of the WAL through ``con`` (the writer's connection, between
+        its transactions), the thread's rounds stopped meanwhile; whether all of it
+        was copied (the writer's next transaction then starts the WAL over)."""
+        self.caught_up = False
+        self._hold = True
+        try:
+            with self._lock:
+                busy, frames, copied = con.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()[0]
+        finally:
+            self._hold = False
+        return not busy and copied >= frames
 
     def close(self) -> None:
         """Stop the thread, after the checkpoint it is doing."""
@@ -110,15 +133,17 @@ class _Checkpointer:
                 self._due.clear()
                 if self._closing:
                     return
-                # Again while the writer appended during the last one: the writer
-                # starts the WAL over only when a checkpoint has copied all of it
-                # before the writer's next transaction began (else it keeps growing).
+                # Again while the writer appended during the last one, so that what
+                # is left for the writer's thread (finish) is short.
                 last = -1
-                for _ in range(_ROUNDS):
-                    _, frames, _ = con.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()[0]
-                    if frames <= last or self._closing:
-                        break
-                    last = frames
+                with self._lock:
+                    for _ in range(_ROUNDS):
+                        if self._hold or self._closing:
+                            break
+                        _, frames, _ = con.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()[0]
+                        if frames <= last:
+                            break
+                        last = frames
                 self.caught_up = True
         except sqlite3.Error as exc:
             self.failed = exc
@@ -140,6 +165,9 @@ class RunStore:
         self._counter: SummaryCounter | None = None
         #: Bytes committed since the last checkpoint was asked for.
         self._unchecked = 0
+        #: Bytes committed since a checkpoint copied the whole WAL (so that the next
+        #: transaction started it over).
+        self._unrestarted = 0
         self._checkpointer: _Checkpointer | None = None
 
     def start(self, info: RunInfo) -> None:
@@ -206,14 +234,17 @@ class RunStore:
         self.con.execute(_APPEND, (self.run_key, *chunk))
         if self._counter is not None:
             self._counter.add(chunk[0], chunk[2], chunk[3], chunk[4])  # kind, port, activation
+        size = sum(len(column) for column in chunk[1:])
+        self._unchecked += size
+        self._unrestarted += size
         cp = self._checkpointer
-        if cp is not None and cp.caught_up:
-            # The few frames appended while the checkpointer copied the rest, copied
-            # here, where no append can come between: the next transaction starts
-            # the WAL over (the checkpointer's own last round often ends too late).
-            cp.caught_up = False
-            self.con.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
-        self._unchecked += sum(len(column) for column in chunk[1:])
+        if (
+            cp is not None
+            and cp.failed is None
+            and (cp.caught_up or self._unrestarted >= _WAL_BOUND * CHECKPOINT_BYTES)
+            and cp.finish(self.con)
+        ):
+            self._unrestarted = 0
         if self._unchecked >= CHECKPOINT_BYTES:
             self._unchecked = 0
             self._checkpoint()
