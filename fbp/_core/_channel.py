@@ -373,9 +373,26 @@ class Channel(Generic[T]):
         self._recv_signal = fut
 
     def put_initial(self, item: T) -> None:
-        """Place an initial item (an IIP) in the buffer, whatever the capacity."""
+        """Place an initial item (an IIP) in the buffer, whatever the capacity, and wake
+        the receiver if it waits (an IIP added to a running network)."""
         self._buf.append(item)
         self._accepted += 1
+        if self._recv_signal is not None:
+            self._wake_receiver()
+
+    def complete_sends_of(self, waiter: Waiter | None) -> None:
+        """Let in, whatever the room, the items ``waiter``'s sends queued here (an edge
+        removed while they waited: they were sent while it existed)."""
+        for entry in [e for e in self._send_waiters if e[2] is waiter]:
+            self._send_waiters.remove(entry)
+            self._blocked_mark += perf_counter_ns()
+            fut, item, w = entry
+            self._buf.append(item)
+            self._accepted += 1
+            if w is not None:
+                w.waiting = None
+            if not fut.done():
+                fut.set_result(None)
 
     @property
     def sent(self) -> int:
@@ -406,10 +423,6 @@ class Channel(Generic[T]):
         """Nanoseconds senders have spent waiting for room, summed over senders (the
         back-pressure this channel applied), the waits still going on included."""
         return self._blocked_mark + perf_counter_ns() * len(self._send_waiters)
-
-    def _sender_left_queue(self) -> None:
-        """A queued sender was taken out of the queue other than by the channel."""
-        self._blocked_mark += perf_counter_ns()
 
     @property
     def receive_wait_ns(self) -> int:

@@ -374,17 +374,7 @@ class LiveEdits:
                 out._chans = (gone,)
             out._chan = out._chans[0] if len(out._chans) == 1 and not out._closed else None
             # A send waiting for room here completes: its IP was sent while the edge existed.
-            waiter = out._proc.waiter
-            for entry in [e for e in ch._send_waiters if e[2] is waiter]:
-                ch._send_waiters.remove(entry)
-                ch._sender_left_queue()
-                fut, item, w = entry
-                ch._buf.append(item)
-                ch._accepted += 1
-                if w is not None:
-                    w.waiting = None
-                if not fut.done():
-                    fut.set_result(None)
+            ch.complete_sends_of(out._proc.waiter)
             if not out._closed:
                 ch.close_sender()
         senders = net._senders.get(ch)
@@ -420,9 +410,7 @@ class LiveEdits:
             net._channels.append(ch)
             net._senders[ch] = []
         item = self._initial(inp, value)
-        ch.put_initial(item)
-        if ch._recv_signal is not None:
-            ch._wake_receiver()
+        ch.put_initial(item)  # wakes the receiver if it waits
         if pending:
             self._start_if_ready(inp._proc)
         return int(item[IP_ID]) if net.sink is not None else 0
