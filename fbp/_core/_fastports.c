@@ -1352,6 +1352,30 @@ flush_trace(PyObject *port)
     return 0;
 }
 
+/* put()'s int result (a new reference, taken): 1 sent (the trace buffer flushed when
+ * put() said it is full), 0 not handled (the Python method decides), -1 error. */
+static int
+put_done(PyObject *port, PyObject *res)
+{
+    long done = PyLong_AsLong(res);
+    Py_DECREF(res);
+    if (done == -1 && PyErr_Occurred())
+        return -1;
+    if (done == 2 && flush_trace(port) < 0)
+        return -1;
+    return done != 0;
+}
+
+/* A traced send's common case (put(): recorded and delivered into a channel with
+ * room), for a compiled loop: 1 sent, 0 not done here, -1 error. */
+static int
+try_traced_send(PyObject *port, PyObject *value)
+{
+    PyObject *put_args[2] = {port, value};
+    PyObject *res = PyObject_Vectorcall(traced_put, put_args, 2, NULL);
+    return res == NULL ? -1 : put_done(port, res);
+}
+
 /* TracedOutPort.send: put()'s cases (the default lineage rules, one channel with room)
  * for a value that needs no conversion. */
 static PyObject *
@@ -1401,14 +1425,11 @@ traced_send(PyObject *port, PyObject *const *args, Py_ssize_t nargs, PyObject *k
         Py_DECREF(res);
         return w;
     }
-    long done = PyLong_AsLong(res);
-    Py_DECREF(res);
-    if (done == -1 && PyErr_Occurred())
+    int done = put_done(port, res);
+    if (done < 0)
         return NULL;
     if (done == 0)
         goto slow;
-    if (done == 2 && flush_trace(port) < 0)
-        return NULL;
     return send_done(port);
 slow:
     return send_slow(port, args, nargs, kwnames);
@@ -1697,25 +1718,6 @@ compiled_traced_send(LoopObject *L, PyObject *port)
     return traced_configured && Py_IS_TYPE(port, traced_out_type)
            && send_is(port, (PyCFunction)(void (*)(void))traced_send, &L->traced_type,
                       &L->traced_version);
-}
-
-/* A traced send's common case, as traced_send does it (put(): recorded and delivered
- * into a channel with room): 1 sent, 0 not done here (the method decides: a wait, a
- * conversion, lineage rules put() leaves to Python...), -1 error. */
-static int
-try_traced_send(PyObject *port, PyObject *value)
-{
-    PyObject *put_args[2] = {port, value};
-    PyObject *res = PyObject_Vectorcall(traced_put, put_args, 2, NULL);
-    if (res == NULL)
-        return -1;
-    long done = PyLong_AsLong(res);
-    Py_DECREF(res);
-    if (done == -1 && PyErr_Occurred())
-        return -1;
-    if (done == 2 && flush_trace(port) < 0)
-        return -1;
-    return done != 0;
 }
 
 /* Add the sends counted here to the port's sent_fast. */

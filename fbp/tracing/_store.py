@@ -252,9 +252,7 @@ class RunStore:
     def _checkpoint(self) -> None:
         """Have the WAL copied into the file, by the checkpointer's thread."""
         cp = self._checkpointer
-        if cp is None or cp.path != self.path:
-            if cp is not None:
-                cp.close()
+        if cp is None:
             cp = self._checkpointer = _Checkpointer(self.path)
         if cp.failed is None:
             cp.due()
