@@ -30,6 +30,7 @@ from fbp import (
     OutPort,
     OutPortStatistics,
     ProcessError,
+    WouldBlock,
     port,
 )
 from fbp.graph import Graph, build_network
@@ -246,6 +247,63 @@ async def test_brackets_keep_their_place(capacity: int, variant: str) -> None:
         if i % 3 == 2 or i == N - 1:
             expected.append(("close", i // 3))
     assert net.processes["snk"].component.seen == expected
+
+
+class Merging(Component):
+    """Pass on what its array port's elements deliver (brackets are forwarded for it)."""
+
+    in_: ArrayInPort[int]
+    out: OutPort[int]
+
+    async def run(self) -> None:
+        async for _i, x in self.in_:
+            await self.out.send(x)
+
+
+class TakesWhatIsBuffered(Component):
+    """Take what is buffered with ``receive_nowait``, and wait with ``receive`` only when
+    nothing is (a bracket next makes ``receive_nowait`` refuse, ``receive`` forwards it)."""
+
+    in_: InPort[int]
+    out: OutPort[int]
+
+    async def run(self) -> None:
+        while True:
+            try:
+                x = self.in_.receive_nowait()
+            except WouldBlock:
+                try:
+                    x = await self.in_.receive()
+                except EndOfStream:
+                    return
+            except EndOfStream:
+                return
+            await self.out.send(x)
+
+
+@pytest.mark.usefixtures("execution")
+@pytest.mark.parametrize("variant", ["plain", "traced"])
+@pytest.mark.parametrize("middle", [Merging, TakesWhatIsBuffered])
+async def test_brackets_pass_through_a_merge_and_nowait_receives(
+    capacity: int, variant: str, middle: type[Component]
+) -> None:
+    """A process that takes from an array port or with ``receive_nowait`` never gets a
+    bracket as data, whatever the capacity (at 0 the next item is a waiting sender's)."""
+    g = (
+        Graph("brackets-through")
+        .add_process("src", Grouped)
+        .add_process("mid", middle)
+        .add_process("snk", Packets)
+    )
+    g.connect("src.OUT", "mid.IN[0]" if middle is Merging else "mid.IN")
+    g.connect("mid.OUT", "snk.IN")
+    net, _ = _run(g, capacity, variant)
+    with anyio.fail_after(10):
+        await net.run()
+    seen = net.processes["snk"].component.seen
+    assert [p for kind, p in seen if kind == "data"] == list(range(N))
+    assert all(type(p) is int for _kind, p in seen)
+    assert [p for kind, p in seen if kind == "open"] == list(range((N + 2) // 3))
 
 
 class Forgetful(Component):

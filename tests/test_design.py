@@ -124,3 +124,30 @@ def test_the_functions_the_design_page_follows_exist(name: str) -> None:
     }[cls]
     assert callable(getattr(owner, attr))
     assert name in DESIGN.read_text(encoding="utf-8")
+
+
+def test_only_the_channel_module_touches_a_channels_private_members() -> None:
+    """The channel's rules live in fbp/_core/_channel.py: elsewhere, code reaches a
+    channel through its methods (the compiled twins locate its slots by name, in
+    fbp/_core/_fast.py, which is not attribute access)."""
+    from fbp._core._channel import Channel
+
+    private = {
+        name
+        for name in (*Channel.__slots__, *vars(Channel))
+        if name.startswith("_") and not name.startswith("__")
+    }
+    assert {"_buf", "_room", "_send_waiters", "_admit_sender"} <= private
+    wrong = []
+    for path in sorted([*(ROOT / "fbp").rglob("*.py"), *(ROOT / "components").rglob("*.py")]):
+        if path == ROOT / "fbp" / "_core" / "_channel.py":
+            continue
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            if (
+                isinstance(node, ast.Attribute)
+                and node.attr in private
+                and not (isinstance(node.value, ast.Name) and node.value.id in ("self", "cls"))
+            ):
+                wrong.append(f"{path.relative_to(ROOT)}:{node.lineno} .{node.attr}")
+    assert not wrong, "channel internals used outside _channel.py:\n" + "\n".join(wrong)

@@ -377,7 +377,7 @@ PyMODINIT_FUNC
 PyInit__accel(void)
 {
     empty_tuple = PyTuple_New(0);
-    str_wake = PyUnicode_InternFromString("_wake_receiver");
+    str_wake = PyUnicode_InternFromString("wake_receiver");
     if (empty_tuple == NULL || str_wake == NULL)
         return NULL;
     return PyModule_Create(&module);

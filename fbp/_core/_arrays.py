@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
+from ._channel import EMPTY
 from ._exceptions import EndOfStream
 from ._fuse import wait_future
 from ._ip import DATA, IP
@@ -42,16 +43,13 @@ async def receive_any(ports: Sequence[InPort[T_co]], start: int = 0) -> tuple[in
             i = (start + k) % n
             el = ports[i]
             ch = el._chan
-            buf = ch._buf
             # Look before taking: an empty port costs a test, not an exception.
-            if buf:
-                head = buf[0]
+            head = ch.peek()
+            if head is not EMPTY:
                 if head[KIND] != DATA if traced else type(head) is IP:
                     # A bracket is next on this port: pass it on, then look again.
                     await el._proc.forward_bracket(ch.receive_nowait())
                     return await receive_any(ports, i)
-                return i, el.receive_nowait()
-            if ch._send_waiters:
                 return i, el.receive_nowait()
             if ch.open_senders:
                 live += 1
@@ -72,8 +70,7 @@ async def _wait_any(ports: Sequence[InPort[Any]]) -> None:
     finally:
         waiter.waiting = None
         for ch in chans:
-            if ch._recv_signal is fut:
-                ch.set_shared_signal(None)
+            ch.clear_shared_signal(fut)
 
 
 async def merge(*ports: InPort[T_co]) -> AsyncIterator[tuple[InPort[T_co], T_co]]:

@@ -21,7 +21,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from time import perf_counter_ns
 from typing import Any, Generic, Literal, TypeVar, final
@@ -29,10 +29,14 @@ from typing import Any, Generic, Literal, TypeVar, final
 from ._exceptions import EndOfStream, WouldBlock
 from ._fuse import release, wait_future
 
-__all__ = ("Channel", "ChannelStatistics", "Overflow", "Waiter", "open_channel")
+__all__ = ("EMPTY", "Channel", "ChannelStatistics", "Overflow", "Waiter", "open_channel")
 
 T = TypeVar("T")
 Overflow = Literal["block", "drop_oldest"]
+
+#: What :meth:`Channel.take_ready` and :meth:`Channel.peek` return when there is
+#: nothing to take (an item is never this object).
+EMPTY: Any = object()
 
 
 class Waiter:
@@ -177,7 +181,7 @@ class Channel(Generic[T]):
             raise RuntimeError(msg)
         self.open_senders -= 1
         if self.open_senders == 0:
-            self._wake_receiver()
+            self.wake_receiver()
 
     def send_nowait(self, item: T) -> None:
         """Put an item without waiting.
@@ -185,17 +189,14 @@ class Channel(Generic[T]):
         Raises:
             WouldBlock: the channel is full (or has capacity 0 and no receiver waiting).
         """
+        if self.offer(item):
+            self._accepted += 1
+            return
         if self.receiver_closed:
             self.dropped += 1
             return
-        buf = self._buf
-        if len(buf) < self.capacity:
-            buf.append(item)
-            self._accepted += 1
-            if self._recv_signal is not None:
-                self._wake_receiver()
-            return
         if self.drop_oldest:
+            buf = self._buf
             old = buf.popleft()
             buf.append(item)
             self._accepted += 1
@@ -237,7 +238,7 @@ class Channel(Generic[T]):
             waiter.waiting = waiter.last_wait = ((self,), "send")
         # A rendezvous receiver may be waiting for exactly this sender.
         if self._recv_signal is not None:
-            self._wake_receiver()
+            self.wake_receiver()
         return fut, entry
 
     def _cancel_send(
@@ -271,11 +272,8 @@ class Channel(Generic[T]):
             WouldBlock: no item is available yet.
             EndOfStream: every sender has closed and the buffer is empty.
         """
-        buf = self._buf
-        if buf:
-            item = buf.popleft()
-            if self._send_waiters:
-                self._admit_sender()
+        item = self.take_ready()
+        if item is not EMPTY:
             return item
         if self._send_waiters:  # capacity 0: take straight from a waiting sender
             fut, item, w = self._send_waiters.popleft()
@@ -295,11 +293,9 @@ class Channel(Generic[T]):
         Raises:
             EndOfStream: every sender has closed and the buffer is empty.
         """
-        while True:
-            try:
-                return self.receive_nowait()
-            except WouldBlock:
-                await self.wait_receivable()
+        while not self._buf and not self._send_waiters and self.open_senders:
+            await self.wait_receivable()
+        return self.receive_nowait()
 
     async def wait_receivable(self) -> None:
         """Wait until an item may be available or the stream has ended."""
@@ -348,6 +344,106 @@ class Channel(Generic[T]):
             release(fut, w)
         return n
 
+    # -- the ports' paths ------------------------------------------------------------
+    #
+    # What the port classes do per item, as small methods: these and the methods above
+    # are the whole of the channel's rules. The compiled port methods and loops
+    # (_fastports.c, _accel.c, channel_deliver in _slots.h) do the same on the same
+    # slots; tests/test_channel_contract.py runs every port class, path and capacity
+    # over both.
+
+    def offer(self, item: T) -> bool:
+        """Put ``item`` if the buffer has room now (and the receiver is open); return
+        whether it did. Not counted here: a port that puts items this way counts them
+        itself (``sent_fast``) and is one of ``feeders``."""
+        buf = self._buf
+        if len(buf) < self._room:
+            buf.append(item)
+            if self._recv_signal is not None:
+                self.wake_receiver()
+            return True
+        return False
+
+    def offer_many(self, items: Sequence[T], start: int) -> int:
+        """Put as many of ``items[start:]`` as there is room for now; return how many
+        (counted by the port, as with :meth:`offer`)."""
+        room = self._room - len(self._buf)
+        if room <= 0:
+            return 0
+        chunk = items[start : start + room]
+        self._buf.extend(chunk)
+        if self._recv_signal is not None:
+            self.wake_receiver()
+        return len(chunk)
+
+    def has_room(self) -> bool:
+        """Whether an item sent now goes into the buffer (so not while the receiver is
+        closed)."""
+        return len(self._buf) < self._room
+
+    @property
+    def holds_senders(self) -> bool:
+        """Whether a sender that finds no room waits for it: the receiver is open and
+        the policy is to block (else :meth:`send_nowait` drops or discards)."""
+        return self._room == self.capacity and not self.drop_oldest
+
+    def take_ready(self) -> T:
+        """Take the next buffered item, letting a waiting sender into the room made;
+        return :data:`EMPTY` when nothing is buffered (for a rendezvous or the end of
+        the stream, :meth:`receive_nowait`)."""
+        buf = self._buf
+        if buf:
+            item = buf.popleft()
+            if self._send_waiters:
+                self._admit_sender()
+            return item
+        return EMPTY  # type: ignore[no-any-return]
+
+    def take_batch(
+        self, into: list[T], limit: int, key: Callable[[T], Any], stop: frozenset[Any]
+    ) -> None:
+        """Move buffered items into ``into`` until it holds ``limit`` or the next item's
+        ``key(item)`` is in ``stop`` (a bracket), then let waiting senders into the room
+        made. ``key`` is best a C callable (``type``, an ``itemgetter``): a buffer with
+        no stop item is taken whole in one pass."""
+        buf = self._buf
+        n = min(len(buf), limit - len(into))
+        if n == len(buf) and stop.isdisjoint(map(key, buf)):
+            into.extend(buf)
+            buf.clear()
+        else:
+            take = buf.popleft
+            for _ in range(n):
+                if key(buf[0]) in stop:
+                    break
+                into.append(take())
+        while self._send_waiters and len(buf) < self.capacity:
+            self._admit_sender()
+
+    def peek(self) -> T:
+        """The item :meth:`receive_nowait` would return now, without taking it (a
+        buffered item, else a rendezvous sender's), or :data:`EMPTY`."""
+        if self._buf:
+            return self._buf[0]
+        if self._send_waiters:
+            return self._send_waiters[0][1]
+        return EMPTY  # type: ignore[no-any-return]
+
+    @property
+    def available(self) -> int:
+        """How many items the receiver could take now without waiting."""
+        return len(self._buf) + len(self._send_waiters)
+
+    def wake_receiver(self) -> None:
+        """Wake the receiver if it waits (it looks at the channel again)."""
+        fut = self._recv_signal
+        if fut is not None:
+            self._recv_signal = None
+            w = self.receiver
+            if w is not None:
+                w.waiting = None
+            release(fut, w)
+
     # -- internals -----------------------------------------------------------------
 
     def _admit_sender(self) -> None:
@@ -359,18 +455,14 @@ class Channel(Generic[T]):
             w.waiting = None
         release(fut, w)
 
-    def _wake_receiver(self) -> None:
-        fut = self._recv_signal
-        if fut is not None:
-            self._recv_signal = None
-            w = self.receiver
-            if w is not None:
-                w.waiting = None
-            release(fut, w)
-
     def set_shared_signal(self, fut: asyncio.Future[None] | None) -> None:
         """Install a wake-up signal shared with other channels (waiting on any of several)."""
         self._recv_signal = fut
+
+    def clear_shared_signal(self, fut: asyncio.Future[None]) -> None:
+        """Remove the shared signal ``fut`` if it is still installed (the wait is over)."""
+        if self._recv_signal is fut:
+            self._recv_signal = None
 
     def put_initial(self, item: T) -> None:
         """Place an initial item (an IIP) in the buffer, whatever the capacity, and wake
@@ -378,7 +470,7 @@ class Channel(Generic[T]):
         self._buf.append(item)
         self._accepted += 1
         if self._recv_signal is not None:
-            self._wake_receiver()
+            self.wake_receiver()
 
     def complete_sends_of(self, waiter: Waiter | None) -> None:
         """Let in, whatever the room, the items ``waiter``'s sends queued here (an edge
@@ -409,6 +501,11 @@ class Channel(Generic[T]):
     def receiver_waiting(self) -> bool:
         """Whether the receiver is waiting for an item."""
         return self._recv_signal is not None
+
+    @property
+    def peak(self) -> int:
+        """The most items ever buffered at once."""
+        return max(self._peak, len(self._buf))
 
     @property
     def senders_waiting(self) -> int:

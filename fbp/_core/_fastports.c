@@ -2303,7 +2303,7 @@ PyInit__fastports(void)
         || str_done == NULL || str_wait_next == NULL || str_throw == NULL || str_close == NULL
         || str_waiter == NULL)
         return NULL;
-    str_wake = PyUnicode_InternFromString("_wake_receiver");
+    str_wake = PyUnicode_InternFromString("wake_receiver");
     str_admit = PyUnicode_InternFromString("_admit_sender");
     str_anext_py = PyUnicode_InternFromString("_anext_py");
     str_send_py = PyUnicode_InternFromString("_send_py");

@@ -908,7 +908,7 @@ class Network:
                 ips=e.src.sent,
                 buffered=len(e.tgt._chan),
                 capacity=e.tgt._chan.capacity,
-                peak=e.tgt._chan._peak,
+                peak=e.tgt._chan.peak,
                 dropped=e.tgt._chan.dropped,
             )
             for e in self._edges_out
@@ -944,7 +944,7 @@ def _port_statistics(net: Network) -> tuple[PortStats, ...]:
                     ips=ch.received,
                     buffered=len(ch),
                     capacity=ch.capacity,
-                    peak=max(ch._peak, len(ch)),
+                    peak=ch.peak,
                     dropped=ch.dropped,
                     send_blocked_s=ch.blocked_send_ns / 1e9,
                     receive_wait_s=ch.waiting_receive_ns / 1e9,

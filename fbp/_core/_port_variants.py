@@ -8,19 +8,25 @@ class once, when it wires the port.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from operator import itemgetter
 from time import perf_counter_ns
 from typing import Any, TypeVar
 
+from ._channel import EMPTY
 from ._exceptions import EndOfStream, WouldBlock
 from ._ip import DATA, IP
 from ._lineage import WINDOW_RECORDS
 from ._ports import NOTHING, InPort, OutPort
-from ._record import IP_ID, KIND, PAYLOAD
+from ._record import IP_ID, KIND, PAYLOAD, Kind
 
 __all__ = ("CheckedInPort", "CheckedOutPort", "TracedInPort", "TracedOutPort")
 
 T = TypeVar("T")
 T_co = TypeVar("T_co", covariant=True)
+
+# What ends a batch in a traced channel: a record whose kind is not DATA (a bracket).
+_kind = itemgetter(KIND)
+_BRACKET_KINDS = frozenset(Kind) - {DATA}
 
 
 def _accelerator() -> Callable[[Any, Any], int] | None:
@@ -121,26 +127,25 @@ class TracedOutPort(OutPort[T]):
         rec = (self._next_id(), DATA, self.port_id, proc.activation, perf_counter_ns(), ps, value)  # type: ignore[misc]
         ch = self._chan
         if ch is not None:
-            buf = ch._buf
-            room = len(buf) < ch._room
-            # One receiver, with room or a policy of waiting for it: the IP will go out.
+            # One receiver, with room or a policy of waiting for it: the IP goes out.
             # Recorded only then, so that the trace and the counts agree however the
             # run ends.
-            if room or (ch._room == ch.capacity and not ch.drop_oldest):
-                trace = self._trace
-                trace.append(rec)  # type: ignore[union-attr]
-                if len(trace) >= self._trace_batch:  # type: ignore[arg-type]
-                    proc.net.flush_trace()
-                if room:
-                    self.sent_fast += 1
-                    buf.append(rec)
-                    if ch._recv_signal is not None:
-                        ch._wake_receiver()
-                    return
+            if ch.offer(rec):
+                self.sent_fast += 1
+                self._record(rec)
+                return
+            if ch.holds_senders:
+                self._record(rec)
                 self._sent_slow += 1
                 await ch.wait_send(rec, proc.waiter)
                 return
         await self._send_item(rec)
+
+    def _record(self, rec: Any) -> None:
+        trace = self._trace
+        trace.append(rec)  # type: ignore[union-attr]
+        if len(trace) >= self._trace_batch:  # type: ignore[arg-type]
+            self._proc.net.flush_trace()
 
 
 class CheckedInPort(InPort[T_co]):
@@ -209,19 +214,14 @@ class TracedInPort(InPort[T_co]):
 
     def receive_nowait(self) -> T_co:
         ch = self._chan
-        buf = ch._buf
-        if buf and buf[0][KIND] != DATA:
+        head = ch.peek()
+        if head is not EMPTY and head[KIND] != DATA:  # a bracket is next
             raise WouldBlock
         return self._took(ch.receive_nowait())  # type: ignore[no-any-return]
 
     async def __anext__(self) -> T_co:
-        ch = self._chan
-        buf = ch._buf
-        if buf:
-            rec = buf.popleft()
-            if ch._send_waiters:
-                ch._admit_sender()
-        else:
+        rec = self._chan.take_ready()
+        if rec is EMPTY:
             try:
                 rec = await self._next_item()
             except EndOfStream:
@@ -244,20 +244,12 @@ class TracedInPort(InPort[T_co]):
         return rec[PAYLOAD]  # type: ignore[no-any-return]
 
     async def receive_batch(self, max_items: int = 1024) -> list[T_co]:
-        ch = self._chan
         first = await self._next_item()
         while first[KIND] != DATA:
             await self._proc.forward_bracket(first)
             first = await self._next_item()
         recs = [first]
-        buf = ch._buf
-        take = buf.popleft
-        for _ in range(min(len(buf), max_items - 1)):
-            if buf[0][KIND] != DATA:
-                break
-            recs.append(take())
-        while ch._send_waiters and len(buf) < ch.capacity:
-            ch._admit_sender()
+        self._chan.take_batch(recs, max_items, _kind, _BRACKET_KINDS)
         self._last = recs[-1]
         v = self._validator
         if v is not None:

@@ -28,13 +28,13 @@ by default, the IPs received since its previous send (see :mod:`fbp._core._linea
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar
 
 from ._address import PortAddress
-from ._channel import Channel, ChannelStatistics, Overflow
+from ._channel import EMPTY, Channel, ChannelStatistics, Overflow
 from ._exceptions import EndOfStream, PortClosedError, WouldBlock
 from ._ip import CLOSE, DATA, IP, OPEN
 from ._types import Validator
@@ -80,6 +80,9 @@ class _Missing:
 
 MISSING: Any = _Missing()
 NOTHING: Any = object()
+
+# What ends a batch in an untraced channel: a bracket (a data payload is bare).
+_BRACKET_TYPES = frozenset({IP})
 
 
 @dataclass(frozen=True, slots=True)
@@ -244,29 +247,18 @@ class InPort(Generic[T_co]):
         last = self._last
         return None if last is NOTHING else IP(0, DATA, last)
 
-    async def _next_item(self) -> Any:
-        ch = self._chan
-        while not ch._buf and not ch._send_waiters and ch.open_senders:
-            await ch.wait_receivable()
-        return ch.receive_nowait()
+    def _next_item(self) -> Coroutine[Any, Any, Any]:
+        """The channel's next item, bracket or data (raises EndOfStream at the end)."""
+        return self._chan.receive()
 
     async def _wait_next(self) -> Any:
         """The next data payload, whatever it takes (the slow path of ``async for``)."""
-        ch = self._chan
+        receive = self._chan.receive
         while True:
-            buf = ch._buf
-            if buf:
-                item = buf.popleft()
-                if ch._send_waiters:
-                    ch._admit_sender()
-            elif ch._send_waiters or not ch.open_senders:
-                try:
-                    item = ch.receive_nowait()  # a rendezvous, or the end
-                except EndOfStream:
-                    raise StopAsyncIteration from None
-            else:
-                await ch.wait_receivable()
-                continue
+            try:
+                item = await receive()
+            except EndOfStream:
+                raise StopAsyncIteration from None
             if type(item) is IP:  # a bracket
                 await self._proc.forward_bracket(item)
                 continue
@@ -308,8 +300,7 @@ class InPort(Generic[T_co]):
             EndOfStream: every sender has closed and nothing is left.
         """
         ch = self._chan
-        buf = ch._buf
-        if buf and type(buf[0]) is IP:
+        if type(ch.peek()) is IP:  # a bracket is next
             raise WouldBlock
         item = ch.receive_nowait()
         self._last = item
@@ -320,16 +311,13 @@ class InPort(Generic[T_co]):
         return self
 
     async def __anext__(self) -> T_co:
-        ch = self._chan
-        buf = ch._buf
-        # The fast path, inlined from Channel.receive_nowait: a bare payload is buffered.
-        if buf and type(buf[0]) is not IP:
-            item = buf.popleft()
-            if ch._send_waiters:
-                ch._admit_sender()
+        item = self._chan.take_ready()
+        if type(item) is not IP and item is not EMPTY:  # a bare payload was buffered
             self._last = item
             return item  # type: ignore[no-any-return]
-        # A bracket, or the wait for an item.
+        if item is not EMPTY:  # a bracket
+            await self._proc.forward_bracket(item)
+        # The wait for an item.
         return await self._wait_next()  # type: ignore[no-any-return]
 
     async def packets(self) -> AsyncIterator[IP]:
@@ -356,25 +344,12 @@ class InPort(Generic[T_co]):
         Raises:
             EndOfStream: every sender has closed and nothing is left.
         """
-        ch = self._chan
         first = await self._next_item()
         while type(first) is IP:  # a bracket
             await self._proc.forward_bracket(first)
             first = await self._next_item()
         items = [first]
-        buf = ch._buf
-        if buf and len(buf) < max_items and IP not in set(map(type, buf)):
-            # No bracket buffered: take everything at once.
-            items.extend(buf)
-            buf.clear()
-        else:
-            take = buf.popleft
-            for _ in range(min(len(buf), max_items - 1)):
-                if type(buf[0]) is IP:
-                    break
-                items.append(take())
-        while ch._send_waiters and len(buf) < ch.capacity:
-            ch._admit_sender()
+        self._chan.take_batch(items, max_items, type, _BRACKET_TYPES)
         self._last = items[-1]
         v = self._validator
         return items if v is None else [v.check(x) for x in items]
@@ -503,16 +478,11 @@ class OutPort(Generic[T]):
         # This is the hot path of an unchecked, untraced port: see _port_variants.
         ch = self._chan
         if ch is not None:
-            # Inlined from Channel.send_nowait: one receiver with room.
-            buf = ch._buf
-            if len(buf) < ch._room:
+            if ch.offer(value):  # one receiver, with room
                 self.sent_fast += 1
-                buf.append(value)
-                if ch._recv_signal is not None:
-                    ch._wake_receiver()
                 return
             # One open receiver, full, and a policy of waiting: wait for room.
-            if ch._room == ch.capacity and not ch.drop_oldest:
+            if ch.holds_senders:
                 self._sent_slow += 1
                 await ch.wait_send(value, self._proc.waiter)
                 return
@@ -549,18 +519,13 @@ class OutPort(Generic[T]):
             for item in items:
                 await self._send_item(item, record=False)
             return
-        buf = ch._buf
         start, n = 0, len(items)
         while start < n:
             # Put in what fits at once; then wait for room for the next one.
-            room = ch._room - len(buf)
-            if room > 0:
-                chunk = items[start : start + room]
-                buf.extend(chunk)
-                self.sent_fast += len(chunk)
-                start += len(chunk)
-                if ch._recv_signal is not None:
-                    ch._wake_receiver()
+            put = ch.offer_many(items, start)
+            if put:
+                self.sent_fast += put
+                start += put
                 continue
             if self._chan is None or ch.receiver_closed:
                 for item in items[start:]:
@@ -580,7 +545,7 @@ class OutPort(Generic[T]):
         chans = self._chans
         proc = self._proc
         for ch in chans:
-            if len(ch._buf) >= ch._room:
+            if not ch.has_room():
                 break
         else:
             if chans:
@@ -589,10 +554,7 @@ class OutPort(Generic[T]):
                     proc.append_record(item)
                 self._sent_slow += 1
                 for ch in chans:
-                    ch._buf.append(item)
-                    ch._accepted += 1
-                    if ch._recv_signal is not None:
-                        ch._wake_receiver()
+                    ch.send_nowait(item)
                 return
         if chans and all(c.receiver_closed for c in chans):
             raise DownstreamClosed(self.address)

@@ -409,7 +409,7 @@ class Process(Waiter):
             kwargs = dict(constants)
             for attr, p in streams:
                 # Take what is buffered without a coroutine; wait only when empty.
-                if p._chan._buf:
+                if len(p._chan):
                     try:
                         kwargs[attr] = p.receive_nowait()
                         continue

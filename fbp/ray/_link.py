@@ -175,7 +175,7 @@ class OutLink:
             self._failure = err
         self._wake.set()
         if self._chan is not None:
-            self._chan._wake_receiver()
+            self._chan.wake_receiver()
 
     async def _credits(self, t: Target) -> None:
         assert t.reader is not None
@@ -211,7 +211,7 @@ class OutLink:
         while True:
             if self._failure is not None:
                 raise self._failure
-            available = len(ch._buf) + len(ch._send_waiters)
+            available = ch.available
             if available == 0:
                 if ch.open_senders == 0:
                     return
@@ -267,7 +267,7 @@ class OutLink:
         assert key is not None
         targets = self.targets
         for _ in range(available):
-            head = ch._buf[0] if ch._buf else ch._send_waiters[0][1]
+            head = ch.peek()
             is_data, payload = _payload(head, self.traced)
             t = targets[0]
             if is_data:
