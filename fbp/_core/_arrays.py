@@ -50,7 +50,7 @@ async def receive_any(ports: Sequence[InPort[T_co]], start: int = 0) -> tuple[in
                     # A bracket is next on this port: pass it on, then look again.
                     await el._proc.forward_bracket(ch.receive_nowait())
                     return await receive_any(ports, i)
-                return i, el.receive_nowait()
+                return i, el._took(ch.receive_nowait())
             if ch.open_senders:
                 live += 1
         if live == 0:

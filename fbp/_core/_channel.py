@@ -189,14 +189,17 @@ class Channel(Generic[T]):
         Raises:
             WouldBlock: the channel is full (or has capacity 0 and no receiver waiting).
         """
-        if self.offer(item):
-            self._accepted += 1
-            return
         if self.receiver_closed:
             self.dropped += 1
             return
+        buf = self._buf
+        if len(buf) < self.capacity:
+            buf.append(item)
+            self._accepted += 1
+            if self._recv_signal is not None:
+                self.wake_receiver()
+            return
         if self.drop_oldest:
-            buf = self._buf
             old = buf.popleft()
             buf.append(item)
             self._accepted += 1
@@ -272,8 +275,11 @@ class Channel(Generic[T]):
             WouldBlock: no item is available yet.
             EndOfStream: every sender has closed and the buffer is empty.
         """
-        item = self.take_ready()
-        if item is not EMPTY:
+        buf = self._buf
+        if buf:
+            item = buf.popleft()
+            if self._send_waiters:
+                self._admit_sender()
             return item
         if self._send_waiters:  # capacity 0: take straight from a waiting sender
             fut, item, w = self._send_waiters.popleft()
@@ -397,6 +403,30 @@ class Channel(Generic[T]):
             if self._send_waiters:
                 self._admit_sender()
             return item
+        return EMPTY  # type: ignore[no-any-return]
+
+    def take_data(self, key: Callable[[T], Any], stop: frozenset[Any]) -> T:
+        """Take the next item unless ``key(item)`` is in ``stop`` (a bracket next);
+        return :data:`EMPTY` when it is, or when there is nothing to take now.
+
+        Raises:
+            EndOfStream: every sender has closed and the buffer is empty.
+        """
+        buf = self._buf
+        if buf:
+            if key(buf[0]) in stop:
+                return EMPTY  # type: ignore[no-any-return]
+            item = buf.popleft()
+            if self._send_waiters:
+                self._admit_sender()
+            return item
+        waiters = self._send_waiters
+        if waiters:  # capacity 0: a waiting sender's item
+            if key(waiters[0][1]) in stop:
+                return EMPTY  # type: ignore[no-any-return]
+            return self.receive_nowait()
+        if self.open_senders == 0:
+            raise EndOfStream
         return EMPTY  # type: ignore[no-any-return]
 
     def take_batch(

@@ -13,7 +13,7 @@ from time import perf_counter_ns
 from typing import Any, TypeVar
 
 from ._channel import EMPTY
-from ._exceptions import EndOfStream, WouldBlock
+from ._exceptions import EndOfStream
 from ._ip import DATA, IP
 from ._lineage import WINDOW_RECORDS
 from ._ports import NOTHING, InPort, OutPort
@@ -173,6 +173,8 @@ class TracedInPort(InPort[T_co]):
     """
 
     __slots__ = ()
+    _head_key = _kind
+    _brackets = _BRACKET_KINDS
 
     @property
     def last_ip(self) -> IP | None:
@@ -200,36 +202,29 @@ class TracedInPort(InPort[T_co]):
         return rec[PAYLOAD]
 
     async def receive_packet(self) -> IP:
-        rec = await self._next_item()
+        rec = await self._chan.receive()
         if rec[KIND] != DATA:
             return IP(rec[IP_ID], rec[KIND], rec[PAYLOAD])
         return IP(rec[IP_ID], DATA, self._took(rec))
 
     async def receive(self) -> T_co:
-        rec = await self._next_item()
+        rec = await self._chan.receive()
         while rec[KIND] != DATA:
             await self._proc.forward_bracket(rec)
-            rec = await self._next_item()
+            rec = await self._chan.receive()
         return self._took(rec)  # type: ignore[no-any-return]
-
-    def receive_nowait(self) -> T_co:
-        ch = self._chan
-        head = ch.peek()
-        if head is not EMPTY and head[KIND] != DATA:  # a bracket is next
-            raise WouldBlock
-        return self._took(ch.receive_nowait())  # type: ignore[no-any-return]
 
     async def __anext__(self) -> T_co:
         rec = self._chan.take_ready()
         if rec is EMPTY:
             try:
-                rec = await self._next_item()
+                rec = await self._chan.receive()
             except EndOfStream:
                 raise StopAsyncIteration from None
         while rec[KIND] != DATA:
             await self._proc.forward_bracket(rec)
             try:
-                rec = await self._next_item()
+                rec = await self._chan.receive()
             except EndOfStream:
                 raise StopAsyncIteration from None
         if self._validator is not None:
@@ -244,10 +239,10 @@ class TracedInPort(InPort[T_co]):
         return rec[PAYLOAD]  # type: ignore[no-any-return]
 
     async def receive_batch(self, max_items: int = 1024) -> list[T_co]:
-        first = await self._next_item()
+        first = await self._chan.receive()
         while first[KIND] != DATA:
             await self._proc.forward_bracket(first)
-            first = await self._next_item()
+            first = await self._chan.receive()
         recs = [first]
         self._chan.take_batch(recs, max_items, _kind, _BRACKET_KINDS)
         self._last = recs[-1]

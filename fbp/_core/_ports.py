@@ -28,10 +28,10 @@ by default, the IPs received since its previous send (see :mod:`fbp._core._linea
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Coroutine, Iterable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, Literal, TypeVar
 
 from ._address import PortAddress
 from ._channel import EMPTY, Channel, ChannelStatistics, Overflow
@@ -185,6 +185,12 @@ class InPort(Generic[T_co]):
         "static",
     )
 
+    # How a bracket is told from data in the channel (see Channel.take_data): the
+    # type of what it carries (bare payloads, IP objects for brackets) here, a record's
+    # kind in TracedInPort.
+    _head_key: ClassVar[Any] = type
+    _brackets: ClassVar[frozenset[Any]] = _BRACKET_TYPES
+
     def __init__(self, spec: PortSpec, proc: Process, index: int | None = None) -> None:
         self.spec = spec
         self.index = index
@@ -247,10 +253,6 @@ class InPort(Generic[T_co]):
         last = self._last
         return None if last is NOTHING else IP(0, DATA, last)
 
-    def _next_item(self) -> Coroutine[Any, Any, Any]:
-        """The channel's next item, bracket or data (raises EndOfStream at the end)."""
-        return self._chan.receive()
-
     async def _wait_next(self) -> Any:
         """The next data payload, whatever it takes (the slow path of ``async for``)."""
         receive = self._chan.receive
@@ -271,7 +273,7 @@ class InPort(Generic[T_co]):
         Raises:
             EndOfStream: every sender has closed and nothing is left.
         """
-        item = await self._next_item()
+        item = await self._chan.receive()
         if type(item) is IP:
             return item  # a bracket
         self._last = item
@@ -284,10 +286,10 @@ class InPort(Generic[T_co]):
         Raises:
             EndOfStream: every sender has closed and nothing is left.
         """
-        item = await self._next_item()
+        item = await self._chan.receive()
         while type(item) is IP:  # a bracket
             await self._proc.forward_bracket(item)
-            item = await self._next_item()
+            item = await self._chan.receive()
         self._last = item
         v = self._validator
         return item if v is None else v.check(item)  # type: ignore[no-any-return]
@@ -299,13 +301,26 @@ class InPort(Generic[T_co]):
             WouldBlock: nothing is buffered, or a bracket is next (use ``receive``).
             EndOfStream: every sender has closed and nothing is left.
         """
-        ch = self._chan
-        if type(ch.peek()) is IP:  # a bracket is next
+        item = self._poll()
+        if item is EMPTY:
             raise WouldBlock
-        item = ch.receive_nowait()
+        return item  # type: ignore[no-any-return]
+
+    def _poll(self) -> Any:
+        """The next data payload if it can be taken now, else :data:`EMPTY` (nothing
+        buffered, or a bracket next: :meth:`receive` forwards it).
+
+        Raises:
+            EndOfStream: every sender has closed and nothing is left.
+        """
+        item = self._chan.take_data(self._head_key, self._brackets)
+        return EMPTY if item is EMPTY else self._took(item)
+
+    def _took(self, item: Any) -> Any:
+        """Note a data item received; return the payload the component gets."""
         self._last = item
         v = self._validator
-        return item if v is None else v.check(item)  # type: ignore[no-any-return]
+        return item if v is None else v.check(item)
 
     def __aiter__(self) -> InPort[T_co]:
         return self
@@ -344,10 +359,10 @@ class InPort(Generic[T_co]):
         Raises:
             EndOfStream: every sender has closed and nothing is left.
         """
-        first = await self._next_item()
+        first = await self._chan.receive()
         while type(first) is IP:  # a bracket
             await self._proc.forward_bracket(first)
-            first = await self._next_item()
+            first = await self._chan.receive()
         items = [first]
         self._chan.take_batch(items, max_items, type, _BRACKET_TYPES)
         self._last = items[-1]

@@ -11,9 +11,9 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel
 
 from ._arrays import ArrayInPort, ArrayOutPort
-from ._channel import Waiter
+from ._channel import EMPTY, Waiter
 from ._component import Component, ComponentSpec
-from ._exceptions import EndOfStream, SourceLocation, WouldBlock
+from ._exceptions import EndOfStream, SourceLocation
 from ._ip import DATA, IP
 from ._lineage import (
     PLAIN,
@@ -403,20 +403,17 @@ class Process(Waiter):
         constants = {attr: value for attr, (value, _) in statics.items()}
         # Parents in signature order: a constant's IIP, or the IP a stream port gave.
         parent_of = [(p, statics[attr][1] if attr in statics else None) for attr, p in ports]
-        streams = [(attr, p) for attr, p in ports if attr not in statics]
+        # With how each port's channel tells a bracket from data (see Channel.take_data).
+        streams = [(attr, p, p._head_key, p._brackets) for attr, p in ports if attr not in statics]
         activations = self.net.activations
         while True:
             kwargs = dict(constants)
-            for attr, p in streams:
-                # Take what is buffered without a coroutine; wait only when empty.
-                if len(p._chan):
-                    try:
-                        kwargs[attr] = p.receive_nowait()
-                        continue
-                    except WouldBlock:
-                        pass  # a bracket is next: receive() forwards it
+            for attr, p, key, brackets in streams:
+                # Take what is buffered without a coroutine; wait only when there is
+                # nothing (or a bracket, which receive() forwards).
                 try:
-                    kwargs[attr] = await p.receive()
+                    x = p._chan.take_data(key, brackets)
+                    kwargs[attr] = await p.receive() if x is EMPTY else p._took(x)
                 except EndOfStream:
                     await comp.finish()
                     return
