@@ -120,9 +120,9 @@ async def test_closing_the_receiver_releases_blocked_senders() -> None:
 
 def test_offer_puts_while_there_is_room_and_leaves_the_count_to_the_port() -> None:
     ch = open_channel(2)
-    assert ch.has_room() and ch.holds_senders
+    assert ch.holds_senders
     assert ch.offer("a") and ch.offer("b")
-    assert not ch.offer("c") and not ch.has_room()
+    assert not ch.offer("c")
     assert len(ch) == 2 and ch.peak == 2
     assert ch.sent == 0  # counted by the port that offered them (its sent_fast)
     assert [ch.receive_nowait(), ch.receive_nowait()] == ["a", "b"]
@@ -141,8 +141,9 @@ def test_a_closed_receiver_takes_nothing_and_holds_no_sender() -> None:
     for overflow in ("block", "drop_oldest"):
         ch = open_channel(2, overflow=overflow)  # type: ignore[arg-type]
         ch.close_receiver()
-        assert not ch.offer(1) and not ch.has_room() and not ch.holds_senders
+        assert not ch.offer(1) and not ch.holds_senders
         assert ch.offer_many([1, 2], 0) == 0
+        assert not Channel.put_all([open_channel(2), ch], 1)
     assert not open_channel(1, overflow="drop_oldest").holds_senders
 
 
@@ -222,3 +223,11 @@ def test_a_shared_signal_is_cleared_only_by_its_owner() -> None:
         assert not ch.receiver_waiting
 
     asyncio.run(main())
+
+
+def test_put_all_puts_into_every_channel_or_none() -> None:
+    a, b = open_channel(1), open_channel(2)
+    assert Channel.put_all([a, b], "x")
+    assert (len(a), len(b)) == (1, 1) and a.sent == b.sent == 1  # counted here
+    assert not Channel.put_all([b, a], "y")  # a is full: b gets nothing either
+    assert (len(a), len(b)) == (1, 1)

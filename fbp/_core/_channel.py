@@ -382,10 +382,20 @@ class Channel(Generic[T]):
             self.wake_receiver()
         return len(chunk)
 
-    def has_room(self) -> bool:
-        """Whether an item sent now goes into the buffer (so not while the receiver is
-        closed)."""
-        return len(self._buf) < self._room
+    @staticmethod
+    def put_all(chans: Sequence[Channel[T]], item: T) -> bool:
+        """Put ``item`` into every channel of ``chans`` if each has room now (a fan-out
+        whose IP goes out at once), counted as :meth:`send_nowait` counts; else put it
+        into none and return False."""
+        for ch in chans:
+            if len(ch._buf) >= ch._room:
+                return False
+        for ch in chans:
+            ch._buf.append(item)
+            ch._accepted += 1
+            if ch._recv_signal is not None:
+                ch.wake_receiver()
+        return True
 
     @property
     def holds_senders(self) -> bool:

@@ -559,18 +559,12 @@ class OutPort(Generic[T]):
             raise PortClosedError(msg)
         chans = self._chans
         proc = self._proc
-        for ch in chans:
-            if not ch.has_room():
-                break
-        else:
-            if chans:
-                # Fan-out with room everywhere (a closed receiver has no room).
-                if record and proc.trace is not None:
-                    proc.append_record(item)
-                self._sent_slow += 1
-                for ch in chans:
-                    ch.send_nowait(item)
-                return
+        if chans and Channel.put_all(chans, item):
+            # Room everywhere (a closed receiver has none): the IP went out.
+            if record and proc.trace is not None:
+                proc.append_record(item)
+            self._sent_slow += 1
+            return
         if chans and all(c.receiver_closed for c in chans):
             raise DownstreamClosed(self.address)
         if record and proc.trace is not None:
