@@ -35,7 +35,9 @@ async def receive_any(ports: Sequence[InPort[T_co]], start: int = 0) -> tuple[in
         EndOfStream: every port has ended.
     """
     n = len(ports)
-    # A traced network's channels carry records, whose kind is their second field.
+    # A traced network's channels carry records, whose kind is their second field. (The
+    # test is written out here, not as the ports' _head_key/_brackets: 5% of a traced
+    # merge's time.)
     traced = n > 0 and ports[0]._proc.trace is not None
     while True:
         live = 0

@@ -301,20 +301,10 @@ class InPort(Generic[T_co]):
             WouldBlock: nothing is buffered, or a bracket is next (use ``receive``).
             EndOfStream: every sender has closed and nothing is left.
         """
-        item = self._poll()
+        item = self._chan.take_data(self._head_key, self._brackets)
         if item is EMPTY:
             raise WouldBlock
-        return item  # type: ignore[no-any-return]
-
-    def _poll(self) -> Any:
-        """The next data payload if it can be taken now, else :data:`EMPTY` (nothing
-        buffered, or a bracket next: :meth:`receive` forwards it).
-
-        Raises:
-            EndOfStream: every sender has closed and nothing is left.
-        """
-        item = self._chan.take_data(self._head_key, self._brackets)
-        return EMPTY if item is EMPTY else self._took(item)
+        return self._took(item)  # type: ignore[no-any-return]
 
     def _took(self, item: Any) -> Any:
         """Note a data item received; return the payload the component gets."""
